@@ -1,0 +1,45 @@
+import { createServer } from 'node:http';
+import { HttpService } from '../common/http-service.js';
+import { Supervisor } from '../common/lifecycle.js';
+import { createLogger } from '../common/logger.js';
+import { attachEchoSocket, BackendState, createBackendApp } from './app.js';
+import { backendHelp, loadBackendConfig } from './config.js';
+
+/** `switchyard backend`: the demo service. SIGTERM fails /health, finishes open requests, exits. */
+export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { config, help } = loadBackendConfig({ argv, env });
+  if (help) {
+    process.stdout.write(backendHelp());
+    return;
+  }
+  const logger = createLogger('backend', config.logLevel, undefined, { backendId: config.id });
+  const state = new BackendState(config.id, config.port, {
+    latencyMs: config.latency,
+    errorRate: config.errorRate,
+    errorStatus: config.errorStatus,
+    unhealthy: config.unhealthy,
+    hang: config.hang,
+  });
+  const server = createServer({ keepAliveTimeout: 5000 });
+  const app = createBackendApp(state, logger);
+  server.on('request', app);
+  const wss = attachEchoSocket(server, state);
+  const http = new HttpService('http', app, { port: config.port, host: config.host, graceMs: config.shutdownTimeout, server });
+  const supervisor = new Supervisor(logger, config.shutdownTimeout + 2000);
+  supervisor.add({
+    name: 'http',
+    start: () => http.start(),
+    close: async () => {
+      state.shuttingDown = true;
+      for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+      await http.close();
+    },
+  });
+  supervisor.handleSignals((code) => {
+    logger.flush();
+    process.exit(code);
+  });
+  await supervisor.start();
+  state.port = http.address.port;
+  logger.info({ port: http.address.port, host: config.host, faults: state.faults }, 'backend listening');
+}

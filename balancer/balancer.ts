@@ -1,0 +1,258 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { ErrorCode } from '../common/errors.js';
+import type { Lifecycle } from '../common/lifecycle.js';
+import type { Logger } from '../common/logger.js';
+import type { Registry } from '../common/registry/registry.js';
+import { rawErrorResponse, sendError } from './forward/error-response.js';
+import type { EngineName, ForwardHost, ForwardSettings, Forwarder } from './forward/forwarder.js';
+import { HttpProxyForwarder } from './forward/http-proxy-forwarder.js';
+import { UndiciForwarder } from './forward/undici-forwarder.js';
+import { WebSocketTunnels } from './forward/websocket-tunnels.js';
+import { HttpHealthChecker, NoHealthChecker, type HealthChecker } from './health/health-checker.js';
+import type { Strategy, PickContext } from './strategies/strategy.js';
+import { UpstreamSet } from './upstream-set.js';
+import type { Upstream, PoolOptions } from './upstream.js';
+
+export interface HealthCheckSettings {
+  readonly enabled: boolean;
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly fastIntervalMs: number;
+  readonly timeoutMs: number;
+  readonly rise: number;
+  readonly fall: number;
+}
+
+export interface BalancerSettings extends ForwardSettings {
+  readonly engine: EngineName;
+  readonly pool: PoolOptions;
+  readonly health: HealthCheckSettings;
+  readonly maxHeaderSize: number;
+  readonly keepAliveTimeoutMs: number;
+  /** How long shutdown waits for in-flight requests before closing connections. */
+  readonly shutdownTimeoutMs: number;
+  readonly instanceId: string;
+}
+
+export interface BalancerDeps {
+  readonly settings: BalancerSettings;
+  readonly registry: Registry;
+  readonly strategy: Strategy<Upstream>;
+  readonly logger: Logger;
+  readonly now?: () => number;
+  /** Replaces the HTTP health checker (tests). */
+  readonly healthChecker?: (sink: (id: string, status: 'unknown' | 'healthy' | 'unhealthy') => void) => HealthChecker;
+}
+
+/**
+ * The reverse proxy: an HTTP server, the upstream set kept in step with the
+ * registry, the health checker and a forwarding engine. `listen()` is the
+ * only I/O at construction's end; `close()` drains and stops.
+ */
+export class Balancer implements ForwardHost, Lifecycle {
+  readonly settings: BalancerSettings;
+  readonly server: Server;
+  readonly upstreams: UpstreamSet;
+  readonly health: HealthChecker;
+  readonly registry: Registry;
+  readonly tunnels: WebSocketTunnels;
+  readonly forwarder: Forwarder;
+  readonly startedAt: number;
+  strategy: Strategy<Upstream>;
+  shuttingDown = false;
+  /** Client requests open now. */
+  inFlight = 0;
+  /** Client requests answered with an error from the catalogue, by code. */
+  readonly errors = new Map<ErrorCode, number>();
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #idPrefix = randomBytes(4).toString('hex');
+  #idCounter = 0;
+  #unsubscribe: (() => void) | undefined;
+  #idleWaiters: (() => void)[] = [];
+  #listening = false;
+
+  constructor(deps: BalancerDeps) {
+    this.settings = deps.settings;
+    this.registry = deps.registry;
+    this.strategy = deps.strategy;
+    this.#log = deps.logger;
+    this.#now = deps.now ?? Date.now;
+    this.startedAt = this.#now();
+    const sink = (id: string, status: 'unknown' | 'healthy' | 'unhealthy'): void => this.upstreams.setHealth(id, status);
+    const h = deps.settings.health;
+    this.health = deps.healthChecker
+      ? deps.healthChecker(sink)
+      : h.enabled
+        ? new HttpHealthChecker({
+            path: h.path,
+            intervalMs: h.intervalMs,
+            fastIntervalMs: h.fastIntervalMs,
+            timeoutMs: h.timeoutMs,
+            rise: h.rise,
+            fall: h.fall,
+            refusedIsFatal: true,
+            sink,
+            logger: deps.logger.child({ component: 'health' }),
+            now: this.#now,
+          })
+        : new NoHealthChecker(sink);
+    this.upstreams = new UpstreamSet({
+      pool: deps.settings.pool,
+      logger: deps.logger.child({ component: 'upstreams' }),
+      now: this.#now,
+      onAdded: (u) => this.health.watch({ id: u.id, url: u.url }),
+      onRemoved: (u) => {
+        this.health.unwatch(u.id);
+        if (this.forwarder instanceof HttpProxyForwarder) this.forwarder.forget(u.id);
+      },
+    });
+    this.forwarder =
+      deps.settings.engine === 'http-proxy'
+        ? new HttpProxyForwarder(this, { connectTimeoutMs: deps.settings.pool.connectTimeoutMs, timeoutMs: deps.settings.pool.headersTimeoutMs, maxSockets: deps.settings.pool.connections })
+        : new UndiciForwarder(this);
+    this.tunnels = new WebSocketTunnels(this, deps.logger.child({ component: 'websocket' }));
+    this.server = createServer({ maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeout: deps.settings.keepAliveTimeoutMs, noDelay: true }, (req, res) => this.#onRequest(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.tunnels.handle(req, socket, head));
+    this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
+    this.server.on('error', (err) => this.#log.error({ err }, 'proxy server error'));
+  }
+
+  /** Starts following the registry and health checking. Does not listen. */
+  async start(): Promise<void> {
+    this.upstreams.apply(this.registry.current());
+    this.#unsubscribe = this.registry.subscribe((snap) => this.upstreams.apply(snap));
+    await this.health.start();
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        this.#listening = true;
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get listening(): boolean {
+    return this.#listening && !this.shuttingDown;
+  }
+
+  /**
+   * Graceful stop: refuse new connections, answer requests still arriving on
+   * open connections with `Connection: close`, wait for in-flight requests
+   * (up to the shutdown timeout), then close everything.
+   */
+  async close(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    const closed = new Promise<void>((resolve) => (this.#listening ? this.server.close(() => resolve()) : resolve()));
+    this.server.closeIdleConnections();
+    const idleTimer = setInterval(() => this.server.closeIdleConnections(), 100);
+    const drained = await this.#waitIdle(this.settings.shutdownTimeoutMs);
+    clearInterval(idleTimer);
+    if (!drained) this.#log.warn({ inFlight: this.inFlight }, 'shutdown timeout, closing open requests');
+    this.server.closeAllConnections();
+    this.tunnels.close();
+    await closed;
+    this.#unsubscribe?.();
+    await this.health.close();
+    await this.forwarder.close();
+    if (drained) await this.upstreams.close();
+    else await this.upstreams.destroy();
+    this.#listening = false;
+  }
+
+  #waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  // --- ForwardHost ------------------------------------------------------------
+
+  pick(ctx: PickContext, exclude?: readonly Upstream[]): Upstream | undefined {
+    let candidates = this.upstreams.routable;
+    if (exclude !== undefined && exclude.length > 0) candidates = candidates.filter((u) => !exclude.includes(u));
+    return this.strategy.pick(candidates, ctx);
+  }
+
+  nextRequestId(): string {
+    return `${this.#idPrefix}-${(++this.#idCounter).toString(36)}`;
+  }
+
+  attemptFailed(upstream: Upstream, code: ErrorCode): void {
+    upstream.failures++;
+    upstream.lastError = { code, at: this.#now() };
+    if (code !== 'SWY_UPSTREAM_TIMEOUT') this.health.checkSoon(upstream.id);
+  }
+
+  requestDone(): void {
+    if (--this.inFlight === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  // --- server -----------------------------------------------------------------
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.inFlight++;
+    try {
+      this.forwarder.handle(req, res);
+    } catch (err) {
+      this.#log.error({ err, url: req.url }, 'request handler failed');
+      this.countError('SWY_INTERNAL');
+      sendError(res, 'SWY_INTERNAL', '');
+      this.requestDone();
+    }
+  }
+
+  countError(code: ErrorCode): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  #onClientError(err: Error & { code?: string }, socket: Socket): void {
+    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    let code: ErrorCode;
+    if (err.code === 'HPE_HEADER_OVERFLOW') code = 'SWY_HEADERS_TOO_LARGE';
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') code = 'SWY_REQUEST_TIMEOUT';
+    else if (err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    } else code = 'SWY_BAD_REQUEST';
+    this.countError(code);
+    this.#log.debug({ code: err.code, remote: socket.remoteAddress }, 'bad request from client');
+    socket.end(rawErrorResponse(code));
+  }
+
+  /** Facts for the admin API. */
+  info(): Record<string, unknown> {
+    return {
+      instanceId: this.settings.instanceId,
+      engine: this.forwarder.name,
+      strategy: this.strategy.name,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: Math.round((this.#now() - this.startedAt) / 1000),
+      inFlight: this.inFlight,
+      tunnels: this.tunnels.open,
+      shuttingDown: this.shuttingDown,
+      registry: this.registry.status(),
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorCode } from '../../common/errors.js';
+import type { PickContext } from '../strategies/strategy.js';
+import type { Upstream } from '../upstream.js';
+
+export const ENGINE_NAMES = ['undici', 'http-proxy'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+export interface ForwardSettings {
+  readonly maxRetries: number;
+  /** Adds X-Backend: <id> to responses. */
+  readonly backendHeader: boolean;
+  readonly trustForwarded: boolean;
+}
+
+/** What a forwarding engine needs from the balancer around it. */
+export interface ForwardHost {
+  readonly settings: ForwardSettings;
+  readonly shuttingDown: boolean;
+  /** Picks a routable upstream, skipping `exclude` (backends already tried). */
+  pick(ctx: PickContext, exclude?: readonly Upstream[]): Upstream | undefined;
+  nextRequestId(): string;
+  /** A transport failure on live traffic: counts it and hints the health checker. */
+  attemptFailed(upstream: Upstream, code: ErrorCode): void;
+  /** Called once per client request when it ends, however it ends. */
+  requestDone(): void;
+}
+
+/** A forwarding engine: takes a client request and sees it answered. */
+export interface Forwarder {
+  readonly name: string;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,183 @@
+import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import httpProxy from 'http-proxy';
+import { classifyUpstreamError } from '../../common/errors.js';
+import type { PickContext } from '../strategies/strategy.js';
+import type { Upstream } from '../upstream.js';
+import { sendError } from './error-response.js';
+import type { ForwardHost, Forwarder } from './forwarder.js';
+import { clientAddress, isAcceptableRequestId } from './request-headers.js';
+import { mayRetry } from './retry-policy.js';
+
+interface CallState extends PickContext {
+  readonly requestId: string;
+  readonly hasBody: boolean;
+  upstream: Upstream | undefined;
+  attempts: number;
+  tried: Upstream[];
+  sent: boolean;
+  done: boolean;
+}
+
+const kCall = Symbol('switchyard.http-proxy-call');
+type TaggedRequest = IncomingMessage & { [kCall]?: CallState };
+
+/**
+ * Compatibility engine on http-proxy, the library the project started from
+ * (`--engine http-proxy`). Slower than the undici engine (docs/engines.md),
+ * kept for parity and comparison. It mends http-proxy's known faults: the
+ * upstream request is destroyed when the client goes away (no socket leak on
+ * Node >= 16), every error is handled, and each backend gets a keep-alive agent.
+ */
+export class HttpProxyForwarder implements Forwarder {
+  readonly name = 'http-proxy';
+  readonly #host: ForwardHost;
+  readonly #proxy: httpProxy;
+  readonly #agents = new Map<string, Agent>();
+  readonly #connectTimeoutMs: number;
+  readonly #timeoutMs: number;
+
+  constructor(host: ForwardHost, opts: { connectTimeoutMs: number; timeoutMs: number; maxSockets: number }) {
+    this.#host = host;
+    this.#connectTimeoutMs = opts.connectTimeoutMs;
+    this.#timeoutMs = opts.timeoutMs;
+    this.#maxSockets = opts.maxSockets;
+    this.#proxy = httpProxy.createProxyServer({ xfwd: false, proxyTimeout: this.#timeoutMs });
+    this.#proxy.on('error', () => undefined);
+    this.#proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse) => this.#onProxyReq(proxyReq, req as TaggedRequest, res));
+    this.#proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => this.#onProxyRes(proxyRes, req as TaggedRequest));
+  }
+
+  readonly #maxSockets: number;
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const h = req.headers;
+    const incoming = typeof h['x-request-id'] === 'string' && isAcceptableRequestId(h['x-request-id']) ? h['x-request-id'] : undefined;
+    const requestId = incoming ?? this.#host.nextRequestId();
+    const clientIp = clientAddress(req.socket.remoteAddress);
+    const trust = this.#host.settings.trustForwarded;
+    h['x-forwarded-for'] = trust && h['x-forwarded-for'] ? `${String(h['x-forwarded-for'])}, ${clientIp}` : clientIp;
+    h['x-forwarded-proto'] = trust && h['x-forwarded-proto'] ? h['x-forwarded-proto'] : 'http';
+    h['x-forwarded-host'] = trust && h['x-forwarded-host'] ? h['x-forwarded-host'] : (h.host ?? '');
+    h['x-request-id'] = requestId;
+    delete h.expect;
+    const call: CallState = {
+      requestId,
+      hasBody: (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined,
+      upstream: undefined,
+      attempts: 0,
+      tried: [],
+      sent: false,
+      done: false,
+      clientIp,
+      path: req.url ?? '/',
+      header: (name: string) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      },
+    };
+    (req as TaggedRequest)[kCall] = call;
+    res.on('close', () => {
+      if (!call.done) this.#end(call, req as TaggedRequest);
+    });
+    const up = this.#host.pick(call);
+    if (!up) {
+      sendError(res, 'SWY_NO_BACKEND', requestId, this.#host.shuttingDown, 1);
+      return;
+    }
+    this.#send(call, req as TaggedRequest, res, up);
+  }
+
+  #send(call: CallState, req: TaggedRequest, res: ServerResponse, up: Upstream): void {
+    call.upstream = up;
+    call.attempts++;
+    call.sent = false;
+    up.inFlight++;
+    up.requests++;
+    this.#proxy.web(req, res, { target: up.url, agent: this.#agent(up) }, (err: Error) => this.#onError(err, call, req, res));
+  }
+
+  #onProxyReq(proxyReq: ClientRequest, req: TaggedRequest, res: ServerResponse): void {
+    const call = req[kCall];
+    if (!call) return;
+    proxyReq.setTimeout(this.#connectTimeoutMs + this.#timeoutMs);
+    proxyReq.on('socket', (s) => {
+      if (s.connecting) s.once('connect', () => (call.sent = true));
+      else call.sent = true;
+    });
+    // http-proxy listens for the deprecated 'aborted' event, which Node >= 16
+    // no longer emits in every case; destroy the upstream request ourselves.
+    res.on('close', () => {
+      if (!res.writableFinished) proxyReq.destroy();
+    });
+  }
+
+  #onProxyRes(proxyRes: IncomingMessage, req: TaggedRequest): void {
+    const call = req[kCall];
+    const up = call?.upstream;
+    if (!call || !up) return;
+    up.countStatus(proxyRes.statusCode ?? 0);
+    if (this.#host.settings.backendHeader) proxyRes.headers['x-backend'] = up.id;
+    proxyRes.headers['x-request-id'] = call.requestId;
+    if (this.#host.shuttingDown) proxyRes.headers.connection = 'close';
+    proxyRes.once('end', () => this.#end(call, req));
+  }
+
+  #onError(err: Error, call: CallState, req: TaggedRequest, res: ServerResponse): void {
+    const up = call.upstream;
+    if (call.done || !up) return;
+    up.inFlight--;
+    call.upstream = undefined;
+    if (res.destroyed || req.socket.destroyed) {
+      this.#end(call, req);
+      return;
+    }
+    const code = classifyUpstreamError(err);
+    this.#host.attemptFailed(up, code);
+    if (res.headersSent) {
+      res.destroy();
+      this.#end(call, req);
+      return;
+    }
+    // A streamed body has been piped into the failed request: never replay it.
+    if (!call.hasBody && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.hasBody, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries })) {
+      call.tried.push(up);
+      const next = this.#host.pick(call, call.tried);
+      if (next) {
+        this.#send(call, req, res, next);
+        return;
+      }
+    }
+    sendError(res, code, call.requestId, this.#host.shuttingDown);
+    this.#end(call, req);
+  }
+
+  #end(call: CallState, req: TaggedRequest): void {
+    if (call.done) return;
+    call.done = true;
+    if (call.upstream) call.upstream.inFlight--;
+    call.upstream = undefined;
+    req[kCall] = undefined;
+    this.#host.requestDone();
+  }
+
+  #agent(up: Upstream): Agent {
+    let a = this.#agents.get(up.id);
+    if (!a) {
+      a = new Agent({ keepAlive: true, maxSockets: this.#maxSockets, maxFreeSockets: 64, timeout: this.#connectTimeoutMs + this.#timeoutMs });
+      this.#agents.set(up.id, a);
+    }
+    return a;
+  }
+
+  /** Drops the agent of a backend that left the registry. */
+  forget(id: string): void {
+    this.#agents.get(id)?.destroy();
+    this.#agents.delete(id);
+  }
+
+  async close(): Promise<void> {
+    for (const a of this.#agents.values()) a.destroy();
+    this.#agents.clear();
+    this.#proxy.close();
+  }
+}

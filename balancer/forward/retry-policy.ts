@@ -1,0 +1,34 @@
+import { isConnectFailure, type ErrorCode } from '../../common/errors.js';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
+
+export interface RetryFacts {
+  readonly code: ErrorCode;
+  /** True once the request started going out on a connection. */
+  readonly requestSent: boolean;
+  readonly method: string;
+  readonly hasBody: boolean;
+  /** Attempts made so far, the failed one included. */
+  readonly attempts: number;
+  readonly maxRetries: number;
+}
+
+/**
+ * Whether a failed attempt may be tried again on another backend. Only
+ * failures before any response byte reach here (the caller checks).
+ * - Connect-phase failures (refused, unreachable, connect timeout): the
+ *   request never left, so any method may go elsewhere.
+ * - A reset after sending: only idempotent methods without a body (a
+ *   streamed body cannot be replayed).
+ * - Timeouts waiting for the response are not retried: the backend may still
+ *   be working on it.
+ */
+export function mayRetry(f: RetryFacts): boolean {
+  if (f.attempts > f.maxRetries) return false;
+  if (!f.requestSent) return isConnectFailure(f.code) || f.code === 'SWY_UPSTREAM_RESET';
+  return f.code === 'SWY_UPSTREAM_RESET' && isIdempotent(f.method) && !f.hasBody;
+}

@@ -1,0 +1,226 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { classifyUpstreamError, type ErrorCode } from '../../common/errors.js';
+import type { PickContext } from '../strategies/strategy.js';
+import type { Upstream } from '../upstream.js';
+import { sendError } from './error-response.js';
+import type { ForwardHost, Forwarder } from './forwarder.js';
+import { clientAddress, rewriteRequestHeaders, rewriteResponseHeaders, type UpstreamRequestHead } from './request-headers.js';
+import { mayRetry } from './retry-policy.js';
+
+const kExchange = Symbol('switchyard.exchange');
+type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
+
+/**
+ * The default engine: one undici Pool per backend, driven through
+ * `dispatch()` with this file's handler, so a request costs one Exchange
+ * object and no promises or per-request closures. Response bytes are written
+ * as they arrive with backpressure (a full client socket pauses the upstream).
+ */
+export class UndiciForwarder implements Forwarder {
+  readonly name = 'undici';
+  readonly #host: ForwardHost;
+
+  constructor(host: ForwardHost) {
+    this.#host = host;
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    new Exchange(this.#host, req, res).start();
+  }
+
+  async close(): Promise<void> {}
+}
+
+function onResponseClose(this: TaggedResponse): void {
+  this[kExchange]?.clientClosed();
+}
+
+function onResponseDrain(this: TaggedResponse): void {
+  this[kExchange]?.resumeUpstream();
+}
+
+/** One client request through its attempts. Also the undici dispatch handler and the strategy's PickContext. */
+class Exchange implements Dispatcher.DispatchHandler, PickContext {
+  readonly #host: ForwardHost;
+  readonly req: IncomingMessage;
+  readonly res: TaggedResponse;
+  readonly head: UpstreamRequestHead = { headers: [], hasBody: false, incomingRequestId: undefined };
+  readonly clientIp: string;
+  requestId = '';
+  upstream: Upstream | undefined;
+  attempts = 0;
+  tried: Upstream[] | undefined;
+  abortUpstream: ((err?: Error) => void) | null = null;
+  resume: (() => void) | null = null;
+  drainHooked = false;
+  attemptOpen = false;
+  clientGone = false;
+  done = false;
+
+  constructor(host: ForwardHost, req: IncomingMessage, res: ServerResponse) {
+    this.#host = host;
+    this.req = req;
+    this.res = res;
+    this.clientIp = clientAddress(req.socket.remoteAddress);
+  }
+
+  get path(): string {
+    return this.req.url ?? '/';
+  }
+
+  header(name: string): string | undefined {
+    const v = this.req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  }
+
+  start(): void {
+    const host = this.#host;
+    rewriteRequestHeaders(this.req.rawHeaders, this.head, this.clientIp, 'http', host.settings.trustForwarded);
+    this.requestId = this.head.incomingRequestId ?? host.nextRequestId();
+    this.head.headers.push('x-request-id', this.requestId);
+    this.res[kExchange] = this;
+    this.res.on('close', onResponseClose);
+    const up = host.pick(this);
+    if (up === undefined) {
+      this.fail('SWY_NO_BACKEND');
+      return;
+    }
+    this.send(up);
+  }
+
+  send(up: Upstream): void {
+    this.upstream = up;
+    this.attempts++;
+    this.abortUpstream = null;
+    this.attemptOpen = true;
+    up.inFlight++;
+    up.requests++;
+    up.pool.dispatch(
+      {
+        path: this.req.url ?? '/',
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers: this.head.headers,
+        body: this.head.hasBody ? this.req : null,
+      },
+      this,
+    );
+  }
+
+  /** Ends the accounting of the current attempt exactly once. */
+  closeAttempt(): Upstream {
+    const up = this.upstream!;
+    if (this.attemptOpen) {
+      this.attemptOpen = false;
+      up.inFlight--;
+    }
+    return up;
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.res[kExchange] = undefined;
+    this.#host.requestDone();
+  }
+
+  // --- undici handler -------------------------------------------------------
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.clientGone) {
+      abort();
+      return;
+    }
+    this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.clientGone) return false;
+    const up = this.upstream!;
+    up.countStatus(statusCode);
+    this.resume = resume;
+    const out: string[] = [];
+    rewriteResponseHeaders(rawHeaders, out);
+    if (this.#host.settings.backendHeader) out.push('x-backend', up.id);
+    out.push('x-request-id', this.requestId);
+    if (this.#host.shuttingDown) out.push('connection', 'close');
+    if (statusText) this.res.writeHead(statusCode, statusText, out);
+    else this.res.writeHead(statusCode, out);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.clientGone) return false;
+    if (this.res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      this.res.on('drain', onResponseDrain);
+    }
+    return false;
+  }
+
+  resumeUpstream(): void {
+    const r = this.resume;
+    if (r !== null && !this.clientGone) r();
+  }
+
+  onComplete(trailers: string[] | Buffer[] | null): void {
+    this.closeAttempt();
+    if (!this.clientGone) {
+      if (trailers !== null && trailers.length > 0 && this.res.chunkedEncoding) {
+        const t: [string, string][] = [];
+        for (let i = 0; i < trailers.length; i += 2) t.push([String(trailers[i]), String(trailers[i + 1])]);
+        this.res.addTrailers(t);
+      }
+      this.res.end();
+    }
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    const up = this.closeAttempt();
+    if (this.clientGone || this.req.socket.destroyed) {
+      this.clientGone = true;
+      this.finish();
+      return;
+    }
+    const code = classifyUpstreamError(err);
+    if (code === 'SWY_BAD_REQUEST') {
+      this.fail(code);
+      return;
+    }
+    this.#host.attemptFailed(up, code);
+    if (this.res.headersSent) {
+      // Part of the response is already out: the client must see it cut short.
+      this.res.destroy(err);
+      this.finish();
+      return;
+    }
+    const requestSent = this.abortUpstream !== null;
+    const host = this.#host;
+    if (mayRetry({ code, requestSent, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: host.settings.maxRetries })) {
+      (this.tried ??= []).push(up);
+      const next = host.pick(this, this.tried);
+      if (next !== undefined) {
+        this.send(next);
+        return;
+      }
+    }
+    this.fail(code);
+  }
+
+  // --- client side ----------------------------------------------------------
+
+  clientClosed(): void {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    const abort = this.abortUpstream;
+    if (abort !== null && this.attemptOpen) abort();
+    // Not yet connected: onConnect aborts it when the pool gets to it.
+  }
+
+  fail(code: ErrorCode): void {
+    sendError(this.res, code, this.requestId, this.#host.shuttingDown, code === 'SWY_NO_BACKEND' ? 1 : undefined);
+    this.finish();
+  }
+}

@@ -1,0 +1,154 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import { classifyUpstreamError, isConnectFailure } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { PickContext } from '../strategies/strategy.js';
+import type { Upstream } from '../upstream.js';
+import { rawErrorResponse } from './error-response.js';
+import type { ForwardHost } from './forwarder.js';
+import { clientAddress, isAcceptableRequestId } from './request-headers.js';
+
+const kTunnel = Symbol('switchyard.tunnel');
+
+interface Tunnel extends PickContext {
+  readonly requestId: string;
+  readonly client: Duplex;
+  upstream: Upstream | undefined;
+  tried: Upstream[];
+  upgraded: boolean;
+  closed: boolean;
+}
+
+type TaggedRequest = IncomingMessage & { [kTunnel]?: Tunnel };
+
+/**
+ * Upgrade requests (WebSocket and any other `Upgrade:` protocol) tunnelled
+ * with http-proxy's `ws` support. A refused connection is tried once more on
+ * another backend; a refused upgrade is answered and the socket closed; once
+ * upgraded, closing either side closes the other, even without a FIN.
+ */
+export class WebSocketTunnels {
+  readonly #host: ForwardHost;
+  readonly #proxy: httpProxy;
+  readonly #log: Logger;
+  readonly #open = new Set<Tunnel>();
+
+  constructor(host: ForwardHost, logger: Logger) {
+    this.#host = host;
+    this.#log = logger;
+    this.#proxy = httpProxy.createProxyServer({ ws: true, xfwd: false });
+    this.#proxy.on('error', () => undefined);
+    this.#proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => this.#onProxyReq(proxyReq, req as TaggedRequest));
+  }
+
+  get open(): number {
+    return this.#open.size;
+  }
+
+  handle(req: IncomingMessage, client: Duplex, head: Buffer): void {
+    client.on('error', () => undefined);
+    const h = req.headers;
+    const requestId = typeof h['x-request-id'] === 'string' && isAcceptableRequestId(h['x-request-id']) ? h['x-request-id'] : this.#host.nextRequestId();
+    const clientIp = clientAddress(req.socket.remoteAddress);
+    const trust = this.#host.settings.trustForwarded;
+    h['x-forwarded-for'] = trust && h['x-forwarded-for'] ? `${String(h['x-forwarded-for'])}, ${clientIp}` : clientIp;
+    h['x-forwarded-proto'] = trust && h['x-forwarded-proto'] ? h['x-forwarded-proto'] : 'http';
+    h['x-forwarded-host'] = trust && h['x-forwarded-host'] ? h['x-forwarded-host'] : (h.host ?? '');
+    h['x-request-id'] = requestId;
+    const tunnel: Tunnel = {
+      requestId,
+      client,
+      upstream: undefined,
+      tried: [],
+      upgraded: false,
+      closed: false,
+      clientIp,
+      path: req.url ?? '/',
+      header: (name: string) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      },
+    };
+    (req as TaggedRequest)[kTunnel] = tunnel;
+    this.#open.add(tunnel);
+    client.once('close', () => this.#closed(tunnel));
+    if (this.#host.shuttingDown) {
+      this.#reject(tunnel, 'SWY_SHUTTING_DOWN');
+      return;
+    }
+    this.#connect(tunnel, req as TaggedRequest, head);
+  }
+
+  #connect(t: Tunnel, req: TaggedRequest, head: Buffer): void {
+    const up = this.#host.pick(t, t.tried);
+    if (!up) {
+      this.#reject(t, 'SWY_NO_BACKEND');
+      return;
+    }
+    t.upstream = up;
+    up.tunnels++;
+    up.requests++;
+    this.#proxy.ws(req, t.client, head, { target: up.url }, (err: Error) => {
+      if (t.upstream === up) {
+        up.tunnels--;
+        t.upstream = undefined;
+      }
+      if (t.closed || t.upgraded) {
+        t.client.destroy();
+        return;
+      }
+      const code = classifyUpstreamError(err);
+      this.#host.attemptFailed(up, code);
+      if (isConnectFailure(code) && t.tried.length === 0) {
+        t.tried.push(up);
+        this.#connect(t, req, head);
+        return;
+      }
+      this.#log.debug({ requestId: t.requestId, backendId: up.id, code }, 'upgrade failed');
+      this.#reject(t, code);
+    });
+  }
+
+  #onProxyReq(proxyReq: ClientRequest, req: TaggedRequest): void {
+    const t = req[kTunnel];
+    if (!t) return;
+    proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Duplex) => {
+      t.upgraded = true;
+      t.upstream?.countStatus(proxyRes.statusCode ?? 101);
+      // Propagate abrupt closes both ways; pipe() only forwards a clean end.
+      upstreamSocket.once('close', () => t.client.destroy());
+      t.client.once('close', () => upstreamSocket.destroy());
+      if (t.closed) upstreamSocket.destroy();
+    });
+    proxyReq.on('response', (res: IncomingMessage) => {
+      // The backend declined the upgrade; http-proxy relays its answer.
+      t.upstream?.countStatus(res.statusCode ?? 0);
+    });
+  }
+
+  #reject(t: Tunnel, code: Parameters<typeof rawErrorResponse>[0]): void {
+    if (!t.client.destroyed) t.client.end(rawErrorResponse(code, t.requestId));
+    this.#closed(t);
+  }
+
+  #closed(t: Tunnel): void {
+    if (t.closed) return;
+    t.closed = true;
+    this.#open.delete(t);
+    if (t.upstream) {
+      t.upstream.tunnels--;
+      t.upstream = undefined;
+    }
+  }
+
+  /** Closes every open tunnel (shutdown). */
+  closeAll(): void {
+    for (const t of this.#open) t.client.destroy();
+  }
+
+  close(): void {
+    this.closeAll();
+    this.#proxy.close();
+  }
+}

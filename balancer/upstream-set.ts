@@ -1,0 +1,122 @@
+import type { BackendSpec } from '../common/backend.js';
+import type { Logger } from '../common/logger.js';
+import type { RegistrySnapshot } from '../common/registry/registry.js';
+import type { HealthStatus } from './health/health-state.js';
+import { Upstream, type PoolOptions } from './upstream.js';
+
+export interface UpstreamSetOptions {
+  readonly pool: PoolOptions;
+  readonly logger: Logger;
+  /** Called when a backend appears (or its URL changes) so it can be health checked. */
+  readonly onAdded: (u: Upstream) => void;
+  readonly onRemoved: (u: Upstream) => void;
+  readonly now?: () => number;
+}
+
+/**
+ * The balancer's view of the registry: one Upstream per backend, reconciled
+ * from full snapshots, and the list of routable ones (active and healthy),
+ * rebuilt only when something changes, never per request.
+ */
+export class UpstreamSet {
+  readonly #opts: UpstreamSetOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #byId = new Map<string, Upstream>();
+  #routable: readonly Upstream[] = [];
+  #all: readonly Upstream[] = [];
+  #version = 0;
+  readonly #closing = new Set<Promise<void>>();
+
+  constructor(opts: UpstreamSetOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Routable upstreams in id order. The same array until the next change. */
+  get routable(): readonly Upstream[] {
+    return this.#routable;
+  }
+
+  get all(): readonly Upstream[] {
+    return this.#all;
+  }
+
+  get version(): number {
+    return this.#version;
+  }
+
+  get(id: string): Upstream | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Reconciles with a full registry snapshot. Idempotent. */
+  apply(snapshot: RegistrySnapshot): void {
+    this.#version = snapshot.version;
+    const wanted = new Map<string, BackendSpec>();
+    for (const b of snapshot.backends) wanted.set(b.id, b);
+    for (const [id, u] of this.#byId) {
+      const spec = wanted.get(id);
+      if (!spec || spec.url !== u.url) this.#remove(u, spec ? 'url changed' : 'deregistered');
+    }
+    for (const spec of wanted.values()) {
+      const u = this.#byId.get(spec.id);
+      if (u) {
+        if (u.spec.state !== spec.state) this.#log.info({ backendId: spec.id, from: u.spec.state, to: spec.state }, 'backend state changed');
+        u.spec = spec;
+        continue;
+      }
+      const added = new Upstream(spec, this.#opts.pool, this.#now());
+      this.#byId.set(spec.id, added);
+      this.#log.info({ backendId: spec.id, url: spec.url, weight: spec.weight, state: spec.state }, 'backend registered');
+      this.#rebuild();
+      this.#opts.onAdded(added);
+    }
+    this.#rebuild();
+  }
+
+  setHealth(id: string, status: HealthStatus): void {
+    const u = this.#byId.get(id);
+    if (!u || u.health === status) return;
+    u.health = status;
+    u.healthChangedAt = this.#now();
+    this.#rebuild();
+  }
+
+  async close(): Promise<void> {
+    for (const u of this.#byId.values()) this.#closing.add(u.pool.close().catch(() => undefined));
+    this.#byId.clear();
+    this.#rebuild();
+    await Promise.all(this.#closing);
+  }
+
+  /** Destroys every pool at once (shutdown deadline passed). */
+  async destroy(): Promise<void> {
+    const all = [...this.#byId.values()];
+    this.#byId.clear();
+    this.#rebuild();
+    await Promise.all(all.map((u) => u.pool.destroy().catch(() => undefined)));
+  }
+
+  #remove(u: Upstream, reason: string): void {
+    this.#byId.delete(u.id);
+    u.routable = false;
+    this.#log.info({ backendId: u.id, url: u.url, reason, inFlight: u.inFlight }, 'backend removed');
+    this.#opts.onRemoved(u);
+    // In-flight requests finish on the old pool; close() waits for them.
+    const p = u.pool.close().catch(() => undefined).finally(() => this.#closing.delete(p));
+    this.#closing.add(p);
+  }
+
+  #rebuild(): void {
+    const all = [...this.#byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const routable: Upstream[] = [];
+    for (const u of all) {
+      u.routable = u.spec.state === 'active' && u.health === 'healthy' && u.spec.weight > 0;
+      if (u.routable) routable.push(u);
+    }
+    this.#all = all;
+    if (routable.length !== this.#routable.length || routable.some((u, i) => u !== this.#routable[i])) this.#routable = routable;
+  }
+}

@@ -1,0 +1,72 @@
+import { Pool } from 'undici';
+import type { BackendSpec } from '../common/backend.js';
+import type { ErrorCode } from '../common/errors.js';
+import type { HealthStatus } from './health/health-state.js';
+import type { Candidate } from './strategies/strategy.js';
+
+export interface PoolOptions {
+  /** Most connections to one backend; requests beyond wait in the pool's queue. */
+  readonly connections: number;
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+}
+
+/**
+ * One backend as the balancer holds it: the registry's spec, its connection
+ * pool, its health and plain counters. Counters are fields, not maps, so the
+ * hot path only increments.
+ */
+export class Upstream implements Candidate {
+  readonly id: string;
+  readonly url: string;
+  readonly pool: Pool;
+  spec: BackendSpec;
+  health: HealthStatus = 'unknown';
+  healthChangedAt: number;
+  /** Requests open to this backend now. */
+  inFlight = 0;
+  /** Attempts sent (retries count once per backend tried). */
+  requests = 0;
+  /** Attempts that failed at the transport level (refused, reset, timeout). */
+  failures = 0;
+  responses1xx2xx = 0;
+  responses3xx = 0;
+  responses4xx = 0;
+  responses5xx = 0;
+  /** Open WebSocket tunnels. */
+  tunnels = 0;
+  lastError: { code: ErrorCode; at: number } | undefined;
+  /** True when routing may pick it: active in the registry and known healthy. */
+  routable = false;
+
+  constructor(spec: BackendSpec, pool: PoolOptions, now: number) {
+    this.id = spec.id;
+    this.url = spec.url;
+    this.spec = spec;
+    this.healthChangedAt = now;
+    this.pool = new Pool(spec.url, {
+      connections: pool.connections,
+      pipelining: 1,
+      connectTimeout: pool.connectTimeoutMs,
+      headersTimeout: pool.headersTimeoutMs,
+      bodyTimeout: pool.bodyTimeoutMs,
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 60_000,
+    });
+    // Connection failures are reported per request; the pool must not throw them.
+    this.pool.on('connectionError', () => undefined);
+    (this.pool as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+  }
+
+  get weight(): number {
+    return this.spec.weight;
+  }
+
+  countStatus(status: number): void {
+    if (status < 300) this.responses1xx2xx++;
+    else if (status < 400) this.responses3xx++;
+    else if (status < 500) this.responses4xx++;
+    else this.responses5xx++;
+  }
+}

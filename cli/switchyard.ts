@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../common/config/options.js';
+
+interface Command {
+  readonly summary: string;
+  run(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | void>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  balancer: {
+    summary: 'run the load balancer (reverse proxy, health checks, admin API)',
+    run: async (argv, env) => (await import('../balancer/main.js')).runBalancer(argv, env),
+  },
+  backend: {
+    summary: 'run a demo backend with failure injection',
+    run: async (argv, env) => (await import('../backend/main.js')).runBackend(argv, env),
+  },
+  demo: {
+    summary: 'start N backends and a balancer locally, stop them all on Ctrl+C',
+    run: async (argv, env) => (await import('./demo.js')).runDemo(argv, env),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'Usage: switchyard <command> [options]',
+    '',
+    'A dynamic HTTP load balancer you can watch and trust.',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    "Run 'switchyard <command> --help' for the options of a command.",
+    '',
+  ].join('\n');
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(): Promise<void> {
+  const [name, ...rest] = process.argv.slice(2);
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`switchyard: unknown command '${name}'\n\n${usage()}`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    const code = await command.run(rest, process.env);
+    if (typeof code === 'number') process.exit(code);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchyard ${name}: ${err.message}\nRun 'switchyard ${name} --help' for the options.\n`);
+      process.exit(2);
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+      process.stderr.write(`switchyard ${name}: cannot listen: ${e.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`switchyard ${name}: ${e.stack ?? String(err)}\n`);
+    process.exit(1);
+  }
+}
+
+await main();
