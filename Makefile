@@ -1,0 +1,42 @@
+# Switchyard: `make demo` (or `make up` with Docker) runs it, `make test` proves it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BACKENDS ?= 3
+NODE_TEST := node --import tsx --test --test-concurrency=1 --test-timeout=180000
+UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
+INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
+
+.PHONY: help install build typecheck test unit integration e2e demo clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci
+	@touch $@
+
+install: node_modules/.package-lock.json ## install dependencies (npm ci)
+
+build: install ## compile TypeScript to dist/
+	npx tsc -p tsconfig.json
+
+typecheck: install ## type-check sources, tests and scripts
+	npx tsc -p tsconfig.test.json
+
+test: typecheck unit integration e2e ## every test: unit, integration (real Redis, real sockets), end-to-end (real Docker)
+
+unit: install ## pure logic: strategies, health transitions, config, registry schema
+	$(NODE_TEST) $(UNIT_TESTS)
+
+integration: install ## real sockets, real redis-server on a free port, real child processes
+	$(NODE_TEST) $(INTEGRATION_TESTS)
+
+e2e: install ## the Docker Compose stack against a real Docker engine
+	bash scripts/e2e.sh
+
+demo: build ## run N local backends and a balancer (BACKENDS=3); Ctrl+C stops all
+	node dist/cli/switchyard.js demo --backends $(BACKENDS)
+
+clean: ## remove build output
+	rm -rf dist tests/output

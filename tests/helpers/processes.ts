@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/switchyard.ts', import.meta.url));
+
+export interface LogLine {
+  readonly msg?: string;
+  readonly level?: string;
+  readonly [k: string]: unknown;
+}
+
+/**
+ * A `switchyard <command>` child process run from the TypeScript sources
+ * (through tsx), with its JSON log lines collected for assertions.
+ */
+export class SwitchyardProcess {
+  readonly proc: ChildProcess;
+  readonly lines: LogLine[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+    this.proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
+    createInterface({ input: this.proc.stdout! }).on('line', (text) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { msg: text };
+      }
+      this.lines.push(line);
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.match(line)) return true;
+        w.resolve(line);
+        return false;
+      });
+    });
+    createInterface({ input: this.proc.stderr! }).on('line', (text) => this.stderr.push(text));
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** Resolves with the first log line (past or future) whose message is `msg` and that passes `where`. */
+  waitForLog(msg: string, timeoutMs = 10_000, where: (l: LogLine) => boolean = () => true): Promise<LogLine> {
+    const match = (l: LogLine): boolean => l.msg === msg && where(l);
+    const seen = this.lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no log '${msg}' within ${timeoutMs} ms; stderr: ${this.stderr.join('\n')}; log: ${this.lines.map((l) => l.msg).join(' | ')}`)), timeoutMs);
+      this.#waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+      void this.exited.then(({ code, signal }) => {
+        clearTimeout(timer);
+        reject(new Error(`process exited (${signal ?? code}) before logging '${msg}'; stderr: ${this.stderr.join('\n')}`));
+      });
+    });
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Runs `switchyard <args>` to completion and returns its exit code and output. */
+export function runSwitchyard(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`switchyard ${args.join(' ')} did not exit within ${timeoutMs} ms`));
+    }, timeoutMs);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
+import { sleep } from './wait.js';
+
+/** A private redis-server on a free loopback port, started and stopped by the test. */
+export class RedisServer {
+  readonly port: number;
+  #proc: ChildProcess | undefined;
+
+  private constructor(port: number) {
+    this.port = port;
+  }
+
+  static async start(): Promise<RedisServer> {
+    const s = new RedisServer(await freePort());
+    await s.#spawn();
+    return s;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** A client for the test's own writes (the "second process" of the registry tests). */
+  client(): Redis {
+    const c = new Redis(this.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    c.on('error', () => undefined);
+    return c;
+  }
+
+  async #spawn(): Promise<void> {
+    const bin = process.env.REDIS_SERVER ?? 'redis-server';
+    const proc = spawn(bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => {
+      proc.once('error', (err) => reject(new Error(`cannot start ${bin} (install redis-server): ${err.message}`)));
+      proc.once('spawn', () => resolve());
+    });
+    this.#proc = proc;
+    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => undefined);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        await probe.connect();
+        await probe.ping();
+        probe.disconnect();
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not start`);
+        await sleep(50);
+      }
+    }
+  }
+
+  /** Kills the server (data is lost, as after a crash). */
+  async stop(): Promise<void> {
+    const p = this.#proc;
+    this.#proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+  }
+
+  /** Starts again on the same port. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#spawn();
+  }
+}

@@ -1,0 +1,130 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { WebSocketServer } from 'ws';
+import { attachEchoSocket, BackendState, createBackendApp } from '../../backend/app.js';
+import type { Faults } from '../../backend/faults.js';
+import { createAdminApp } from '../../balancer/admin/admin-app.js';
+import { Balancer, type BalancerSettings } from '../../balancer/balancer.js';
+import { createStrategy } from '../../balancer/strategies/index.js';
+import type { Upstream } from '../../balancer/upstream.js';
+import { parseBackendSpec, type BackendSpec } from '../../common/backend.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+import { MemoryRegistry } from '../../common/registry/memory-registry.js';
+import type { Registry } from '../../common/registry/registry.js';
+
+/** An in-process demo backend on a free loopback port. */
+export class TestBackend {
+  readonly state: BackendState;
+  readonly server: Server;
+  readonly wss: WebSocketServer;
+  port = 0;
+
+  private constructor(id: string, faults?: Faults) {
+    this.state = new BackendState(id, 0, faults);
+    this.server = createServer({ keepAliveTimeout: 5000 }, createBackendApp(this.state, silentLogger()));
+    this.wss = attachEchoSocket(this.server, this.state);
+  }
+
+  static async start(id: string, opts: { port?: number; faults?: Faults } = {}): Promise<TestBackend> {
+    const b = new TestBackend(id, opts.faults);
+    await new Promise<void>((resolve, reject) => {
+      b.server.once('error', reject);
+      b.server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    b.port = (b.server.address() as AddressInfo).port;
+    b.state.port = b.port;
+    return b;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  spec(extra: Partial<BackendSpec> = {}): BackendSpec {
+    const r = parseBackendSpec({ id: this.state.id, url: this.url, ...extra });
+    if (!r.ok) throw new Error(r.reason);
+    return r.value;
+  }
+
+  connections(): Promise<number> {
+    return new Promise((resolve, reject) => this.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export const TEST_SETTINGS: BalancerSettings = {
+  engine: 'undici',
+  maxRetries: 2,
+  backendHeader: true,
+  trustForwarded: false,
+  maxHeaderSize: 16_384,
+  keepAliveTimeoutMs: 5000,
+  shutdownTimeoutMs: 5000,
+  instanceId: 'test-balancer',
+  pool: { connections: 64, connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 },
+  health: { enabled: true, path: '/health', intervalMs: 250, fastIntervalMs: 100, timeoutMs: 500, rise: 2, fall: 3 },
+};
+
+export interface TestBalancerOptions {
+  readonly registry?: Registry;
+  readonly backends?: readonly BackendSpec[];
+  readonly settings?: Partial<BalancerSettings>;
+  readonly strategy?: string;
+  readonly adminToken?: string;
+  readonly logger?: Logger;
+}
+
+/** An in-process balancer (proxy and admin API) on free loopback ports. */
+export class TestBalancer {
+  readonly lb: Balancer;
+  readonly registry: Registry;
+  readonly adminServer: Server;
+  port = 0;
+  adminPort = 0;
+
+  private constructor(opts: TestBalancerOptions) {
+    this.registry = opts.registry ?? new MemoryRegistry(opts.backends ?? []);
+    const logger = opts.logger ?? silentLogger();
+    this.lb = new Balancer({ settings: { ...TEST_SETTINGS, ...opts.settings }, registry: this.registry, strategy: createStrategy<Upstream>(opts.strategy ?? 'round-robin'), logger });
+    this.adminServer = createServer(createAdminApp(this.lb, { token: opts.adminToken, logger }));
+  }
+
+  static async start(opts: TestBalancerOptions = {}): Promise<TestBalancer> {
+    const t = new TestBalancer(opts);
+    await t.registry.start();
+    await t.lb.start();
+    t.port = (await t.lb.listen(0, '127.0.0.1')).port;
+    await new Promise<void>((resolve) => t.adminServer.listen(0, '127.0.0.1', () => resolve()));
+    t.adminPort = (t.adminServer.address() as AddressInfo).port;
+    return t;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get adminUrl(): string {
+    return `http://127.0.0.1:${this.adminPort}`;
+  }
+
+  /** Resolves once `n` backends are routable. */
+  async routable(n: number, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lb.upstreams.routable.length !== n) {
+      if (Date.now() > deadline) throw new Error(`expected ${n} routable backends, have ${this.lb.upstreams.routable.map((u) => u.id).join(',') || 'none'}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.adminServer.closeAllConnections();
+    await new Promise<void>((resolve) => this.adminServer.close(() => resolve()));
+    await this.lb.close();
+    await this.registry.close();
+  }
+}
