@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 BACKENDS ?= 3
-NODE_TEST := node --import tsx --test --test-concurrency=1 --test-timeout=180000
+NODE_TEST := node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=180000
 UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
 INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
 

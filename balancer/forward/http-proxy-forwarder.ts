@@ -127,7 +127,7 @@ export class HttpProxyForwarder implements Forwarder {
     if (call.done || !up) return;
     up.inFlight--;
     call.upstream = undefined;
-    if (res.destroyed || req.socket.destroyed) {
+    if (res.destroyed || res.socket === null || res.socket.destroyed) {
       this.#end(call, req);
       return;
     }

@@ -179,7 +179,8 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
 
   onError(err: Error): void {
     const up = this.closeAttempt();
-    if (this.clientGone || this.req.socket.destroyed) {
+    const sock = this.res.socket;
+    if (this.clientGone || sock === null || sock.destroyed) {
       this.clientGone = true;
       this.finish();
       return;

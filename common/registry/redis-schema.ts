@@ -62,14 +62,16 @@ export interface ChangeMessage {
 }
 
 export function parseChangeMessage(text: string): ChangeMessage | undefined {
+  let m: unknown;
   try {
-    const m = JSON.parse(text) as { version?: unknown; at?: unknown };
-    if (typeof m.version !== 'number') return undefined;
-    return { version: m.version, at: typeof m.at === 'number' ? m.at : undefined };
+    m = JSON.parse(text);
   } catch {
-    const n = Number(text);
-    return Number.isFinite(n) ? { version: n } : undefined;
+    return undefined;
   }
+  if (typeof m === 'number') return Number.isInteger(m) ? { version: m } : undefined;
+  const o = m as { version?: unknown; at?: unknown } | null;
+  if (o === null || typeof o !== 'object' || typeof o.version !== 'number') return undefined;
+  return typeof o.at === 'number' ? { version: o.version, at: o.at } : { version: o.version };
 }
 
 /**

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
 import { sleep } from './wait.js';
@@ -6,6 +9,7 @@ import { sleep } from './wait.js';
 /** A private redis-server on a free loopback port, started and stopped by the test. */
 export class RedisServer {
   readonly port: number;
+  readonly dir = mkdtempSync(join(tmpdir(), 'switchyard-redis-'));
   #proc: ChildProcess | undefined;
 
   private constructor(port: number) {
@@ -31,7 +35,7 @@ export class RedisServer {
 
   async #spawn(): Promise<void> {
     const bin = process.env.REDIS_SERVER ?? 'redis-server';
-    const proc = spawn(bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    const proc = spawn(bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
     await new Promise<void>((resolve, reject) => {
       proc.once('error', (err) => reject(new Error(`cannot start ${bin} (install redis-server): ${err.message}`)));
       proc.once('spawn', () => resolve());
@@ -53,20 +57,34 @@ export class RedisServer {
     }
   }
 
-  /** Kills the server (data is lost, as after a crash). */
-  async stop(): Promise<void> {
+  /**
+   * Stops the server. `keepData` saves a snapshot first (a clean restart);
+   * without it the data is lost, as after a crash.
+   */
+  async stop(opts: { keepData?: boolean } = {}): Promise<void> {
     const p = this.#proc;
     this.#proc = undefined;
     if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
+    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    if (opts.keepData) {
+      const c = new Redis(this.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => undefined);
+      await c.call('SHUTDOWN', 'SAVE').catch(() => undefined);
+      c.disconnect();
+    } else {
       p.kill('SIGKILL');
-    });
+    }
+    await exited;
   }
 
-  /** Starts again on the same port. */
-  async restart(): Promise<void> {
-    await this.stop();
+  /** Starts the server again on the same port (after stop()). */
+  async start(): Promise<void> {
+    if (this.#proc) return;
     await this.#spawn();
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }

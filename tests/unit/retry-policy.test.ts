@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { mayRetry, type RetryFacts } from '../../balancer/forward/retry-policy.js';
+import { classifyUpstreamError } from '../../common/errors.js';
+
+const base: RetryFacts = { code: 'SWY_UPSTREAM_REFUSED', requestSent: false, method: 'GET', hasBody: false, attempts: 1, maxRetries: 2 };
+
+describe('retry policy', () => {
+  const table: [string, Partial<RetryFacts>, boolean][] = [
+    ['a refused GET', {}, true],
+    ['a refused POST with a body (it never left)', { method: 'POST', hasBody: true }, true],
+    ['a connect timeout', { code: 'SWY_UPSTREAM_CONNECT_TIMEOUT' }, true],
+    ['an unreachable host', { code: 'SWY_UPSTREAM_UNREACHABLE' }, true],
+    ['a reset GET after sending', { code: 'SWY_UPSTREAM_RESET', requestSent: true }, true],
+    ['a reset PUT without body', { code: 'SWY_UPSTREAM_RESET', requestSent: true, method: 'PUT' }, true],
+    ['a reset POST after sending', { code: 'SWY_UPSTREAM_RESET', requestSent: true, method: 'POST' }, false],
+    ['a reset GET whose body was streamed', { code: 'SWY_UPSTREAM_RESET', requestSent: true, hasBody: true }, false],
+    ['a response timeout', { code: 'SWY_UPSTREAM_TIMEOUT', requestSent: true }, false],
+    ['a protocol error', { code: 'SWY_UPSTREAM_PROTOCOL', requestSent: true }, false],
+    ['the last allowed attempt', { attempts: 2 }, true],
+    ['beyond the retry limit', { attempts: 3 }, false],
+    ['with retries off', { maxRetries: 0 }, false],
+  ];
+  for (const [what, facts, expected] of table) it(`${expected ? 'retries' : 'does not retry'} ${what}`, () => assert.equal(mayRetry({ ...base, ...facts }), expected));
+});
+
+describe('transport error classification', () => {
+  const table: [string, string][] = [
+    ['ECONNREFUSED', 'SWY_UPSTREAM_REFUSED'],
+    ['EHOSTUNREACH', 'SWY_UPSTREAM_UNREACHABLE'],
+    ['ENOTFOUND', 'SWY_UPSTREAM_UNREACHABLE'],
+    ['UND_ERR_CONNECT_TIMEOUT', 'SWY_UPSTREAM_CONNECT_TIMEOUT'],
+    ['UND_ERR_HEADERS_TIMEOUT', 'SWY_UPSTREAM_TIMEOUT'],
+    ['UND_ERR_BODY_TIMEOUT', 'SWY_UPSTREAM_TIMEOUT'],
+    ['ECONNRESET', 'SWY_UPSTREAM_RESET'],
+    ['UND_ERR_SOCKET', 'SWY_UPSTREAM_RESET'],
+    ['HPE_INVALID_CONSTANT', 'SWY_UPSTREAM_PROTOCOL'],
+  ];
+  for (const [code, expected] of table) it(`maps ${code} to ${expected}`, () => assert.equal(classifyUpstreamError(Object.assign(new Error('x'), { code })), expected));
+});
