@@ -54,7 +54,8 @@ describe('proxying over three backends', () => {
     async function* chunks(): AsyncGenerator<Buffer> {
       for (let i = 0; i < 10; i++) yield Buffer.alloc(1000, 65 + i);
     }
-    const res = await request(`${lb.url}/echo`, { method: 'PUT', body: chunks(), dispatcher: client });
+    const { Readable } = await import('node:stream');
+    const res = await request(`${lb.url}/echo`, { method: 'PUT', body: Readable.from(chunks()), dispatcher: client });
     const seen = (await res.body.json()) as { bodyBytes: number; bodySha1: string };
     assert.equal(seen.bodyBytes, 10_000);
     const { createHash } = await import('node:crypto');
