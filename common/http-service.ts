@@ -47,8 +47,11 @@ export class HttpService implements NamedPart {
     return new Promise((resolve) => {
       const force = setTimeout(() => this.server.closeAllConnections(), this.#graceMs);
       force.unref();
+      // Connections become idle as their last request finishes: close them as they do.
+      const idle = setInterval(() => this.server.closeIdleConnections(), 100);
       this.server.close(() => {
         clearTimeout(force);
+        clearInterval(idle);
         resolve();
       });
       this.server.closeIdleConnections();

@@ -51,8 +51,8 @@ export class SwitchyardProcess {
   }
 
   /** Resolves with the first log line (past or future) whose message is `msg` and that passes `where`. */
-  waitForLog(msg: string, timeoutMs = 10_000, where: (l: LogLine) => boolean = () => true): Promise<LogLine> {
-    const match = (l: LogLine): boolean => l.msg === msg && where(l);
+  waitForLog(msg: string, timeoutMs = 10_000, where: (l: LogLine) => boolean = () => true, anyMessage = false): Promise<LogLine> {
+    const match = (l: LogLine): boolean => (anyMessage || l.msg === msg) && where(l);
     const seen = this.lines.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -69,6 +69,11 @@ export class SwitchyardProcess {
         reject(new Error(`process exited (${signal ?? code}) before logging '${msg}'; stderr: ${this.stderr.join('\n')}`));
       });
     });
+  }
+
+  /** Resolves with the first output line (past or future) matching `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs = 10_000): Promise<LogLine> {
+    return this.waitForLog('', timeoutMs, (l) => pattern.test(String(l.msg ?? '')), true);
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

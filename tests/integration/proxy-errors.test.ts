@@ -86,6 +86,26 @@ describe('error answers from the catalogue', () => {
   });
 });
 
+describe('response passthrough', () => {
+  it('passes duplicate headers such as Set-Cookie unchanged', async () => {
+    const cookies = await rawServer((_req, res) => {
+      res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; HttpOnly']);
+      res.end('ok');
+    });
+    for (const engine of ['undici', 'http-proxy'] as const) {
+      const lb = await TestBalancer.start({ backends: [spec('c', cookies.url)], settings: { ...noHealth, engine } });
+      try {
+        await lb.routable(1);
+        const r = await get(`${lb.url}/`);
+        assert.deepEqual(r.headers['set-cookie'], ['a=1; Path=/', 'b=2; HttpOnly'], engine);
+      } finally {
+        await lb.close();
+      }
+    }
+    cookies.server.close();
+  });
+});
+
 describe('retries on another backend', () => {
   it('retries connect failures for any method, so a dead backend costs no request', async () => {
     const live = await TestBackend.start('live');

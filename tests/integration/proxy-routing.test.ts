@@ -3,14 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import { get, json, testClient } from '../helpers/http.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
 
-describe('proxying over three backends', () => {
+for (const engine of ['undici', 'http-proxy'] as const)
+describe(`proxying over three backends (${engine} engine)`, () => {
   let backends: TestBackend[];
   let lb: TestBalancer;
   const client = testClient();
 
   before(async () => {
     backends = await Promise.all(['b1', 'b2', 'b3'].map((id) => TestBackend.start(id)));
-    lb = await TestBalancer.start({ backends: backends.map((b) => b.spec()) });
+    lb = await TestBalancer.start({ backends: backends.map((b) => b.spec()), settings: { engine } });
     await lb.routable(3);
   });
   after(async () => {
@@ -72,7 +73,7 @@ describe('proxying over three backends', () => {
   });
 
   it('can hide X-Backend', async () => {
-    const quiet = await TestBalancer.start({ backends: [backends[0]!.spec()], settings: { backendHeader: false } });
+    const quiet = await TestBalancer.start({ backends: [backends[0]!.spec()], settings: { backendHeader: false, engine } });
     try {
       await quiet.routable(1);
       const r = await get(`${quiet.url}/`);

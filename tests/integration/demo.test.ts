@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { get, loadLoop } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
+import { SwitchyardProcess } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('switchyard demo', () => {
+  it('starts N backends and a balancer with one command, serves, and stops everything on Ctrl+C', async (t) => {
+    const [port, adminPort, basePort] = [await freePort(), await freePort(), await freePort()];
+    const demo = new SwitchyardProcess(['demo', '--backends', '3', '--port', String(port), '--admin-port', String(adminPort), '--base-port', String(basePort)]);
+    try {
+      await demo.waitForLine(/^Switchyard demo is up: 3 backends/, 30_000);
+      assert.ok(demo.lines.some((l) => String(l.msg).includes(`proxy      http://localhost:${port}`)), 'it prints where to curl');
+      const spread = await loadLoop(`http://127.0.0.1:${port}/`, 30, 1);
+      assert.deepEqual(Object.fromEntries([...spread.byBackend].sort()), { 'backend-1': 10, 'backend-2': 10, 'backend-3': 10 });
+      const listed = (await get(`http://127.0.0.1:${adminPort}/backends`)).status;
+      assert.equal(listed, 200);
+      const pids = demo.lines.map((l) => /pid (\d+)$/.exec(String(l.msg))?.[1]).filter(Boolean).map(Number);
+      assert.equal(pids.length, 3, 'it prints the backend pids');
+      demo.proc.kill('SIGINT');
+      const exit = await demo.exited;
+      assert.equal(exit.code, 0);
+      await waitFor('every child to be gone', () => pids.every((p) => !alive(p)), 5000);
+      await assert.rejects(get(`http://127.0.0.1:${port}/`), /ECONNREFUSED/);
+      t.diagnostic('demo: 3 backends, 30 requests spread 10/10/10, Ctrl+C stopped all');
+    } finally {
+      await demo.kill('SIGKILL');
+    }
+  });
+});

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { get } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
+import { SwitchyardProcess } from '../helpers/processes.js';
+import { TestBackend } from '../helpers/stack.js';
+import { sleep } from '../helpers/wait.js';
+
+describe('graceful shutdown on SIGTERM', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const c of cleanup) await c();
+  });
+
+  async function balancer(backendUrl: string, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; port: number }> {
+    const port = await freePort();
+    const proc = new SwitchyardProcess(['balancer', '--backends', `b=${backendUrl}`, '--port', String(port), '--host', '127.0.0.1', '--admin-port', '0', ...extra]);
+    cleanup.push(() => proc.kill('SIGKILL'));
+    await proc.waitForLog('backend is healthy', 15_000);
+    return { proc, url: `http://127.0.0.1:${port}`, port };
+  }
+
+  it('the balancer stops accepting, finishes in-flight requests, then exits 0', async () => {
+    const backend = await TestBackend.start('b');
+    cleanup.push(() => backend.close());
+    const lb = await balancer(backend.url);
+    const inFlight = get(`${lb.url}/delay/800`);
+    await sleep(150);
+    const t0 = Date.now();
+    lb.proc.proc.kill('SIGTERM');
+    await sleep(150);
+    await assert.rejects(get(`${lb.url}/`), /ECONNREFUSED/, 'no new connections once shutting down');
+    const r = await inFlight;
+    assert.equal(r.status, 200, 'the in-flight request was answered');
+    const exit = await lb.proc.exited;
+    assert.equal(exit.code, 0);
+    assert.ok(Date.now() - t0 >= 500, 'it waited for the in-flight request');
+    assert.ok(lb.proc.lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'));
+  });
+
+  it('gives up on requests still open after --shutdown-timeout', async () => {
+    const backend = await TestBackend.start('b');
+    cleanup.push(() => backend.close());
+    const lb = await balancer(backend.url, ['--shutdown-timeout', '300ms']);
+    const stuck = get(`${lb.url}/delay/10000`).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await sleep(150);
+    const t0 = Date.now();
+    lb.proc.proc.kill('SIGTERM');
+    const exit = await lb.proc.exited;
+    const took = Date.now() - t0;
+    assert.equal(exit.code, 0);
+    assert.ok(took < 3000, `exited ${took} ms after SIGTERM`);
+    assert.equal(await stuck, 'cut');
+    assert.ok(lb.proc.lines.some((l) => l.msg === 'shutdown timeout, closing open requests'));
+  });
+
+  it('the demo backend fails /health, finishes open requests, then exits 0', async () => {
+    const port = await freePort();
+    const proc = new SwitchyardProcess(['backend', '--port', String(port), '--host', '127.0.0.1', '--id', 'g1']);
+    cleanup.push(() => proc.kill('SIGKILL'));
+    await proc.waitForLog('backend listening');
+    const url = `http://127.0.0.1:${port}`;
+    const slow = get(`${url}/delay/600`);
+    await sleep(100);
+    proc.proc.kill('SIGTERM');
+    await sleep(100);
+    assert.equal((await slow).status, 200);
+    assert.equal((await proc.exited).code, 0);
+  });
+});
