@@ -7,7 +7,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-concurrency=1 
 UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
 INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help install build typecheck test unit integration e2e demo clean
+.PHONY: help install build typecheck test unit integration e2e demo docs clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,7 @@ unit: install ## pure logic: strategies, health transitions, config, registry sc
 	$(NODE_TEST) $(UNIT_TESTS)
 
 integration: install ## real sockets, real redis-server on a free port, real child processes
+	bash scripts/ensure-deps.sh redis-server:redis-server
 	$(NODE_TEST) $(INTEGRATION_TESTS)
 
 e2e: install ## the Docker Compose stack against a real Docker engine
@@ -37,6 +38,9 @@ e2e: install ## the Docker Compose stack against a real Docker engine
 
 demo: build ## run N local backends and a balancer (BACKENDS=3); Ctrl+C stops all
 	node dist/cli/switchyard.js demo --backends $(BACKENDS)
+
+docs: install ## regenerate docs/configuration.md from the option tables
+	npx tsx scripts/config-docs.ts
 
 clean: ## remove build output
 	rm -rf dist tests/output
