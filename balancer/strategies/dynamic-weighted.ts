@@ -1,0 +1,33 @@
+import { DynamicWeights } from './dynamic-weights.js';
+import type { Candidate, PickContext, Strategy } from './strategy.js';
+import { WeightedRoundRobin } from './weighted-round-robin.js';
+
+/**
+ * Smooth weighted round robin over effective weights = base weight x the
+ * factor DynamicWeights computed from latency and failures. The proxy feeds
+ * it through the optional Strategy hooks: `observe()` after every attempt,
+ * `refresh()` on a timer. Weight changes at each refresh are absorbed by the
+ * scheduler without a burst.
+ */
+export class DynamicWeighted<C extends Candidate = Candidate> implements Strategy<C> {
+  readonly name = 'dynamic-weighted';
+  readonly weights: DynamicWeights;
+  readonly #wrr: WeightedRoundRobin<C>;
+
+  constructor(weights: DynamicWeights = new DynamicWeights()) {
+    this.weights = weights;
+    this.#wrr = new WeightedRoundRobin<C>({ name: this.name, weightOf: (c) => weights.weightOf(c.id, c.weight) });
+  }
+
+  pick(candidates: readonly C[], ctx: PickContext, exclude?: readonly C[]): C | undefined {
+    return this.#wrr.pick(candidates, ctx, exclude);
+  }
+
+  observe(id: string, latencyMs: number, ok: boolean, now: number): void {
+    this.weights.record(id, latencyMs, ok, now);
+  }
+
+  refresh(candidates: readonly C[], now: number): void {
+    this.weights.recompute(candidates, now);
+  }
+}
