@@ -19,7 +19,7 @@ node_modules/.package-lock.json: package-lock.json
 install: node_modules/.package-lock.json ## install dependencies (npm ci)
 
 build: install ## compile TypeScript to dist/
-	npx tsc -p tsconfig.json
+	npm run build
 
 typecheck: install ## type-check sources, tests and scripts
 	npx tsc -p tsconfig.test.json
@@ -30,7 +30,7 @@ unit: install ## pure logic: strategies, health transitions, config, registry sc
 	$(NODE_TEST) $(UNIT_TESTS)
 
 integration: install ## real sockets, real redis-server on a free port, real child processes
-	bash scripts/ensure-deps.sh redis-server:redis-server
+	bash scripts/ensure-deps.sh redis-server:redis-server promtool:prometheus chromium:chromium
 	$(NODE_TEST) $(INTEGRATION_TESTS)
 
 e2e: install ## the Docker Compose stack against a real Docker engine

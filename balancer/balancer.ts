@@ -12,6 +12,8 @@ import { HttpProxyForwarder } from './forward/http-proxy-forwarder.js';
 import { UndiciForwarder } from './forward/undici-forwarder.js';
 import { WebSocketTunnels } from './forward/websocket-tunnels.js';
 import { HttpHealthChecker, NoHealthChecker, type HealthChecker } from './health/health-checker.js';
+import { describeDecision } from './forward/explain.js';
+import { EventLog } from './stats/event-log.js';
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { UpstreamSet } from './upstream-set.js';
 import type { Upstream, PoolOptions } from './upstream.js';
@@ -35,6 +37,13 @@ export interface BalancerSettings extends ForwardSettings {
   /** How long shutdown waits for in-flight requests before closing connections. */
   readonly shutdownTimeoutMs: number;
   readonly instanceId: string;
+  /** Add X-LB-Decision to every response. */
+  readonly explain?: boolean;
+  /** A request header (lowercase) that asks for X-LB-Decision on that request; off when unset. */
+  readonly explainHeader?: string;
+  /** Log one JSON line per request (sampled); off by default. */
+  readonly accessLog?: boolean;
+  readonly accessLogSample?: number;
 }
 
 export interface BalancerDeps {
@@ -67,6 +76,14 @@ export class Balancer implements ForwardHost, Lifecycle {
   inFlight = 0;
   /** Client requests answered with an error from the catalogue, by code. */
   readonly errors = new Map<ErrorCode, number>();
+  /** Client requests received, and retries made. */
+  requestsTotal = 0;
+  retriesTotal = 0;
+  readonly events: EventLog;
+  readonly accessLog: Logger | null;
+  readonly accessLogSample: number;
+  readonly #explainAll: boolean;
+  readonly #explainHeader: string | undefined;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #idPrefix = randomBytes(4).toString('hex');
@@ -82,7 +99,15 @@ export class Balancer implements ForwardHost, Lifecycle {
     this.#log = deps.logger;
     this.#now = deps.now ?? Date.now;
     this.startedAt = this.#now();
-    const sink = (id: string, status: 'unknown' | 'healthy' | 'unhealthy'): void => this.upstreams.setHealth(id, status);
+    this.events = new EventLog(200, this.#now);
+    this.accessLog = deps.settings.accessLog ? deps.logger.child({ component: 'access' }) : null;
+    this.accessLogSample = deps.settings.accessLogSample ?? 1;
+    this.#explainAll = deps.settings.explain ?? false;
+    this.#explainHeader = deps.settings.explainHeader?.toLowerCase();
+    const sink = (id: string, status: 'unknown' | 'healthy' | 'unhealthy'): void => {
+      if (status !== 'unknown') this.events.add(status, id);
+      this.upstreams.setHealth(id, status);
+    };
     const h = deps.settings.health;
     this.health = deps.healthChecker
       ? deps.healthChecker(sink)
@@ -103,6 +128,7 @@ export class Balancer implements ForwardHost, Lifecycle {
     this.upstreams = new UpstreamSet({
       pool: deps.settings.pool,
       logger: deps.logger.child({ component: 'upstreams' }),
+      events: this.events,
       now: this.#now,
       onAdded: (u) => this.health.watch({ id: u.id, url: u.url }),
       onRemoved: (u) => {
@@ -180,12 +206,34 @@ export class Balancer implements ForwardHost, Lifecycle {
     });
   }
 
+  /** Switches the strategy live; requests already routed are not affected. */
+  setStrategy(strategy: Strategy<Upstream>): void {
+    const from = this.strategy.name;
+    this.strategy = strategy;
+    this.#log.info({ from, to: strategy.name }, 'strategy changed');
+    this.events.add('strategy-changed', undefined, `${from} -> ${strategy.name}`);
+  }
+
   // --- ForwardHost ------------------------------------------------------------
 
   pick(ctx: PickContext, exclude?: readonly Upstream[]): Upstream | undefined {
     let candidates = this.upstreams.routable;
-    if (exclude !== undefined && exclude.length > 0) candidates = candidates.filter((u) => !exclude.includes(u));
+    if (exclude !== undefined && exclude.length > 0) {
+      candidates = candidates.filter((u) => !exclude.includes(u));
+      this.retriesTotal++;
+    }
     return this.strategy.pick(candidates, ctx);
+  }
+
+  wantsExplanation(req: IncomingMessage): boolean {
+    if (this.#explainAll) return true;
+    return this.#explainHeader !== undefined && req.headers[this.#explainHeader] !== undefined;
+  }
+
+  explain(picked: Upstream | undefined, attempt: number, exclude: readonly Upstream[] | undefined, tried: readonly { id: string; code: string }[]): string {
+    const routable = this.upstreams.routable;
+    const candidates = exclude && exclude.length ? routable.filter((u) => !exclude.includes(u)) : routable;
+    return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried);
   }
 
   nextRequestId(): string {
@@ -210,6 +258,7 @@ export class Balancer implements ForwardHost, Lifecycle {
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.inFlight++;
+    this.requestsTotal++;
     try {
       this.forwarder.handle(req, res);
     } catch (err) {

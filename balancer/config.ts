@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { parseBackendList, type BackendSpec } from '../common/backend.js';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
-import { boolean, duration, integer, listOf, oneOf, port, redisUrl, text } from '../common/config/values.js';
+import { boolean, decimal, duration, integer, listOf, oneOf, port, redisUrl, text } from '../common/config/values.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import { ENGINE_NAMES } from './forward/forwarder.js';
 import { STRATEGY_NAMES } from './strategies/index.js';
@@ -47,7 +47,12 @@ export const BALANCER_OPTIONS = {
   adminHost: option({ type: text({ min: 1 }), flag: 'admin-host', env: ['SWITCHYARD_ADMIN_HOST'], default: '127.0.0.1', help: 'Address the admin API binds to; keep it private or set a token.', group: 'Admin' }),
   adminToken: option({ type: text({ min: 8, expected: 'a token of at least 8 characters' }), flag: 'admin-token', env: ['SWITCHYARD_ADMIN_TOKEN'], help: 'Bearer token required for admin changes (register, drain, deregister).', group: 'Admin' }),
 
-  logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level; nothing is logged per request at info.', group: 'Logging' }),
+  explain: option({ type: boolean(), flag: 'explain', env: ['SWITCHYARD_EXPLAIN'], default: false, help: 'Add X-LB-Decision to every response: strategy, candidates, the pick and why others were skipped.', group: 'Observability' }),
+  explainHeader: option({ type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9-]+$/, expected: 'a header name' }), flag: 'explain-header', env: ['SWITCHYARD_EXPLAIN_HEADER'], help: 'A request header (e.g. x-lb-explain) that asks for X-LB-Decision on that request only.', group: 'Observability' }),
+  accessLog: option({ type: boolean(), flag: 'access-log', env: ['SWITCHYARD_ACCESS_LOG'], default: false, help: 'Log one JSON line per request (component "access").', group: 'Observability' }),
+  accessLogSample: option({ type: decimal(0, 1), flag: 'access-log-sample', env: ['SWITCHYARD_ACCESS_LOG_SAMPLE'], default: 1, help: 'Share of requests the access log records.', group: 'Observability' }),
+
+  logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level; nothing is logged per request at info (the access log is separate).', group: 'Observability' }),
 } as const;
 
 export type BalancerOptionValues = OptionValues<typeof BALANCER_OPTIONS>;

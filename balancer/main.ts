@@ -4,7 +4,7 @@ import { Supervisor } from '../common/lifecycle.js';
 import { MemoryRegistry } from '../common/registry/memory-registry.js';
 import { RedisRegistry, redactUrl } from '../common/registry/redis-registry.js';
 import type { Registry } from '../common/registry/registry.js';
-import { createAdminApp } from './admin/admin-app.js';
+import { createAdmin } from './admin/admin-app.js';
 import { Balancer } from './balancer.js';
 import { balancerHelp, loadBalancerConfig, type BalancerConfig } from './config.js';
 import { createStrategy } from './strategies/index.js';
@@ -27,10 +27,17 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
     strategy: createStrategy<Upstream>(config.strategy),
     logger,
   });
-  const admin = new HttpService('admin', createAdminApp(lb, { token: config.adminToken, logger: logger.child({ component: 'admin' }) }), {
-    port: config.adminPort,
-    host: config.adminHost,
-  });
+  const adminParts = createAdmin(lb, { token: config.adminToken, logger: logger.child({ component: 'admin' }) });
+  const adminHttp = new HttpService('admin', adminParts.app, { port: config.adminPort, host: config.adminHost, graceMs: 1000 });
+  const admin = {
+    name: 'admin',
+    address: () => adminHttp.address,
+    start: () => adminHttp.start(),
+    close: async () => {
+      adminParts.close();
+      await adminHttp.close();
+    },
+  };
   let stopSeeding: (() => void) | undefined;
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 5000);
   supervisor
@@ -64,7 +71,7 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
     {
       port: proxyAddr.port,
       host: config.host,
-      adminPort: admin.address.port,
+      adminPort: admin.address().port,
       adminHost: config.adminHost,
       engine: config.engine,
       strategy: config.strategy,
@@ -85,6 +92,10 @@ export function toSettings(config: BalancerConfig): ConstructorParameters<typeof
     keepAliveTimeoutMs: config.keepAliveTimeout,
     shutdownTimeoutMs: config.shutdownTimeout,
     instanceId: config.instanceId,
+    explain: config.explain,
+    explainHeader: config.explainHeader,
+    accessLog: config.accessLog,
+    accessLogSample: config.accessLogSample,
     pool: {
       connections: config.backendConnections,
       connectTimeoutMs: config.connectTimeout,

@@ -2,6 +2,7 @@ import type { BackendSpec } from '../common/backend.js';
 import type { Logger } from '../common/logger.js';
 import type { RegistrySnapshot } from '../common/registry/registry.js';
 import type { HealthStatus } from './health/health-state.js';
+import type { EventLog } from './stats/event-log.js';
 import { Upstream, type PoolOptions } from './upstream.js';
 
 export interface UpstreamSetOptions {
@@ -10,6 +11,7 @@ export interface UpstreamSetOptions {
   /** Called when a backend appears (or its URL changes) so it can be health checked. */
   readonly onAdded: (u: Upstream) => void;
   readonly onRemoved: (u: Upstream) => void;
+  readonly events?: EventLog;
   readonly now?: () => number;
 }
 
@@ -63,13 +65,17 @@ export class UpstreamSet {
     for (const spec of wanted.values()) {
       const u = this.#byId.get(spec.id);
       if (u) {
-        if (u.spec.state !== spec.state) this.#log.info({ backendId: spec.id, from: u.spec.state, to: spec.state }, 'backend state changed');
+        if (u.spec.state !== spec.state) {
+          this.#log.info({ backendId: spec.id, from: u.spec.state, to: spec.state }, 'backend state changed');
+          this.#opts.events?.add('state-changed', spec.id, `${u.spec.state} -> ${spec.state}`);
+        }
         u.spec = spec;
         continue;
       }
-      const added = new Upstream(spec, this.#opts.pool, this.#now());
+      const added = new Upstream(spec, this.#opts.pool, this.#now(), this.#now);
       this.#byId.set(spec.id, added);
       this.#log.info({ backendId: spec.id, url: spec.url, weight: spec.weight, state: spec.state }, 'backend registered');
+      this.#opts.events?.add('registered', spec.id, spec.url);
       this.#rebuild();
       this.#opts.onAdded(added);
     }
@@ -103,6 +109,7 @@ export class UpstreamSet {
     this.#byId.delete(u.id);
     u.routable = false;
     this.#log.info({ backendId: u.id, url: u.url, reason, inFlight: u.inFlight }, 'backend removed');
+    this.#opts.events?.add('removed', u.id, reason);
     this.#opts.onRemoved(u);
     // In-flight requests finish on the old pool; close() waits for them.
     const p = u.pool.close().catch(() => undefined).finally(() => this.#closing.delete(p));

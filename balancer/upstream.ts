@@ -2,7 +2,12 @@ import { Pool } from 'undici';
 import type { BackendSpec } from '../common/backend.js';
 import type { ErrorCode } from '../common/errors.js';
 import type { HealthStatus } from './health/health-state.js';
+import { RollingWindow } from './stats/rolling-window.js';
 import type { Candidate } from './strategies/strategy.js';
+
+/** Upper bounds (seconds) of the Prometheus latency histogram buckets. */
+export const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+const LATENCY_BUCKETS_MICROS = LATENCY_BUCKETS_SECONDS.map((s) => s * 1e6);
 
 export interface PoolOptions {
   /** Most connections to one backend; requests beyond wait in the pool's queue. */
@@ -39,8 +44,17 @@ export class Upstream implements Candidate {
   lastError: { code: ErrorCode; at: number } | undefined;
   /** True when routing may pick it: active in the registry and known healthy. */
   routable = false;
+  /** Set by resilience parts (outlier ejection, breaker) to say why an otherwise healthy backend is skipped. */
+  unroutableReason: (() => string | undefined) | undefined;
+  /** Per-second responses, errors and latency over the last two minutes (dashboard, /stats). */
+  readonly window: RollingWindow;
+  /** Cumulative latency histogram for Prometheus: one count per bucket, the last is +Inf. */
+  readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS_SECONDS.length + 1);
+  latencySumSeconds = 0;
+  latencyCount = 0;
 
-  constructor(spec: BackendSpec, pool: PoolOptions, now: number) {
+  constructor(spec: BackendSpec, pool: PoolOptions, now: number, clock: () => number = Date.now) {
+    this.window = new RollingWindow(120, clock);
     this.id = spec.id;
     this.url = spec.url;
     this.spec = spec;
@@ -61,6 +75,16 @@ export class Upstream implements Candidate {
 
   get weight(): number {
     return this.spec.weight;
+  }
+
+  /** Records one finished attempt: its duration and whether it failed (transport error or 5xx). */
+  recordAttempt(micros: number, failed: boolean): void {
+    this.window.record(micros, failed);
+    let i = 0;
+    while (i < LATENCY_BUCKETS_MICROS.length && micros > LATENCY_BUCKETS_MICROS[i]!) i++;
+    this.latencyBuckets[i]!++;
+    this.latencySumSeconds += micros / 1e6;
+    this.latencyCount++;
   }
 
   countStatus(status: number): void {

@@ -1,16 +1,41 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import { parseBackendSpec, isBackendId, type BackendState } from '../../common/backend.js';
 import type { Logger } from '../../common/logger.js';
 import { RegistryUnavailableError } from '../../common/registry/registry.js';
 import type { Balancer } from '../balancer.js';
+import { buildSnapshot, type StatsSnapshot } from '../stats/snapshot.js';
+import { createStrategy, STRATEGY_NAMES } from '../strategies/index.js';
 import type { Upstream } from '../upstream.js';
+import { LiveStream } from './live-stream.js';
+import { createBalancerMetrics, type BackendMetricFacts, type ViewMetric } from './metrics.js';
 
 export interface AdminOptions {
   /** Bearer token required for changes; none means changes are open (bind to loopback). */
   readonly token?: string;
   readonly logger: Logger;
+  /** Facts about a backend from the resilience parts (breaker, ejection, effective weight). */
+  readonly facts?: (u: Upstream) => BackendMetricFacts;
+  /** Extra sections of /stats (admission queue, retry budget). */
+  readonly sections?: () => Record<string, unknown>;
+  readonly extraViews?: readonly ViewMetric[];
+  /** Builds a strategy for PUT /strategy; defaults to createStrategy(name). */
+  readonly strategyFactory?: (name: string, options: unknown) => Balancer['strategy'];
+  readonly now?: () => number;
+  readonly processMetrics?: boolean;
 }
+
+export interface Admin {
+  readonly app: express.Express;
+  readonly metrics: MetricsRegistry;
+  readonly live: LiveStream;
+  snapshot(): StatsSnapshot;
+  close(): void;
+}
+
+const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
 
 /** JSON view of one backend: registry facts, health and live counters. */
 export function describeUpstream(u: Upstream, health?: Balancer['health']): Record<string, unknown> {
@@ -38,15 +63,60 @@ export function describeUpstream(u: Upstream, health?: Balancer['health']): Reco
 
 /**
  * The admin API (express): read the backends and their health, register,
- * drain, restore and deregister them through the registry, and the probes
- * /healthz (process alive) and /readyz (serving traffic).
+ * drain, restore and deregister them through the registry, the probes
+ * /healthz (process alive) and /readyz (serving traffic), /metrics
+ * (Prometheus), /stats (JSON), /events (SSE) and the live dashboard at /.
  */
-export function createAdminApp(lb: Balancer, opts: AdminOptions): express.Express {
+export function createAdmin(lb: Balancer, opts: AdminOptions): Admin {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(express.json({ limit: '16kb' }));
   const requireToken = bearerGuard(opts.token);
+  const now = opts.now ?? Date.now;
+  const extend = opts.facts ? (u: Upstream) => opts.facts!(u) : undefined;
+  const snapshot = (): StatsSnapshot => buildSnapshot(lb, now(), extend, opts.sections?.() ?? {});
+  const metrics = createBalancerMetrics(lb, { facts: opts.facts, extraViews: opts.extraViews, processMetrics: opts.processMetrics });
+  const live = new LiveStream(snapshot, lb.events);
+  const makeStrategy = opts.strategyFactory ?? ((name: string) => createStrategy<Upstream>(name));
+
+  app.get('/', (_req, res) => {
+    res.sendFile('index.html', { root: DASHBOARD_DIR, headers: { 'cache-control': 'no-store' } });
+  });
+  app.use('/dashboard', express.static(DASHBOARD_DIR, { index: false, maxAge: 0 }));
+
+  app.get('/stats', (_req, res) => {
+    res.set('cache-control', 'no-store').json(snapshot());
+  });
+
+  app.get('/events', (req, res) => {
+    live.attach(req, res);
+  });
+
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.set('content-type', metrics.contentType).send(await metrics.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/strategy', (_req, res) => {
+    res.json({ strategy: lb.strategy.name, available: STRATEGY_NAMES });
+  });
+
+  app.put('/strategy', requireToken, (req, res) => {
+    const body = (req.body ?? {}) as { name?: unknown; options?: unknown };
+    if (typeof body.name !== 'string') return badRequest(res, 'name is required, one of: ' + STRATEGY_NAMES.join(', '));
+    let strategy: Balancer['strategy'];
+    try {
+      strategy = makeStrategy(body.name, body.options);
+    } catch (err) {
+      return badRequest(res, (err as Error).message);
+    }
+    lb.setStrategy(strategy);
+    res.json({ strategy: strategy.name });
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -134,6 +204,7 @@ export function createAdminApp(lb: Balancer, opts: AdminOptions): express.Expres
   });
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) return;
     if (err instanceof RegistryUnavailableError) {
       res.status(503).json({ error: { code: err.code, message: err.message } });
       return;
@@ -147,7 +218,7 @@ export function createAdminApp(lb: Balancer, opts: AdminOptions): express.Expres
     res.status(500).json({ error: { code: 'SWY_INTERNAL', message: 'internal error' } });
   });
 
-  return app;
+  return { app, metrics, live, snapshot, close: () => live.close() };
 }
 
 function badRequest(res: Response, reason: string): void {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorCode } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 
@@ -13,10 +14,32 @@ export interface ForwardSettings {
   readonly trustForwarded: boolean;
 }
 
+/** One sampled line of the optional access log. */
+export interface AccessEntry {
+  readonly requestId: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly backend: string | undefined;
+  readonly attempts: number;
+  readonly durationMs: number;
+  readonly clientIp: string;
+  readonly error?: string;
+}
+
 /** What a forwarding engine needs from the balancer around it. */
 export interface ForwardHost {
   readonly settings: ForwardSettings;
   readonly shuttingDown: boolean;
+  /** Sampled access log, or null when off (the default). */
+  readonly accessLog: Logger | null;
+  readonly accessLogSample: number;
+  /** True when this request should carry X-LB-Decision. */
+  wantsExplanation(req: IncomingMessage): boolean;
+  /** The X-LB-Decision value for a pick just made. */
+  explain(picked: Upstream | undefined, attempt: number, exclude: readonly Upstream[] | undefined, tried: readonly { id: string; code: string }[]): string;
+  /** A request answered with an error from the catalogue. */
+  countError(code: ErrorCode): void;
   /** Picks a routable upstream, skipping `exclude` (backends already tried). */
   pick(ctx: PickContext, exclude?: readonly Upstream[]): Upstream | undefined;
   nextRequestId(): string;

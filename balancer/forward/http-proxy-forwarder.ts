@@ -11,9 +11,13 @@ import { mayRetry } from './retry-policy.js';
 interface CallState extends PickContext {
   readonly requestId: string;
   readonly hasBody: boolean;
+  readonly startedAt: number;
   upstream: Upstream | undefined;
   attempts: number;
+  attemptStartedAt: number;
   tried: Upstream[];
+  triedCodes: { id: string; code: string }[];
+  decision: string | null;
   sent: boolean;
   done: boolean;
 }
@@ -63,9 +67,13 @@ export class HttpProxyForwarder implements Forwarder {
     const call: CallState = {
       requestId,
       hasBody: (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined,
+      startedAt: performance.now(),
       upstream: undefined,
       attempts: 0,
+      attemptStartedAt: 0,
       tried: [],
+      triedCodes: [],
+      decision: this.#host.wantsExplanation(req) ? '' : null,
       sent: false,
       done: false,
       clientIp,
@@ -80,7 +88,10 @@ export class HttpProxyForwarder implements Forwarder {
       if (!call.done) this.#end(call, req as TaggedRequest);
     });
     const up = this.#host.pick(call);
+    if (call.decision !== null) call.decision = this.#host.explain(up, 1, undefined, []);
     if (!up) {
+      this.#host.countError('SWY_NO_BACKEND');
+      if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
       sendError(res, 'SWY_NO_BACKEND', requestId, this.#host.shuttingDown, 1);
       return;
     }
@@ -90,6 +101,7 @@ export class HttpProxyForwarder implements Forwarder {
   #send(call: CallState, req: TaggedRequest, res: ServerResponse, up: Upstream): void {
     call.upstream = up;
     call.attempts++;
+    call.attemptStartedAt = performance.now();
     call.sent = false;
     up.inFlight++;
     up.requests++;
@@ -118,6 +130,11 @@ export class HttpProxyForwarder implements Forwarder {
     up.countStatus(proxyRes.statusCode ?? 0);
     if (this.#host.settings.backendHeader) proxyRes.headers['x-backend'] = up.id;
     proxyRes.headers['x-request-id'] = call.requestId;
+    if (call.decision !== null) proxyRes.headers['x-lb-decision'] = call.decision;
+    const failed = (proxyRes.statusCode ?? 0) >= 500;
+    proxyRes.once('end', () => {
+      if (call.upstream === up) up.recordAttempt((performance.now() - call.attemptStartedAt) * 1000, failed);
+    });
     if (this.#host.shuttingDown) proxyRes.headers.connection = 'close';
     proxyRes.once('end', () => this.#end(call, req));
   }
@@ -126,6 +143,7 @@ export class HttpProxyForwarder implements Forwarder {
     const up = call.upstream;
     if (call.done || !up) return;
     up.inFlight--;
+    up.recordAttempt((performance.now() - call.attemptStartedAt) * 1000, true);
     call.upstream = undefined;
     if (res.destroyed || res.socket === null || res.socket.destroyed) {
       this.#end(call, req);
@@ -142,11 +160,17 @@ export class HttpProxyForwarder implements Forwarder {
     if (!call.hasBody && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.hasBody, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries })) {
       call.tried.push(up);
       const next = this.#host.pick(call, call.tried);
+      if (call.decision !== null) {
+        call.triedCodes.push({ id: up.id, code });
+        call.decision = this.#host.explain(next, call.attempts + 1, call.tried, call.triedCodes);
+      }
       if (next) {
         this.#send(call, req, res, next);
         return;
       }
     }
+    this.#host.countError(code);
+    if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
     sendError(res, code, call.requestId, this.#host.shuttingDown);
     this.#end(call, req);
   }

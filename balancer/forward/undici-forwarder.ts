@@ -47,12 +47,18 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   readonly res: TaggedResponse;
   readonly head: UpstreamRequestHead = { headers: [], hasBody: false, incomingRequestId: undefined };
   readonly clientIp: string;
+  readonly startedAt: number;
   requestId = '';
   upstream: Upstream | undefined;
   attempts = 0;
+  attemptStartedAt = 0;
+  status = 0;
   tried: Upstream[] | undefined;
+  triedCodes: { id: string; code: string }[] | undefined;
   abortUpstream: ((err?: Error) => void) | null = null;
   resume: (() => void) | null = null;
+  /** X-LB-Decision for the current attempt, when explanations are on for this request. */
+  decision: string | null = null;
   drainHooked = false;
   attemptOpen = false;
   clientGone = false;
@@ -63,6 +69,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.req = req;
     this.res = res;
     this.clientIp = clientAddress(req.socket.remoteAddress);
+    this.startedAt = performance.now();
   }
 
   get path(): string {
@@ -81,7 +88,9 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.head.headers.push('x-request-id', this.requestId);
     this.res[kExchange] = this;
     this.res.on('close', onResponseClose);
+    if (host.wantsExplanation(this.req)) this.decision = '';
     const up = host.pick(this);
+    if (this.decision !== null) this.decision = host.explain(up, 1, undefined, []);
     if (up === undefined) {
       this.fail('SWY_NO_BACKEND');
       return;
@@ -94,6 +103,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.attempts++;
     this.abortUpstream = null;
     this.attemptOpen = true;
+    this.attemptStartedAt = performance.now();
     up.inFlight++;
     up.requests++;
     up.pool.dispatch(
@@ -108,20 +118,38 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   }
 
   /** Ends the accounting of the current attempt exactly once. */
-  closeAttempt(): Upstream {
+  closeAttempt(failed: boolean): Upstream {
     const up = this.upstream!;
     if (this.attemptOpen) {
       this.attemptOpen = false;
       up.inFlight--;
+      up.recordAttempt((performance.now() - this.attemptStartedAt) * 1000, failed);
     }
     return up;
   }
 
-  finish(): void {
+  finish(error?: string): void {
     if (this.done) return;
     this.done = true;
     this.res[kExchange] = undefined;
-    this.#host.requestDone();
+    const host = this.#host;
+    if (host.accessLog !== null && (host.accessLogSample >= 1 || Math.random() < host.accessLogSample)) {
+      host.accessLog.info(
+        {
+          requestId: this.requestId,
+          method: this.req.method ?? '',
+          path: this.path,
+          status: this.clientGone ? 499 : this.res.statusCode,
+          backend: this.upstream?.id,
+          attempts: this.attempts,
+          durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
+          clientIp: this.clientIp,
+          ...(error ? { error } : {}),
+        },
+        'request',
+      );
+    }
+    host.requestDone();
   }
 
   // --- undici handler -------------------------------------------------------
@@ -138,11 +166,13 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     if (this.clientGone) return false;
     const up = this.upstream!;
     up.countStatus(statusCode);
+    this.status = statusCode;
     this.resume = resume;
     const out: string[] = [];
     rewriteResponseHeaders(rawHeaders, out);
     if (this.#host.settings.backendHeader) out.push('x-backend', up.id);
     out.push('x-request-id', this.requestId);
+    if (this.decision !== null) out.push('x-lb-decision', this.decision);
     if (this.#host.shuttingDown) out.push('connection', 'close');
     if (statusText) this.res.writeHead(statusCode, statusText, out);
     else this.res.writeHead(statusCode, out);
@@ -165,7 +195,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   }
 
   onComplete(trailers: string[] | Buffer[] | null): void {
-    this.closeAttempt();
+    this.closeAttempt(this.status >= 500);
     if (!this.clientGone) {
       if (trailers !== null && trailers.length > 0 && this.res.chunkedEncoding) {
         const t: [string, string][] = [];
@@ -178,11 +208,11 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   }
 
   onError(err: Error): void {
-    const up = this.closeAttempt();
+    const up = this.closeAttempt(true);
     const sock = this.res.socket;
     if (this.clientGone || sock === null || sock.destroyed) {
       this.clientGone = true;
-      this.finish();
+      this.finish('client closed');
       return;
     }
     const code = classifyUpstreamError(err);
@@ -190,18 +220,22 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
       this.fail(code);
       return;
     }
-    this.#host.attemptFailed(up, code);
+    const host = this.#host;
+    host.attemptFailed(up, code);
     if (this.res.headersSent) {
       // Part of the response is already out: the client must see it cut short.
       this.res.destroy(err);
-      this.finish();
+      this.finish(code);
       return;
     }
     const requestSent = this.abortUpstream !== null;
-    const host = this.#host;
     if (mayRetry({ code, requestSent, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: host.settings.maxRetries })) {
       (this.tried ??= []).push(up);
       const next = host.pick(this, this.tried);
+      if (this.decision !== null) {
+        (this.triedCodes ??= []).push({ id: up.id, code });
+        this.decision = host.explain(next, this.attempts + 1, this.tried, this.triedCodes);
+      }
       if (next !== undefined) {
         this.send(next);
         return;
@@ -221,7 +255,10 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   }
 
   fail(code: ErrorCode): void {
-    sendError(this.res, code, this.requestId, this.#host.shuttingDown, code === 'SWY_NO_BACKEND' ? 1 : undefined);
-    this.finish();
+    const host = this.#host;
+    host.countError(code);
+    if (this.decision !== null && !this.res.headersSent) this.res.setHeader('x-lb-decision', this.decision);
+    sendError(this.res, code, this.requestId, host.shuttingDown, code === 'SWY_NO_BACKEND' ? 1 : undefined);
+    this.finish(code);
   }
 }

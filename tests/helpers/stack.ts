@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { WebSocketServer } from 'ws';
 import { attachEchoSocket, BackendState, createBackendApp } from '../../backend/app.js';
 import type { Faults } from '../../backend/faults.js';
-import { createAdminApp } from '../../balancer/admin/admin-app.js';
+import { createAdmin, type Admin } from '../../balancer/admin/admin-app.js';
 import { Balancer, type BalancerSettings } from '../../balancer/balancer.js';
 import { createStrategy } from '../../balancer/strategies/index.js';
 import type { Upstream } from '../../balancer/upstream.js';
@@ -77,6 +77,7 @@ export interface TestBalancerOptions {
   readonly strategy?: string;
   readonly adminToken?: string;
   readonly logger?: Logger;
+  readonly processMetrics?: boolean;
 }
 
 /** An in-process balancer (proxy and admin API) on free loopback ports. */
@@ -84,6 +85,7 @@ export class TestBalancer {
   readonly lb: Balancer;
   readonly registry: Registry;
   readonly adminServer: Server;
+  readonly admin: Admin;
   port = 0;
   adminPort = 0;
 
@@ -91,7 +93,8 @@ export class TestBalancer {
     this.registry = opts.registry ?? new MemoryRegistry(opts.backends ?? []);
     const logger = opts.logger ?? silentLogger();
     this.lb = new Balancer({ settings: { ...TEST_SETTINGS, ...opts.settings }, registry: this.registry, strategy: createStrategy<Upstream>(opts.strategy ?? 'round-robin'), logger });
-    this.adminServer = createServer(createAdminApp(this.lb, { token: opts.adminToken, logger }));
+    this.admin = createAdmin(this.lb, { token: opts.adminToken, logger, processMetrics: opts.processMetrics ?? false });
+    this.adminServer = createServer(this.admin.app);
   }
 
   static async start(opts: TestBalancerOptions = {}): Promise<TestBalancer> {
@@ -122,6 +125,7 @@ export class TestBalancer {
   }
 
   async close(): Promise<void> {
+    this.admin.close();
     this.adminServer.closeAllConnections();
     await new Promise<void>((resolve) => this.adminServer.close(() => resolve()));
     await this.lb.close();

@@ -1,0 +1,196 @@
+// Switchyard live dashboard: renders /stats snapshots pushed over SSE (/events).
+// Plain browser JavaScript, no build step.
+'use strict';
+
+const COLORS = ['#2453a6', '#17803d', '#a15c00', '#7a3fb0', '#b42318', '#0f7c86', '#6b7280', '#c2410c', '#4d7c0f', '#be185d'];
+const $ = (id) => document.getElementById(id);
+const colorOf = new Map();
+let lastSnapshot = null;
+let strategies = [];
+
+function color(id) {
+  if (!colorOf.has(id)) colorOf.set(id, COLORS[colorOf.size % COLORS.length]);
+  return colorOf.get(id);
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function fmt(n, digits = 1) {
+  return Number(n).toFixed(digits);
+}
+
+function duration(seconds) {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${s}s`;
+}
+
+function badge(text, kind, label) {
+  return el('span', { class: `badge ${kind}`, text, 'aria-label': `${label}: ${text}` });
+}
+
+function stat(name, field, value) {
+  return [el('dt', { text: name }), el('dd', { 'data-field': field, text: value })];
+}
+
+function renderCard(b) {
+  const card = el('article', { class: `card ${b.health} ${b.state}`, 'data-backend': b.id, 'aria-labelledby': `card-${b.id}` });
+  const title = el('h3', { id: `card-${b.id}` }, el('span', { text: b.id }));
+  const badges = el(
+    'div',
+    { class: 'badges' },
+    badge(b.health, b.health === 'healthy' ? 'good' : 'bad', 'health'),
+    badge(b.state, b.state === 'active' ? 'good' : 'warn', 'state'),
+    badge(`breaker ${b.breaker}`, b.breaker === 'closed' ? 'neutral' : 'bad', 'circuit breaker'),
+  );
+  badges.querySelectorAll('.badge')[0].setAttribute('data-field', 'health');
+  badges.querySelectorAll('.badge')[1].setAttribute('data-field', 'state');
+  badges.querySelectorAll('.badge')[2].setAttribute('data-field', 'breaker');
+  const weight = b.effectiveWeight === b.weight ? String(b.weight) : `${fmt(b.effectiveWeight, 2)} of ${b.weight}`;
+  const dl = el(
+    'dl',
+    {},
+    ...stat('weight', 'weight', weight),
+    ...stat('in flight', 'inFlight', String(b.inFlight)),
+    ...stat('req/s', 'rps', fmt(b.requestsPerSecond)),
+    ...stat('p50', 'p50', `${fmt(b.p50Ms, 2)} ms`),
+    ...stat('p99', 'p99', `${fmt(b.p99Ms, 2)} ms`),
+    ...stat('errors', 'errorRate', `${fmt(b.errorRate * 100)} %`),
+    ...stat('share', 'share', `${fmt(b.share * 100)} %`),
+  );
+  const bar = el('div', { class: 'share-bar', role: 'presentation' }, el('span', { style: `width:${(b.share * 100).toFixed(1)}%;background:${color(b.id)}` }));
+  const drainable = b.registryState === 'active';
+  const action = el('button', { type: 'button', 'data-action': drainable ? 'drain' : 'activate', 'aria-label': `${drainable ? 'Drain' : 'Restore'} ${b.id}`, text: drainable ? 'Drain' : 'Restore' });
+  action.addEventListener('click', () => changeState(b.id, drainable ? 'drain' : 'activate'));
+  card.append(title, el('p', { class: 'url', text: b.url }), badges, dl, bar, el('div', { class: 'actions' }, action));
+  return card;
+}
+
+function renderChart(backends) {
+  const svg = $('chart');
+  const width = 720;
+  const height = 200;
+  const n = Math.max(0, ...backends.map((b) => b.history.length));
+  svg.replaceChildren();
+  const legend = $('legend');
+  legend.replaceChildren(...backends.map((b) => el('span', {}, el('i', { style: `background:${color(b.id)}` }), b.id)));
+  if (n < 2) return;
+  const totals = Array.from({ length: n }, (_, i) => backends.reduce((t, b) => t + (b.history[i] ?? 0), 0));
+  const x = (i) => (i / (n - 1)) * width;
+  const lower = new Array(n).fill(0);
+  const ns = 'http://www.w3.org/2000/svg';
+  for (const b of backends) {
+    const upper = lower.map((l, i) => l + (totals[i] ? (b.history[i] ?? 0) / totals[i] : 0));
+    const top = upper.map((u, i) => `${x(i).toFixed(1)},${(height - u * height).toFixed(1)}`);
+    const bottom = lower.map((l, i) => `${x(i).toFixed(1)},${(height - l * height).toFixed(1)}`).reverse();
+    const poly = document.createElementNS(ns, 'polygon');
+    poly.setAttribute('points', [...top, ...bottom].join(' '));
+    poly.setAttribute('fill', color(b.id));
+    poly.setAttribute('fill-opacity', '0.85');
+    const t = document.createElementNS(ns, 'title');
+    t.textContent = b.id;
+    poly.append(t);
+    svg.append(poly);
+    for (let i = 0; i < n; i++) lower[i] = upper[i];
+  }
+}
+
+function render(s) {
+  lastSnapshot = s;
+  $('instance').textContent = s.instanceId;
+  $('engine').textContent = s.engine;
+  $('uptime').textContent = duration(s.uptimeSeconds);
+  $('total-rps').textContent = fmt(s.requestsPerSecond);
+  $('total-inflight').textContent = String(s.inFlight);
+  $('total-routable').textContent = `${s.backends.filter((b) => b.routable).length} of ${s.backends.length}`;
+  $('registry').textContent = `${s.registry.kind} v${s.registry.version}${s.registry.connected ? '' : ' (unreachable)'}`;
+  const select = $('strategy');
+  if (document.activeElement !== select && select.value !== s.strategy) select.value = s.strategy;
+  $('cards').replaceChildren(...s.backends.map(renderCard));
+  $('no-backends').hidden = s.backends.length > 0;
+  renderChart(s.backends);
+  if (!logFilled) {
+    logFilled = true;
+    for (const e of s.events) addLog(e);
+  }
+}
+
+let logFilled = false;
+let lastSeq = 0;
+function addLog(e) {
+  if (e.seq <= lastSeq) return;
+  lastSeq = e.seq;
+  const item = el(
+    'li',
+    { 'data-type': e.type },
+    el('time', { datetime: e.at, text: e.at.slice(11, 19) }),
+    el('span', { class: 'type', text: e.type }),
+    el('span', { text: [e.backendId, e.detail].filter(Boolean).join(' · ') }),
+  );
+  const log = $('log');
+  log.prepend(item);
+  while (log.children.length > 200) log.lastChild.remove();
+}
+
+function show(message) {
+  const m = $('message');
+  m.textContent = message;
+  m.hidden = false;
+  clearTimeout(show.timer);
+  show.timer = setTimeout(() => (m.hidden = true), 4000);
+}
+
+function authHeaders() {
+  const token = $('token').value.trim();
+  if (token) sessionStorage.setItem('switchyard-token', token);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+async function changeState(id, action) {
+  const res = await fetch(`backends/${encodeURIComponent(id)}/${action}`, { method: 'POST', headers: authHeaders() });
+  if (!res.ok) show(`${action} ${id} failed: ${res.status} ${(await res.json().catch(() => ({}))).error?.message ?? ''}`);
+}
+
+async function loadStrategies() {
+  const res = await fetch('strategy');
+  const body = await res.json();
+  strategies = body.available;
+  $('strategy').replaceChildren(...strategies.map((name) => el('option', { value: name, text: name })));
+  $('strategy').value = body.strategy;
+}
+
+$('strategy-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const name = $('strategy').value;
+  const res = await fetch('strategy', { method: 'PUT', headers: { 'content-type': 'application/json', ...authHeaders() }, body: JSON.stringify({ name }) });
+  if (!res.ok) show(`strategy change failed: ${res.status} ${(await res.json().catch(() => ({}))).error?.message ?? ''}`);
+  else show(`strategy is now ${name}`);
+});
+
+function connect() {
+  const source = new EventSource('events');
+  source.addEventListener('open', () => {
+    $('live').textContent = 'live';
+    $('live').classList.add('on');
+  });
+  source.addEventListener('stats', (e) => render(JSON.parse(e.data)));
+  source.addEventListener('log', (e) => addLog(JSON.parse(e.data)));
+  source.addEventListener('error', () => {
+    $('live').textContent = 'reconnecting…';
+    $('live').classList.remove('on');
+  });
+}
+
+$('token').value = sessionStorage.getItem('switchyard-token') ?? '';
+loadStrategies().then(connect, (err) => show(`cannot load strategies: ${err}`));
+window.switchyard = { last: () => lastSnapshot };

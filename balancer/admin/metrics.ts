@@ -1,0 +1,138 @@
+import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
+import type { Balancer } from '../balancer.js';
+import { LATENCY_BUCKETS_SECONDS, type Upstream } from '../upstream.js';
+
+type Labels = Record<string, string | number>;
+interface Sample {
+  value: number;
+  labels: Labels;
+  metricName?: string;
+}
+type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/**
+ * A metric whose samples are read from the balancer's own counters when
+ * Prometheus scrapes, so the request path only increments plain fields and
+ * never touches prom-client. prom-client still owns the registry, the text
+ * format and the process metrics.
+ */
+export class ViewMetric {
+  readonly name: string;
+  readonly help: string;
+  readonly type: MetricType;
+  readonly aggregator = 'sum' as const;
+  readonly #read: () => Sample[];
+
+  constructor(name: string, help: string, type: MetricType, read: () => Sample[]) {
+    this.name = name;
+    this.help = help;
+    this.type = type;
+    this.#read = read;
+  }
+
+  async get(): Promise<{ name: string; help: string; type: MetricType; values: Sample[]; aggregator: 'sum' }> {
+    return { name: this.name, help: this.help, type: this.type, values: this.#read(), aggregator: this.aggregator };
+  }
+}
+
+/** Extra per-backend facts the resilience parts expose (breaker, ejection, effective weight). */
+export interface BackendMetricFacts {
+  breaker?: 'closed' | 'open' | 'half-open';
+  ejected?: boolean;
+  effectiveWeight?: number;
+}
+
+export interface MetricsOptions {
+  /** Adds process metrics (CPU, memory, event loop delay, GC). */
+  readonly processMetrics?: boolean;
+  readonly facts?: (u: Upstream) => BackendMetricFacts;
+  /** More views from optional parts (admission queue, retry budget). */
+  readonly extraViews?: readonly ViewMetric[];
+}
+
+const HEALTH_STATES = ['unknown', 'healthy', 'unhealthy'] as const;
+const REGISTRY_STATES = ['active', 'draining'] as const;
+const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+
+/** Builds the balancer's Prometheus registry. docs/observability.md lists every metric. */
+export function createBalancerMetrics(lb: Balancer, opts: MetricsOptions = {}): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ instance_id: lb.settings.instanceId });
+  if (opts.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
+    // Gauges named *_total break the exposition rules (promtool: "non-counter metrics should not
+    // have _total suffix"); the same facts remain without the suffix.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      registry.removeSingleMetric(`switchyard_process_${name}`);
+    }
+  }
+  const ups = (): readonly Upstream[] => lb.upstreams.all;
+  const perBackend = (f: (u: Upstream) => number): Sample[] => ups().map((u) => ({ labels: { backend: u.id }, value: f(u) }));
+  const views: ViewMetric[] = [
+    new ViewMetric('switchyard_requests_total', 'Client requests received by the proxy.', 'counter', () => [{ labels: {}, value: lb.requestsTotal }]),
+    new ViewMetric('switchyard_in_flight_requests', 'Client requests being handled now.', 'gauge', () => [{ labels: {}, value: lb.inFlight }]),
+    new ViewMetric('switchyard_errors_total', 'Requests the proxy answered itself with an error from the catalogue, by code.', 'counter', () =>
+      [...lb.errors].map(([code, value]) => ({ labels: { code }, value })),
+    ),
+    new ViewMetric('switchyard_retries_total', 'Attempts made on another backend after a failed attempt.', 'counter', () => [{ labels: {}, value: lb.retriesTotal }]),
+    new ViewMetric('switchyard_backend_responses_total', 'Responses from each backend passed to clients, by status class.', 'counter', () =>
+      ups().flatMap((u) => [
+        { labels: { backend: u.id, code_class: '2xx' }, value: u.responses1xx2xx },
+        { labels: { backend: u.id, code_class: '3xx' }, value: u.responses3xx },
+        { labels: { backend: u.id, code_class: '4xx' }, value: u.responses4xx },
+        { labels: { backend: u.id, code_class: '5xx' }, value: u.responses5xx },
+      ]),
+    ),
+    new ViewMetric('switchyard_backend_attempts_total', 'Attempts sent to each backend (a retried request counts once per backend tried).', 'counter', () => perBackend((u) => u.requests)),
+    new ViewMetric('switchyard_backend_failures_total', 'Attempts that failed at the transport level (refused, reset, timeout).', 'counter', () => perBackend((u) => u.failures)),
+    new ViewMetric('switchyard_backend_in_flight', 'Requests open to each backend now.', 'gauge', () => perBackend((u) => u.inFlight)),
+    new ViewMetric('switchyard_backend_tunnels', 'WebSocket (upgrade) tunnels open to each backend.', 'gauge', () => perBackend((u) => u.tunnels)),
+    new ViewMetric('switchyard_backend_health', 'Health of each backend: 1 for its current state.', 'gauge', () =>
+      ups().flatMap((u) => HEALTH_STATES.map((s) => ({ labels: { backend: u.id, state: s }, value: u.health === s ? 1 : 0 }))),
+    ),
+    new ViewMetric('switchyard_backend_registry_state', 'Registry state of each backend: 1 for its current state.', 'gauge', () =>
+      ups().flatMap((u) => REGISTRY_STATES.map((s) => ({ labels: { backend: u.id, state: s }, value: u.spec.state === s ? 1 : 0 }))),
+    ),
+    new ViewMetric('switchyard_backend_routable', '1 when the backend may receive new requests.', 'gauge', () => perBackend((u) => (u.routable ? 1 : 0))),
+    new ViewMetric('switchyard_backend_breaker_state', 'Circuit breaker of each backend: 1 for its current state.', 'gauge', () =>
+      ups().flatMap((u) => {
+        const b = opts.facts?.(u).breaker ?? 'closed';
+        return BREAKER_STATES.map((s) => ({ labels: { backend: u.id, state: s }, value: b === s ? 1 : 0 }));
+      }),
+    ),
+    new ViewMetric('switchyard_backend_ejected', '1 while passive outlier detection has ejected the backend.', 'gauge', () => perBackend((u) => (opts.facts?.(u).ejected ? 1 : 0))),
+    new ViewMetric('switchyard_backend_weight', 'Weight of each backend in the registry.', 'gauge', () => perBackend((u) => u.spec.weight)),
+    new ViewMetric('switchyard_backend_effective_weight', 'Weight the strategy uses now (after slow start and dynamic weights).', 'gauge', () =>
+      perBackend((u) => opts.facts?.(u).effectiveWeight ?? u.weight),
+    ),
+    new ViewMetric('switchyard_backend_response_seconds', 'Time from sending a request to a backend to the end of its response (or failure).', 'histogram', () =>
+      ups().flatMap((u) => {
+        const out: Sample[] = [];
+        let cumulative = 0;
+        for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
+          cumulative += u.latencyBuckets[i]!;
+          out.push({ metricName: 'switchyard_backend_response_seconds_bucket', labels: { backend: u.id, le: LATENCY_BUCKETS_SECONDS[i]! }, value: cumulative });
+        }
+        cumulative += u.latencyBuckets[LATENCY_BUCKETS_SECONDS.length]!;
+        out.push({ metricName: 'switchyard_backend_response_seconds_bucket', labels: { backend: u.id, le: '+Inf' }, value: cumulative });
+        out.push({ metricName: 'switchyard_backend_response_seconds_sum', labels: { backend: u.id }, value: u.latencySumSeconds });
+        out.push({ metricName: 'switchyard_backend_response_seconds_count', labels: { backend: u.id }, value: u.latencyCount });
+        return out;
+      }),
+    ),
+    new ViewMetric('switchyard_backends', 'Backends known to this balancer, and how many are routable.', 'gauge', () => [
+      { labels: { kind: 'registered' }, value: ups().length },
+      { labels: { kind: 'routable' }, value: lb.upstreams.routable.length },
+    ]),
+    new ViewMetric('switchyard_registry_version', 'Registry version this balancer routes on.', 'gauge', () => [{ labels: {}, value: lb.upstreams.version }]),
+    new ViewMetric('switchyard_registry_connected', '1 while the registry store is reachable.', 'gauge', () => [{ labels: {}, value: lb.registry.status().connected ? 1 : 0 }]),
+    new ViewMetric('switchyard_registry_propagation_seconds', 'Delay between the latest registry change and this balancer loading it.', 'gauge', () => [
+      { labels: {}, value: (lb.registry.status().lastPropagationMs ?? 0) / 1000 },
+    ]),
+    new ViewMetric('switchyard_registry_skipped_entries', 'Malformed registry entries skipped in the last snapshot.', 'gauge', () => [{ labels: {}, value: lb.registry.status().skippedEntries }]),
+    new ViewMetric('switchyard_strategy_info', 'The load-balancing strategy in use (value 1).', 'gauge', () => [{ labels: { strategy: lb.strategy.name }, value: 1 }]),
+    ...(opts.extraViews ?? []),
+  ];
+  for (const v of views) registry.registerMetric(v as unknown as Metric);
+  return registry;
+}

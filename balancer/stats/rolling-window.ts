@@ -1,0 +1,91 @@
+import { BIN_COUNT, binOf, quantileMs } from './latency-histogram.js';
+
+/**
+ * Per-second counters for one backend over the last `seconds` seconds:
+ * responses, errors and a latency histogram per second. Recording touches
+ * only the current second's slot; old slots are cleared lazily as time moves.
+ */
+export class RollingWindow {
+  readonly seconds: number;
+  readonly #count: Uint32Array;
+  readonly #errors: Uint32Array;
+  readonly #latency: Uint32Array;
+  /** The second (since epoch) each slot holds. */
+  readonly #slotSecond: Float64Array;
+  readonly #now: () => number;
+
+  constructor(seconds: number, now: () => number = Date.now) {
+    this.seconds = seconds;
+    this.#count = new Uint32Array(seconds);
+    this.#errors = new Uint32Array(seconds);
+    this.#latency = new Uint32Array(seconds * BIN_COUNT);
+    this.#slotSecond = new Float64Array(seconds).fill(-1);
+    this.#now = now;
+  }
+
+  record(micros: number, error: boolean): void {
+    const second = Math.floor(this.#now() / 1000);
+    const slot = second % this.seconds;
+    if (this.#slotSecond[slot] !== second) this.#clear(slot, second);
+    this.#count[slot]!++;
+    if (error) this.#errors[slot]!++;
+    this.#latency[slot * BIN_COUNT + binOf(micros)]!++;
+  }
+
+  #clear(slot: number, second: number): void {
+    this.#slotSecond[slot] = second;
+    this.#count[slot] = 0;
+    this.#errors[slot] = 0;
+    this.#latency.fill(0, slot * BIN_COUNT, (slot + 1) * BIN_COUNT);
+  }
+
+  /**
+   * Totals over the last `span` complete seconds (the current, partial second
+   * excluded so rates do not dip at each second's start).
+   */
+  summary(span: number): WindowSummary {
+    const nowSecond = Math.floor(this.#now() / 1000);
+    const n = Math.min(span, this.seconds - 1);
+    const hist = new Uint32Array(BIN_COUNT);
+    let count = 0;
+    let errors = 0;
+    for (let s = nowSecond - n; s < nowSecond; s++) {
+      const slot = ((s % this.seconds) + this.seconds) % this.seconds;
+      if (this.#slotSecond[slot] !== s) continue;
+      count += this.#count[slot]!;
+      errors += this.#errors[slot]!;
+      const base = slot * BIN_COUNT;
+      for (let i = 0; i < BIN_COUNT; i++) hist[i]! += this.#latency[base + i]!;
+    }
+    return {
+      count,
+      errors,
+      perSecond: count / n,
+      errorRate: count ? errors / count : 0,
+      p50Ms: quantileMs(hist, 0.5),
+      p90Ms: quantileMs(hist, 0.9),
+      p99Ms: quantileMs(hist, 0.99),
+    };
+  }
+
+  /** Responses in each of the last `span` complete seconds, oldest first. */
+  series(span: number): number[] {
+    const nowSecond = Math.floor(this.#now() / 1000);
+    const out: number[] = [];
+    for (let s = nowSecond - Math.min(span, this.seconds - 1); s < nowSecond; s++) {
+      const slot = ((s % this.seconds) + this.seconds) % this.seconds;
+      out.push(this.#slotSecond[slot] === s ? this.#count[slot]! : 0);
+    }
+    return out;
+  }
+}
+
+export interface WindowSummary {
+  readonly count: number;
+  readonly errors: number;
+  readonly perSecond: number;
+  readonly errorRate: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+}
