@@ -7,7 +7,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-concurrency=1 
 UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
 INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help install build typecheck test unit integration e2e demo docs clean
+.PHONY: help install build typecheck test unit integration e2e demo docs clean up down scale stop kill start pause unpause logs ps
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,41 @@ integration: install ## real sockets, real redis-server on a free port, real chi
 
 e2e: install ## the Docker Compose stack against a real Docker engine
 	bash scripts/e2e.sh
+
+# --- Docker Compose stack (scripts/stack.sh; Compose v1 or v2) -------------
+# Offline (no image registry) base images are made from this host's node and
+# redis-server; OFFLINE=1 skips trying the registry first.
+STACK := bash scripts/stack.sh
+
+up: ## Docker: build if needed, start Redis, balancer, controller, BACKENDS backends; wait until served
+	BACKENDS=$(BACKENDS) $(STACK) up
+
+down: ## Docker: stop and remove the stack
+	$(STACK) down
+
+scale: ## Docker: run N backends (make scale N=5)
+	$(STACK) scale $(N)
+
+stop: ## Docker: docker stop backend replica N (make stop N=3)
+	$(STACK) stop $(N)
+
+kill: ## Docker: docker kill backend replica N
+	$(STACK) kill $(N)
+
+start: ## Docker: docker start backend replica N
+	$(STACK) start $(N)
+
+pause: ## Docker: docker pause backend replica N
+	$(STACK) pause $(N)
+
+unpause: ## Docker: docker unpause backend replica N
+	$(STACK) unpause $(N)
+
+logs: ## Docker: follow the logs of the stack
+	$(STACK) logs
+
+ps: ## Docker: list the stack's containers
+	$(STACK) ps
 
 demo: build ## run N local backends and a balancer (BACKENDS=3); Ctrl+C stops all
 	node dist/cli/switchyard.js demo --backends $(BACKENDS)

@@ -16,6 +16,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'run a demo backend with failure injection',
     run: async (argv, env) => (await import('../backend/main.js')).runBackend(argv, env),
   },
+  controller: {
+    summary: 'keep the registry in step with labelled Docker containers',
+    run: async (argv, env) => (await import('../controller/main.js')).runController(argv, env),
+  },
   demo: {
     summary: 'start N backends and a balancer locally, stop them all on Ctrl+C',
     run: async (argv, env) => (await import('./demo.js')).runDemo(argv, env),

@@ -1,0 +1,92 @@
+import { hostname } from 'node:os';
+import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
+import { duration, oneOf, redisUrl, text } from '../common/config/values.js';
+import { LOG_LEVELS } from '../common/logger.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export const CONTROLLER_OPTIONS = {
+  network: option({
+    type: text({ min: 1, max: 128, pattern: NAME, expected: 'a Docker network name such as switchyard' }),
+    flag: 'network',
+    env: ['SWITCHYARD_NETWORK'],
+    help: 'Docker network the balancer reaches backends on (required). A labelled container that is not on it is reported as an error and never registered.',
+    group: 'Docker',
+  }),
+  labelPrefix: option({
+    type: text({ min: 1, max: 64, pattern: /^[a-z0-9][a-z0-9_.-]*$/, expected: 'lower-case letters, digits and _ . -' }),
+    flag: 'label-prefix',
+    env: ['SWITCHYARD_LABEL_PREFIX'],
+    default: 'switchyard',
+    help: 'Prefix of the container labels read: <prefix>.enable=true, <prefix>.port, <prefix>.weight, <prefix>.id.',
+    group: 'Docker',
+  }),
+  project: option({
+    type: text({ min: 1, max: 128, pattern: NAME, expected: 'a Compose project name' }),
+    flag: 'project',
+    env: ['SWITCHYARD_PROJECT'],
+    help: 'Only containers of this Compose project (label com.docker.compose.project); default: every project.',
+    group: 'Docker',
+  }),
+  dockerSocket: option({ type: text({ min: 1 }), flag: 'docker-socket', env: ['SWITCHYARD_DOCKER_SOCKET'], default: '/var/run/docker.sock', help: 'Path of the Docker engine socket.', group: 'Docker' }),
+  resyncInterval: option({
+    type: duration(100, 3_600_000),
+    flag: 'resync-interval',
+    env: ['SWITCHYARD_RESYNC_INTERVAL'],
+    default: 10_000,
+    help: 'Time between full reconciles that repair anything an event missed.',
+    group: 'Docker',
+  }),
+
+  redis: option({ type: redisUrl(), flag: 'redis', env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'], help: 'Redis registry URL (required).', group: 'Registry' }),
+  redisPrefix: option({
+    type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9:_{}.-]+$/, expected: 'letters, digits and : _ - . { }' }),
+    flag: 'redis-prefix',
+    env: ['SWITCHYARD_REDIS_PREFIX'],
+    default: 'switchyard:',
+    help: 'Prefix of every registry key in Redis.',
+    group: 'Registry',
+  }),
+  registryPoll: option({ type: duration(50, 600_000), flag: 'registry-poll', env: ['SWITCHYARD_REGISTRY_POLL'], default: 500, help: 'How often the registry version is polled.', group: 'Registry' }),
+  leaseTtl: option({
+    type: duration(1000, 600_000),
+    flag: 'lease-ttl',
+    env: ['SWITCHYARD_LEASE_TTL'],
+    default: 6000,
+    help: 'Lifetime of the writer lease in Redis; a standby controller takes over at most this long after the writer stops renewing it.',
+    group: 'Registry',
+  }),
+  instanceId: option({ type: text({ min: 1, max: 128 }), flag: 'instance-id', env: ['SWITCHYARD_INSTANCE_ID'], help: 'Name of this controller in logs and in the lease (default: hostname-pid).', group: 'Registry' }),
+
+  logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level.', group: 'Logging' }),
+} as const;
+
+export interface ControllerConfig extends OptionValues<typeof CONTROLLER_OPTIONS> {
+  readonly network: string;
+  readonly redis: string;
+  readonly instanceId: string;
+}
+
+export function controllerHelp(): string {
+  return renderHelp(CONTROLLER_OPTIONS, {
+    usage: 'switchyard controller --network <name> --redis <url> [options]',
+    summary:
+      'Keep the registry equal to the running, healthy, labelled containers: registers them on start, drains them on the stop signal, deregisters them when they die, pause or turn unhealthy. Several controllers may run; one holds the writer lease.',
+    footer: 'Example: switchyard controller --network switchyard --redis redis://redis:6379',
+  });
+}
+
+/** Flags, environment and optional config file into one validated, frozen config. */
+export function loadControllerConfig(sources: OptionSources): { readonly help: true } | { readonly help: false; readonly config: ControllerConfig } {
+  const { values, help } = loadOptions(CONTROLLER_OPTIONS, sources);
+  if (help) return { help };
+  if (!values.network) throw new ConfigError('--network (or SWITCHYARD_NETWORK) is required: name the Docker network the balancer reaches backends on');
+  if (!values.redis) throw new ConfigError('--redis (or REDIS_URL) is required: the controller writes the registry in Redis');
+  const config: ControllerConfig = Object.freeze({
+    ...values,
+    network: values.network,
+    redis: values.redis,
+    instanceId: values.instanceId ?? `${hostname()}-${process.pid}`,
+  });
+  return { help, config };
+}

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import Docker from 'dockerode';
+import { Supervisor } from '../common/lifecycle.js';
+import { createLogger } from '../common/logger.js';
+import { RedisRegistry, redactUrl } from '../common/registry/redis-registry.js';
+import { controllerHelp, loadControllerConfig } from './config.js';
+import { DockerController } from './controller.js';
+import { DockerSource } from './docker-source.js';
+import { RedisLease } from './lease.js';
+
+/** `switchyard controller`: wires the parts, starts them in order, closes them in reverse on SIGTERM. */
+export async function runController(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const loaded = loadControllerConfig({ argv, env });
+  if (loaded.help) {
+    process.stdout.write(controllerHelp());
+    return;
+  }
+  const config = loaded.config;
+  const logger = createLogger('controller', config.logLevel, undefined, { instance: config.instanceId });
+  const registry = new RedisRegistry({ url: config.redis, prefix: config.redisPrefix, pollIntervalMs: config.registryPoll, logger: logger.child({ component: 'registry' }) });
+  const lease = new RedisLease({
+    url: config.redis,
+    key: `${config.redisPrefix}controller-lease:${config.network}`,
+    holder: `${config.instanceId}-${randomBytes(3).toString('hex')}`,
+    ttlMs: config.leaseTtl,
+    logger: logger.child({ component: 'lease' }),
+  });
+  const source = new DockerSource({
+    docker: new Docker({ socketPath: config.dockerSocket }),
+    labelPrefix: config.labelPrefix,
+    project: config.project,
+    logger: logger.child({ component: 'docker' }),
+  });
+  const controller = new DockerController({
+    settings: { network: config.network, labelPrefix: config.labelPrefix, project: config.project, resyncIntervalMs: config.resyncInterval },
+    source,
+    registry,
+    lease,
+    logger: logger.child({ component: 'reconcile' }),
+  });
+  const supervisor = new Supervisor(logger, 10_000);
+  supervisor
+    .add({ name: 'registry', start: () => registry.start(), close: () => registry.close() })
+    .add({ name: 'lease', start: () => lease.start(), close: () => lease.close() })
+    .add({ name: 'docker', start: () => source.start(), close: () => source.close() })
+    .add({ name: 'controller', start: () => controller.start(), close: () => controller.close() });
+  supervisor.handleSignals((code) => {
+    logger.flush();
+    process.exit(code);
+  });
+  await supervisor.start();
+  logger.info(
+    {
+      network: config.network,
+      labelPrefix: config.labelPrefix,
+      project: config.project ?? null,
+      registry: redactUrl(config.redis),
+      dockerSocket: config.dockerSocket,
+      resyncIntervalMs: config.resyncInterval,
+      leaseTtlMs: config.leaseTtl,
+      holder: lease.holder,
+    },
+    'controller started',
+  );
+}
