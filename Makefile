@@ -79,3 +79,11 @@ docs: install ## regenerate docs/configuration.md from the option tables
 
 clean: ## remove build output
 	rm -rf dist tests/output
+
+# --- Measuring: load tool, benchmark, soak (docs/load-tool.md, docs/performance.md) ---
+.PHONY: load
+URL ?= http://localhost:9090
+LOAD_ARGS ?= --requests 5000
+
+load: build ## send bounded load to the local stack (URL=..., LOAD_ARGS=...) and show the per-backend spread
+	node dist/cli/switchyard.js load $(URL) $(LOAD_ARGS)

@@ -24,6 +24,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'start N backends and a balancer locally, stop them all on Ctrl+C',
     run: async (argv, env) => (await import('./demo.js')).runDemo(argv, env),
   },
+  load: {
+    summary: 'send bounded HTTP load and show req/s, latency and the per-backend spread',
+    run: async (argv, env) => (await import('./load/main.js')).runLoadCommand(argv, env),
+  },
 };
 
 function usage(): string {

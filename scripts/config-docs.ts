@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { BACKEND_OPTIONS } from '../backend/config.js';
 import { BALANCER_OPTIONS } from '../balancer/config.js';
 import { DEMO_OPTIONS } from '../cli/demo.js';
+import { LOAD_OPTIONS } from '../cli/load/options.js';
 import { renderOptionsMarkdown } from '../common/config/markdown.js';
 
 export function configurationMarkdown(): string {
@@ -23,6 +24,7 @@ export function configurationMarkdown(): string {
     renderOptionsMarkdown('switchyard balancer', 'switchyard balancer [options]', BALANCER_OPTIONS),
     renderOptionsMarkdown('switchyard backend', 'switchyard backend [options]', BACKEND_OPTIONS),
     renderOptionsMarkdown('switchyard demo', 'switchyard demo [options]', DEMO_OPTIONS),
+    renderOptionsMarkdown('switchyard load', 'switchyard load <url> [options]', LOAD_OPTIONS),
   ].join('\n');
 }
 
