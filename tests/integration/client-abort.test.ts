@@ -4,21 +4,21 @@ import { request as httpRequest } from 'node:http';
 import { after, describe, it, type TestContext } from 'node:test';
 import type { EngineName } from '../../balancer/forward/forwarder.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
-/** Sends a GET and destroys it after `abortAfterMs`, before any answer. */
-function abortedGet(url: string, abortAfterMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const req = httpRequest(url, { agent: false });
+/** Sends a GET; `abort()` destroys it; `closed` resolves once the client socket is gone. */
+function abortableGet(url: string): { abort: () => void; closed: Promise<void> } {
+  const req = httpRequest(url, { agent: false });
+  const closed = new Promise<void>((resolve) => {
     req.on('error', () => resolve());
     req.on('response', (res) => {
       res.resume();
       res.on('end', () => resolve());
     });
     req.on('close', () => resolve());
-    req.end();
-    setTimeout(() => req.destroy(), abortAfterMs);
   });
+  req.end();
+  return { abort: () => req.destroy(), closed };
 }
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
@@ -41,13 +41,15 @@ for (const engine of ['undici', 'http-proxy'] as EngineName[]) {
       const batch = 50;
       let peak = 0;
       for (let i = 0; i < total; i += batch) {
-        const wave = Array.from({ length: batch }, () => abortedGet(`${lb.url}/delay/3000`, 60));
-        await sleep(40);
+        const wave = Array.from({ length: batch }, () => abortableGet(`${lb.url}/delay/3000`));
+        // Abort mid-flight: once every request of the wave is at the backend.
+        await waitFor('the wave to reach the backend', () => backend.state.requests >= i + batch, 10_000, 5);
         peak = Math.max(peak, await backend.connections());
-        await Promise.all(wave);
+        for (const r of wave) r.abort();
+        await Promise.all(wave.map((r) => r.closed));
       }
       const wavesDone = Date.now();
-      assert.ok(backend.state.requests >= total * 0.98, `the requests reached the backend before the abort (${backend.state.requests})`);
+      assert.equal(backend.state.requests, total, 'every request reached the backend before its abort');
       assert.ok(peak >= batch / 2, `upstream sockets were open mid-flight (peak ${peak})`);
       // Aborted requests' sockets close at once. undici may open one spare connection after an
       // abort (undici#5845); an idle pooled connection is closed by the pool's 4 s idle timeout.
