@@ -77,7 +77,8 @@ export async function runDemo(argv: readonly string[], env: NodeJS.ProcessEnv): 
     start(id, ['backend', '--port', String(p), '--host', '127.0.0.1', '--id', id]);
     backendUrls.push(`${id}=http://127.0.0.1:${p}`);
   }
-  const lbArgs = ['balancer', '--port', String(cfg.port), '--admin-port', String(cfg.adminPort), '--strategy', cfg.strategy, '--backends', backendUrls.join(',')];
+  // Checks every second so a killed backend shows on the dashboard at once.
+  const lbArgs = ['balancer', '--port', String(cfg.port), '--admin-port', String(cfg.adminPort), '--strategy', cfg.strategy, '--health-interval', '1s', '--health-timeout', '500ms', '--backends', backendUrls.join(',')];
   if (cfg.redis) lbArgs.push('--redis', cfg.redis);
   const balancer = start('balancer', lbArgs);
 

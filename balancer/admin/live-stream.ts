@@ -12,11 +12,22 @@ export class LiveStream {
   readonly #intervalMs: number;
   readonly #unsubscribe: () => void;
   #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Timeout | undefined;
 
   constructor(snapshot: () => unknown, events: EventLog, intervalMs = 1000) {
     this.#snapshot = snapshot;
     this.#intervalMs = intervalMs;
-    this.#unsubscribe = events.subscribe((e) => this.#broadcast('log', e));
+    this.#unsubscribe = events.subscribe((e) => {
+      this.#broadcast('log', e);
+      // A change of state should not wait for the next tick: push a snapshot shortly after.
+      if (this.#clients.size > 0 && !this.#soon) {
+        this.#soon = setTimeout(() => {
+          this.#soon = undefined;
+          this.#tick();
+        }, 50);
+        this.#soon.unref();
+      }
+    });
   }
 
   get clients(): number {
@@ -60,7 +71,9 @@ export class LiveStream {
 
   #stop(): void {
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#soon) clearTimeout(this.#soon);
     this.#timer = undefined;
+    this.#soon = undefined;
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { get, loadLoop } from '../helpers/http.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, freePortRange } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -16,7 +16,8 @@ function alive(pid: number): boolean {
 
 describe('switchyard demo', () => {
   it('starts N backends and a balancer with one command, serves, and stops everything on Ctrl+C', async (t) => {
-    const [port, adminPort, basePort] = [await freePort(), await freePort(), await freePort()];
+    const basePort = await freePortRange(3);
+    const [port, adminPort] = [await freePort(), await freePort()];
     const demo = new SwitchyardProcess(['demo', '--backends', '3', '--port', String(port), '--admin-port', String(adminPort), '--base-port', String(basePort)]);
     try {
       await demo.waitForLine(/^Switchyard demo is up: 3 backends/, 30_000);

@@ -80,7 +80,12 @@ function renderChart(backends) {
   const svg = $('chart');
   const width = 720;
   const height = 200;
-  const n = Math.max(0, ...backends.map((b) => b.history.length));
+  const full = Math.max(0, ...backends.map((b) => b.history.length));
+  // Start the chart at the first second with traffic (at least the last 20 s).
+  let first = 0;
+  while (first < full - 20 && backends.every((b) => !b.history[first])) first++;
+  backends = backends.map((b) => ({ ...b, history: b.history.slice(first) }));
+  const n = full - first;
   svg.replaceChildren();
   const legend = $('legend');
   legend.replaceChildren(...backends.map((b) => el('span', {}, el('i', { style: `background:${color(b.id)}` }), b.id)));

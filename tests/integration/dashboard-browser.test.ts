@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { get, json, loadLoop } from '../helpers/http.js';
+import { freePort, freePortRange } from '../helpers/ports.js';
+import { REPO_ROOT, SwitchyardProcess } from '../helpers/processes.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUTPUT = `${REPO_ROOT}tests/output`;
+// As the machine notes say: without the background-networking flags Chromium keeps
+// dialling out of a closed network.
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+
+interface StatsBackend {
+  id: string;
+  health: string;
+  state: string;
+  weight: number;
+  inFlight: number;
+  requestsPerSecond: number;
+  share: number;
+}
+
+describe('the live dashboard in headless Chromium', () => {
+  let demo: SwitchyardProcess;
+  let browser: Browser;
+  let page: Page;
+  let proxyUrl: string;
+  let adminUrl: string;
+  const problems: string[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `Debian's chromium is installed at ${CHROMIUM} (apt-get install chromium)`);
+    mkdirSync(OUTPUT, { recursive: true });
+    const basePort = await freePortRange(3);
+    const [port, adminPort] = [await freePort(), await freePort()];
+    proxyUrl = `http://127.0.0.1:${port}`;
+    adminUrl = `http://127.0.0.1:${adminPort}`;
+    demo = new SwitchyardProcess(['demo', '--backends', '3', '--port', String(port), '--admin-port', String(adminPort), '--base-port', String(basePort)]);
+    await demo.waitForLine(/^Switchyard demo is up/, 30_000);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${String(e)}`));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.kill('SIGINT');
+    await demo?.kill('SIGKILL');
+  });
+
+  const text = (backend: string, field: string): Promise<string> => page.locator(`[data-backend="${backend}"] [data-field="${field}"]`).innerText();
+
+  it('loads with no console errors and shows the 3 backends of the demo', async () => {
+    await page.goto(`${adminUrl}/`);
+    await page.waitForSelector('[data-backend="backend-3"]', { timeout: 10_000 });
+    assert.deepEqual(await page.locator('[data-backend]').evaluateAll((els) => els.map((e) => e.getAttribute('data-backend'))), ['backend-1', 'backend-2', 'backend-3']);
+    for (const b of ['backend-1', 'backend-2', 'backend-3']) assert.equal(await text(b, 'health'), 'healthy');
+    assert.match(await page.locator('#live').innerText(), /live/);
+    assert.deepEqual(problems, []);
+  });
+
+  it("shows the same numbers as /stats, within one refresh", async () => {
+    // Steady traffic for a few seconds so rates and shares are not zero.
+    await loadLoop(`${proxyUrl}/`, 600, 2, { stopAfterMs: 6000 });
+    await sleep(1200);
+    const pageSnapshot = (await page.evaluate('window.switchyard.last()')) as { at: string; backends: StatsBackend[] };
+    const stats = json<{ at: string; backends: StatsBackend[] }>(await get(`${adminUrl}/stats`));
+    const ageMs = Date.parse(stats.at) - Date.parse(pageSnapshot.at);
+    assert.ok(ageMs >= 0 && ageMs <= 1500, `the page's snapshot is ${ageMs} ms older than /stats`);
+    for (const b of pageSnapshot.backends) {
+      const fresh = stats.backends.find((x) => x.id === b.id)!;
+      // What the page shows is exactly its snapshot...
+      assert.equal(await text(b.id, 'rps'), b.requestsPerSecond.toFixed(1));
+      assert.equal(await text(b.id, 'share'), `${(b.share * 100).toFixed(1)} %`);
+      assert.equal(await text(b.id, 'inFlight'), String(b.inFlight));
+      assert.equal(await text(b.id, 'weight'), String(b.weight));
+      // ...and its snapshot agrees with /stats a refresh later.
+      assert.equal(b.health, fresh.health);
+      assert.equal(b.state, fresh.state);
+      assert.equal(b.weight, fresh.weight);
+      assert.ok(Math.abs(b.share - fresh.share) < 0.1, `${b.id} share ${b.share} vs ${fresh.share}`);
+      assert.ok(Math.abs(b.requestsPerSecond - fresh.requestsPerSecond) <= Math.max(2, fresh.requestsPerSecond * 0.35), `${b.id} rps ${b.requestsPerSecond} vs ${fresh.requestsPerSecond}`);
+    }
+  });
+
+  it("shows a killed backend's state change within 2 s", async () => {
+    const pid = Number(demo.lines.map((l) => /^ {2}backend-2 .* pid (\d+)$/.exec(String(l.msg))?.[1]).find(Boolean));
+    assert.ok(pid > 0, 'the demo printed backend-2 pid');
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await page.waitForFunction(() => document.querySelector('[data-backend="backend-2"] [data-field="health"]')?.textContent === 'unhealthy', undefined, { timeout: 2000 });
+    const shownMs = Date.now() - killedAt;
+    assert.ok(shownMs <= 2000, `shown after ${shownMs} ms`);
+    await page.waitForSelector('#log li[data-type="unhealthy"]', { timeout: 2000 });
+  });
+
+  it('switches the strategy from the page', async () => {
+    await page.selectOption('#strategy', 'random');
+    await page.click('#strategy-form button[type="submit"]');
+    await waitFor('the balancer to use random', async () => json<{ strategy: string }>(await get(`${adminUrl}/strategy`)).strategy === 'random', 3000);
+    await page.waitForSelector('#log li[data-type="strategy-changed"]', { timeout: 3000 });
+  });
+
+  it('drains a backend with its button', async () => {
+    await page.click('[data-backend="backend-1"] button[data-action="drain"]');
+    await page.waitForFunction(() => document.querySelector('[data-backend="backend-1"] [data-field="state"]')?.textContent === 'draining', undefined, { timeout: 3000 });
+    const r = await loadLoop(`${proxyUrl}/`, 30, 1);
+    assert.equal(r.failed, 0);
+    assert.equal(r.byBackend.get('backend-1'), undefined, 'no new request reaches a draining backend');
+    await page.click('[data-backend="backend-1"] button[data-action="activate"]');
+    await page.waitForFunction(() => document.querySelector('[data-backend="backend-1"] [data-field="state"]')?.textContent === 'active', undefined, { timeout: 3000 });
+  });
+
+  it('leaves a screenshot for people to look at, and no console errors', async () => {
+    await loadLoop(`${proxyUrl}/`, 400, 2, { stopAfterMs: 4000 });
+    await sleep(1100);
+    await page.screenshot({ path: `${OUTPUT}/dashboard.png`, fullPage: true });
+    assert.ok(existsSync(`${OUTPUT}/dashboard.png`));
+    assert.deepEqual(problems, []);
+  });
+});
