@@ -15,9 +15,14 @@ export interface CircuitBreakerOptions {
   readonly halfOpenRequests: number;
 }
 
+/**
+ * minRequests matches the outlier detector's consecutiveFailures (5), so a
+ * backend failing everything is ejected and has its breaker opened by the
+ * same failure; after the ejection it comes back through half-open.
+ */
 export const CIRCUIT_BREAKER_DEFAULTS: CircuitBreakerOptions = Object.freeze({
   failureRatio: 0.5,
-  minRequests: 20,
+  minRequests: 5,
   windowMs: 10_000,
   buckets: 10,
   openMs: 10_000,

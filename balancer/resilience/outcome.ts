@@ -24,3 +24,8 @@ export function classifyAttempt(f: AttemptFacts): Outcome {
   if (f.cancelled === true) return 'cancelled';
   return f.error !== undefined ? 'failure' : 'cancelled';
 }
+
+/** The hot-path form for a response that arrived: 5xx fails, anything else succeeds. */
+export function outcomeOfStatus(status: number): Outcome {
+  return status >= 500 ? 'failure' : 'success';
+}

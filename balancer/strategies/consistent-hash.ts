@@ -2,6 +2,7 @@ import { hashString } from './hash.js';
 import { parseHashKey, type KeyExtractor } from './hash-key.js';
 import { HashRing } from './hash-ring.js';
 import { isExcluded, type Candidate, type PickContext, type Strategy } from './strategy.js';
+import type { WeightOf } from './weighted-round-robin.js';
 
 export interface ConsistentHashOptions {
   /** `ip`, `path`, `header:NAME` or `cookie:NAME`. */
@@ -54,9 +55,16 @@ export class ConsistentHash<C extends Candidate = Candidate> implements Strategy
   readonly options: ConsistentHashOptions;
   readonly #key: KeyExtractor;
   readonly #rings = new WeakMap<readonly C[], CachedRing>();
+  readonly #weightOf: WeightOf<C>;
   #cursor = 0;
 
-  constructor(options: Partial<ConsistentHashOptions> = {}) {
+  /**
+   * `weightOf` gives the weight the ring is built from (default `c.weight`).
+   * When the proxy ramps `weight` for slow start, pass the registry weight
+   * here, or every ramp tick rebuilds the ring and remaps keys.
+   */
+  constructor(options: Partial<ConsistentHashOptions> = {}, weightOf: WeightOf<C> = byWeight) {
+    this.#weightOf = weightOf;
     const o = { ...CONSISTENT_HASH_DEFAULTS, ...options };
     if (!(o.balanceFactor === 0 || (o.balanceFactor >= 1 && Number.isFinite(o.balanceFactor)))) {
       throw new RangeError(`invalid balanceFactor ${o.balanceFactor}; expected 0 (off) or a number >= 1 (1.25 = HAProxy hash-balance-factor 125)`);
@@ -85,6 +93,7 @@ export class ConsistentHash<C extends Candidate = Candidate> implements Strategy
       let total = 0;
       for (let i = 0; i < n; i++) total += candidates[i].inFlight;
       scale = (factor * (total + 1)) / ring.totalWeight;
+      // Bounds use the ring's weights (all 1 when every weight is 0).
     }
     const size = owners.length;
     let fallback = -1;
@@ -102,16 +111,22 @@ export class ConsistentHash<C extends Candidate = Candidate> implements Strategy
   /** The ring for this array, rebuilt when the array or any weight changed. */
   ringFor(candidates: readonly C[]): HashRing {
     const cached = this.#rings.get(candidates);
-    if (cached !== undefined && sameWeights(cached.input, candidates)) return cached.ring;
+    if (cached !== undefined && this.#sameWeights(cached.input, candidates)) return cached.ring;
     const ids = new Array<string>(candidates.length);
     const weights = new Float64Array(candidates.length);
     for (let i = 0; i < candidates.length; i++) {
       ids[i] = candidates[i].id;
-      weights[i] = candidates[i].weight;
+      weights[i] = this.#weightOf(candidates[i]);
     }
     const ring = HashRing.build(ids, weights, this.options);
     this.#rings.set(candidates, { ring, input: weights });
     return ring;
+  }
+
+  #sameWeights(w: Float64Array, candidates: readonly C[]): boolean {
+    if (w.length !== candidates.length) return false;
+    for (let i = 0; i < w.length; i++) if (w[i] !== this.#weightOf(candidates[i])) return false;
+    return true;
   }
 
   /** The request carries no key: take turns (HAProxy does the same for a missing header). */
@@ -131,8 +146,4 @@ function boundOf(scale: number, weight: number): number {
   return Math.ceil(scale * weight - 1e-9);
 }
 
-function sameWeights(w: Float64Array, candidates: readonly Candidate[]): boolean {
-  if (w.length !== candidates.length) return false;
-  for (let i = 0; i < w.length; i++) if (w[i] !== candidates[i].weight) return false;
-  return true;
-}
+const byWeight = <C extends Candidate>(c: C): number => c.weight;

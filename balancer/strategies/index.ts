@@ -6,7 +6,7 @@ import { RandomPick } from './random.js';
 import { RoundRobin } from './round-robin.js';
 import { StickySessions, type StickyOptions } from './sticky-sessions.js';
 import type { Candidate, Strategy } from './strategy.js';
-import { WeightedRoundRobin } from './weighted-round-robin.js';
+import { WeightedRoundRobin, type WeightOf } from './weighted-round-robin.js';
 
 export type { Candidate, PickContext, Strategy } from './strategy.js';
 export { ConsistentHash, CONSISTENT_HASH_DEFAULTS } from './consistent-hash.js';
@@ -31,7 +31,7 @@ export function isStrategyName(name: string): name is StrategyName {
  * ignores the rest, so one config object can serve a live strategy switch.
  * Defaults are in docs/strategies.md and the *_DEFAULTS constants.
  */
-export interface StrategyOptions {
+export interface StrategyOptions<C extends Candidate = Candidate> {
   /** Uniform [0, 1) source for random and least-request (tests inject a seeded one). */
   readonly random?: () => number;
   /** consistent-hash: `ip` | `path` | `header:NAME` | `cookie:NAME`. */
@@ -42,6 +42,11 @@ export interface StrategyOptions {
   readonly hashVnodes?: number;
   /** consistent-hash: seed; all balancers sharing a registry must agree. */
   readonly hashSeed?: number;
+  /**
+   * consistent-hash: the weight the ring is built from (default `c.weight`).
+   * Pass the registry weight when `weight` ramps for slow start.
+   */
+  readonly hashWeightOf?: WeightOf<C>;
   /** least-request: candidates sampled per pick (>= 2). */
   readonly choiceCount?: number;
   /** least-request: exponent on (inFlight + 1). */
@@ -56,12 +61,12 @@ export interface StrategyOptions {
  * Builds a strategy by name; an unknown name is an error that names it, and
  * a bad option an error that names the option.
  */
-export function createStrategy<C extends Candidate>(name: string, options: StrategyOptions = {}): Strategy<C> {
+export function createStrategy<C extends Candidate>(name: string, options: StrategyOptions<C> = {}): Strategy<C> {
   const base = createBase<C>(name, options);
   return options.sticky === undefined ? base : new StickySessions<C>(base, options.sticky);
 }
 
-function createBase<C extends Candidate>(name: string, o: StrategyOptions): Strategy<C> {
+function createBase<C extends Candidate>(name: string, o: StrategyOptions<C>): Strategy<C> {
   switch (name) {
     case 'round-robin':
       return new RoundRobin<C>();
@@ -75,7 +80,7 @@ function createBase<C extends Candidate>(name: string, o: StrategyOptions): Stra
         balanceFactor: o.hashBalanceFactor ?? CONSISTENT_HASH_DEFAULTS.balanceFactor,
         vnodes: o.hashVnodes ?? CONSISTENT_HASH_DEFAULTS.vnodes,
         seed: o.hashSeed ?? CONSISTENT_HASH_DEFAULTS.seed,
-      });
+      }, o.hashWeightOf);
     case 'least-request':
       return new LeastRequest<C>({
         choiceCount: o.choiceCount ?? LEAST_REQUEST_DEFAULTS.choiceCount,

@@ -73,3 +73,14 @@ test('consistent hash rejects bad options naming them', () => {
   assert.throws(() => new ConsistentHash({ seed: -1 }), /hashSeed/);
   assert.throws(() => new ConsistentHash({ hashKey: 'nope' }), /hashKey/);
 });
+
+test('consistent hash: with weightOf reading the registry weight, a ramping weight (slow start) does not rebuild the ring', () => {
+  const cs = candidates([1, 1, 1]).map((c) => ({ ...c, base: 1 }));
+  type Ramped = (typeof cs)[number];
+  const strategy = new ConsistentHash<Ramped>({ hashKey: 'path' }, (c) => c.base);
+  const ring = strategy.ringFor(cs);
+  cs[0]!.weight = 0.3; // slow start ramp
+  assert.equal(strategy.ringFor(cs), ring);
+  cs[0]!.base = 2; // a registry weight change does rebuild
+  assert.notEqual(strategy.ringFor(cs), ring);
+});

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RollingCounts } from '../../balancer/resilience/rolling-window.js';
-import { classifyAttempt } from '../../balancer/resilience/outcome.js';
 
 test('rolling counts: counts inside the window, forgets slots that slid out', () => {
   const w = new RollingCounts(10_000, 10);
@@ -32,15 +31,4 @@ test('rolling counts agree with a list of timestamped samples (property)', () =>
       }
     }),
   );
-});
-
-test('outcome of an attempt: 5xx and transport failures fail, other responses succeed, client aborts say nothing', () => {
-  assert.equal(classifyAttempt({ status: 200 }), 'success');
-  assert.equal(classifyAttempt({ status: 404 }), 'success');
-  assert.equal(classifyAttempt({ status: 503 }), 'failure');
-  assert.equal(classifyAttempt({ error: 'SWY_UPSTREAM_REFUSED' }), 'failure');
-  assert.equal(classifyAttempt({ error: 'SWY_UPSTREAM_TIMEOUT' }), 'failure');
-  assert.equal(classifyAttempt({ error: 'SWY_UPSTREAM_RESET', cancelled: true }), 'cancelled');
-  assert.equal(classifyAttempt({ status: 500, cancelled: true }), 'failure');
-  assert.equal(classifyAttempt({}), 'cancelled');
 });
