@@ -63,6 +63,7 @@ export class OutlierDetector {
   readonly #hosts = new Map<string, Host>();
   readonly #maxMultiplier: number;
   #ejected = 0;
+  #membersKnown = false;
 
   constructor(options: Partial<OutlierDetectorOptions> = {}, onEvent: (e: OutlierEvent) => void = noop) {
     const o = { ...OUTLIER_DEFAULTS, ...options };
@@ -83,6 +84,7 @@ export class OutlierDetector {
 
   /** The backends the percentage is taken of (all active backends); state of others is dropped. */
   setMembers(ids: Iterable<string>, now: number): void {
+    this.#membersKnown = true;
     const keep = new Set(ids);
     for (const [id, h] of this.#hosts) {
       if (keep.has(id)) continue;
@@ -92,11 +94,17 @@ export class OutlierDetector {
     for (const id of keep) if (!this.#hosts.has(id)) this.#hosts.set(id, newHost(id, now));
   }
 
-  /** One finished attempt to `id`. Results that arrive while it is ejected are ignored. */
+  /**
+   * One finished attempt to `id`. Results that arrive while it is ejected are
+   * ignored, and so are results for ids outside the members once setMembers()
+   * has been called (late responses from a removed backend); before that,
+   * an unknown id joins the members.
+   */
   record(id: string, outcome: Outcome, now: number): void {
     if (outcome === 'cancelled') return;
     let h = this.#hosts.get(id);
     if (h === undefined) {
+      if (this.#membersKnown) return;
       h = newHost(id, now);
       this.#hosts.set(id, h);
     }

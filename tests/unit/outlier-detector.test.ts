@@ -114,3 +114,10 @@ test('outlier: bad options are named', () => {
   assert.throws(() => new OutlierDetector({ maxEjectionPercent: 150 }), /maxEjectionPercent/);
   assert.throws(() => new OutlierDetector({ baseEjectionMs: 10, maxEjectionMs: 5 }), /maxEjectionMs/);
 });
+
+test('outlier: once members are set, late results for a removed backend are ignored', () => {
+  const { d } = detector({ consecutiveFailures: 1 }, ['a', 'b']);
+  d.record('gone', 'failure', 0);
+  assert.equal(d.isEjected('gone', 0), false);
+  assert.deepEqual(d.snapshot(0).map((h) => h.id), ['a', 'b']);
+});
