@@ -149,7 +149,7 @@ http_get() {
 routable_count() {
   local body
   body=$(http_get "http://127.0.0.1:$ADMIN_PORT/backends" 2>/dev/null) || body=''
-  grep -o '"routable":true' <<<"$body" | wc -l
+  { grep -o '"routable":true' <<<"$body" || true; } | wc -l
 }
 
 wait_serving() {
