@@ -55,6 +55,9 @@ describe('the live dashboard in headless Chromium', () => {
   });
 
   const text = (backend: string, field: string): Promise<string> => page.locator(`[data-backend="${backend}"] [data-field="${field}"]`).innerText();
+  /** Waits until a card's field shows `value` (a browser-side check, polled by Playwright). */
+  const shows = (backend: string, field: string, value: string, timeout: number): Promise<unknown> =>
+    page.waitForFunction(`document.querySelector('[data-backend="${backend}"] [data-field="${field}"]')?.textContent === '${value}'`, undefined, { timeout });
 
   it('loads with no console errors and shows the 3 backends of the demo', async () => {
     await page.goto(`${adminUrl}/`);
@@ -94,7 +97,7 @@ describe('the live dashboard in headless Chromium', () => {
     assert.ok(pid > 0, 'the demo printed backend-2 pid');
     const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
-    await page.waitForFunction(() => document.querySelector('[data-backend="backend-2"] [data-field="health"]')?.textContent === 'unhealthy', undefined, { timeout: 2000 });
+    await shows('backend-2', 'health', 'unhealthy', 2000);
     const shownMs = Date.now() - killedAt;
     assert.ok(shownMs <= 2000, `shown after ${shownMs} ms`);
     await page.waitForSelector('#log li[data-type="unhealthy"]', { timeout: 2000 });
@@ -109,12 +112,12 @@ describe('the live dashboard in headless Chromium', () => {
 
   it('drains a backend with its button', async () => {
     await page.click('[data-backend="backend-1"] button[data-action="drain"]');
-    await page.waitForFunction(() => document.querySelector('[data-backend="backend-1"] [data-field="state"]')?.textContent === 'draining', undefined, { timeout: 3000 });
+    await shows('backend-1', 'state', 'draining', 3000);
     const r = await loadLoop(`${proxyUrl}/`, 30, 1);
     assert.equal(r.failed, 0);
     assert.equal(r.byBackend.get('backend-1'), undefined, 'no new request reaches a draining backend');
     await page.click('[data-backend="backend-1"] button[data-action="activate"]');
-    await page.waitForFunction(() => document.querySelector('[data-backend="backend-1"] [data-field="state"]')?.textContent === 'active', undefined, { timeout: 3000 });
+    await shows('backend-1', 'state', 'active', 3000);
   });
 
   it('leaves a screenshot for people to look at, and no console errors', async () => {
