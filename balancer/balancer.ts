@@ -14,6 +14,10 @@ import { WebSocketTunnels } from './forward/websocket-tunnels.js';
 import { HttpHealthChecker, NoHealthChecker, type HealthChecker } from './health/health-checker.js';
 import { describeDecision } from './forward/explain.js';
 import { EventLog } from './stats/event-log.js';
+import { AdmissionControl, type AdmissionOptions, type QueueWaiter } from './resilience/admission-control.js';
+import { GradientConcurrencyLimit, type GradientLimitOptions } from './resilience/concurrency-limit.js';
+import type { Outcome } from './resilience/outcome.js';
+import { DEFAULT_RESILIENCE, Router, type ResilienceSettings } from './router.js';
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { UpstreamSet } from './upstream-set.js';
 import type { Upstream, PoolOptions } from './upstream.js';
@@ -44,6 +48,10 @@ export interface BalancerSettings extends ForwardSettings {
   /** Log one JSON line per request (sampled); off by default. */
   readonly accessLog?: boolean;
   readonly accessLogSample?: number;
+  /** Outlier detection, breakers, retry budget, slow start, panic. */
+  readonly resilience?: ResilienceSettings;
+  /** A cap on requests in flight with a bounded FIFO queue; none when undefined. */
+  readonly admission?: AdmissionOptions & { readonly adaptive?: Partial<GradientLimitOptions> };
 }
 
 export interface BalancerDeps {
@@ -70,7 +78,9 @@ export class Balancer implements ForwardHost, Lifecycle {
   readonly tunnels: WebSocketTunnels;
   readonly forwarder: Forwarder;
   readonly startedAt: number;
-  strategy: Strategy<Upstream>;
+  readonly router: Router;
+  readonly admission: AdmissionControl | undefined;
+  readonly limiter: GradientConcurrencyLimit | undefined;
   shuttingDown = false;
   /** Client requests open now. */
   inFlight = 0;
@@ -95,7 +105,6 @@ export class Balancer implements ForwardHost, Lifecycle {
   constructor(deps: BalancerDeps) {
     this.settings = deps.settings;
     this.registry = deps.registry;
-    this.strategy = deps.strategy;
     this.#log = deps.logger;
     this.#now = deps.now ?? Date.now;
     this.startedAt = this.#now();
@@ -106,7 +115,10 @@ export class Balancer implements ForwardHost, Lifecycle {
     this.#explainHeader = deps.settings.explainHeader?.toLowerCase();
     const sink = (id: string, status: 'unknown' | 'healthy' | 'unhealthy'): void => {
       if (status !== 'unknown') this.events.add(status, id);
+      const u = this.upstreams.get(id);
+      const from = u?.health;
       this.upstreams.setHealth(id, status);
+      if (u && from) this.router.healthChanged(u, from, status);
     };
     const h = deps.settings.health;
     this.health = deps.healthChecker
@@ -136,6 +148,22 @@ export class Balancer implements ForwardHost, Lifecycle {
         if (this.forwarder instanceof HttpProxyForwarder) this.forwarder.forget(u.id);
       },
     });
+    this.router = new Router({
+      upstreams: this.upstreams,
+      strategy: deps.strategy,
+      settings: deps.settings.resilience ?? DEFAULT_RESILIENCE,
+      events: this.events,
+      logger: deps.logger.child({ component: 'router' }),
+      now: this.#now,
+    });
+    const adm = deps.settings.admission;
+    if (adm) {
+      this.admission = new AdmissionControl(adm);
+      if (adm.adaptive) {
+        this.limiter = new GradientConcurrencyLimit({ maxLimit: adm.maxInFlight, ...adm.adaptive });
+        this.admission.setLimit(this.limiter.limit);
+      }
+    }
     this.forwarder =
       deps.settings.engine === 'http-proxy'
         ? new HttpProxyForwarder(this, { connectTimeoutMs: deps.settings.pool.connectTimeoutMs, timeoutMs: deps.settings.pool.headersTimeoutMs, maxSockets: deps.settings.pool.connections })
@@ -151,7 +179,12 @@ export class Balancer implements ForwardHost, Lifecycle {
   async start(): Promise<void> {
     this.upstreams.apply(this.registry.current());
     this.#unsubscribe = this.registry.subscribe((snap) => this.upstreams.apply(snap));
+    this.router.start();
     await this.health.start();
+  }
+
+  get strategy(): Strategy<Upstream> {
+    return this.router.strategy;
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -186,6 +219,8 @@ export class Balancer implements ForwardHost, Lifecycle {
     if (!drained) this.#log.warn({ inFlight: this.inFlight }, 'shutdown timeout, closing open requests');
     this.server.closeAllConnections();
     this.tunnels.close();
+    this.admission?.close();
+    this.router.close();
     await closed;
     this.#unsubscribe?.();
     await this.health.close();
@@ -209,7 +244,7 @@ export class Balancer implements ForwardHost, Lifecycle {
   /** Switches the strategy live; requests already routed are not affected. */
   setStrategy(strategy: Strategy<Upstream>): void {
     const from = this.strategy.name;
-    this.strategy = strategy;
+    this.router.strategy = strategy;
     this.#log.info({ from, to: strategy.name }, 'strategy changed');
     this.events.add('strategy-changed', undefined, `${from} -> ${strategy.name}`);
   }
@@ -217,12 +252,27 @@ export class Balancer implements ForwardHost, Lifecycle {
   // --- ForwardHost ------------------------------------------------------------
 
   pick(ctx: PickContext, exclude?: readonly Upstream[]): Upstream | undefined {
-    let candidates = this.upstreams.routable;
-    if (exclude !== undefined && exclude.length > 0) {
-      candidates = candidates.filter((u) => !exclude.includes(u));
-      this.retriesTotal++;
+    return this.router.pick(ctx, exclude);
+  }
+
+  acquireRetry(): boolean {
+    if (!this.router.retryBudget.tryAcquire(this.#now())) return false;
+    this.retriesTotal++;
+    return true;
+  }
+
+  attemptEnded(upstream: Upstream, outcome: Outcome, latencyMs: number): void {
+    this.router.attemptEnded(upstream, outcome, latencyMs);
+    const limiter = this.limiter;
+    if (limiter !== undefined && outcome === 'success') {
+      const before = limiter.limit;
+      const after = limiter.update(latencyMs, this.admission!.inFlight, this.#now());
+      if (after !== before) this.admission!.setLimit(after);
     }
-    return this.strategy.pick(candidates, ctx);
+  }
+
+  stickyCookie(ctx: PickContext, served: Upstream): string | undefined {
+    return this.router.stickyCookie(ctx, served);
   }
 
   wantsExplanation(req: IncomingMessage): boolean {
@@ -231,9 +281,10 @@ export class Balancer implements ForwardHost, Lifecycle {
   }
 
   explain(picked: Upstream | undefined, attempt: number, exclude: readonly Upstream[] | undefined, tried: readonly { id: string; code: string }[]): string {
-    const routable = this.upstreams.routable;
-    const candidates = exclude && exclude.length ? routable.filter((u) => !exclude.includes(u)) : routable;
-    return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried);
+    const all = this.router.candidates();
+    const candidates = exclude && exclude.length ? all.filter((u) => !exclude.includes(u)) : all;
+    const now = this.#now();
+    return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried, (u) => this.router.blockedReason(u, now));
   }
 
   nextRequestId(): string {
@@ -247,6 +298,11 @@ export class Balancer implements ForwardHost, Lifecycle {
   }
 
   requestDone(): void {
+    this.admission?.release();
+    this.#requestEnded();
+  }
+
+  #requestEnded(): void {
     if (--this.inFlight === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
@@ -259,6 +315,20 @@ export class Balancer implements ForwardHost, Lifecycle {
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.inFlight++;
     this.requestsTotal++;
+    this.router.retryBudget.deposit();
+    const admission = this.admission;
+    if (admission === undefined || admission.tryGrant()) {
+      this.#forward(req, res);
+      return;
+    }
+    const waiting = new QueuedRequest(this, req, res);
+    const a = admission.tryAcquire(waiting);
+    if (a.status === 'granted') this.#forward(req, res);
+    else if (a.status === 'rejected') this.#refuse(res, 'SWY_QUEUE_FULL', admission.retryAfterSeconds());
+    else waiting.wait(a.ticket);
+  }
+
+  #forward(req: IncomingMessage, res: ServerResponse): void {
     try {
       this.forwarder.handle(req, res);
     } catch (err) {
@@ -267,6 +337,28 @@ export class Balancer implements ForwardHost, Lifecycle {
       sendError(res, 'SWY_INTERNAL', '');
       this.requestDone();
     }
+  }
+
+  /** Answers a request that never held an admission slot. */
+  #refuse(res: ServerResponse, code: ErrorCode, retryAfter: number): void {
+    this.countError(code);
+    sendError(res, code, this.nextRequestId(), this.shuttingDown, retryAfter);
+    this.#requestEnded();
+  }
+
+  /** @internal QueuedRequest: a slot came free for it. */
+  queuedGranted(req: IncomingMessage, res: ServerResponse): void {
+    if (res.destroyed || res.writableEnded) {
+      this.requestDone();
+      return;
+    }
+    this.#forward(req, res);
+  }
+
+  /** @internal QueuedRequest: it waited too long, or the client left. */
+  queuedGaveUp(res: ServerResponse, timedOut: boolean): void {
+    if (timedOut) this.#refuse(res, 'SWY_QUEUE_TIMEOUT', this.admission!.retryAfterSeconds());
+    else this.#requestEnded();
   }
 
   countError(code: ErrorCode): void {
@@ -296,6 +388,7 @@ export class Balancer implements ForwardHost, Lifecycle {
       instanceId: this.settings.instanceId,
       engine: this.forwarder.name,
       strategy: this.strategy.name,
+      admission: this.admission?.status() ?? null,
       startedAt: new Date(this.startedAt).toISOString(),
       uptimeSeconds: Math.round((this.#now() - this.startedAt) / 1000),
       inFlight: this.inFlight,
@@ -303,5 +396,46 @@ export class Balancer implements ForwardHost, Lifecycle {
       shuttingDown: this.shuttingDown,
       registry: this.registry.status(),
     };
+  }
+}
+
+/** A request waiting in the admission queue; cancels its place if the client leaves. */
+class QueuedRequest implements QueueWaiter {
+  readonly #lb: Balancer;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  #ticket: { cancel(): void } | undefined;
+  #settled = false;
+
+  constructor(lb: Balancer, req: IncomingMessage, res: ServerResponse) {
+    this.#lb = lb;
+    this.#req = req;
+    this.#res = res;
+  }
+
+  wait(ticket: { cancel(): void }): void {
+    this.#ticket = ticket;
+    this.#res.once('close', () => {
+      if (this.#settled) return;
+      this.#settled = true;
+      this.#ticket?.cancel();
+      this.#lb.queuedGaveUp(this.#res, false);
+    });
+  }
+
+  granted(): void {
+    if (this.#settled) {
+      // The client left as the slot arrived: hand the slot straight back.
+      this.#lb.admission?.release();
+      return;
+    }
+    this.#settled = true;
+    this.#lb.queuedGranted(this.#req, this.#res);
+  }
+
+  timedOut(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#lb.queuedGaveUp(this.#res, true);
   }
 }

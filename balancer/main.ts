@@ -7,8 +7,7 @@ import type { Registry } from '../common/registry/registry.js';
 import { createAdmin } from './admin/admin-app.js';
 import { Balancer } from './balancer.js';
 import { balancerHelp, loadBalancerConfig, type BalancerConfig } from './config.js';
-import { createStrategy } from './strategies/index.js';
-import type { Upstream } from './upstream.js';
+import { resilienceSettings, strategyFactory } from './strategy-setup.js';
 
 /** `switchyard balancer`: wires the parts, starts them in order, closes them in reverse on SIGTERM. */
 export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -21,13 +20,20 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
   const registry: Registry = config.redis
     ? new RedisRegistry({ url: config.redis, prefix: config.redisPrefix, pollIntervalMs: config.registryPoll, logger: logger.child({ component: 'registry' }) })
     : new MemoryRegistry(config.staticBackends);
+  const makeStrategy = strategyFactory(config);
   const lb = new Balancer({
     settings: toSettings(config),
     registry,
-    strategy: createStrategy<Upstream>(config.strategy),
+    strategy: makeStrategy(config.strategy, undefined),
     logger,
   });
-  const adminParts = createAdmin(lb, { token: config.adminToken, logger: logger.child({ component: 'admin' }) });
+  const adminParts = createAdmin(lb, {
+    token: config.adminToken,
+    logger: logger.child({ component: 'admin' }),
+    facts: (u) => lb.router.facts(u),
+    sections: () => lb.router.sections(),
+    strategyFactory: makeStrategy,
+  });
   const adminHttp = new HttpService('admin', adminParts.app, { port: config.adminPort, host: config.adminHost, graceMs: 1000 });
   const admin = {
     name: 'admin',
@@ -96,6 +102,17 @@ export function toSettings(config: BalancerConfig): ConstructorParameters<typeof
     explainHeader: config.explainHeader,
     accessLog: config.accessLog,
     accessLogSample: config.accessLogSample,
+    retryOnStatus: config.retryOnStatus,
+    resilience: resilienceSettings(config),
+    admission:
+      config.maxInFlight > 0
+        ? {
+            maxInFlight: config.maxInFlight,
+            queueSize: config.queueSize,
+            queueTimeoutMs: config.queueTimeout,
+            adaptive: config.adaptiveConcurrency ? { minLimit: config.adaptiveMinLimit, initialLimit: Math.min(config.adaptiveInitialLimit, config.maxInFlight) } : undefined,
+          }
+        : undefined,
     pool: {
       connections: config.backendConnections,
       connectTimeoutMs: config.connectTimeout,

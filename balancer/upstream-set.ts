@@ -26,7 +26,12 @@ export class UpstreamSet {
   readonly #now: () => number;
   readonly #byId = new Map<string, Upstream>();
   #routable: readonly Upstream[] = [];
+  #active: readonly Upstream[] = [];
   #all: readonly Upstream[] = [];
+  /** Resilience parts say here when a healthy backend must still be skipped (ejected, breaker open). */
+  blocked: ((u: Upstream) => boolean) | undefined;
+  /** Told the active backends (any health) whenever that set changes. */
+  onMembersChanged: ((active: readonly Upstream[]) => void) | undefined;
   #version = 0;
   readonly #closing = new Set<Promise<void>>();
 
@@ -43,6 +48,11 @@ export class UpstreamSet {
 
   get all(): readonly Upstream[] {
     return this.#all;
+  }
+
+  /** Backends active in the registry with a weight above 0, healthy or not (panic mode balances over these). */
+  get active(): readonly Upstream[] {
+    return this.#active;
   }
 
   get version(): number {
@@ -69,6 +79,7 @@ export class UpstreamSet {
           this.#log.info({ backendId: spec.id, from: u.spec.state, to: spec.state }, 'backend state changed');
           this.#opts.events?.add('state-changed', spec.id, `${u.spec.state} -> ${spec.state}`);
         }
+        if (u.spec.weight !== spec.weight && u.effectiveWeight === u.spec.weight) u.effectiveWeight = spec.weight;
         u.spec = spec;
         continue;
       }
@@ -87,6 +98,12 @@ export class UpstreamSet {
     if (!u || u.health === status) return;
     u.health = status;
     u.healthChangedAt = this.#now();
+    if (status === 'healthy') u.healthySince = u.healthChangedAt;
+    this.#rebuild();
+  }
+
+  /** Recomputes the routable set (after a resilience part changed its mind). */
+  refresh(): void {
     this.#rebuild();
   }
 
@@ -116,14 +133,49 @@ export class UpstreamSet {
     this.#closing.add(p);
   }
 
+  #rebuilding = false;
+  #rebuildAgain = false;
+
   #rebuild(): void {
+    // A resilience part may change its mind while we ask it (an event during blocked()): go again.
+    if (this.#rebuilding) {
+      this.#rebuildAgain = true;
+      return;
+    }
+    this.#rebuilding = true;
+    try {
+      do {
+        this.#rebuildAgain = false;
+        this.#rebuildOnce();
+      } while (this.#rebuildAgain);
+    } finally {
+      this.#rebuilding = false;
+    }
+  }
+
+  #rebuildOnce(): void {
     const all = [...this.#byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const routable: Upstream[] = [];
+    const active: Upstream[] = [];
+    const blocked = this.blocked;
     for (const u of all) {
-      u.routable = u.spec.state === 'active' && u.health === 'healthy' && u.spec.weight > 0;
+      const isActive = u.spec.state === 'active' && u.spec.weight > 0;
+      if (isActive) active.push(u);
+      u.routable = isActive && u.health === 'healthy' && (blocked === undefined || !blocked(u));
       if (u.routable) routable.push(u);
     }
     this.#all = all;
-    if (routable.length !== this.#routable.length || routable.some((u, i) => u !== this.#routable[i])) this.#routable = routable;
+    // Strategies cache per array: hand out a new array only when membership changed.
+    if (!sameMembers(routable, this.#routable)) this.#routable = routable;
+    if (!sameMembers(active, this.#active)) {
+      this.#active = active;
+      this.onMembersChanged?.(active);
+    }
   }
+}
+
+function sameMembers(a: readonly Upstream[], b: readonly Upstream[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import type { BackendSpec } from '../common/backend.js';
 import type { ErrorCode } from '../common/errors.js';
 import type { HealthStatus } from './health/health-state.js';
+import type { CircuitBreaker } from './resilience/circuit-breaker.js';
 import { RollingWindow } from './stats/rolling-window.js';
 import type { Candidate } from './strategies/strategy.js';
 
@@ -44,8 +45,12 @@ export class Upstream implements Candidate {
   lastError: { code: ErrorCode; at: number } | undefined;
   /** True when routing may pick it: active in the registry and known healthy. */
   routable = false;
-  /** Set by resilience parts (outlier ejection, breaker) to say why an otherwise healthy backend is skipped. */
-  unroutableReason: (() => string | undefined) | undefined;
+  /** Weight the strategies see: the registry weight, ramped by slow start. */
+  effectiveWeight: number;
+  /** When the backend last became healthy (slow start ramps from here). */
+  healthySince = 0;
+  /** This backend's circuit breaker, when breakers are on (cached here: no map lookup per request). */
+  breaker: CircuitBreaker | undefined;
   /** Per-second responses, errors and latency over the last two minutes (dashboard, /stats). */
   readonly window: RollingWindow;
   /** Cumulative latency histogram for Prometheus: one count per bucket, the last is +Inf. */
@@ -55,6 +60,7 @@ export class Upstream implements Candidate {
 
   constructor(spec: BackendSpec, pool: PoolOptions, now: number, clock: () => number = Date.now) {
     this.window = new RollingWindow(120, clock);
+    this.effectiveWeight = spec.weight;
     this.id = spec.id;
     this.url = spec.url;
     this.spec = spec;
@@ -74,7 +80,7 @@ export class Upstream implements Candidate {
   }
 
   get weight(): number {
-    return this.spec.weight;
+    return this.effectiveWeight;
   }
 
   /** Records one finished attempt: its duration and whether it failed (transport error or 5xx). */

@@ -74,9 +74,10 @@ export function createAdmin(lb: Balancer, opts: AdminOptions): Admin {
   app.use(express.json({ limit: '16kb' }));
   const requireToken = bearerGuard(opts.token);
   const now = opts.now ?? Date.now;
-  const extend = opts.facts ? (u: Upstream) => opts.facts!(u) : undefined;
-  const snapshot = (): StatsSnapshot => buildSnapshot(lb, now(), extend, opts.sections?.() ?? {});
-  const metrics = createBalancerMetrics(lb, { facts: opts.facts, extraViews: opts.extraViews, processMetrics: opts.processMetrics });
+  const facts = opts.facts ?? ((u: Upstream) => lb.router.facts(u));
+  const sections = opts.sections ?? (() => ({ ...lb.router.sections(), admission: lb.admission?.status() ?? null }));
+  const snapshot = (): StatsSnapshot => buildSnapshot(lb, now(), facts, sections());
+  const metrics = createBalancerMetrics(lb, { facts, extraViews: opts.extraViews, processMetrics: opts.processMetrics });
   const live = new LiveStream(snapshot, lb.events);
   const makeStrategy = opts.strategyFactory ?? ((name: string) => createStrategy<Upstream>(name));
 
@@ -99,6 +100,15 @@ export function createAdmin(lb: Balancer, opts: AdminOptions): Admin {
     } catch (err) {
       next(err);
     }
+  });
+
+  app.get('/queue/status', (_req, res) => {
+    const a = lb.admission?.status();
+    if (!a) {
+      res.json({ enabled: false, inFlight: lb.inFlight, queued: 0, limit: null, rejected: 0, timedOut: 0 });
+      return;
+    }
+    res.json({ enabled: true, adaptive: lb.limiter !== undefined, ...a, limiter: lb.limiter?.status() ?? null });
   });
 
   app.get('/strategy', (_req, res) => {
@@ -138,14 +148,19 @@ export function createAdmin(lb: Balancer, opts: AdminOptions): Admin {
     res.json(lb.info());
   });
 
+  const describe = (u: Upstream): Record<string, unknown> => {
+    const f = facts(u);
+    return { ...describeUpstream(u, lb.health), breaker: f.breaker ?? 'closed', ejected: f.ejected ?? false, effectiveWeight: f.effectiveWeight ?? u.weight };
+  };
+
   app.get('/backends', (_req, res) => {
-    res.json({ instanceId: lb.settings.instanceId, strategy: lb.strategy.name, registryVersion: lb.upstreams.version, backends: lb.upstreams.all.map((u) => describeUpstream(u, lb.health)) });
+    res.json({ instanceId: lb.settings.instanceId, strategy: lb.strategy.name, registryVersion: lb.upstreams.version, backends: lb.upstreams.all.map(describe) });
   });
 
   app.get('/backends/:id', (req, res) => {
     const u = lb.upstreams.get(req.params.id);
     if (!u) return notFound(res, req.params.id);
-    res.json(describeUpstream(u, lb.health));
+    res.json(describe(u));
   });
 
   app.post('/backends', requireToken, async (req, res, next) => {

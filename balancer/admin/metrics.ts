@@ -130,6 +130,18 @@ export function createBalancerMetrics(lb: Balancer, opts: MetricsOptions = {}): 
       { labels: {}, value: (lb.registry.status().lastPropagationMs ?? 0) / 1000 },
     ]),
     new ViewMetric('switchyard_registry_skipped_entries', 'Malformed registry entries skipped in the last snapshot.', 'gauge', () => [{ labels: {}, value: lb.registry.status().skippedEntries }]),
+    new ViewMetric('switchyard_retry_budget_rejections_total', 'Retries refused because the retry budget was spent.', 'counter', () => [{ labels: {}, value: lb.router.retryBudget.status().rejected }]),
+    new ViewMetric('switchyard_admission_in_flight', 'Requests holding an admission slot.', 'gauge', () => [{ labels: {}, value: lb.admission?.status().inFlight ?? lb.inFlight }]),
+    new ViewMetric('switchyard_admission_limit', 'Cap on requests in flight (moves in adaptive mode; 0 when there is no cap).', 'gauge', () => [{ labels: {}, value: lb.admission?.status().limit ?? 0 }]),
+    new ViewMetric('switchyard_queue_depth', 'Requests waiting in the admission queue.', 'gauge', () => [{ labels: {}, value: lb.admission?.status().queued ?? 0 }]),
+    new ViewMetric('switchyard_admission_rejections_total', 'Requests refused by admission control: queue full, or waited too long.', 'counter', () => {
+      const a = lb.admission?.status();
+      return [
+        { labels: { reason: 'queue_full' }, value: a?.rejected ?? 0 },
+        { labels: { reason: 'queue_timeout' }, value: a?.timedOut ?? 0 },
+      ];
+    }),
+    new ViewMetric('switchyard_backends_ejected', 'Backends currently ejected by outlier detection.', 'gauge', () => [{ labels: {}, value: lb.router.outlier?.ejectedCount ?? 0 }]),
     new ViewMetric('switchyard_strategy_info', 'The load-balancing strategy in use (value 1).', 'gauge', () => [{ labels: { strategy: lb.strategy.name }, value: 1 }]),
     ...(opts.extraViews ?? []),
   ];

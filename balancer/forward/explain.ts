@@ -4,23 +4,30 @@ import type { Upstream } from '../upstream.js';
  * Why a backend was not a candidate, for the X-LB-Decision header. Only
  * called when explanations are on, so it may allocate.
  */
-export function skipReason(u: Upstream): string | undefined {
+export function skipReason(u: Upstream, blocked?: (u: Upstream) => string | undefined): string | undefined {
   if (u.spec.state === 'draining') return 'draining';
   if (u.health === 'unhealthy') return 'unhealthy';
   if (u.health === 'unknown') return 'not-yet-checked';
   if (u.spec.weight === 0) return 'weight-0';
-  const extra = u.unroutableReason?.();
-  return extra;
+  return blocked?.(u);
 }
 
 /**
  * `strategy=round-robin; picked=b2; attempt=1; candidates=b1,b2,b3; skipped=b4:unhealthy,b5:draining; tried=b1:SWY_UPSTREAM_REFUSED`
  */
-export function describeDecision(strategy: string, all: readonly Upstream[], candidates: readonly Upstream[], picked: Upstream | undefined, attempt: number, tried: readonly { id: string; code: string }[]): string {
+export function describeDecision(
+  strategy: string,
+  all: readonly Upstream[],
+  candidates: readonly Upstream[],
+  picked: Upstream | undefined,
+  attempt: number,
+  tried: readonly { id: string; code: string }[],
+  blocked?: (u: Upstream) => string | undefined,
+): string {
   const skipped: string[] = [];
   for (const u of all) {
     if (candidates.includes(u)) continue;
-    const why = skipReason(u);
+    const why = skipReason(u, blocked);
     if (why) skipped.push(`${u.id}:${why}`);
   }
   const parts = [`strategy=${strategy}`, `picked=${picked ? picked.id : 'none'}`, `attempt=${attempt}`, `candidates=${candidates.map((u) => u.id).join(',') || 'none'}`];

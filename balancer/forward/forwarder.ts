@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
+import type { Outcome } from '../resilience/outcome.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 
@@ -9,6 +10,8 @@ export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export interface ForwardSettings {
   readonly maxRetries: number;
+  /** Response statuses retried on another backend (idempotent requests without a body, within the budget). */
+  readonly retryOnStatus?: readonly number[];
   /** Adds X-Backend: <id> to responses. */
   readonly backendHeader: boolean;
   readonly trustForwarded: boolean;
@@ -45,6 +48,12 @@ export interface ForwardHost {
   nextRequestId(): string;
   /** A transport failure on live traffic: counts it and hints the health checker. */
   attemptFailed(upstream: Upstream, code: ErrorCode): void;
+  /** Every attempt's end: what it says of the backend, and its time to the response head (or failure). */
+  attemptEnded(upstream: Upstream, outcome: Outcome, latencyMs: number): void;
+  /** Takes one retry from the retry budget; false when the budget is spent. */
+  acquireRetry(): boolean;
+  /** Set-Cookie value pinning the client to `served`, when sticky sessions are on and it is not pinned there yet. */
+  stickyCookie(ctx: PickContext, served: Upstream): string | undefined;
   /** Called once per client request when it ends, however it ends. */
   requestDone(): void;
 }

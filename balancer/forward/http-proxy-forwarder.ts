@@ -19,6 +19,7 @@ interface CallState extends PickContext {
   triedCodes: { id: string; code: string }[];
   decision: string | null;
   sent: boolean;
+  responded: boolean;
   done: boolean;
 }
 
@@ -75,6 +76,7 @@ export class HttpProxyForwarder implements Forwarder {
       triedCodes: [],
       decision: this.#host.wantsExplanation(req) ? '' : null,
       sent: false,
+      responded: false,
       done: false,
       clientIp,
       path: req.url ?? '/',
@@ -132,8 +134,17 @@ export class HttpProxyForwarder implements Forwarder {
     proxyRes.headers['x-request-id'] = call.requestId;
     if (call.decision !== null) proxyRes.headers['x-lb-decision'] = call.decision;
     const failed = (proxyRes.statusCode ?? 0) >= 500;
+    const headMs = performance.now() - call.attemptStartedAt;
+    const cookie = this.#host.stickyCookie(call, up);
+    if (cookie !== undefined) {
+      const existing = proxyRes.headers['set-cookie'];
+      proxyRes.headers['set-cookie'] = existing ? [...existing, cookie] : [cookie];
+    }
     proxyRes.once('end', () => {
-      if (call.upstream === up) up.recordAttempt((performance.now() - call.attemptStartedAt) * 1000, failed);
+      if (call.upstream !== up) return;
+      call.responded = true;
+      up.recordAttempt((performance.now() - call.attemptStartedAt) * 1000, failed);
+      this.#host.attemptEnded(up, failed ? 'failure' : 'success', headMs);
     });
     if (this.#host.shuttingDown) proxyRes.headers.connection = 'close';
     proxyRes.once('end', () => this.#end(call, req));
@@ -143,12 +154,15 @@ export class HttpProxyForwarder implements Forwarder {
     const up = call.upstream;
     if (call.done || !up) return;
     up.inFlight--;
-    up.recordAttempt((performance.now() - call.attemptStartedAt) * 1000, true);
+    const ms = performance.now() - call.attemptStartedAt;
+    up.recordAttempt(ms * 1000, true);
     call.upstream = undefined;
     if (res.destroyed || res.socket === null || res.socket.destroyed) {
+      this.#host.attemptEnded(up, 'cancelled', ms);
       this.#end(call, req);
       return;
     }
+    this.#host.attemptEnded(up, 'failure', ms);
     const code = classifyUpstreamError(err);
     this.#host.attemptFailed(up, code);
     if (res.headersSent) {
@@ -157,7 +171,7 @@ export class HttpProxyForwarder implements Forwarder {
       return;
     }
     // A streamed body has been piped into the failed request: never replay it.
-    if (!call.hasBody && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.hasBody, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries })) {
+    if (!call.hasBody && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.hasBody, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries }) && this.#host.acquireRetry()) {
       call.tried.push(up);
       const next = this.#host.pick(call, call.tried);
       if (call.decision !== null) {
@@ -178,7 +192,11 @@ export class HttpProxyForwarder implements Forwarder {
   #end(call: CallState, req: TaggedRequest): void {
     if (call.done) return;
     call.done = true;
-    if (call.upstream) call.upstream.inFlight--;
+    if (call.upstream) {
+      call.upstream.inFlight--;
+      // Ended without its response finishing (the client left): the attempt says nothing.
+      if (!call.responded) this.#host.attemptEnded(call.upstream, 'cancelled', performance.now() - call.attemptStartedAt);
+    }
     call.upstream = undefined;
     req[kCall] = undefined;
     this.#host.requestDone();

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { classifyUpstreamError, type ErrorCode } from '../../common/errors.js';
+import type { Outcome } from '../resilience/outcome.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 import { sendError } from './error-response.js';
@@ -9,6 +10,15 @@ import { clientAddress, rewriteRequestHeaders, rewriteResponseHeaders, type Upst
 import { mayRetry } from './retry-policy.js';
 
 const kExchange = Symbol('switchyard.exchange');
+
+/** Aborts an attempt whose status is to be retried elsewhere (`--retry-on-status`). */
+class StatusRetry extends Error {
+  readonly status: number;
+  constructor(status: number) {
+    super(`retrying a ${status} response`);
+    this.status = status;
+  }
+}
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 
 /**
@@ -20,13 +30,16 @@ type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 export class UndiciForwarder implements Forwarder {
   readonly name = 'undici';
   readonly #host: ForwardHost;
+  readonly #retryOnStatus: ReadonlySet<number> | null;
 
   constructor(host: ForwardHost) {
     this.#host = host;
+    const statuses = host.settings.retryOnStatus ?? [];
+    this.#retryOnStatus = statuses.length ? new Set(statuses) : null;
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    new Exchange(this.#host, req, res).start();
+    new Exchange(this.#host, req, res, this.#retryOnStatus).start();
   }
 
   async close(): Promise<void> {}
@@ -43,6 +56,7 @@ function onResponseDrain(this: TaggedResponse): void {
 /** One client request through its attempts. Also the undici dispatch handler and the strategy's PickContext. */
 class Exchange implements Dispatcher.DispatchHandler, PickContext {
   readonly #host: ForwardHost;
+  readonly #retryOnStatus: ReadonlySet<number> | null;
   readonly req: IncomingMessage;
   readonly res: TaggedResponse;
   readonly head: UpstreamRequestHead = { headers: [], hasBody: false, incomingRequestId: undefined };
@@ -52,11 +66,15 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   upstream: Upstream | undefined;
   attempts = 0;
   attemptStartedAt = 0;
+  /** Milliseconds from sending the attempt to its response head; -1 until it arrives. */
+  headMs = -1;
   status = 0;
   tried: Upstream[] | undefined;
   triedCodes: { id: string; code: string }[] | undefined;
   abortUpstream: ((err?: Error) => void) | null = null;
   resume: (() => void) | null = null;
+  /** The backend a `--retry-on-status` retry goes to. */
+  statusRetryTo: Upstream | undefined;
   /** X-LB-Decision for the current attempt, when explanations are on for this request. */
   decision: string | null = null;
   drainHooked = false;
@@ -64,8 +82,9 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   clientGone = false;
   done = false;
 
-  constructor(host: ForwardHost, req: IncomingMessage, res: ServerResponse) {
+  constructor(host: ForwardHost, req: IncomingMessage, res: ServerResponse, retryOnStatus: ReadonlySet<number> | null) {
     this.#host = host;
+    this.#retryOnStatus = retryOnStatus;
     this.req = req;
     this.res = res;
     this.clientIp = clientAddress(req.socket.remoteAddress);
@@ -103,6 +122,8 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.attempts++;
     this.abortUpstream = null;
     this.attemptOpen = true;
+    this.headMs = -1;
+    this.status = 0;
     this.attemptStartedAt = performance.now();
     up.inFlight++;
     up.requests++;
@@ -118,12 +139,14 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   }
 
   /** Ends the accounting of the current attempt exactly once. */
-  closeAttempt(failed: boolean): Upstream {
+  closeAttempt(outcome: Outcome): Upstream {
     const up = this.upstream!;
     if (this.attemptOpen) {
       this.attemptOpen = false;
       up.inFlight--;
-      up.recordAttempt((performance.now() - this.attemptStartedAt) * 1000, failed);
+      const ms = performance.now() - this.attemptStartedAt;
+      up.recordAttempt(ms * 1000, outcome === 'failure');
+      this.#host.attemptEnded(up, outcome, this.headMs >= 0 ? this.headMs : ms);
     }
     return up;
   }
@@ -165,13 +188,18 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.clientGone) return false;
     const up = this.upstream!;
-    up.countStatus(statusCode);
     this.status = statusCode;
+    this.headMs = performance.now() - this.attemptStartedAt;
+    if (this.#retryOnStatus !== null && this.#retryOnStatus.has(statusCode) && this.#statusRetry(up, statusCode)) return false;
+    up.countStatus(statusCode);
     this.resume = resume;
     const out: string[] = [];
     rewriteResponseHeaders(rawHeaders, out);
-    if (this.#host.settings.backendHeader) out.push('x-backend', up.id);
+    const host = this.#host;
+    if (host.settings.backendHeader) out.push('x-backend', up.id);
     out.push('x-request-id', this.requestId);
+    const cookie = host.stickyCookie(this, up);
+    if (cookie !== undefined) out.push('set-cookie', cookie);
     if (this.decision !== null) out.push('x-lb-decision', this.decision);
     if (this.#host.shuttingDown) out.push('connection', 'close');
     if (statusText) this.res.writeHead(statusCode, statusText, out);
@@ -195,7 +223,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   }
 
   onComplete(trailers: string[] | Buffer[] | null): void {
-    this.closeAttempt(this.status >= 500);
+    this.closeAttempt(this.status >= 500 ? 'failure' : 'success');
     if (!this.clientGone) {
       if (trailers !== null && trailers.length > 0 && this.res.chunkedEncoding) {
         const t: [string, string][] = [];
@@ -207,33 +235,59 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.finish();
   }
 
+  /**
+   * `--retry-on-status`: when policy, another backend and the budget allow,
+   * drops this answer (and its connection) and lets onError send the request on.
+   */
+  #statusRetry(up: Upstream, status: number): boolean {
+    const policy = { code: 'SWY_UPSTREAM_RESET' as const, requestSent: true, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries };
+    if (!mayRetry(policy) || this.abortUpstream === null) return false;
+    const exclude = this.tried ? [...this.tried, up] : [up];
+    const next = this.#host.pick(this, exclude);
+    if (next === undefined || !this.#host.acquireRetry()) return false;
+    this.statusRetryTo = next;
+    this.abortUpstream(new StatusRetry(status));
+    return true;
+  }
+
+  /** Whether this request may go to another backend after a failure with `code`. */
+  #mayRetry(code: ErrorCode, requestSent: boolean): boolean {
+    return (
+      mayRetry({ code, requestSent, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries }) &&
+      this.#host.acquireRetry()
+    );
+  }
+
   onError(err: Error): void {
-    const up = this.closeAttempt(true);
     const sock = this.res.socket;
-    if (this.clientGone || sock === null || sock.destroyed) {
+    const gone = this.clientGone || sock === null || sock.destroyed;
+    const statusRetry = err instanceof StatusRetry;
+    const up = this.closeAttempt(gone && !statusRetry ? 'cancelled' : 'failure');
+    if (gone) {
       this.clientGone = true;
       this.finish('client closed');
       return;
     }
-    const code = classifyUpstreamError(err);
+    const code: ErrorCode = statusRetry ? 'SWY_UPSTREAM_RESET' : classifyUpstreamError(err);
     if (code === 'SWY_BAD_REQUEST') {
       this.fail(code);
       return;
     }
     const host = this.#host;
-    host.attemptFailed(up, code);
+    if (!statusRetry) host.attemptFailed(up, code);
     if (this.res.headersSent) {
       // Part of the response is already out: the client must see it cut short.
       this.res.destroy(err);
       this.finish(code);
       return;
     }
-    const requestSent = this.abortUpstream !== null;
-    if (mayRetry({ code, requestSent, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: host.settings.maxRetries })) {
+    // A status retry already passed the policy, picked its backend and took its budget in onHeaders.
+    if (statusRetry || this.#mayRetry(code, this.abortUpstream !== null)) {
       (this.tried ??= []).push(up);
-      const next = host.pick(this, this.tried);
+      const next = statusRetry ? this.statusRetryTo : host.pick(this, this.tried);
+      this.statusRetryTo = undefined;
       if (this.decision !== null) {
-        (this.triedCodes ??= []).push({ id: up.id, code });
+        (this.triedCodes ??= []).push({ id: up.id, code: statusRetry ? `status-${(err as StatusRetry).status}` : code });
         this.decision = host.explain(next, this.attempts + 1, this.tried, this.triedCodes);
       }
       if (next !== undefined) {

@@ -18,6 +18,8 @@ interface Tunnel extends PickContext {
   tried: Upstream[];
   upgraded: boolean;
   closed: boolean;
+  /** When the current upstream attempt started, for its outcome; 0 once recorded. */
+  attemptStartedAt: number;
 }
 
 type TaggedRequest = IncomingMessage & { [kTunnel]?: Tunnel };
@@ -63,6 +65,7 @@ export class WebSocketTunnels {
       tried: [],
       upgraded: false,
       closed: false,
+      attemptStartedAt: 0,
       clientIp,
       path: req.url ?? '/',
       header: (name: string) => {
@@ -89,6 +92,7 @@ export class WebSocketTunnels {
     t.upstream = up;
     up.tunnels++;
     up.requests++;
+    t.attemptStartedAt = performance.now();
     this.#proxy.ws(req, t.client, head, { target: up.url }, (err: Error) => {
       if (t.upstream === up) {
         up.tunnels--;
@@ -98,6 +102,7 @@ export class WebSocketTunnels {
         t.client.destroy();
         return;
       }
+      this.#attemptEnded(t, up, 'failure');
       const code = classifyUpstreamError(err);
       this.#host.attemptFailed(up, code);
       if (isConnectFailure(code) && t.tried.length === 0) {
@@ -116,6 +121,7 @@ export class WebSocketTunnels {
     proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Duplex) => {
       t.upgraded = true;
       t.upstream?.countStatus(proxyRes.statusCode ?? 101);
+      if (t.upstream) this.#attemptEnded(t, t.upstream, 'success');
       // Propagate abrupt closes both ways; pipe() only forwards a clean end.
       upstreamSocket.once('close', () => t.client.destroy());
       t.client.once('close', () => upstreamSocket.destroy());
@@ -124,6 +130,7 @@ export class WebSocketTunnels {
     proxyReq.on('response', (res: IncomingMessage) => {
       // The backend declined the upgrade; http-proxy relays its answer.
       t.upstream?.countStatus(res.statusCode ?? 0);
+      if (t.upstream) this.#attemptEnded(t, t.upstream, (res.statusCode ?? 0) >= 500 ? 'failure' : 'success');
     });
   }
 
@@ -132,10 +139,19 @@ export class WebSocketTunnels {
     this.#closed(t);
   }
 
+  /** Reports the attempt's outcome once (breakers and outlier detection count it). */
+  #attemptEnded(t: Tunnel, up: Upstream, outcome: 'success' | 'failure' | 'cancelled'): void {
+    if (t.attemptStartedAt === 0) return;
+    const ms = performance.now() - t.attemptStartedAt;
+    t.attemptStartedAt = 0;
+    this.#host.attemptEnded(up, outcome, ms);
+  }
+
   #closed(t: Tunnel): void {
     if (t.closed) return;
     t.closed = true;
     this.#open.delete(t);
+    if (t.upstream) this.#attemptEnded(t, t.upstream, 'cancelled');
     if (t.upstream) {
       t.upstream.tunnels--;
       t.upstream = undefined;

@@ -119,6 +119,20 @@ export class AdmissionControl {
   }
 
   /**
+   * The allocation-free fast path: takes a slot and returns true when one is
+   * free and nobody waits; otherwise returns false and changes nothing (then
+   * call tryAcquire() with a waiter).
+   */
+  tryGrant(): boolean {
+    if (this.#inFlight < this.#limit && this.#queued === 0) {
+      this.#inFlight++;
+      this.#admitted++;
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Admits now, queues, or rejects. A queued request hears back through
    * `waiter` (granted or timed out) unless its ticket is cancelled.
    */

@@ -139,6 +139,18 @@ export class OutlierDetector {
     for (const h of this.#hosts.values()) this.#returnIfDue(h, now);
   }
 
+  /**
+   * Ends an ejection early: an active health check saw the backend recover
+   * (Envoy's successful_active_health_check_uneject_host). The ejection count
+   * stays, so a relapse is ejected for longer.
+   */
+  uneject(id: string, now: number): void {
+    const h = this.#hosts.get(id);
+    if (h === undefined || h.ejectedUntil === 0) return;
+    h.ejectedUntil = now;
+    this.#returnIfDue(h, now);
+  }
+
   /** When the next ejection ends, for a one-shot timer; undefined when none is ejected. */
   nextReturnAt(): number | undefined {
     let next: number | undefined;

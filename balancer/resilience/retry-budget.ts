@@ -1,54 +1,83 @@
 export interface RetryBudgetOptions {
-  /** Share of active requests that may be retries at once (Envoy budget_percent / 100). */
+  /** Retries allowed per client request over the window (0.2 = 20 %). */
   readonly ratio: number;
-  /** Retries always allowed at once, however few requests are active (Envoy min_retry_concurrency). */
-  readonly minRetryConcurrency: number;
+  /** Retries always allowed per second, however little traffic there is. */
+  readonly minPerSecond: number;
+  /** Window the deposits and withdrawals are counted over. */
+  readonly windowMs: number;
 }
 
-export const RETRY_BUDGET_DEFAULTS: RetryBudgetOptions = Object.freeze({ ratio: 0.2, minRetryConcurrency: 3 });
+export const RETRY_BUDGET_DEFAULTS: RetryBudgetOptions = Object.freeze({ ratio: 0.2, minPerSecond: 3, windowMs: 10_000 });
 
 export interface RetryBudgetStatus {
-  readonly activeRetries: number;
+  /** Client requests and retries counted in the current window. */
+  readonly requests: number;
+  readonly retries: number;
+  /** Retries the window allows: ratio x requests + minPerSecond x window seconds. */
+  readonly allowed: number;
   readonly granted: number;
   readonly rejected: number;
   readonly ratio: number;
-  readonly minRetryConcurrency: number;
+  readonly minPerSecond: number;
+  readonly windowMs: number;
 }
 
 /**
- * Envoy's retry budget: a retry may start only while the retries in flight
- * stay below max(minRetryConcurrency, floor(ratio x active requests)), so under a
- * full outage retries add at most that share of load instead of multiplying
- * it. `tryAcquire()` before a retry attempt; `release()` exactly once when
- * that attempt ends, whatever its result.
+ * A retry budget that deposits `ratio` of a retry per client request and
+ * withdraws one per retry, over a sliding window of one-second buckets (the
+ * Finagle/gRPC form of the budget; Envoy caps concurrent retries instead).
+ *
+ * Why this form: when a backend dies, every request open to it fails in the
+ * same instant — 11 of 32 at 32 connections over 3 backends — and all of them
+ * deserve a retry; a cap on concurrent retries at 20 % of active requests
+ * would fail a third of them. A window lets such a burst spend what steady
+ * traffic saved, while over any window of a full outage retries stay at most
+ * `ratio` x requests + `minPerSecond` x seconds: they cannot multiply load.
+ *
+ * Cost per request: one increment. `advance(now)` moves the window; the
+ * balancer calls it from its clock tick, and tryAcquire() calls it too.
  */
 export class RetryBudget {
   readonly options: RetryBudgetOptions;
-  #active = 0;
+  readonly #buckets: number;
+  readonly #requests: Float64Array;
+  readonly #retries: Float64Array;
+  #second: number;
+  #slot = 0;
+  #requestsSum = 0;
+  #retriesSum = 0;
   #granted = 0;
   #rejected = 0;
 
-  constructor(options: Partial<RetryBudgetOptions> = {}) {
+  constructor(options: Partial<RetryBudgetOptions> = {}, now = 0) {
     const o = { ...RETRY_BUDGET_DEFAULTS, ...options };
-    if (!(o.ratio >= 0 && o.ratio <= 1)) throw new RangeError(`invalid retryBudgetRatio ${o.ratio}; expected a number from 0 to 1`);
-    if (!Number.isInteger(o.minRetryConcurrency) || o.minRetryConcurrency < 0) {
-      throw new RangeError(`invalid retryBudgetMinConcurrency ${o.minRetryConcurrency}; expected an integer >= 0`);
-    }
+    if (!(o.ratio >= 0 && o.ratio <= 10)) throw new RangeError(`invalid retryBudgetRatio ${o.ratio}; expected a number from 0 to 10`);
+    if (!(o.minPerSecond >= 0) || !Number.isFinite(o.minPerSecond)) throw new RangeError(`invalid retryBudgetMin ${o.minPerSecond}; expected a number >= 0`);
+    if (!Number.isInteger(o.windowMs) || o.windowMs < 1000) throw new RangeError(`invalid retryBudgetWindow ${o.windowMs}; expected at least 1000 ms`);
     this.options = Object.freeze(o);
+    this.#buckets = Math.ceil(o.windowMs / 1000);
+    this.#requests = new Float64Array(this.#buckets);
+    this.#retries = new Float64Array(this.#buckets);
+    this.#second = Math.floor(now / 1000);
   }
 
-  /** Retries allowed in flight when `activeRequests` client requests are open (whole retries, rounded down). */
-  limit(activeRequests: number): number {
-    return Math.max(this.options.minRetryConcurrency, Math.floor(this.options.ratio * activeRequests + 1e-9));
+  /** A client request arrived: it earns `ratio` of a retry. */
+  deposit(): void {
+    this.#requests[this.#slot]!++;
+    this.#requestsSum++;
   }
 
-  /**
-   * Takes a retry slot if the budget allows. `activeRequests`: client
-   * requests open now (the balancer's in-flight count, this one included).
-   */
-  tryAcquire(activeRequests: number): boolean {
-    if (this.#active < this.limit(activeRequests)) {
-      this.#active++;
+  /** Retries this window allows in all. */
+  allowed(): number {
+    return this.options.ratio * this.#requestsSum + this.options.minPerSecond * this.#buckets;
+  }
+
+  /** Takes one retry from the budget if it has one left. */
+  tryAcquire(now: number): boolean {
+    this.advance(now);
+    if (this.#retriesSum + 1 <= this.allowed()) {
+      this.#retries[this.#slot]!++;
+      this.#retriesSum++;
       this.#granted++;
       return true;
     }
@@ -56,22 +85,31 @@ export class RetryBudget {
     return false;
   }
 
-  /** The retry attempt ended. */
-  release(): void {
-    if (this.#active > 0) this.#active--;
-  }
-
-  get activeRetries(): number {
-    return this.#active;
+  /** Moves the window to `now`, forgetting buckets older than it. */
+  advance(now: number): void {
+    const second = Math.floor(now / 1000);
+    if (second <= this.#second) return;
+    const steps = Math.min(second - this.#second, this.#buckets);
+    for (let i = 0; i < steps; i++) {
+      this.#slot = (this.#slot + 1) % this.#buckets;
+      this.#requestsSum -= this.#requests[this.#slot]!;
+      this.#retriesSum -= this.#retries[this.#slot]!;
+      this.#requests[this.#slot] = 0;
+      this.#retries[this.#slot] = 0;
+    }
+    this.#second = second;
   }
 
   status(): RetryBudgetStatus {
     return {
-      activeRetries: this.#active,
+      requests: this.#requestsSum,
+      retries: this.#retriesSum,
+      allowed: Math.floor(this.allowed()),
       granted: this.#granted,
       rejected: this.#rejected,
       ratio: this.options.ratio,
-      minRetryConcurrency: this.options.minRetryConcurrency,
+      minPerSecond: this.options.minPerSecond,
+      windowMs: this.options.windowMs,
     };
   }
 }

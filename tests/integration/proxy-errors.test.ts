@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import { parseBackendSpec, type BackendSpec } from '../../common/backend.js';
 import { get, json } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
+import { DEFAULT_RESILIENCE } from '../../balancer/router.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
 
 type ErrorBody = { error: { code: string; message: string; requestId: string } };
@@ -128,20 +129,30 @@ describe('retries on another backend', () => {
   it('retries a reset GET elsewhere but not a reset POST', async () => {
     const rude = await rawServer((req) => req.socket.destroy());
     const live = await TestBackend.start('live2');
-    const lb = await TestBalancer.start({ backends: [spec('a-rude', rude.url), live.spec()], settings: noHealth });
+    const lb = await TestBalancer.start({ backends: [spec('a-rude', rude.url), live.spec()], settings: { ...noHealth, resilience: { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 }, breaker: undefined } } });
     cleanup.push(async () => {
       await lb.close();
       await live.close();
       rude.server.close();
     });
     await lb.routable(2);
-    const first = await get(`${lb.url}/`);
-    assert.equal(first.status, 200, 'round robin tried a-rude first, then retried the GET on live2');
-    assert.equal(rude.hits(), 1);
-    await get(`${lb.url}/`); // live2's turn
-    const post = await get(`${lb.url}/`, { method: 'POST', body: 'x' });
-    assert.equal(post.status, 502);
-    assert.equal(rude.hits(), 2);
+    for (let i = 0; i < 6; i++) {
+      const r = await get(`${lb.url}/`);
+      assert.equal(r.status, 200, 'a GET reset by a-rude is retried on live2');
+      assert.equal(r.headers['x-backend'], 'live2');
+    }
+    assert.ok(rude.hits() >= 2, `GETs reached a-rude first (${rude.hits()})`);
+    const before = rude.hits();
+    let refused = 0;
+    for (let i = 0; i < 6; i++) {
+      const r = await get(`${lb.url}/echo`, { method: 'POST', body: 'x' });
+      if (r.status === 502) {
+        refused++;
+        assert.equal(json<ErrorBody>(r).error.code, 'SWY_UPSTREAM_RESET');
+      } else assert.equal(r.status, 200);
+    }
+    assert.ok(refused >= 2, 'round robin sent POSTs to a-rude');
+    assert.equal(rude.hits() - before, refused, 'each POST that reached a-rude was answered 502 and never retried');
   });
 
   it('cuts the client connection when a backend fails after the response started', async () => {

@@ -121,3 +121,20 @@ test('outlier: once members are set, late results for a removed backend are igno
   assert.equal(d.isEjected('gone', 0), false);
   assert.deepEqual(d.snapshot(0).map((h) => h.id), ['a', 'b']);
 });
+
+test('outlier detection: a passing active health check ends an ejection early, keeping the count', () => {
+  const events: string[] = [];
+  const d = new OutlierDetector({ consecutiveFailures: 2, baseEjectionMs: 30_000, maxEjectionPercent: 100 }, (e) => events.push(`${e.type}:${e.id}`));
+  d.setMembers(['a', 'b'], 0);
+  d.record('a', 'failure', 1);
+  d.record('a', 'failure', 2);
+  assert.equal(d.isEjected('a', 3), true);
+  d.uneject('a', 1000);
+  assert.equal(d.isEjected('a', 1001), false);
+  assert.deepEqual(events, ['ejected:a', 'returned:a']);
+  d.record('a', 'failure', 1002);
+  d.record('a', 'failure', 1003);
+  assert.equal(d.snapshot(1004).find((h) => h.id === 'a')!.ejectedUntil, 1003 + 60_000, 'the second ejection is twice as long');
+  d.uneject('b', 1005);
+  assert.deepEqual(events, ['ejected:a', 'returned:a', 'ejected:a'], 'unejecting a backend that is not ejected does nothing');
+});
