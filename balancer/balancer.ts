@@ -18,6 +18,7 @@ import { AdmissionControl, type AdmissionOptions, type QueueWaiter } from './res
 import { GradientConcurrencyLimit, type GradientLimitOptions } from './resilience/concurrency-limit.js';
 import type { Outcome } from './resilience/outcome.js';
 import { DEFAULT_RESILIENCE, Router, type ResilienceSettings } from './router.js';
+import type { BackendFacts, BalancerView, UpstreamView } from './balancer-view.js';
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { UpstreamSet } from './upstream-set.js';
 import type { Upstream, PoolOptions } from './upstream.js';
@@ -69,7 +70,7 @@ export interface BalancerDeps {
  * registry, the health checker and a forwarding engine. `listen()` is the
  * only I/O at construction's end; `close()` drains and stops.
  */
-export class Balancer implements ForwardHost, Lifecycle {
+export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   readonly settings: BalancerSettings;
   readonly server: Server;
   readonly upstreams: UpstreamSet;
@@ -239,6 +240,27 @@ export class Balancer implements ForwardHost, Lifecycle {
         resolve(true);
       });
     });
+  }
+
+  facts(u: UpstreamView): BackendFacts {
+    return this.router.facts(u as Upstream);
+  }
+
+  sections(): Record<string, unknown> {
+    return { ...this.router.sections(), admission: this.admissionStatus() ?? null };
+  }
+
+  admissionStatus(): ReturnType<BalancerView['admissionStatus']> {
+    const a = this.admission?.status();
+    return a ? { ...a, adaptive: this.limiter !== undefined, limiter: this.limiter?.status() ?? null } : undefined;
+  }
+
+  retryBudgetRejections(): number {
+    return this.router.retryBudget.status().rejected;
+  }
+
+  ejectedCount(): number {
+    return this.router.outlier?.ejectedCount ?? 0;
   }
 
   /** Switches the strategy live; requests already routed are not affected. */

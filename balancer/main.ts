@@ -27,13 +27,7 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
     strategy: makeStrategy(config.strategy, undefined),
     logger,
   });
-  const adminParts = createAdmin(lb, {
-    token: config.adminToken,
-    logger: logger.child({ component: 'admin' }),
-    facts: (u) => lb.router.facts(u),
-    sections: () => lb.router.sections(),
-    strategyFactory: makeStrategy,
-  });
+  const adminParts = createAdmin(lb, { token: config.adminToken, logger: logger.child({ component: 'admin' }), strategyFactory: makeStrategy });
   const adminHttp = new HttpService('admin', adminParts.app, { port: config.adminPort, host: config.adminHost, graceMs: 1000 });
   const admin = {
     name: 'admin',

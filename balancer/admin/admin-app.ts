@@ -5,24 +5,19 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import { parseBackendSpec, isBackendId, type BackendState } from '../../common/backend.js';
 import type { Logger } from '../../common/logger.js';
 import { RegistryUnavailableError } from '../../common/registry/registry.js';
-import type { Balancer } from '../balancer.js';
+import type { BalancerView, BackendFacts, UpstreamView } from '../balancer-view.js';
 import { buildSnapshot, type StatsSnapshot } from '../stats/snapshot.js';
 import { createStrategy, STRATEGY_NAMES } from '../strategies/index.js';
-import type { Upstream } from '../upstream.js';
 import { LiveStream } from './live-stream.js';
-import { createBalancerMetrics, type BackendMetricFacts, type ViewMetric } from './metrics.js';
+import { createBalancerMetrics, type ViewMetric } from './metrics.js';
 
 export interface AdminOptions {
   /** Bearer token required for changes; none means changes are open (bind to loopback). */
   readonly token?: string;
   readonly logger: Logger;
-  /** Facts about a backend from the resilience parts (breaker, ejection, effective weight). */
-  readonly facts?: (u: Upstream) => BackendMetricFacts;
-  /** Extra sections of /stats (admission queue, retry budget). */
-  readonly sections?: () => Record<string, unknown>;
   readonly extraViews?: readonly ViewMetric[];
   /** Builds a strategy for PUT /strategy; defaults to createStrategy(name). */
-  readonly strategyFactory?: (name: string, options: unknown) => Balancer['strategy'];
+  readonly strategyFactory?: (name: string, options: unknown) => { readonly name: string };
   readonly now?: () => number;
   readonly processMetrics?: boolean;
 }
@@ -38,7 +33,7 @@ export interface Admin {
 const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
 
 /** JSON view of one backend: registry facts, health and live counters. */
-export function describeUpstream(u: Upstream, health?: Balancer['health']): Record<string, unknown> {
+export function describeUpstream(u: UpstreamView, health?: BalancerView['health']): Record<string, unknown> {
   const h = health?.state(u.id);
   return {
     id: u.id,
@@ -67,28 +62,39 @@ export function describeUpstream(u: Upstream, health?: Balancer['health']): Reco
  * /healthz (process alive) and /readyz (serving traffic), /metrics
  * (Prometheus), /stats (JSON), /events (SSE) and the live dashboard at /.
  */
-export function createAdmin(lb: Balancer, opts: AdminOptions): Admin {
+export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(express.json({ limit: '16kb' }));
   const requireToken = bearerGuard(opts.token);
   const now = opts.now ?? Date.now;
-  const facts = opts.facts ?? ((u: Upstream) => lb.router.facts(u));
-  const sections = opts.sections ?? (() => ({ ...lb.router.sections(), admission: lb.admission?.status() ?? null }));
-  const snapshot = (): StatsSnapshot => buildSnapshot(lb, now(), facts, sections());
+  const facts = (u: UpstreamView): BackendFacts => lb.facts(u);
+  const snapshot = (): StatsSnapshot => buildSnapshot(lb, now(), facts, lb.sections());
   const metrics = createBalancerMetrics(lb, { facts, extraViews: opts.extraViews, processMetrics: opts.processMetrics });
-  const live = new LiveStream(snapshot, lb.events);
-  const makeStrategy = opts.strategyFactory ?? ((name: string) => createStrategy<Upstream>(name));
+  const live = new LiveStream(snapshot, lb.events, 1000, lb.collect ? () => lb.collect!() : undefined);
+  const makeStrategy = opts.strategyFactory ?? ((name: string) => createStrategy(name));
+  // A cluster primary refreshes its merged view from the workers before answering a read.
+  const fresh = (handler: (req: Request, res: Response) => void) => async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      if (lb.collect) await lb.collect();
+      handler(req, res);
+    } catch (err) {
+      next(err);
+    }
+  };
 
   app.get('/', (_req, res) => {
     res.sendFile('index.html', { root: DASHBOARD_DIR, headers: { 'cache-control': 'no-store' } });
   });
   app.use('/dashboard', express.static(DASHBOARD_DIR, { index: false, maxAge: 0 }));
 
-  app.get('/stats', (_req, res) => {
-    res.set('cache-control', 'no-store').json(snapshot());
-  });
+  app.get(
+    '/stats',
+    fresh((_req, res) => {
+      res.set('cache-control', 'no-store').json(snapshot());
+    }),
+  );
 
   app.get('/events', (req, res) => {
     live.attach(req, res);
@@ -96,20 +102,24 @@ export function createAdmin(lb: Balancer, opts: AdminOptions): Admin {
 
   app.get('/metrics', async (_req, res, next) => {
     try {
+      if (lb.collect) await lb.collect();
       res.set('content-type', metrics.contentType).send(await metrics.metrics());
     } catch (err) {
       next(err);
     }
   });
 
-  app.get('/queue/status', (_req, res) => {
-    const a = lb.admission?.status();
-    if (!a) {
-      res.json({ enabled: false, inFlight: lb.inFlight, queued: 0, limit: null, rejected: 0, timedOut: 0 });
-      return;
-    }
-    res.json({ enabled: true, adaptive: lb.limiter !== undefined, ...a, limiter: lb.limiter?.status() ?? null });
-  });
+  app.get(
+    '/queue/status',
+    fresh((_req, res) => {
+      const a = lb.admissionStatus();
+      if (!a) {
+        res.json({ enabled: false, inFlight: lb.inFlight, queued: 0, limit: null, rejected: 0, timedOut: 0 });
+        return;
+      }
+      res.json({ enabled: true, ...a });
+    }),
+  );
 
   app.get('/strategy', (_req, res) => {
     res.json({ strategy: lb.strategy.name, available: STRATEGY_NAMES });
@@ -118,13 +128,13 @@ export function createAdmin(lb: Balancer, opts: AdminOptions): Admin {
   app.put('/strategy', requireToken, (req, res) => {
     const body = (req.body ?? {}) as { name?: unknown; options?: unknown };
     if (typeof body.name !== 'string') return badRequest(res, 'name is required, one of: ' + STRATEGY_NAMES.join(', '));
-    let strategy: Balancer['strategy'];
+    let strategy: { readonly name: string };
     try {
       strategy = makeStrategy(body.name, body.options);
     } catch (err) {
       return badRequest(res, (err as Error).message);
     }
-    lb.setStrategy(strategy);
+    lb.setStrategy(strategy, { name: body.name, options: body.options });
     res.json({ strategy: strategy.name });
   });
 
@@ -144,24 +154,31 @@ export function createAdmin(lb: Balancer, opts: AdminOptions): Admin {
     });
   });
 
-  app.get('/info', (_req, res) => {
-    res.json(lb.info());
-  });
+  app.get(
+    '/info',
+    fresh((_req, res) => {
+      res.json(lb.info());
+    }),
+  );
 
-  const describe = (u: Upstream): Record<string, unknown> => {
-    const f = facts(u);
-    return { ...describeUpstream(u, lb.health), breaker: f.breaker ?? 'closed', ejected: f.ejected ?? false, effectiveWeight: f.effectiveWeight ?? u.weight };
-  };
+  const describe = (u: UpstreamView): Record<string, unknown> => ({ ...describeUpstream(u, lb.health), ...facts(u) });
 
-  app.get('/backends', (_req, res) => {
-    res.json({ instanceId: lb.settings.instanceId, strategy: lb.strategy.name, registryVersion: lb.upstreams.version, backends: lb.upstreams.all.map(describe) });
-  });
+  app.get(
+    '/backends',
+    fresh((_req, res) => {
+      res.json({ instanceId: lb.settings.instanceId, strategy: lb.strategy.name, registryVersion: lb.upstreams.version, backends: lb.upstreams.all.map(describe) });
+    }),
+  );
 
-  app.get('/backends/:id', (req, res) => {
-    const u = lb.upstreams.get(req.params.id);
-    if (!u) return notFound(res, req.params.id);
-    res.json(describe(u));
-  });
+  app.get(
+    '/backends/:id',
+    fresh((req, res) => {
+      const id = String(req.params.id);
+      const u = lb.upstreams.get(id);
+      if (!u) return notFound(res, id);
+      res.json(describe(u));
+    }),
+  );
 
   app.post('/backends', requireToken, async (req, res, next) => {
     const parsed = parseBackendSpec(req.body);

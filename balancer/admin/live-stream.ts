@@ -14,8 +14,11 @@ export class LiveStream {
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Timeout | undefined;
 
-  constructor(snapshot: () => unknown, events: EventLog, intervalMs = 1000) {
+  readonly #collect: (() => Promise<void>) | undefined;
+
+  constructor(snapshot: () => unknown, events: EventLog, intervalMs = 1000, collect?: () => Promise<void>) {
     this.#snapshot = snapshot;
+    this.#collect = collect;
     this.#intervalMs = intervalMs;
     this.#unsubscribe = events.subscribe((e) => {
       this.#broadcast('log', e);
@@ -57,7 +60,14 @@ export class LiveStream {
 
   #tick(): void {
     if (this.#clients.size === 0) return;
-    this.#send(`event: stats\ndata: ${JSON.stringify(this.#snapshot())}\n\n`);
+    if (!this.#collect) {
+      this.#send(`event: stats\ndata: ${JSON.stringify(this.#snapshot())}\n\n`);
+      return;
+    }
+    this.#collect().then(
+      () => this.#send(`event: stats\ndata: ${JSON.stringify(this.#snapshot())}\n\n`),
+      () => undefined,
+    );
   }
 
   #broadcast(event: string, data: LbEvent): void {

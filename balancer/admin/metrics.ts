@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
-import type { Balancer } from '../balancer.js';
-import { LATENCY_BUCKETS_SECONDS, type Upstream } from '../upstream.js';
+import type { BalancerView, UpstreamView } from '../balancer-view.js';
+import { LATENCY_BUCKETS_SECONDS } from '../upstream.js';
 
 type Labels = Record<string, string | number>;
 interface Sample {
@@ -45,7 +45,7 @@ export interface BackendMetricFacts {
 export interface MetricsOptions {
   /** Adds process metrics (CPU, memory, event loop delay, GC). */
   readonly processMetrics?: boolean;
-  readonly facts?: (u: Upstream) => BackendMetricFacts;
+  readonly facts?: (u: UpstreamView) => BackendMetricFacts;
   /** More views from optional parts (admission queue, retry budget). */
   readonly extraViews?: readonly ViewMetric[];
 }
@@ -55,7 +55,7 @@ const REGISTRY_STATES = ['active', 'draining'] as const;
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 
 /** Builds the balancer's Prometheus registry. docs/observability.md lists every metric. */
-export function createBalancerMetrics(lb: Balancer, opts: MetricsOptions = {}): Registry {
+export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {}): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ instance_id: lb.settings.instanceId });
   if (opts.processMetrics !== false) {
@@ -66,8 +66,8 @@ export function createBalancerMetrics(lb: Balancer, opts: MetricsOptions = {}): 
       registry.removeSingleMetric(`switchyard_process_${name}`);
     }
   }
-  const ups = (): readonly Upstream[] => lb.upstreams.all;
-  const perBackend = (f: (u: Upstream) => number): Sample[] => ups().map((u) => ({ labels: { backend: u.id }, value: f(u) }));
+  const ups = (): readonly UpstreamView[] => lb.upstreams.all;
+  const perBackend = (f: (u: UpstreamView) => number): Sample[] => ups().map((u) => ({ labels: { backend: u.id }, value: f(u) }));
   const views: ViewMetric[] = [
     new ViewMetric('switchyard_requests_total', 'Client requests received by the proxy.', 'counter', () => [{ labels: {}, value: lb.requestsTotal }]),
     new ViewMetric('switchyard_in_flight_requests', 'Client requests being handled now.', 'gauge', () => [{ labels: {}, value: lb.inFlight }]),
@@ -130,18 +130,18 @@ export function createBalancerMetrics(lb: Balancer, opts: MetricsOptions = {}): 
       { labels: {}, value: (lb.registry.status().lastPropagationMs ?? 0) / 1000 },
     ]),
     new ViewMetric('switchyard_registry_skipped_entries', 'Malformed registry entries skipped in the last snapshot.', 'gauge', () => [{ labels: {}, value: lb.registry.status().skippedEntries }]),
-    new ViewMetric('switchyard_retry_budget_rejections_total', 'Retries refused because the retry budget was spent.', 'counter', () => [{ labels: {}, value: lb.router.retryBudget.status().rejected }]),
-    new ViewMetric('switchyard_admission_in_flight', 'Requests holding an admission slot.', 'gauge', () => [{ labels: {}, value: lb.admission?.status().inFlight ?? lb.inFlight }]),
-    new ViewMetric('switchyard_admission_limit', 'Cap on requests in flight (moves in adaptive mode; 0 when there is no cap).', 'gauge', () => [{ labels: {}, value: lb.admission?.status().limit ?? 0 }]),
-    new ViewMetric('switchyard_queue_depth', 'Requests waiting in the admission queue.', 'gauge', () => [{ labels: {}, value: lb.admission?.status().queued ?? 0 }]),
+    new ViewMetric('switchyard_retry_budget_rejections_total', 'Retries refused because the retry budget was spent.', 'counter', () => [{ labels: {}, value: lb.retryBudgetRejections() }]),
+    new ViewMetric('switchyard_admission_in_flight', 'Requests holding an admission slot.', 'gauge', () => [{ labels: {}, value: lb.admissionStatus()?.inFlight ?? lb.inFlight }]),
+    new ViewMetric('switchyard_admission_limit', 'Cap on requests in flight (moves in adaptive mode; 0 when there is no cap).', 'gauge', () => [{ labels: {}, value: lb.admissionStatus()?.limit ?? 0 }]),
+    new ViewMetric('switchyard_queue_depth', 'Requests waiting in the admission queue.', 'gauge', () => [{ labels: {}, value: lb.admissionStatus()?.queued ?? 0 }]),
     new ViewMetric('switchyard_admission_rejections_total', 'Requests refused by admission control: queue full, or waited too long.', 'counter', () => {
-      const a = lb.admission?.status();
+      const a = lb.admissionStatus();
       return [
         { labels: { reason: 'queue_full' }, value: a?.rejected ?? 0 },
         { labels: { reason: 'queue_timeout' }, value: a?.timedOut ?? 0 },
       ];
     }),
-    new ViewMetric('switchyard_backends_ejected', 'Backends currently ejected by outlier detection.', 'gauge', () => [{ labels: {}, value: lb.router.outlier?.ejectedCount ?? 0 }]),
+    new ViewMetric('switchyard_backends_ejected', 'Backends currently ejected by outlier detection.', 'gauge', () => [{ labels: {}, value: lb.ejectedCount() }]),
     new ViewMetric('switchyard_strategy_info', 'The load-balancing strategy in use (value 1).', 'gauge', () => [{ labels: { strategy: lb.strategy.name }, value: 1 }]),
     ...(opts.extraViews ?? []),
   ];

@@ -1,5 +1,4 @@
-import type { Balancer } from '../balancer.js';
-import type { Upstream } from '../upstream.js';
+import type { BalancerView, UpstreamView } from '../balancer-view.js';
 import type { LbEvent } from './event-log.js';
 
 /** Seconds the rates, latencies and error rates in a snapshot are computed over. */
@@ -42,7 +41,7 @@ export interface StatsSnapshot {
   readonly requestsPerSecond: number;
   readonly inFlight: number;
   readonly totals: { readonly requests: number; readonly retries: number; readonly errors: Readonly<Record<string, number>> };
-  readonly registry: ReturnType<Balancer['registry']['status']>;
+  readonly registry: ReturnType<BalancerView['registry']['status']>;
   readonly backends: readonly BackendStats[];
   readonly events: readonly LbEvent[];
   /** Extra sections added by optional parts (admission queue, retry budget...). */
@@ -51,14 +50,14 @@ export interface StatsSnapshot {
 
 /** Extra facts a resilience part can add to a backend's stats. */
 export interface BackendStatsExtension {
-  (u: Upstream): { breaker?: string; ejected?: boolean; effectiveWeight?: number };
+  (u: UpstreamView): { breaker?: string; ejected?: boolean; effectiveWeight?: number };
 }
 
 /**
  * One snapshot of everything the dashboard shows. Built once per second for
  * all SSE clients, and on demand for GET /stats.
  */
-export function buildSnapshot(lb: Balancer, now: number, extend?: BackendStatsExtension, sections: Record<string, unknown> = {}): StatsSnapshot {
+export function buildSnapshot(lb: BalancerView, now: number, extend?: BackendStatsExtension, sections: Record<string, unknown> = {}): StatsSnapshot {
   const summaries = lb.upstreams.all.map((u) => u.window.summary(RATE_WINDOW_SECONDS));
   const totalCount = summaries.reduce((n, s) => n + s.count, 0);
   const backends = lb.upstreams.all.map((u, i): BackendStats => {

@@ -1,0 +1,76 @@
+import type { BackendSpec } from '../common/backend.js';
+import type { ErrorCode } from '../common/errors.js';
+import type { Registry } from '../common/registry/registry.js';
+import type { CheckResult } from './health/health-checker.js';
+import type { HealthState, HealthStatus } from './health/health-state.js';
+import type { AdmissionStatus } from './resilience/admission-control.js';
+import type { EventLog } from './stats/event-log.js';
+import type { WindowSummary } from './stats/rolling-window.js';
+
+/** What the admin API, /stats and /metrics read of one backend. */
+export interface UpstreamView {
+  readonly id: string;
+  readonly url: string;
+  readonly spec: BackendSpec;
+  readonly health: HealthStatus;
+  readonly healthChangedAt: number;
+  readonly routable: boolean;
+  readonly weight: number;
+  readonly inFlight: number;
+  readonly tunnels: number;
+  readonly requests: number;
+  readonly failures: number;
+  readonly responses1xx2xx: number;
+  readonly responses3xx: number;
+  readonly responses4xx: number;
+  readonly responses5xx: number;
+  readonly lastError: { readonly code: ErrorCode; readonly at: number } | undefined;
+  readonly latencyBuckets: ArrayLike<number>;
+  readonly latencySumSeconds: number;
+  readonly latencyCount: number;
+  readonly window: { summary(span: number): WindowSummary; series(span: number): number[] };
+}
+
+/** Breaker, ejection and weight facts of one backend from the resilience parts. */
+export interface BackendFacts {
+  readonly breaker: 'closed' | 'open' | 'half-open';
+  readonly ejected: boolean;
+  readonly effectiveWeight: number;
+}
+
+/**
+ * The read side of a balancer, as the admin API sees it. A single-process
+ * Balancer is one; a cluster primary is another, serving the merged view of
+ * its workers. Mutations go through the registry and setStrategy().
+ */
+export interface BalancerView {
+  readonly settings: { readonly instanceId: string };
+  readonly registry: Registry;
+  readonly listening: boolean;
+  readonly upstreams: {
+    readonly all: readonly UpstreamView[];
+    readonly routable: readonly UpstreamView[];
+    readonly version: number;
+    get(id: string): UpstreamView | undefined;
+  };
+  readonly health: { state(id: string): { readonly health: HealthState; readonly last?: CheckResult } | undefined };
+  readonly events: EventLog;
+  readonly strategy: { readonly name: string };
+  readonly startedAt: number;
+  readonly forwarder: { readonly name: string };
+  readonly inFlight: number;
+  readonly requestsTotal: number;
+  readonly retriesTotal: number;
+  readonly errors: ReadonlyMap<ErrorCode, number>;
+  info(): Record<string, unknown>;
+  /** Switches the strategy live. `spec` is how it was asked for (workers rebuild it from that). */
+  setStrategy(strategy: { readonly name: string }, spec: { readonly name: string; readonly options: unknown }): void;
+  facts(u: UpstreamView): BackendFacts;
+  /** Extra /stats sections: resilience state, admission. */
+  sections(): Record<string, unknown>;
+  admissionStatus(): (AdmissionStatus & { readonly adaptive: boolean; readonly limiter: unknown }) | undefined;
+  retryBudgetRejections(): number;
+  ejectedCount(): number;
+  /** Brings the view up to date before a read (a cluster primary asks its workers). */
+  collect?(): Promise<void>;
+}
