@@ -1,0 +1,98 @@
+import type { Redis } from 'ioredis';
+import { docker, E2E, waitUntil } from './stack.js';
+
+export interface SeenEvent {
+  readonly action: string;
+  readonly id: string;
+  readonly name: string;
+  readonly signal?: string;
+  /** Engine time, epoch ms. */
+  readonly at: number;
+}
+
+/** The engine's container events for the e2e project, as they happen. */
+export class DockerEventLog {
+  readonly events: SeenEvent[] = [];
+  #stream: NodeJS.ReadableStream | undefined;
+
+  static async start(): Promise<DockerEventLog> {
+    const log = new DockerEventLog();
+    const stream = await docker.getEvents({ filters: { type: ['container'], label: [`com.docker.compose.project=${E2E.project}`] } });
+    log.#stream = stream;
+    let buf = '';
+    stream.on('error', () => undefined);
+    stream.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const m = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
+          log.events.push({ action: m.Action, id: m.Actor.ID, name: m.Actor.Attributes.name ?? '', signal: m.Actor.Attributes.signal, at: m.timeNano / 1e6 });
+        } catch {
+          // partial or foreign line
+        }
+      }
+    });
+    return log;
+  }
+
+  find(action: string, id: string): SeenEvent | undefined {
+    return this.events.find((e) => e.action === action && e.id === id);
+  }
+
+  wait(action: string, id: string, timeoutMs = 30_000): Promise<SeenEvent> {
+    return waitUntil(`docker event '${action}' of ${id.slice(0, 12)}`, () => this.find(action, id), timeoutMs, 10);
+  }
+
+  close(): void {
+    const s = this.#stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+    s?.destroy?.();
+  }
+}
+
+export interface RegistryChange {
+  readonly op: string;
+  readonly id: string;
+  readonly version: number;
+  /** When the writer made the change, epoch ms. */
+  readonly at: number;
+}
+
+/** The registry's change channel (pub/sub), as the balancers hear it. */
+export class RegistryFeed {
+  readonly changes: RegistryChange[] = [];
+  readonly #sub: Redis;
+
+  private constructor(sub: Redis) {
+    this.#sub = sub;
+  }
+
+  static async start(redis: Redis): Promise<RegistryFeed> {
+    const sub = redis.duplicate();
+    sub.on('error', () => undefined);
+    const feed = new RegistryFeed(sub);
+    sub.on('message', (_ch: string, text: string) => {
+      try {
+        feed.changes.push(JSON.parse(text) as RegistryChange);
+      } catch {
+        // not ours
+      }
+    });
+    await sub.subscribe(`${E2E.prefix}changes`);
+    return feed;
+  }
+
+  find(op: string, id: string, after = 0): RegistryChange | undefined {
+    return this.changes.find((c) => c.op === op && c.id === id && c.at >= after);
+  }
+
+  wait(op: string, id: string, after: number, timeoutMs = 10_000): Promise<RegistryChange> {
+    return waitUntil(`registry ${op} of ${id}`, () => this.find(op, id, after), timeoutMs, 5);
+  }
+
+  close(): void {
+    this.#sub.disconnect();
+  }
+}
