@@ -81,9 +81,17 @@ clean: ## remove build output
 	rm -rf dist tests/output
 
 # --- Measuring: load tool, benchmark, soak (docs/load-tool.md, docs/performance.md) ---
-.PHONY: load
+.PHONY: load bench soak
 URL ?= http://localhost:9090
 LOAD_ARGS ?= --requests 5000
+BENCH_ARGS ?=
+SOAK_ARGS ?=
 
 load: build ## send bounded load to the local stack (URL=..., LOAD_ARGS=...) and show the per-backend spread
 	node dist/cli/switchyard.js load $(URL) $(LOAD_ARGS)
+
+bench: build ## Switchyard vs nginx, HAProxy and Node baselines in one run, < 10 min (BENCH_ARGS=--smoke ...)
+	node dist/cli/switchyard.js bench $(BENCH_ARGS)
+
+soak: build ## 1,000,000 requests or 10 min with aborting clients; fails if RSS or fds grow (SOAK_ARGS=...)
+	node dist/cli/switchyard.js soak $(SOAK_ARGS)

@@ -28,6 +28,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'send bounded HTTP load and show req/s, latency and the per-backend spread',
     run: async (argv, env) => (await import('./load/main.js')).runLoadCommand(argv, env),
   },
+  bench: {
+    summary: 'measure Switchyard against nginx, HAProxy and Node baselines in one run',
+    run: async (argv, env) => (await import('./bench/main.js')).runBench(argv, env),
+  },
+  soak: {
+    summary: 'soak a balancer with aborting clients; check RSS and open fds stay flat',
+    run: async (argv, env) => (await import('./bench/soak-main.js')).runSoak(argv, env),
+  },
 };
 
 function usage(): string {

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { BACKEND_OPTIONS } from '../backend/config.js';
 import { BALANCER_OPTIONS } from '../balancer/config.js';
 import { DEMO_OPTIONS } from '../cli/demo.js';
+import { BENCH_OPTIONS } from '../cli/bench/options.js';
+import { SOAK_OPTIONS } from '../cli/bench/soak-options.js';
 import { LOAD_OPTIONS } from '../cli/load/options.js';
 import { renderOptionsMarkdown } from '../common/config/markdown.js';
 
@@ -25,6 +27,8 @@ export function configurationMarkdown(): string {
     renderOptionsMarkdown('switchyard backend', 'switchyard backend [options]', BACKEND_OPTIONS),
     renderOptionsMarkdown('switchyard demo', 'switchyard demo [options]', DEMO_OPTIONS),
     renderOptionsMarkdown('switchyard load', 'switchyard load <url> [options]', LOAD_OPTIONS),
+    renderOptionsMarkdown('switchyard bench', 'switchyard bench [options]', BENCH_OPTIONS),
+    renderOptionsMarkdown('switchyard soak', 'switchyard soak [options]', SOAK_OPTIONS),
   ].join('\n');
 }
 

@@ -1,0 +1,83 @@
+import { findRow, ratio, type BackendVariant, type BenchRow, type Check, type Figures } from './results.js';
+
+export function formatRps(x: number): string {
+  if (!Number.isFinite(x)) return '-';
+  return x >= 10_000 ? `${(x / 1000).toFixed(1)}k` : Math.round(x).toLocaleString('en-US');
+}
+
+export function formatMs(x: number): string {
+  if (!Number.isFinite(x)) return '-';
+  if (x >= 100) return x.toFixed(0);
+  if (x >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
+
+const formatRatio = (x: number | null): string => (x === null ? '-' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const formatInt = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : Math.round(x).toLocaleString('en-US'));
+
+interface Column {
+  readonly title: string;
+  readonly value: (f: Figures) => number | null;
+  readonly format: (x: number | null) => string;
+  readonly withRatios: boolean;
+}
+
+const COLUMNS: readonly Column[] = [
+  { title: 'req/s', value: (f) => f.rps, format: (x) => (x === null ? '-' : formatRps(x)), withRatios: true },
+  { title: 'p50 ms', value: (f) => f.p50Ms, format: (x) => (x === null ? '-' : formatMs(x)), withRatios: true },
+  { title: 'p99 ms', value: (f) => f.p99Ms, format: (x) => (x === null ? '-' : formatMs(x)), withRatios: true },
+  { title: 'p99.9 ms', value: (f) => f.p999Ms, format: (x) => (x === null ? '-' : formatMs(x)), withRatios: true },
+  { title: 'errors', value: (f) => f.errors, format: formatInt, withRatios: false },
+  { title: 'RSS MiB', value: (f) => f.rssMiB, format: formatInt, withRatios: true },
+  { title: 'CPU µs/req', value: (f) => f.cpuUsPerReq, format: (x) => (x === null ? '-' : x.toFixed(1)), withRatios: true },
+];
+
+/** Left-aligns the first column and right-aligns the rest. */
+function align(lines: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const cells of lines) cells.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return lines.map((cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd());
+}
+
+/**
+ * One table per backend variant and connection count: every figure followed
+ * by its ratio to nginx (1 worker) and to Switchyard (1 process) of the same
+ * group. Ratios are of medians, so they are same-run ratios.
+ */
+export function renderRatioTable(rows: readonly BenchRow[], rounds: number): string {
+  const out: string[] = [];
+  const groups: [BackendVariant, number][] = [];
+  for (const r of rows) if (!groups.some(([b, c]) => b === r.backend && c === r.connections)) groups.push([r.backend, r.connections]);
+  for (const [backend, connections] of groups) {
+    const nginx = findRow(rows, 'nginx', connections, backend)?.median;
+    const sy = findRow(rows, 'switchyard', connections, backend)?.median;
+    out.push(`${connections} connections, ${backend === 'nginx' ? 'nginx' : 'Node (switchyard backend)'} backends, medians of ${rounds} round${rounds === 1 ? '' : 's'}; each figure then ×nginx and ×Switchyard`);
+    const head1 = ['proxy'];
+    const head2 = [''];
+    for (const c of COLUMNS) {
+      head1.push(c.title);
+      head2.push('');
+      if (c.withRatios) {
+        head1.push('', '');
+        head2.push('×ngx', '×sy');
+      }
+    }
+    const lines: string[][] = [head1, head2];
+    for (const r of rows.filter((x) => x.backend === backend && x.connections === connections)) {
+      const cells = [r.label];
+      for (const c of COLUMNS) {
+        const v = c.value(r.median);
+        cells.push(c.format(v));
+        if (c.withRatios) cells.push(formatRatio(ratio(v, nginx ? c.value(nginx) : null)), formatRatio(ratio(v, sy ? c.value(sy) : null)));
+      }
+      lines.push(cells);
+    }
+    out.push(...align(lines), '');
+  }
+  return out.join('\n');
+}
+
+export function renderChecks(checks: readonly Check[]): string {
+  const mark = (p: boolean | null): string => (p === null ? ' n/a' : p ? 'pass' : 'FAIL');
+  return ['Issue 6 acceptance figures (this run):', ...checks.map((c) => `  [${mark(c.pass)}] ${c.name}: ${c.detail}`), ''].join('\n');
+}

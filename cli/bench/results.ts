@@ -1,0 +1,89 @@
+/** The figures of one measured run of one proxy (or their medians over rounds). */
+export interface Figures {
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly errors: number;
+  readonly requests: number;
+  /** Resident memory of the proxy's processes at the end of the run; null for `direct`. */
+  readonly rssMiB: number | null;
+  /** The proxy's own CPU time (utime + stime over its processes) per request, in µs; null for `direct`. */
+  readonly cpuUsPerReq: number | null;
+}
+
+export type BackendVariant = 'nginx' | 'node';
+
+export interface BenchRow {
+  readonly proxy: string;
+  readonly label: string;
+  /** Which backends were behind the proxy: nginx (the fast backend) or our own Node backend. */
+  readonly backend: BackendVariant;
+  readonly connections: number;
+  readonly rounds: Figures[];
+  readonly median: Figures;
+}
+
+export interface Skipped {
+  readonly proxy: string;
+  readonly reason: string;
+}
+
+export interface Check {
+  readonly name: string;
+  /** null when a figure it needs was not measured. */
+  readonly pass: boolean | null;
+  readonly detail: string;
+}
+
+export interface BenchResult {
+  readonly tool: 'switchyard-bench';
+  readonly version: 1;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly command: string;
+  readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly node: string; readonly loadAverageAtStart: readonly number[]; readonly versions: Readonly<Record<string, string>> };
+  readonly settings: { readonly rounds: number; readonly durationMs: number; readonly warmupMs: number; readonly connections: readonly number[]; readonly proxies: readonly string[]; readonly variantProxies: readonly string[]; readonly smoke: boolean };
+  readonly loadGenerator: 'wrk' | 'autocannon';
+  readonly rows: BenchRow[];
+  readonly skipped: Skipped[];
+  readonly checks: Check[];
+  readonly notes: string[];
+}
+
+/** Median of numbers (mean of the middle two for an even count); NaN for none. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function medianOrNull(xs: readonly (number | null)[]): number | null {
+  const known = xs.filter((x): x is number => x !== null);
+  return known.length ? median(known) : null;
+}
+
+/** Each figure's median over the rounds, taken separately. Errors are summed, not medianed: one error in any round counts. */
+export function medianFigures(rounds: readonly Figures[]): Figures {
+  return {
+    rps: median(rounds.map((r) => r.rps)),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    p999Ms: median(rounds.map((r) => r.p999Ms)),
+    errors: rounds.reduce((s, r) => s + r.errors, 0),
+    requests: rounds.reduce((s, r) => s + r.requests, 0),
+    rssMiB: medianOrNull(rounds.map((r) => r.rssMiB)),
+    cpuUsPerReq: medianOrNull(rounds.map((r) => r.cpuUsPerReq)),
+  };
+}
+
+/** a / b, or null when either is unknown or b is 0. */
+export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  if (a === null || a === undefined || b === null || b === undefined || b === 0 || !Number.isFinite(a) || !Number.isFinite(b)) return null;
+  return a / b;
+}
+
+export function findRow(rows: readonly BenchRow[], proxy: string, connections: number, backend: BackendVariant = 'nginx'): BenchRow | undefined {
+  return rows.find((r) => r.proxy === proxy && r.connections === connections && r.backend === backend);
+}

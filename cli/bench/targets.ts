@@ -1,0 +1,150 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { ChildSet } from './children.js';
+import { haproxyConfig, nginxBackendConfig, nginxProxyConfig, type HostPort } from './configs.js';
+import { freePort, waitServing } from './net.js';
+import type { ToolPaths } from './tools.js';
+
+/** The proxies the bench knows, in the order they are listed. */
+export const PROXY_IDS = ['direct', 'switchyard', 'switchyard-w2', 'nginx', 'nginx-w2', 'haproxy', 'undici-loop', 'http-proxy-agent', 'naive', 'switchyard-http-proxy'] as const;
+export type ProxyId = (typeof PROXY_IDS)[number];
+
+/** Run by default; `switchyard-http-proxy` (the compatibility engine) only when asked for. */
+export const DEFAULT_PROXIES: readonly ProxyId[] = PROXY_IDS.filter((p) => p !== 'switchyard-http-proxy');
+/** Run again in front of our own Node backend (the second backend variant), at the first connection count. */
+export const DEFAULT_VARIANT_PROXIES: readonly ProxyId[] = ['direct', 'switchyard', 'nginx', 'undici-loop'];
+
+export const PROXY_LABELS: Readonly<Record<ProxyId, string>> = {
+  direct: 'direct to a backend',
+  switchyard: 'Switchyard (1 process)',
+  'switchyard-w2': 'Switchyard --workers 2',
+  nginx: 'nginx (1 worker)',
+  'nginx-w2': 'nginx (2 workers)',
+  haproxy: 'HAProxy (2 threads)',
+  'undici-loop': 'bare undici loop',
+  'http-proxy-agent': 'http-proxy + keep-alive',
+  naive: 'naive http-proxy (seed)',
+  'switchyard-http-proxy': 'Switchyard http-proxy engine',
+};
+
+/** A proxy that could not be started, with the reason shown to the user. */
+export class Unavailable extends Error {
+  readonly code = 'SWY_BENCH_UNAVAILABLE';
+}
+
+export interface StartContext {
+  readonly children: ChildSet;
+  /** Scratch directory for configuration files. */
+  readonly dir: string;
+  readonly tools: ToolPaths;
+  /** Node arguments that run the switchyard CLI: [...execArgv, entry]. */
+  readonly cli: readonly string[];
+  /** Path of a bench server program (servers/<name>.js or .ts), run with the same Node arguments as the CLI. */
+  readonly serverFile: (name: string) => string;
+  readonly nodeArgs: readonly string[];
+  readonly maxConnections: number;
+  readonly workersSupported: boolean;
+  readonly readyTimeoutMs: number;
+}
+
+export interface RunningBackends {
+  readonly variant: 'nginx' | 'node';
+  readonly upstreams: readonly HostPort[];
+  /** Root pids of the backend processes. */
+  readonly pids: readonly number[];
+}
+
+export interface RunningProxy {
+  readonly id: ProxyId;
+  readonly url: string;
+  /** Root of the process tree whose CPU and RSS are measured; undefined for `direct`. */
+  readonly pid: number | undefined;
+}
+
+const url = (hp: HostPort): string => `http://${hp.host}:${hp.port}`;
+
+/** nginx, one worker, two ports: the fast backend. */
+export async function startNginxBackends(ctx: StartContext): Promise<RunningBackends> {
+  if (!ctx.tools.nginx) throw new Unavailable('nginx is not installed');
+  const dir = `${ctx.dir}/nginx-backend`;
+  mkdirSync(dir, { recursive: true });
+  const ports = [await freePort(), await freePort()];
+  writeFileSync(`${dir}/nginx.conf`, nginxBackendConfig({ dir, ports }));
+  const child = ctx.children.spawn('nginx backend', ctx.tools.nginx, ['-p', dir, '-e', 'stderr', '-c', `${dir}/nginx.conf`]);
+  const upstreams = ports.map((port) => ({ host: '127.0.0.1', port }));
+  for (const u of upstreams) await waitServing(url(u), ctx.readyTimeoutMs);
+  return { variant: 'nginx', upstreams, pids: [child.pid] };
+}
+
+/** Two `switchyard backend` processes: our own backend, the second variant. */
+export async function startNodeBackends(ctx: StartContext): Promise<RunningBackends> {
+  const upstreams: HostPort[] = [];
+  const pids: number[] = [];
+  for (const i of [1, 2]) {
+    const port = await freePort();
+    const child = ctx.children.spawn(`node backend ${i}`, process.execPath, [...ctx.cli, 'backend', '--port', String(port), '--host', '127.0.0.1', '--id', `node-${i}`, '--log-level', 'warn']);
+    upstreams.push({ host: '127.0.0.1', port });
+    pids.push(child.pid);
+  }
+  for (const u of upstreams) await waitServing(url(u), ctx.readyTimeoutMs);
+  return { variant: 'node', upstreams, pids };
+}
+
+/** Does this build of the balancer take --workers? (Detected from its --help, so the bench runs before and after it exists.) */
+export function balancerHasWorkers(cli: readonly string[]): boolean {
+  const r = spawnSync(process.execPath, [...cli, 'balancer', '--help'], { encoding: 'utf8', timeout: 30_000 });
+  return /--workers\b/.test(r.stdout ?? '');
+}
+
+/** Starts one proxy in front of the backends and waits until it answers 200. */
+export async function startProxy(id: ProxyId, ctx: StartContext, backends: RunningBackends): Promise<RunningProxy> {
+  const ups = backends.upstreams;
+  if (id === 'direct') return { id, url: url(ups[0]!), pid: undefined };
+  const port = await freePort();
+  const listen = `http://127.0.0.1:${port}`;
+  const tag = `${id} (${backends.variant} backends)`;
+  let pid: number;
+  switch (id) {
+    case 'switchyard':
+    case 'switchyard-w2':
+    case 'switchyard-http-proxy': {
+      if (id === 'switchyard-w2' && !ctx.workersSupported) throw new Unavailable('not available: this balancer has no --workers flag yet');
+      const list = ups.map((u, i) => `${backends.variant}-${i + 1}=${url(u)}`).join(',');
+      const args = [...ctx.cli, 'balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(await freePort()), '--backends', list, '--log-level', 'warn'];
+      if (id === 'switchyard-w2') args.push('--workers', '2');
+      if (id === 'switchyard-http-proxy') args.push('--engine', 'http-proxy');
+      pid = ctx.children.spawn(tag, process.execPath, args).pid;
+      // ready once both backends passed their health checks and answer through it
+      await waitServing(listen, ctx.readyTimeoutMs, (r) => r.status === 200 && typeof r.headers['x-backend'] === 'string');
+      return { id, url: listen, pid };
+    }
+    case 'nginx':
+    case 'nginx-w2': {
+      if (!ctx.tools.nginx) throw new Unavailable('nginx is not installed');
+      const dir = `${ctx.dir}/${id}-${backends.variant}`;
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(`${dir}/nginx.conf`, nginxProxyConfig({ dir, port, upstreams: ups, workers: id === 'nginx' ? 1 : 2, keepalive: ctx.maxConnections }));
+      pid = ctx.children.spawn(tag, ctx.tools.nginx, ['-p', dir, '-e', 'stderr', '-c', `${dir}/nginx.conf`]).pid;
+      break;
+    }
+    case 'haproxy': {
+      if (!ctx.tools.haproxy) throw new Unavailable('HAProxy is not installed');
+      const file = `${ctx.dir}/haproxy-${backends.variant}.cfg`;
+      writeFileSync(file, haproxyConfig({ port, upstreams: ups, threads: 2, maxconn: Math.max(4096, ctx.maxConnections * 4) }));
+      pid = ctx.children.spawn(tag, ctx.tools.haproxy, ['-db', '-f', file]).pid;
+      break;
+    }
+    case 'undici-loop':
+      pid = ctx.children.spawn(tag, process.execPath, [...ctx.nodeArgs, ctx.serverFile('undici-loop'), '--port', String(port), '--backends', ups.map(url).join(',')]).pid;
+      break;
+    case 'http-proxy-agent':
+    case 'naive': {
+      const args = [...ctx.nodeArgs, ctx.serverFile('http-proxy-balancer'), '--port', String(port), '--backends', ups.map(url).join(',')];
+      if (id === 'http-proxy-agent') args.push('--agent');
+      pid = ctx.children.spawn(tag, process.execPath, args).pid;
+      break;
+    }
+  }
+  await waitServing(listen, ctx.readyTimeoutMs);
+  return { id, url: listen, pid };
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { renderBenchChart } from '../../cli/bench/bench-chart-svg.js';
+import { acceptanceChecks } from '../../cli/bench/checks.js';
+import { rotate } from '../../cli/bench/main.js';
+import { renderChecks, renderRatioTable } from '../../cli/bench/ratio-table.js';
+import { median, medianFigures, ratio, type BenchResult, type BenchRow, type Figures } from '../../cli/bench/results.js';
+
+const fig = (rps: number, p99Ms: number, cpuUsPerReq: number | null, errors = 0): Figures => ({ rps, p50Ms: p99Ms / 4, p99Ms, p999Ms: p99Ms * 2, errors, requests: rps * 5, rssMiB: cpuUsPerReq === null ? null : 50, cpuUsPerReq });
+const row = (proxy: string, connections: number, f: Figures): BenchRow => ({ proxy, label: proxy, backend: 'nginx', connections, rounds: [f], median: f });
+
+const ROWS: BenchRow[] = [
+  row('direct', 64, fig(80_000, 1, null)),
+  row('switchyard', 64, fig(30_000, 4, 40)),
+  row('nginx', 64, fig(75_000, 2, 12)),
+  row('undici-loop', 64, fig(32_000, 4, 38)),
+  row('http-proxy-agent', 64, fig(9_000, 9, 120)),
+  row('naive', 64, fig(2_500, 30, 480)),
+  row('switchyard', 256, fig(28_000, 20, 42, 1)),
+  row('nginx', 256, fig(70_000, 8, 13)),
+];
+
+describe('bench results', () => {
+  it('takes medians per figure and sums errors over rounds', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.ok(Number.isNaN(median([])));
+    const m = medianFigures([fig(10, 1, 5), fig(30, 3, null, 2), fig(20, 2, 7)]);
+    assert.equal(m.rps, 20);
+    assert.equal(m.p99Ms, 2);
+    assert.equal(m.cpuUsPerReq, 6, 'unknown CPU figures are left out of the median');
+    assert.equal(m.errors, 2);
+  });
+
+  it('gives ratios only between known, non-zero figures', () => {
+    assert.equal(ratio(30, 60), 0.5);
+    assert.equal(ratio(null, 60), null);
+    assert.equal(ratio(30, 0), null);
+  });
+
+  it('rotates the proxy order each round', () => {
+    assert.deepEqual([0, 1, 2, 3].map((k) => rotate(['a', 'b', 'c'], k).join('')), ['abc', 'bca', 'cab', 'abc']);
+  });
+
+  it('prints each figure with its ratio to nginx and to Switchyard', () => {
+    const text = renderRatioTable(ROWS, 3);
+    assert.match(text, /^64 connections, nginx backends, medians of 3 rounds/m);
+    const sy = text.split('\n').find((l) => l.startsWith('switchyard '))!;
+    // req/s 30.0k, 0.40 × nginx, 1.00 × Switchyard; CPU 40.0 µs, 3.33 × nginx, 1.00 × Switchyard
+    assert.match(sy, /30\.0k\s+0\.40\s+1\.00/);
+    assert.match(sy, /40\.0\s+3\.33\s+1\.00$/);
+    const direct = text.split('\n').find((l) => l.startsWith('direct '))!;
+    assert.match(direct, /-\s+-\s+-$/, 'no CPU figure for direct');
+  });
+
+  it('reads the issue 6 acceptance figures off the medians', () => {
+    const checks = acceptanceChecks(ROWS, [64, 256]);
+    const by = new Map(checks.map((c) => [c.name, c]));
+    assert.equal(by.get('CPU/request vs bare undici loop (c64)')!.pass, true, '40/38 = 1.05 ≤ 1.1');
+    assert.equal(by.get('CPU/request vs http-proxy + keep-alive agent (c64)')!.pass, true);
+    assert.equal(by.get('CPU/request vs naive seed-style balancer (c64)')!.pass, true);
+    assert.equal(by.get('req/s, 1 process vs nginx 1 worker (c64)')!.pass, true, '0.40 ≥ 0.35');
+    assert.equal(by.get('req/s, --workers 2 vs nginx 2 workers (c64)')!.pass, null, 'not measured');
+    assert.equal(by.get('p99 vs nginx (c64)')!.pass, true, '4/2 = 2 ≤ 2.5');
+    assert.equal(by.get('zero errors in every Switchyard run')!.pass, false);
+    assert.match(renderChecks(checks), /\[FAIL\] zero errors in every Switchyard run: 1 errors/);
+  });
+
+  it('draws the three panels side by side with one bar per proxy and connection count', () => {
+    const result = {
+      startedAt: '2026-01-01T00:00:00.000Z',
+      machine: { cpus: 2 },
+      loadGenerator: 'wrk',
+      settings: { rounds: 3, durationMs: 5000 },
+      rows: ROWS,
+    } as unknown as BenchResult;
+    const svg = renderBenchChart(result);
+    assert.ok(svg.startsWith('<svg') && svg.trimEnd().endsWith('</svg>'));
+    for (const t of ['req/s', 'p99 latency (ms)', 'proxy CPU per request (µs)']) assert.ok(svg.includes(t));
+    // 8 rows x 3 panels, but direct has no CPU bar
+    assert.equal((svg.match(/<rect x="\d+(\.\d+)?" y="\d+(\.\d+)?" width="[\d.]+" height="10"/g) ?? []).length, 8 * 3 - 1);
+    assert.ok(svg.includes('n/a'));
+  });
+});
