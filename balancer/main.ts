@@ -1,4 +1,6 @@
-import { createLogger } from '../common/logger.js';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { createLogger, type Logger } from '../common/logger.js';
 import { HttpService } from '../common/http-service.js';
 import { Supervisor } from '../common/lifecycle.js';
 import { MemoryRegistry } from '../common/registry/memory-registry.js';
@@ -7,7 +9,10 @@ import type { Registry } from '../common/registry/registry.js';
 import { createAdmin } from './admin/admin-app.js';
 import { Balancer } from './balancer.js';
 import { balancerHelp, loadBalancerConfig, type BalancerConfig } from './config.js';
-import { resilienceSettings, strategyFactory } from './strategy-setup.js';
+import { ControlPlane } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
+import { toSettings } from './settings.js';
+import { strategyFactory } from './strategy-setup.js';
 
 /** `switchyard balancer`: wires the parts, starts them in order, closes them in reverse on SIGTERM. */
 export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -16,10 +21,20 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
     process.stdout.write(balancerHelp());
     return;
   }
+  const workers = config.workers === 'auto' ? availableParallelism() : Number(config.workers);
+  if (cluster.isWorker) {
+    const id = Number(process.env.SWITCHYARD_WORKER_ID ?? cluster.worker?.id ?? 0);
+    await runWorker(config, workers, id, createLogger('balancer', config.logLevel, undefined, { instance: config.instanceId, worker: id }));
+    return;
+  }
   const logger = createLogger('balancer', config.logLevel, undefined, { instance: config.instanceId });
   const registry: Registry = config.redis
     ? new RedisRegistry({ url: config.redis, prefix: config.redisPrefix, pollIntervalMs: config.registryPoll, logger: logger.child({ component: 'registry' }) })
     : new MemoryRegistry(config.staticBackends);
+  if (workers > 1) {
+    await runPrimary(config, workers, registry, logger);
+    return;
+  }
   const makeStrategy = strategyFactory(config);
   const lb = new Balancer({
     settings: toSettings(config),
@@ -82,47 +97,43 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
   );
 }
 
-export function toSettings(config: BalancerConfig): ConstructorParameters<typeof Balancer>[0]['settings'] {
-  return {
-    engine: config.engine,
-    maxRetries: config.retries,
-    backendHeader: config.backendHeader,
-    trustForwarded: config.trustForwarded,
-    maxHeaderSize: config.maxHeaderSize,
-    keepAliveTimeoutMs: config.keepAliveTimeout,
-    shutdownTimeoutMs: config.shutdownTimeout,
-    instanceId: config.instanceId,
-    explain: config.explain,
-    explainHeader: config.explainHeader,
-    accessLog: config.accessLog,
-    accessLogSample: config.accessLogSample,
-    retryOnStatus: config.retryOnStatus,
-    resilience: resilienceSettings(config),
-    admission:
-      config.maxInFlight > 0
-        ? {
-            maxInFlight: config.maxInFlight,
-            queueSize: config.queueSize,
-            queueTimeoutMs: config.queueTimeout,
-            adaptive: config.adaptiveConcurrency ? { minLimit: config.adaptiveMinLimit, initialLimit: Math.min(config.adaptiveInitialLimit, config.maxInFlight) } : undefined,
-          }
-        : undefined,
-    pool: {
-      connections: config.backendConnections,
-      connectTimeoutMs: config.connectTimeout,
-      headersTimeoutMs: config.upstreamTimeout,
-      bodyTimeoutMs: config.upstreamIdleTimeout,
-    },
-    health: {
-      enabled: config.healthChecks,
-      path: config.healthPath,
-      intervalMs: config.healthInterval,
-      fastIntervalMs: config.healthFastInterval,
-      timeoutMs: config.healthTimeout,
-      rise: config.healthRise,
-      fall: config.healthFall,
-    },
-  };
+/** The cluster primary: registry, health checks and admin API; the workers proxy. */
+async function runPrimary(config: BalancerConfig, workers: number, registry: Registry, logger: Logger): Promise<void> {
+  const cp = new ControlPlane({ config, workers, registry, logger });
+  const adminParts = createAdmin(cp, { token: config.adminToken, logger: logger.child({ component: 'admin' }), strategyFactory: strategyFactory(config) });
+  const adminHttp = new HttpService('admin', adminParts.app, { port: config.adminPort, host: config.adminHost, graceMs: 1000 });
+  let stopSeeding: (() => void) | undefined;
+  const supervisor = new Supervisor(logger, config.shutdownTimeout + 10_000);
+  supervisor
+    .add({
+      name: 'registry',
+      start: async () => {
+        await registry.start();
+        if (config.redis && config.staticBackends.length) stopSeeding = seedRegistry(registry, config, logger);
+      },
+      close: async () => {
+        stopSeeding?.();
+        await registry.close();
+      },
+    })
+    .add({
+      name: 'admin',
+      start: () => adminHttp.start(),
+      close: async () => {
+        adminParts.close();
+        await adminHttp.close();
+      },
+    })
+    .add({ name: 'workers', start: () => cp.start(), close: () => cp.close() });
+  supervisor.handleSignals((code) => {
+    logger.flush();
+    process.exit(code);
+  });
+  await supervisor.start();
+  logger.info(
+    { port: config.port, host: config.host, adminPort: adminHttp.address.port, workers, engine: config.engine, strategy: config.strategy, registry: config.redis ? redactUrl(config.redis) : 'memory' },
+    'balancer listening',
+  );
 }
 
 /** Writes --backends into a shared registry, retrying while Redis is away. Returns a cancel function. */

@@ -44,6 +44,11 @@ export class RollingWindow {
    * excluded so rates do not dip at each second's start).
    */
   summary(span: number): WindowSummary {
+    return summarize(this.histogram(span), Math.min(span, this.seconds - 1));
+  }
+
+  /** Responses, errors and latency counts over the last `span` complete seconds. */
+  histogram(span: number): WindowHistogram {
     const nowSecond = Math.floor(this.#now() / 1000);
     const n = Math.min(span, this.seconds - 1);
     const hist = new Uint32Array(BIN_COUNT);
@@ -57,15 +62,7 @@ export class RollingWindow {
       const base = slot * BIN_COUNT;
       for (let i = 0; i < BIN_COUNT; i++) hist[i]! += this.#latency[base + i]!;
     }
-    return {
-      count,
-      errors,
-      perSecond: count / n,
-      errorRate: count ? errors / count : 0,
-      p50Ms: quantileMs(hist, 0.5),
-      p90Ms: quantileMs(hist, 0.9),
-      p99Ms: quantileMs(hist, 0.99),
-    };
+    return { count, errors, hist };
   }
 
   /** Responses in each of the last `span` complete seconds, oldest first. */
@@ -78,6 +75,25 @@ export class RollingWindow {
     }
     return out;
   }
+}
+
+export interface WindowHistogram {
+  readonly count: number;
+  readonly errors: number;
+  readonly hist: ArrayLike<number>;
+}
+
+/** Rates and quantiles of a window of `seconds` seconds. */
+export function summarize(h: WindowHistogram, seconds: number): WindowSummary {
+  return {
+    count: h.count,
+    errors: h.errors,
+    perSecond: h.count / seconds,
+    errorRate: h.count ? h.errors / h.count : 0,
+    p50Ms: quantileMs(h.hist, 0.5),
+    p90Ms: quantileMs(h.hist, 0.9),
+    p99Ms: quantileMs(h.hist, 0.99),
+  };
 }
 
 export interface WindowSummary {

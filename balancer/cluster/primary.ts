@@ -1,0 +1,434 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { BackendSpec } from '../../common/backend.js';
+import type { ErrorCode } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import type { Registry, RegistrySnapshot } from '../../common/registry/registry.js';
+import type { BackendFacts, BalancerView, UpstreamView } from '../balancer-view.js';
+import type { BalancerConfig } from '../config.js';
+import { HttpHealthChecker } from '../health/health-checker.js';
+import type { HealthStatus } from '../health/health-state.js';
+import type { AdmissionStatus } from '../resilience/admission-control.js';
+import { EventLog } from '../stats/event-log.js';
+import { BIN_COUNT } from '../stats/latency-histogram.js';
+import { summarize, type WindowSummary } from '../stats/rolling-window.js';
+import { RATE_WINDOW_SECONDS } from '../stats/snapshot.js';
+import { LATENCY_BUCKETS_SECONDS } from '../upstream.js';
+import { isMessage, type ToPrimary, type ToWorker, type WorkerStats, type WorkerUpstreamStats } from './messages.js';
+
+const BREAKER_RANK = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+/** One backend as the primary shows it: registry spec, its own health checks, the workers' counters summed. */
+class MergedUpstream implements UpstreamView {
+  readonly id: string;
+  readonly url: string;
+  spec: BackendSpec;
+  health: HealthStatus = 'unknown';
+  healthChangedAt: number;
+  routable = false;
+  inFlight = 0;
+  tunnels = 0;
+  requests = 0;
+  failures = 0;
+  responses1xx2xx = 0;
+  responses3xx = 0;
+  responses4xx = 0;
+  responses5xx = 0;
+  lastError: { code: ErrorCode; at: number } | undefined;
+  latencyBuckets = new Float64Array(LATENCY_BUCKETS_SECONDS.length + 1);
+  latencySumSeconds = 0;
+  latencyCount = 0;
+  facts: BackendFacts;
+  #window = { count: 0, errors: 0, hist: new Float64Array(BIN_COUNT) };
+  #series: number[] = [];
+
+  constructor(spec: BackendSpec, now: number) {
+    this.id = spec.id;
+    this.url = spec.url;
+    this.spec = spec;
+    this.healthChangedAt = now;
+    this.facts = { breaker: 'closed', ejected: false, effectiveWeight: spec.weight };
+  }
+
+  get weight(): number {
+    return this.facts.effectiveWeight;
+  }
+
+  readonly window = {
+    summary: (span: number): WindowSummary => summarize(this.#window, Math.min(span, RATE_WINDOW_SECONDS)),
+    series: (): number[] => this.#series,
+  };
+
+  reset(): void {
+    this.inFlight = this.tunnels = this.requests = this.failures = 0;
+    this.responses1xx2xx = this.responses3xx = this.responses4xx = this.responses5xx = 0;
+    this.latencyBuckets.fill(0);
+    this.latencySumSeconds = this.latencyCount = 0;
+    this.#window = { count: 0, errors: 0, hist: new Float64Array(BIN_COUNT) };
+    this.#series = [];
+    this.facts = { breaker: 'closed', ejected: false, effectiveWeight: 0 };
+  }
+
+  add(w: WorkerUpstreamStats, workers: number): void {
+    this.inFlight += w.inFlight;
+    this.tunnels += w.tunnels;
+    this.requests += w.requests;
+    this.failures += w.failures;
+    this.responses1xx2xx += w.responses[0];
+    this.responses3xx += w.responses[1];
+    this.responses4xx += w.responses[2];
+    this.responses5xx += w.responses[3];
+    if (w.lastError && (!this.lastError || w.lastError.at > this.lastError.at)) this.lastError = w.lastError;
+    for (let i = 0; i < this.latencyBuckets.length; i++) this.latencyBuckets[i]! += w.latencyBuckets[i] ?? 0;
+    this.latencySumSeconds += w.latencySumSeconds;
+    this.latencyCount += w.latencyCount;
+    this.#window.count += w.window.count;
+    this.#window.errors += w.window.errors;
+    for (let i = 0; i < BIN_COUNT; i++) this.#window.hist[i]! += w.window.hist[i] ?? 0;
+    for (let i = 0; i < w.series.length; i++) this.#series[i] = (this.#series[i] ?? 0) + w.series[i]!;
+    // Any worker's open breaker or ejection shows; weights are averaged.
+    this.facts = {
+      breaker: BREAKER_RANK[w.facts.breaker] > BREAKER_RANK[this.facts.breaker] ? w.facts.breaker : this.facts.breaker,
+      ejected: this.facts.ejected || w.facts.ejected,
+      effectiveWeight: this.facts.effectiveWeight + w.facts.effectiveWeight / workers,
+    };
+  }
+}
+
+export interface ControlPlaneDeps {
+  readonly config: BalancerConfig;
+  readonly workers: number;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * The primary of `switchyard balancer --workers N`: the control plane. It
+ * owns the registry, checks every backend once for all workers, serves the
+ * admin API over the merged view of its workers, forwards registry
+ * snapshots, health changes and strategy switches to them, and restarts a
+ * worker that dies. Workers hold the data plane: listening socket (shared
+ * through node:cluster), pools, strategy state, outlier detection, breakers,
+ * retry budget and their share of the admission cap.
+ */
+export class ControlPlane implements BalancerView {
+  readonly settings: { readonly instanceId: string };
+  readonly registry: Registry;
+  readonly events: EventLog;
+  readonly health: HttpHealthChecker;
+  readonly startedAt: number;
+  readonly forwarder: { readonly name: string };
+  inFlight = 0;
+  requestsTotal = 0;
+  retriesTotal = 0;
+  errors = new Map<ErrorCode, number>();
+  shuttingDown = false;
+  readonly #config: BalancerConfig;
+  readonly #count: number;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #byId = new Map<string, MergedUpstream>();
+  readonly #workers = new Map<number, { worker: Worker; ready: boolean; stats?: WorkerStats }>();
+  #all: MergedUpstream[] = [];
+  #strategy: { name: string; options: unknown };
+  #version = 0;
+  #seq = 0;
+  #collecting: Promise<void> | undefined;
+  #collectedAt = 0;
+  #restarts: number[] = [];
+  #forked = 0;
+  #unsubscribe: (() => void) | undefined;
+  #admission: AdmissionStatus | undefined;
+  #retryRejections = 0;
+  #ejected = 0;
+  #sections: Record<string, unknown> = {};
+
+  constructor(deps: ControlPlaneDeps) {
+    this.#config = deps.config;
+    this.#count = deps.workers;
+    this.#log = deps.logger;
+    this.#now = deps.now ?? Date.now;
+    this.registry = deps.registry;
+    this.settings = { instanceId: deps.config.instanceId };
+    this.startedAt = this.#now();
+    this.forwarder = { name: deps.config.engine };
+    this.events = new EventLog(200, this.#now);
+    this.#strategy = { name: deps.config.strategy, options: undefined };
+    this.health = new HttpHealthChecker({
+      path: deps.config.healthPath,
+      intervalMs: deps.config.healthInterval,
+      fastIntervalMs: deps.config.healthFastInterval,
+      timeoutMs: deps.config.healthTimeout,
+      rise: deps.config.healthRise,
+      fall: deps.config.healthFall,
+      refusedIsFatal: true,
+      logger: deps.logger.child({ component: 'health' }),
+      now: this.#now,
+      sink: (id, status) => this.#healthChanged(id, status),
+    });
+  }
+
+  // --- lifecycle ----------------------------------------------------------------
+
+  async start(): Promise<void> {
+    this.#apply(this.registry.current());
+    this.#unsubscribe = this.registry.subscribe((s) => {
+      this.#apply(s);
+      this.#broadcast({ swy: 1, t: 'snapshot', snapshot: s, status: this.registry.status() });
+    });
+    await this.health.start();
+    for (let i = 0; i < this.#count; i++) this.#fork();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('workers did not start listening within 20 s')), 20_000);
+      const check = setInterval(() => {
+        if ([...this.#workers.values()].filter((w) => w.ready).length >= this.#count) {
+          clearTimeout(timer);
+          clearInterval(check);
+          resolve();
+        }
+      }, 20);
+    });
+  }
+
+  /** Asks every worker to drain and exit, waits for them, then stops checking. */
+  async close(): Promise<void> {
+    this.shuttingDown = true;
+    this.#unsubscribe?.();
+    const exits = [...this.#workers.values()].map(
+      ({ worker }) =>
+        new Promise<void>((resolve) => {
+          if (worker.isDead()) return resolve();
+          const kill = setTimeout(() => worker.process.kill('SIGKILL'), this.#config.shutdownTimeout + 3000);
+          worker.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          worker.process.kill('SIGTERM');
+        }),
+    );
+    await Promise.all(exits);
+    await this.health.close();
+  }
+
+  get listening(): boolean {
+    return !this.shuttingDown && [...this.#workers.values()].some((w) => w.ready);
+  }
+
+  get workerCount(): number {
+    return [...this.#workers.values()].filter((w) => w.ready).length;
+  }
+
+  #fork(): void {
+    // Workers log and report under the primary's instance id.
+    const worker = cluster.fork({ SWITCHYARD_WORKER_ID: String(++this.#forked), SWITCHYARD_INSTANCE_ID: this.settings.instanceId });
+    const entry: { worker: Worker; ready: boolean; stats?: WorkerStats } = { worker, ready: false };
+    this.#workers.set(worker.id, entry);
+    worker.on('error', (err) => this.#log.warn({ err, worker: worker.id }, 'worker channel error'));
+    worker.on('message', (m: unknown) => this.#onMessage(worker, m));
+    worker.on('exit', (code, signal) => {
+      this.#workers.delete(worker.id);
+      if (this.shuttingDown) return;
+      this.#log.error({ worker: worker.id, code, signal }, 'worker died, starting another');
+      const now = this.#now();
+      this.#restarts = [...this.#restarts.filter((t) => now - t < 10_000), now];
+      if (this.#restarts.length > 5) {
+        this.#log.fatal({ restarts: this.#restarts.length }, 'workers keep dying, giving up');
+        process.exit(1);
+      }
+      setTimeout(() => this.#fork(), 200).unref();
+    });
+  }
+
+  #onMessage(worker: Worker, m: unknown): void {
+    if (!isMessage<ToPrimary>(m)) return;
+    const entry = this.#workers.get(worker.id);
+    switch (m.t) {
+      case 'hello':
+        // Everything a fresh worker needs, in order: registry, health, strategy.
+        this.#send(worker, { swy: 1, t: 'snapshot', snapshot: this.registry.current(), status: this.registry.status() });
+        this.#send(worker, { swy: 1, t: 'health', states: [...this.#byId.values()].map((u) => [u.id, u.health] as const) });
+        if (this.#strategy.name !== this.#config.strategy || this.#strategy.options !== undefined) {
+          this.#send(worker, { swy: 1, t: 'strategy', name: this.#strategy.name, options: this.#strategy.options });
+        }
+        break;
+      case 'ready':
+        if (entry) entry.ready = true;
+        break;
+      case 'hint':
+        this.health.checkSoon(m.id);
+        break;
+      case 'event':
+        this.events.add(m.type, m.backendId, m.detail);
+        break;
+      case 'stats':
+        if (entry && m.seq === this.#seq) entry.stats = m.stats;
+        break;
+    }
+  }
+
+  #send(worker: Worker, m: ToWorker): void {
+    if (worker.isConnected()) worker.send(m, undefined, () => undefined);
+  }
+
+  #broadcast(m: ToWorker): void {
+    for (const { worker } of this.#workers.values()) this.#send(worker, m);
+  }
+
+  // --- registry and health ------------------------------------------------------
+
+  #apply(snapshot: RegistrySnapshot): void {
+    this.#version = snapshot.version;
+    const wanted = new Map(snapshot.backends.map((b) => [b.id, b]));
+    for (const [id, u] of this.#byId) {
+      const spec = wanted.get(id);
+      if (!spec || spec.url !== u.url) {
+        this.#byId.delete(id);
+        this.health.unwatch(id);
+        this.events.add('removed', id);
+      }
+    }
+    for (const spec of wanted.values()) {
+      const u = this.#byId.get(spec.id);
+      if (u) {
+        if (u.spec.state !== spec.state) this.events.add('state-changed', spec.id, `${u.spec.state} -> ${spec.state}`);
+        u.spec = spec;
+        continue;
+      }
+      this.#byId.set(spec.id, new MergedUpstream(spec, this.#now()));
+      this.events.add('registered', spec.id, spec.url);
+      this.health.watch({ id: spec.id, url: spec.url });
+    }
+    this.#rebuild();
+  }
+
+  #healthChanged(id: string, status: HealthStatus): void {
+    const u = this.#byId.get(id);
+    if (!u) return;
+    u.health = status;
+    u.healthChangedAt = this.#now();
+    if (status !== 'unknown') this.events.add(status, id);
+    this.#rebuild();
+    this.#broadcast({ swy: 1, t: 'health', states: [[id, status]] });
+  }
+
+  #rebuild(): void {
+    this.#all = [...this.#byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const u of this.#all) u.routable = u.spec.state === 'active' && u.spec.weight > 0 && u.health === 'healthy' && u.facts.breaker !== 'open' && !u.facts.ejected;
+  }
+
+  // --- BalancerView ---------------------------------------------------------------
+
+  get upstreams(): BalancerView['upstreams'] {
+    const all = this.#all;
+    return { all, routable: all.filter((u) => u.routable), version: this.#version, get: (id: string) => this.#byId.get(id) };
+  }
+
+  get strategy(): { readonly name: string } {
+    return { name: this.#strategy.name };
+  }
+
+  setStrategy(_built: { readonly name: string }, spec: { readonly name: string; readonly options: unknown }): void {
+    const from = this.#strategy.name;
+    this.#strategy = { name: spec.name, options: spec.options };
+    this.#log.info({ from, to: spec.name }, 'strategy changed');
+    this.events.add('strategy-changed', undefined, `${from} -> ${spec.name}`);
+    this.#broadcast({ swy: 1, t: 'strategy', name: spec.name, options: spec.options });
+  }
+
+  facts(u: UpstreamView): BackendFacts {
+    return (u as MergedUpstream).facts ?? { breaker: 'closed', ejected: false, effectiveWeight: u.weight };
+  }
+
+  sections(): Record<string, unknown> {
+    return { ...this.#sections, admission: this.admissionStatus() ?? null, workers: this.workerCount };
+  }
+
+  admissionStatus(): ReturnType<BalancerView['admissionStatus']> {
+    return this.#admission ? { ...this.#admission, adaptive: this.#config.adaptiveConcurrency, limiter: null } : undefined;
+  }
+
+  retryBudgetRejections(): number {
+    return this.#retryRejections;
+  }
+
+  ejectedCount(): number {
+    return this.#ejected;
+  }
+
+  info(): Record<string, unknown> {
+    return {
+      instanceId: this.settings.instanceId,
+      engine: this.forwarder.name,
+      strategy: this.#strategy.name,
+      workers: this.workerCount,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: Math.round((this.#now() - this.startedAt) / 1000),
+      inFlight: this.inFlight,
+      shuttingDown: this.shuttingDown,
+      admission: this.admissionStatus() ?? null,
+      registry: this.registry.status(),
+    };
+  }
+
+  /** Asks every worker for its stats (at most every 200 ms) and merges them. */
+  collect(): Promise<void> {
+    if (this.#now() - this.#collectedAt < 200) return Promise.resolve();
+    this.#collecting ??= this.#collect().finally(() => {
+      this.#collecting = undefined;
+      this.#collectedAt = this.#now();
+    });
+    return this.#collecting;
+  }
+
+  async #collect(): Promise<void> {
+    const seq = ++this.#seq;
+    const live = [...this.#workers.values()].filter((w) => w.ready);
+    for (const w of live) {
+      w.stats = undefined;
+      this.#send(w.worker, { swy: 1, t: 'collect', seq });
+    }
+    const deadline = this.#now() + 500;
+    while (live.some((w) => !w.stats) && this.#now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    this.#merge(live.flatMap((w) => (w.stats ? [w.stats] : [])));
+  }
+
+  #merge(stats: readonly WorkerStats[]): void {
+    for (const u of this.#all) u.reset();
+    this.inFlight = this.requestsTotal = this.retriesTotal = 0;
+    this.errors = new Map();
+    let admission: AdmissionStatus | undefined;
+    let retry = { requests: 0, retries: 0, allowed: 0, granted: 0, rejected: 0 };
+    this.#ejected = 0;
+    for (const s of stats) {
+      this.inFlight += s.inFlight;
+      this.requestsTotal += s.requestsTotal;
+      this.retriesTotal += s.retriesTotal;
+      for (const [code, n] of s.errors) this.errors.set(code, (this.errors.get(code) ?? 0) + n);
+      for (const w of s.upstreams) this.#byId.get(w.id)?.add(w, stats.length);
+      const rb = s.retryBudget;
+      retry = { requests: retry.requests + rb.requests, retries: retry.retries + rb.retries, allowed: retry.allowed + rb.allowed, granted: retry.granted + rb.granted, rejected: retry.rejected + rb.rejected };
+      this.#ejected = Math.max(this.#ejected, s.ejected);
+      if (s.admission) {
+        const a = s.admission;
+        admission = admission
+          ? {
+              inFlight: admission.inFlight + a.inFlight,
+              queued: admission.queued + a.queued,
+              limit: admission.limit + a.limit,
+              queueSize: admission.queueSize + a.queueSize,
+              queueTimeoutMs: a.queueTimeoutMs,
+              admitted: admission.admitted + a.admitted,
+              queuedTotal: admission.queuedTotal + a.queuedTotal,
+              rejected: admission.rejected + a.rejected,
+              timedOut: admission.timedOut + a.timedOut,
+              cancelled: admission.cancelled + a.cancelled,
+            }
+          : a;
+      }
+    }
+    this.#admission = admission;
+    this.#retryRejections = retry.rejected;
+    this.#sections = { resilience: { retryBudget: retry, note: 'outlier detection, breakers and retry budgets are per worker; a backend shows ejected or open when any worker ejected it or opened its breaker' } };
+    this.#rebuild();
+  }
+}

@@ -1,0 +1,83 @@
+import { Supervisor } from '../../common/lifecycle.js';
+import type { Logger } from '../../common/logger.js';
+import { Balancer } from '../balancer.js';
+import type { BalancerConfig } from '../config.js';
+import { toSettings } from '../settings.js';
+import type { LbEventType } from '../stats/event-log.js';
+import { strategyFactory } from '../strategy-setup.js';
+import { IpcRegistry } from './ipc-registry.js';
+import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
+import { RemoteHealth } from './remote-health.js';
+import { workerStats } from './worker-stats.js';
+
+/** Events only a worker sees (its own traffic judges backends); the primary logs the rest itself. */
+const FORWARDED: ReadonlySet<LbEventType> = new Set(['ejected', 'returned', 'breaker-opened', 'breaker-half-open', 'breaker-closed']);
+
+/**
+ * One worker of `switchyard balancer --workers N`: the proxy alone. The
+ * registry snapshots, health states and strategy switches come from the
+ * primary; stats go back when it asks.
+ */
+export async function runWorker(config: BalancerConfig, workers: number, workerId: number, logger: Logger): Promise<void> {
+  const send = (m: ToPrimary): void => {
+    if (process.connected) process.send!(m, undefined, undefined, () => undefined);
+  };
+  const registry = new IpcRegistry();
+  let remote: RemoteHealth | undefined;
+  const makeStrategy = strategyFactory(config);
+  const lb = new Balancer({
+    settings: toSettings(config, workers),
+    registry,
+    strategy: makeStrategy(config.strategy, undefined),
+    logger,
+    healthChecker: (sink) => (remote = new RemoteHealth(sink, (id) => send({ swy: 1, t: 'hint', id }))),
+  });
+  lb.events.subscribe((e) => {
+    if (FORWARDED.has(e.type)) send({ swy: 1, t: 'event', type: e.type, backendId: e.backendId, detail: `${e.detail ?? ''} (worker ${workerId})`.trim() });
+  });
+  let gotSnapshot: () => void = () => undefined;
+  const firstSnapshot = new Promise<void>((resolve) => (gotSnapshot = resolve));
+  process.on('message', (m: unknown) => {
+    if (!isMessage<ToWorker>(m)) return;
+    switch (m.t) {
+      case 'snapshot':
+        registry.receive(m.snapshot, m.status);
+        gotSnapshot();
+        break;
+      case 'health':
+        remote?.receive(m.states);
+        break;
+      case 'strategy':
+        try {
+          lb.setStrategy(makeStrategy(m.name, m.options));
+        } catch (err) {
+          logger.error({ err, strategy: m.name }, 'strategy switch failed');
+        }
+        break;
+      case 'collect':
+        send({ swy: 1, t: 'stats', seq: m.seq, stats: workerStats(lb) });
+        break;
+    }
+  });
+  // The primary closes us with a message when it shuts down; a lost channel means it died.
+  process.on('disconnect', () => void supervisor.stop().then(() => process.exit(0)));
+  send({ swy: 1, t: 'hello' });
+  await Promise.race([firstSnapshot, new Promise((r) => setTimeout(r, 5000))]);
+
+  const supervisor = new Supervisor(logger, config.shutdownTimeout + 5000);
+  supervisor.add({
+    name: 'proxy',
+    start: async () => {
+      await lb.start();
+      await lb.listen(config.port, config.host);
+    },
+    close: () => lb.close(),
+  });
+  supervisor.handleSignals((code) => {
+    logger.flush();
+    process.exit(code);
+  });
+  await supervisor.start();
+  send({ swy: 1, t: 'ready' });
+  logger.info({ worker: workerId, port: config.port }, 'worker listening');
+}

@@ -1,0 +1,52 @@
+import type { BalancerSettings } from './balancer.js';
+import type { BalancerConfig } from './config.js';
+import { resilienceSettings } from './strategy-setup.js';
+
+/**
+ * The Balancer's settings from the program's config. With `workers` > 1 the
+ * admission cap and queue are shared out: each worker gets its part, rounded up.
+ */
+export function toSettings(config: BalancerConfig, workers = 1): BalancerSettings {
+  const share = (n: number): number => Math.max(1, Math.ceil(n / workers));
+  return {
+    engine: config.engine,
+    maxRetries: config.retries,
+    backendHeader: config.backendHeader,
+    trustForwarded: config.trustForwarded,
+    maxHeaderSize: config.maxHeaderSize,
+    keepAliveTimeoutMs: config.keepAliveTimeout,
+    shutdownTimeoutMs: config.shutdownTimeout,
+    instanceId: config.instanceId,
+    explain: config.explain,
+    explainHeader: config.explainHeader,
+    accessLog: config.accessLog,
+    accessLogSample: config.accessLogSample,
+    retryOnStatus: config.retryOnStatus,
+    resilience: resilienceSettings(config),
+    admission:
+      config.maxInFlight > 0
+        ? {
+            maxInFlight: share(config.maxInFlight),
+            queueSize: config.queueSize === 0 ? 0 : share(config.queueSize),
+            queueTimeoutMs: config.queueTimeout,
+            adaptive: config.adaptiveConcurrency ? { minLimit: share(config.adaptiveMinLimit), initialLimit: Math.min(share(config.adaptiveInitialLimit), share(config.maxInFlight)) } : undefined,
+          }
+        : undefined,
+    pool: {
+      connections: config.backendConnections,
+      connectTimeoutMs: config.connectTimeout,
+      headersTimeoutMs: config.upstreamTimeout,
+      bodyTimeoutMs: config.upstreamIdleTimeout,
+    },
+    health: {
+      enabled: config.healthChecks,
+      path: config.healthPath,
+      intervalMs: config.healthInterval,
+      fastIntervalMs: config.healthFastInterval,
+      timeoutMs: config.healthTimeout,
+      rise: config.healthRise,
+      fall: config.healthFall,
+    },
+  };
+}
+
