@@ -1,15 +1,14 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { createLogger, type Logger } from '../common/logger.js';
-import { HttpService } from '../common/http-service.js';
 import { Supervisor } from '../common/lifecycle.js';
 import { MemoryRegistry } from '../common/registry/memory-registry.js';
 import { RedisRegistry, redactUrl } from '../common/registry/redis-registry.js';
 import type { Registry } from '../common/registry/registry.js';
-import { createAdmin } from './admin/admin-app.js';
 import { Balancer } from './balancer.js';
 import { balancerHelp, loadBalancerConfig, type BalancerConfig } from './config.js';
 import { ControlPlane } from './cluster/primary.js';
+import { adminPart, proxyPart, registryPart, startUntilSignal } from './parts.js';
 import { runWorker } from './cluster/worker.js';
 import { toSettings } from './settings.js';
 import { strategyFactory } from './strategy-setup.js';
@@ -42,45 +41,10 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
     strategy: makeStrategy(config.strategy, undefined),
     logger,
   });
-  const adminParts = createAdmin(lb, { token: config.adminToken, logger: logger.child({ component: 'admin' }), strategyFactory: makeStrategy });
-  const adminHttp = new HttpService('admin', adminParts.app, { port: config.adminPort, host: config.adminHost, graceMs: 1000 });
-  const admin = {
-    name: 'admin',
-    address: () => adminHttp.address,
-    start: () => adminHttp.start(),
-    close: async () => {
-      adminParts.close();
-      await adminHttp.close();
-    },
-  };
-  let stopSeeding: (() => void) | undefined;
+  const admin = adminPart(lb, config, logger, makeStrategy);
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 5000);
-  supervisor
-    .add({
-      name: 'registry',
-      start: async () => {
-        await registry.start();
-        if (config.redis && config.staticBackends.length) stopSeeding = seedRegistry(registry, config, logger);
-      },
-      close: async () => {
-        stopSeeding?.();
-        await registry.close();
-      },
-    })
-    .add(admin)
-    .add({
-      name: 'proxy',
-      start: async () => {
-        await lb.start();
-        await lb.listen(config.port, config.host);
-      },
-      close: () => lb.close(),
-    });
-  supervisor.handleSignals((code) => {
-    logger.flush();
-    process.exit(code);
-  });
-  await supervisor.start();
+  supervisor.add(registryPart(registry, config, logger)).add(admin).add(proxyPart(lb, config));
+  await startUntilSignal(supervisor, logger);
   const proxyAddr = lb.server.address() as { port: number };
   logger.info(
     {
@@ -100,59 +64,13 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
 /** The cluster primary: registry, health checks and admin API; the workers proxy. */
 async function runPrimary(config: BalancerConfig, workers: number, registry: Registry, logger: Logger): Promise<void> {
   const cp = new ControlPlane({ config, workers, registry, logger });
-  const adminParts = createAdmin(cp, { token: config.adminToken, logger: logger.child({ component: 'admin' }), strategyFactory: strategyFactory(config) });
-  const adminHttp = new HttpService('admin', adminParts.app, { port: config.adminPort, host: config.adminHost, graceMs: 1000 });
-  let stopSeeding: (() => void) | undefined;
+  const admin = adminPart(cp, config, logger, strategyFactory(config));
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 10_000);
-  supervisor
-    .add({
-      name: 'registry',
-      start: async () => {
-        await registry.start();
-        if (config.redis && config.staticBackends.length) stopSeeding = seedRegistry(registry, config, logger);
-      },
-      close: async () => {
-        stopSeeding?.();
-        await registry.close();
-      },
-    })
-    .add({
-      name: 'admin',
-      start: () => adminHttp.start(),
-      close: async () => {
-        adminParts.close();
-        await adminHttp.close();
-      },
-    })
-    .add({ name: 'workers', start: () => cp.start(), close: () => cp.close() });
-  supervisor.handleSignals((code) => {
-    logger.flush();
-    process.exit(code);
-  });
-  await supervisor.start();
+  supervisor.add(registryPart(registry, config, logger)).add(admin).add({ name: 'workers', start: () => cp.start(), close: () => cp.close() });
+  await startUntilSignal(supervisor, logger);
   logger.info(
-    { port: config.port, host: config.host, adminPort: adminHttp.address.port, workers, engine: config.engine, strategy: config.strategy, registry: config.redis ? redactUrl(config.redis) : 'memory' },
+    { port: config.port, host: config.host, adminPort: admin.address().port, workers, engine: config.engine, strategy: config.strategy, registry: config.redis ? redactUrl(config.redis) : 'memory' },
     'balancer listening',
   );
 }
 
-/** Writes --backends into a shared registry, retrying while Redis is away. Returns a cancel function. */
-function seedRegistry(registry: Registry, config: BalancerConfig, logger: ReturnType<typeof createLogger>): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const attempt = async (): Promise<void> => {
-    try {
-      for (const b of config.staticBackends) await registry.upsert(b);
-      logger.info({ backends: config.staticBackends.length }, 'static backends written to the registry');
-    } catch {
-      if (stopped) return;
-      timer = setTimeout(() => void attempt(), 2000);
-      timer.unref();
-    }
-  };
-  void attempt();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
-}

@@ -2,6 +2,7 @@ import { Supervisor } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import { Balancer } from '../balancer.js';
 import type { BalancerConfig } from '../config.js';
+import { proxyPart, startUntilSignal } from '../parts.js';
 import { toSettings } from '../settings.js';
 import type { LbEventType } from '../stats/event-log.js';
 import { strategyFactory } from '../strategy-setup.js';
@@ -59,25 +60,14 @@ export async function runWorker(config: BalancerConfig, workers: number, workerI
         break;
     }
   });
-  // The primary closes us with a message when it shuts down; a lost channel means it died.
+  const supervisor = new Supervisor(logger, config.shutdownTimeout + 5000);
+  // The primary stops us with SIGTERM; a lost channel means it died: drain and go.
   process.on('disconnect', () => void supervisor.stop().then(() => process.exit(0)));
   send({ swy: 1, t: 'hello' });
   await Promise.race([firstSnapshot, new Promise((r) => setTimeout(r, 5000))]);
 
-  const supervisor = new Supervisor(logger, config.shutdownTimeout + 5000);
-  supervisor.add({
-    name: 'proxy',
-    start: async () => {
-      await lb.start();
-      await lb.listen(config.port, config.host);
-    },
-    close: () => lb.close(),
-  });
-  supervisor.handleSignals((code) => {
-    logger.flush();
-    process.exit(code);
-  });
-  await supervisor.start();
+  supervisor.add(proxyPart(lb, config));
+  await startUntilSignal(supervisor, logger);
   send({ swy: 1, t: 'ready' });
   logger.info({ worker: workerId, port: config.port }, 'worker listening');
 }

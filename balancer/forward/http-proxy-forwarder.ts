@@ -5,7 +5,7 @@ import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 import { sendError } from './error-response.js';
 import type { ForwardHost, Forwarder } from './forwarder.js';
-import { clientAddress, isAcceptableRequestId } from './request-headers.js';
+import { clientAddress, rewriteParsedHeaders } from './request-headers.js';
 import { mayRetry } from './retry-policy.js';
 
 interface CallState extends PickContext {
@@ -56,14 +56,8 @@ export class HttpProxyForwarder implements Forwarder {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const h = req.headers;
-    const incoming = typeof h['x-request-id'] === 'string' && isAcceptableRequestId(h['x-request-id']) ? h['x-request-id'] : undefined;
-    const requestId = incoming ?? this.#host.nextRequestId();
     const clientIp = clientAddress(req.socket.remoteAddress);
-    const trust = this.#host.settings.trustForwarded;
-    h['x-forwarded-for'] = trust && h['x-forwarded-for'] ? `${String(h['x-forwarded-for'])}, ${clientIp}` : clientIp;
-    h['x-forwarded-proto'] = trust && h['x-forwarded-proto'] ? h['x-forwarded-proto'] : 'http';
-    h['x-forwarded-host'] = trust && h['x-forwarded-host'] ? h['x-forwarded-host'] : (h.host ?? '');
-    h['x-request-id'] = requestId;
+    const requestId = rewriteParsedHeaders(h, clientIp, this.#host.settings.trustForwarded, () => this.#host.nextRequestId());
     delete h.expect;
     const call: CallState = {
       requestId,

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
 /**
  * Request header rewriting for the upstream request, on the raw header list
  * (`req.rawHeaders`), without building Node's lowercased header object.
@@ -142,4 +144,19 @@ export function rewriteResponseHeaders(raw: readonly Buffer[], out: string[]): v
     if (RESPONSE_WATCHED_LENGTHS.has(name.length) && RESPONSE_SKIP.has(name.toLowerCase())) continue;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
+}
+
+/**
+ * The same rewriting on Node's parsed header object, for the engines that
+ * hand `req.headers` to http-proxy (the compatibility engine, upgrades).
+ * Returns the request id now in the headers.
+ */
+export function rewriteParsedHeaders(h: IncomingHttpHeaders, clientIp: string, trustForwarded: boolean, nextRequestId: () => string): string {
+  const incoming = h['x-request-id'];
+  const requestId = typeof incoming === 'string' && isAcceptableRequestId(incoming) ? incoming : nextRequestId();
+  h['x-forwarded-for'] = trustForwarded && h['x-forwarded-for'] ? `${String(h['x-forwarded-for'])}, ${clientIp}` : clientIp;
+  h['x-forwarded-proto'] = trustForwarded && h['x-forwarded-proto'] ? h['x-forwarded-proto'] : 'http';
+  h['x-forwarded-host'] = trustForwarded && h['x-forwarded-host'] ? h['x-forwarded-host'] : (h.host ?? '');
+  h['x-request-id'] = requestId;
+  return requestId;
 }

@@ -7,7 +7,7 @@ import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 import { rawErrorResponse } from './error-response.js';
 import type { ForwardHost } from './forwarder.js';
-import { clientAddress, isAcceptableRequestId } from './request-headers.js';
+import { clientAddress, rewriteParsedHeaders } from './request-headers.js';
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -51,13 +51,8 @@ export class WebSocketTunnels {
   handle(req: IncomingMessage, client: Duplex, head: Buffer): void {
     client.on('error', () => undefined);
     const h = req.headers;
-    const requestId = typeof h['x-request-id'] === 'string' && isAcceptableRequestId(h['x-request-id']) ? h['x-request-id'] : this.#host.nextRequestId();
     const clientIp = clientAddress(req.socket.remoteAddress);
-    const trust = this.#host.settings.trustForwarded;
-    h['x-forwarded-for'] = trust && h['x-forwarded-for'] ? `${String(h['x-forwarded-for'])}, ${clientIp}` : clientIp;
-    h['x-forwarded-proto'] = trust && h['x-forwarded-proto'] ? h['x-forwarded-proto'] : 'http';
-    h['x-forwarded-host'] = trust && h['x-forwarded-host'] ? h['x-forwarded-host'] : (h.host ?? '');
-    h['x-request-id'] = requestId;
+    const requestId = rewriteParsedHeaders(h, clientIp, this.#host.settings.trustForwarded, () => this.#host.nextRequestId());
     const tunnel: Tunnel = {
       requestId,
       client,

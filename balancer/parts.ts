@@ -1,0 +1,88 @@
+import type { AddressInfo } from 'node:net';
+import { HttpService } from '../common/http-service.js';
+import type { NamedPart, Supervisor } from '../common/lifecycle.js';
+import type { Logger } from '../common/logger.js';
+import type { Registry } from '../common/registry/registry.js';
+import { createAdmin } from './admin/admin-app.js';
+import type { Balancer } from './balancer.js';
+import type { BalancerView } from './balancer-view.js';
+import type { BalancerConfig } from './config.js';
+import type { strategyFactory } from './strategy-setup.js';
+
+/*
+ * The lifecycle parts a balancer process is made of, shared by the single
+ * process, the cluster primary and its workers.
+ */
+
+/** The registry as a lifecycle part; with Redis, --backends are written into it once it answers. */
+export function registryPart(registry: Registry, config: BalancerConfig, logger: Logger): NamedPart {
+  let stopSeeding: (() => void) | undefined;
+  return {
+    name: 'registry',
+    start: async () => {
+      await registry.start();
+      if (config.redis && config.staticBackends.length) stopSeeding = seedRegistry(registry, config, logger);
+    },
+    close: async () => {
+      stopSeeding?.();
+      await registry.close();
+    },
+  };
+}
+
+/** The admin API (express) on its own port, over a single balancer or a cluster's merged view. */
+export function adminPart(view: BalancerView, config: BalancerConfig, logger: Logger, makeStrategy: ReturnType<typeof strategyFactory>): NamedPart & { address(): AddressInfo } {
+  const parts = createAdmin(view, { token: config.adminToken, logger: logger.child({ component: 'admin' }), strategyFactory: makeStrategy });
+  const http = new HttpService('admin', parts.app, { port: config.adminPort, host: config.adminHost, graceMs: 1000 });
+  return {
+    name: 'admin',
+    address: () => http.address,
+    start: () => http.start(),
+    close: async () => {
+      parts.close();
+      await http.close();
+    },
+  };
+}
+
+/** The proxy: follow the registry, check health, listen; close drains. */
+export function proxyPart(lb: Balancer, config: BalancerConfig): NamedPart {
+  return {
+    name: 'proxy',
+    start: async () => {
+      await lb.start();
+      await lb.listen(config.port, config.host);
+    },
+    close: () => lb.close(),
+  };
+}
+
+/** Starts the parts and closes them in reverse order on SIGTERM or SIGINT, then exits. */
+export async function startUntilSignal(supervisor: Supervisor, logger: Logger): Promise<void> {
+  supervisor.handleSignals((code) => {
+    logger.flush();
+    process.exit(code);
+  });
+  await supervisor.start();
+}
+
+/** Writes --backends into a shared registry, retrying while Redis is away. Returns a cancel function. */
+function seedRegistry(registry: Registry, config: BalancerConfig, logger: Logger): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const attempt = async (): Promise<void> => {
+    try {
+      for (const b of config.staticBackends) await registry.upsert(b);
+      logger.info({ backends: config.staticBackends.length }, 'static backends written to the registry');
+    } catch {
+      if (stopped) return;
+      timer = setTimeout(() => void attempt(), 2000);
+      timer.unref();
+    }
+  };
+  void attempt();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
