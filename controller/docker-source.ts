@@ -149,7 +149,8 @@ export class DockerSource implements ContainerSource {
 
   #onBroken(err: Error | undefined): void {
     if (this.#closed) return;
-    if (this.#now() - this.#connectedAt >= STABLE_STREAM_MS) this.#attempt = 0;
+    // Only a stream that stayed up a while starts the backoff over; a failed attempt never does.
+    if (this.#connectedAt > 0 && this.#now() - this.#connectedAt >= STABLE_STREAM_MS) this.#attempt = 0;
     this.#connectedAt = 0;
     this.#attempt++;
     const delay = this.#backoff(this.#attempt);

@@ -102,6 +102,27 @@ describe('DockerSource', () => {
     assert.equal(docker.eventCalls, calls, 'no reconnect after close');
   });
 
+  it('counts failed attempts up until a stream stays connected for a while', async () => {
+    const docker = new FakeDocker();
+    let clock = 0;
+    const attempts: number[] = [];
+    const src = new DockerSource({ docker: docker as unknown as Dockerode, labelPrefix: 'switchyard', logger: silentLogger(), now: () => clock, backoff: (n) => (attempts.push(n), 5) });
+    let connects = 0;
+    src.watch({ event: () => undefined, connected: () => connects++, disconnected: () => undefined });
+    await src.start();
+    await waitFor('first stream', () => connects === 1);
+    docker.refuse = 3;
+    clock += 1000; // up only 1 s: not stable
+    docker.streams[0]!.end();
+    await waitFor('reconnected', () => connects === 2, 2000);
+    assert.deepEqual(attempts, [1, 2, 3, 4]);
+    clock += 10_000; // this one stays up 10 s: the next break starts over
+    docker.streams[1]!.end();
+    await waitFor('reconnected again', () => connects === 3, 2000);
+    assert.deepEqual(attempts, [1, 2, 3, 4, 1]);
+    await src.close();
+  });
+
   it('backs off exponentially with a cap', () => {
     const mids = [1, 2, 3, 4, 5, 6, 7, 8, 20].map((n) => {
       let lo = Infinity;
