@@ -9,7 +9,7 @@ export const SOAK_OPTIONS = {
   slowPath: option({ type: duration(1, 60_000), flag: 'slow-path', env: ['SWITCHYARD_SOAK_SLOW_PATH'], default: 100, help: 'How slow the backend answers the requests that get aborted.' }),
   abortAfter: option({ type: duration(1, 60_000), flag: 'abort-after', env: ['SWITCHYARD_SOAK_ABORT_AFTER'], default: 20, help: 'When the client aborts them (before the backend answers).' }),
   warmup: option({ type: duration(0, 3_600_000), flag: 'warmup', env: ['SWITCHYARD_SOAK_WARMUP'], default: 60_000, help: 'RSS is compared from the end of this warm-up ...' }),
-  window: option({ type: duration(100, 600_000), flag: 'window', env: ['SWITCHYARD_SOAK_WINDOW'], default: 10_000, help: '... averaged over this window after the warm-up and at the end of the load.' }),
+  window: option({ type: duration(100, 600_000), flag: 'window', env: ['SWITCHYARD_SOAK_WINDOW'], default: 10_000, help: '... as the median of the samples in this window after the warm-up and in the last one of the load.' }),
   maxRssGrowth: option({ type: decimal(0, 10), flag: 'max-rss-growth', env: ['SWITCHYARD_SOAK_MAX_RSS_GROWTH'], default: 0.1, help: 'Largest RSS growth allowed (0.1 = 10 %).' }),
   settle: option({ type: duration(0, 600_000), flag: 'settle', env: ['SWITCHYARD_SOAK_SETTLE'], default: 20_000, help: 'After the load, how long fds and upstream sockets may take to return to baseline (idle keep-alive connections close in ~5 s).' }),
   sampleInterval: option({ type: duration(50, 60_000), flag: 'sample-interval', env: ['SWITCHYARD_SOAK_SAMPLE_INTERVAL'], default: 1000, help: 'How often RSS, fds and upstream sockets are read from /proc.' }),

@@ -22,12 +22,18 @@ export interface SoakVerdict {
   readonly failures: string[];
 }
 
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+/** Median: one GC swing inside a window does not move it (RSS of a Node process swings 20-30 % between collections). */
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
 const mib = (b: number): number => Math.round((b / 1024 / 1024) * 10) / 10;
 
 /**
- * Judges a soak: RSS averaged over `windowMs` after the warm-up against RSS
- * averaged over the last `windowMs` of load (at most `maxRssGrowth` more),
+ * Judges a soak: the median RSS over `windowMs` after the warm-up against the
+ * median RSS over the last `windowMs` of load (at most `maxRssGrowth` more),
  * and the open fds and upstream sockets after the settle time against
  * their baseline before the load (not more).
  */
@@ -40,8 +46,8 @@ export function judgeSoak(samples: readonly SoakSample[], opts: { warmupMs: numb
   const warmEnd = Math.min(opts.warmupMs, lastLoadT / 2);
   const afterWarm = load.filter((s) => s.tMs >= warmEnd && s.tMs < warmEnd + opts.windowMs);
   const atEnd = load.filter((s) => s.tMs > lastLoadT - opts.windowMs);
-  const rssWarm = mean((afterWarm.length ? afterWarm : load.slice(0, 1)).map((s) => s.rssBytes));
-  const rssEnd = mean((atEnd.length ? atEnd : load.slice(-1)).map((s) => s.rssBytes));
+  const rssWarm = median((afterWarm.length ? afterWarm : load.slice(0, 1)).map((s) => s.rssBytes));
+  const rssEnd = median((atEnd.length ? atEnd : load.slice(-1)).map((s) => s.rssBytes));
   const fdsBaseline = baseline.length ? Math.min(...baseline.map((s) => s.fds)) : 0;
   const upBaseline = baseline.length ? Math.min(...baseline.map((s) => s.upstreamSockets)) : 0;
   const last = settle.length ? settle[settle.length - 1]! : load[load.length - 1];
