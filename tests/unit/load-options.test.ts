@@ -48,6 +48,7 @@ describe('switchyard load options', () => {
   it('names the flag of a bad value', () => {
     rejects(() => load(['http://x', '--connections', '0']), /--connections/);
     rejects(() => load(['http://x', '--method', 'BREW']), /--method/);
+    rejects(() => load(['http://x', '--method', 'HEAD']), /--method/);
     rejects(() => load(['http://x', '--duration', 'forever']), /--duration/);
   });
 });
