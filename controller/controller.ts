@@ -138,11 +138,6 @@ export class DockerController implements Lifecycle {
     };
   }
 
-  /** Resolves once no reconcile is running or wanted (tests). */
-  async idle(): Promise<void> {
-    while (this.#running) await this.#running;
-  }
-
   // --- events ---------------------------------------------------------------
 
   #onEvent(e: ContainerEvent): void {
