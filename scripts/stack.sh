@@ -121,7 +121,7 @@ build_image() {
   local builder=()
   docker buildx version >/dev/null 2>&1 || builder=(env DOCKER_BUILDKIT=0)
   say "building $SWITCHYARD_IMAGE on $NODE_IMAGE"
-  "${builder[@]}" docker build -q --build-arg "NODE_IMAGE=$NODE_IMAGE" -t "$SWITCHYARD_IMAGE" . >/dev/null
+  "${builder[@]}" docker build -q --force-rm --build-arg "NODE_IMAGE=$NODE_IMAGE" -t "$SWITCHYARD_IMAGE" . >/dev/null
 }
 
 # --- HTTP without curl (a fresh Debian has bash but not always curl) -----------
