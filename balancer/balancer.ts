@@ -9,6 +9,8 @@ import type { Registry } from '../common/registry/registry.js';
 import { rawErrorResponse, sendError } from './forward/error-response.js';
 import type { EngineName, ForwardHost, ForwardSettings, Forwarder } from './forward/forwarder.js';
 import { HttpProxyForwarder } from './forward/http-proxy-forwarder.js';
+import { RawForwarder } from './forward/raw/raw-forwarder.js';
+import type { AdmissionRequest, RawHost } from './forward/raw/raw-host.js';
 import { UndiciForwarder } from './forward/undici-forwarder.js';
 import { WebSocketTunnels } from './forward/websocket-tunnels.js';
 import { HttpHealthChecker, NoHealthChecker, type HealthChecker } from './health/health-checker.js';
@@ -70,7 +72,7 @@ export interface BalancerDeps {
  * registry, the health checker and a forwarding engine. `listen()` is the
  * only I/O at construction's end; `close()` drains and stops.
  */
-export class Balancer implements ForwardHost, Lifecycle, BalancerView {
+export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
   readonly settings: BalancerSettings;
   readonly server: Server;
   readonly upstreams: UpstreamSet;
@@ -147,6 +149,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
       onRemoved: (u) => {
         this.health.unwatch(u.id);
         if (this.forwarder instanceof HttpProxyForwarder) this.forwarder.forget(u.id);
+        else if (this.forwarder instanceof RawForwarder) this.forwarder.forget(u);
       },
     });
     this.router = new Router({
@@ -165,15 +168,20 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
         this.admission.setLimit(this.limiter.limit);
       }
     }
+    const engine = deps.settings.engine;
     this.forwarder =
-      deps.settings.engine === 'http-proxy'
+      engine === 'http-proxy'
         ? new HttpProxyForwarder(this, { connectTimeoutMs: deps.settings.pool.connectTimeoutMs, timeoutMs: deps.settings.pool.headersTimeoutMs, maxSockets: deps.settings.pool.connections })
-        : new UndiciForwarder(this);
+        : engine === 'raw'
+          ? new RawForwarder(this, { pool: deps.settings.pool, maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs })
+          : new UndiciForwarder(this);
     this.tunnels = new WebSocketTunnels(this, deps.logger.child({ component: 'websocket' }));
     this.server = createServer({ maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeout: deps.settings.keepAliveTimeoutMs, noDelay: true }, (req, res) => this.#onRequest(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.tunnels.handle(req, socket, head));
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
     this.server.on('error', (err) => this.#log.error({ err }, 'proxy server error'));
+    // The raw engine takes new connections first; http.Server gets those it hands over.
+    if (this.forwarder instanceof RawForwarder) this.forwarder.attach(this.server);
   }
 
   /** Starts following the registry and health checking. Does not listen. */
@@ -213,12 +221,13 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     const closed = new Promise<void>((resolve) => (this.#listening ? this.server.close(() => resolve()) : resolve()));
-    this.server.closeIdleConnections();
-    const idleTimer = setInterval(() => this.server.closeIdleConnections(), 100);
+    this.#closeIdleConnections();
+    const idleTimer = setInterval(() => this.#closeIdleConnections(), 100);
     const drained = await this.#waitIdle(this.settings.shutdownTimeoutMs);
     clearInterval(idleTimer);
     if (!drained) this.#log.warn({ inFlight: this.inFlight }, 'shutdown timeout, closing open requests');
     this.server.closeAllConnections();
+    if (this.forwarder instanceof RawForwarder) this.forwarder.closeAllConnections();
     this.tunnels.close();
     this.admission?.close();
     this.router.close();
@@ -229,6 +238,11 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     if (drained) await this.upstreams.close();
     else await this.upstreams.destroy();
     this.#listening = false;
+  }
+
+  #closeIdleConnections(): void {
+    this.server.closeIdleConnections();
+    if (this.forwarder instanceof RawForwarder) this.forwarder.closeIdleConnections();
   }
 
   #waitIdle(timeoutMs: number): Promise<boolean> {
@@ -309,6 +323,11 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried, (u) => this.router.blockedReason(u, now));
   }
 
+  wantsExplanationFor(ctx: PickContext): boolean {
+    if (this.#explainAll) return true;
+    return this.#explainHeader !== undefined && ctx.header(this.#explainHeader) !== undefined;
+  }
+
   nextRequestId(): string {
     return `${this.#idPrefix}-${(++this.#idCounter).toString(36)}`;
   }
@@ -348,6 +367,36 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     if (a.status === 'granted') this.#forward(req, res);
     else if (a.status === 'rejected') this.#refuse(res, 'SWY_QUEUE_FULL', admission.retryAfterSeconds());
     else waiting.wait(a.ticket);
+  }
+
+  /** #onRequest for requests the raw engine parsed itself: the same counters, cap and queue. */
+  admit(r: AdmissionRequest): void {
+    this.inFlight++;
+    this.requestsTotal++;
+    this.router.retryBudget.deposit();
+    const admission = this.admission;
+    if (admission === undefined || admission.tryGrant()) {
+      r.admitted();
+      return;
+    }
+    const a = admission.tryAcquire(r);
+    if (a.status === 'granted') r.admitted();
+    else if (a.status === 'rejected') this.#refuseRaw(r, 'SWY_QUEUE_FULL');
+    else r.queued(a.ticket);
+  }
+
+  queuedTimedOut(r: AdmissionRequest): void {
+    this.#refuseRaw(r, 'SWY_QUEUE_TIMEOUT');
+  }
+
+  queuedLeft(): void {
+    this.#requestEnded();
+  }
+
+  #refuseRaw(r: AdmissionRequest, code: ErrorCode): void {
+    this.countError(code);
+    r.refused(code, this.nextRequestId(), this.admission!.retryAfterSeconds());
+    this.#requestEnded();
   }
 
   #forward(req: IncomingMessage, res: ServerResponse): void {

@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import type { BackendSpec } from '../common/backend.js';
 import type { ErrorCode } from '../common/errors.js';
+import type { UpstreamPool } from './forward/raw/upstream-pool.js';
 import type { HealthStatus } from './health/health-state.js';
 import type { CircuitBreaker } from './resilience/circuit-breaker.js';
 import { RollingWindow } from './stats/rolling-window.js';
@@ -57,6 +58,8 @@ export class Upstream implements Candidate {
   readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS_SECONDS.length + 1);
   latencySumSeconds = 0;
   latencyCount = 0;
+  /** The raw engine's connections to this backend, made on its first request there (undefined with other engines). */
+  rawPool: UpstreamPool | undefined = undefined;
 
   constructor(spec: BackendSpec, pool: PoolOptions, now: number, clock: () => number = Date.now) {
     this.window = new RollingWindow(120, clock);

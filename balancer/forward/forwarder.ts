@@ -5,7 +5,7 @@ import type { Outcome } from '../resilience/outcome.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 
-export const ENGINE_NAMES = ['undici', 'http-proxy'] as const;
+export const ENGINE_NAMES = ['undici', 'http-proxy', 'raw'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export interface ForwardSettings {

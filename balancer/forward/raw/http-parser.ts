@@ -1,0 +1,74 @@
+import { createRequire } from 'node:module';
+
+/**
+ * Node's own llhttp binding, the parser `http.Server` and `http.ClientRequest`
+ * use (`node:_http_common`). Undocumented but stable since Node 12; this file
+ * is the only place that touches it, so a change in a future Node shows up
+ * here (and in tests/integration/engine-conformance.test.ts) first.
+ *
+ * Callbacks are plain properties on the parser, called with `this` = parser:
+ * - kOnHeaders(headers, url): header pairs flushed before the head is complete
+ *   (more than 32 pairs) and trailers after a chunked body;
+ * - kOnHeadersComplete(major, minor, headers | undefined, method, url, status,
+ *   statusText, upgrade, shouldKeepAlive): return 0 to go on, 1 for "no body"
+ *   (a response to HEAD), 2 to stop after the head as for an upgrade
+ *   (execute() then returns the head's length);
+ * - kOnBody(chunk): a copy of body bytes, chunked framing removed;
+ * - kOnMessageComplete(); kOnMessageBegin().
+ * execute(buf) returns the bytes parsed or an Error with `code` (HPE_*).
+ */
+export interface LlhttpParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(data: Buffer): number | ParseError;
+  finish(): ParseError | undefined;
+  close(): void;
+  [key: number]: unknown;
+}
+
+export interface ParseError extends Error {
+  readonly code: string;
+  readonly reason?: string;
+  readonly bytesParsed?: number;
+}
+
+interface ParserClass {
+  new (): LlhttpParser;
+  readonly REQUEST: number;
+  readonly RESPONSE: number;
+  readonly kOnMessageBegin: number;
+  readonly kOnHeaders: number;
+  readonly kOnHeadersComplete: number;
+  readonly kOnBody: number;
+  readonly kOnMessageComplete: number;
+  readonly kLenientNone: number;
+}
+
+const common = createRequire(import.meta.url)('node:_http_common') as { HTTPParser: ParserClass; methods: readonly string[] };
+
+export const HTTPParser: ParserClass = common.HTTPParser;
+/** Method names by llhttp's method index (the `method` argument of kOnHeadersComplete). */
+export const METHODS: readonly string[] = common.methods;
+
+export const kOnMessageBegin = HTTPParser.kOnMessageBegin;
+export const kOnHeaders = HTTPParser.kOnHeaders;
+export const kOnHeadersComplete = HTTPParser.kOnHeadersComplete;
+export const kOnBody = HTTPParser.kOnBody;
+export const kOnMessageComplete = HTTPParser.kOnMessageComplete;
+
+/** Return values of kOnHeadersComplete. */
+export const HEAD_CONTINUE = 0;
+export const HEAD_SKIP_BODY = 1;
+export const HEAD_STOP = 2;
+
+const RESOURCE = Object.freeze({});
+
+/** A strict parser (no lenient flags: request smuggling shapes are errors). `maxHeaderSize` 0 = Node's default. */
+export function createParser(kind: 'request' | 'response', maxHeaderSize: number): LlhttpParser {
+  const p = new HTTPParser();
+  p.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, RESOURCE, maxHeaderSize, HTTPParser.kLenientNone);
+  return p;
+}
+
+export function isParseError(r: unknown): r is ParseError {
+  return r instanceof Error;
+}

@@ -1,0 +1,20 @@
+import { STATUS_CODES } from 'node:http';
+import { ERROR_CATALOGUE, type ErrorCode } from '../../../common/errors.js';
+import { httpDate } from './http-date.js';
+
+/**
+ * The catalogue's JSON error answer as bytes for a client connection, with
+ * the same headers as `sendError` on the http.Server path (and the ones Node
+ * adds there: Date, Connection, Keep-Alive).
+ */
+export function errorResponseText(code: ErrorCode, requestId: string, keepAlive: boolean, keepAliveSeconds: number, retryAfterSeconds: number | undefined, decision: string | null): string {
+  const entry = ERROR_CATALOGUE[code];
+  const body = `{"error":{"code":"${code}","message":"${entry.message}","requestId":${JSON.stringify(requestId)}}}`;
+  let text = `HTTP/1.1 ${entry.status} ${STATUS_CODES[entry.status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\ncache-control: no-store\r\n`;
+  if (retryAfterSeconds !== undefined) text += `retry-after: ${retryAfterSeconds}\r\n`;
+  if (decision !== null) text += `x-lb-decision: ${decision}\r\n`;
+  text += `date: ${httpDate()}\r\n`;
+  if (keepAlive) text += keepAliveSeconds > 0 ? `connection: keep-alive\r\nkeep-alive: timeout=${keepAliveSeconds}\r\n` : 'connection: keep-alive\r\n';
+  else text += 'connection: close\r\n';
+  return `${text}\r\n${body}`;
+}

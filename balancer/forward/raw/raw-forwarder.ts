@@ -1,0 +1,131 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { PoolOptions, Upstream } from '../../upstream.js';
+import type { Forwarder } from '../forwarder.js';
+import { UndiciForwarder } from '../undici-forwarder.js';
+import { ClientConnection, type ConnectionEngine } from './client-connection.js';
+import type { RawHost } from './raw-host.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+export interface RawEngineOptions {
+  readonly pool: PoolOptions;
+  readonly maxHeaderSize: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+/** An idle backend connection is closed after this long (the undici engine's keepAliveTimeout). */
+const UPSTREAM_IDLE_MS = 4_000;
+
+type ConnectionListener = (this: Server, socket: Socket) => void;
+
+/**
+ * The raw engine (`--engine raw`): plain `net` sockets on both sides, parsed
+ * by Node's own llhttp (`./http-parser.ts`), with per-backend keep-alive
+ * pools of raw connections. It takes the balancer's http.Server 'connection'
+ * event; connections it does not handle go to http.Server's own listener
+ * (and from there to the undici engine or the WebSocket tunnels), so the
+ * documented path stays the fallback for anything unusual.
+ */
+export class RawForwarder implements Forwarder, ConnectionEngine {
+  readonly name = 'raw';
+  readonly host: RawHost;
+  readonly retryOnStatus: ReadonlySet<number> | null;
+  readonly keepAliveSeconds: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeaderSize: number;
+  readonly #poolOptions: PoolOptions;
+  /** Requests on connections handed to http.Server. */
+  readonly #fallback: UndiciForwarder;
+  readonly #connections = new Set<ClientConnection>();
+  readonly #pools = new Set<UpstreamPool>();
+  readonly #timer: NodeJS.Timeout;
+  #server: Server | null = null;
+  #httpListeners: ConnectionListener[] = [];
+
+  constructor(host: RawHost, options: RawEngineOptions) {
+    this.host = host;
+    const statuses = host.settings.retryOnStatus ?? [];
+    this.retryOnStatus = statuses.length ? new Set(statuses) : null;
+    this.keepAliveTimeoutMs = options.keepAliveTimeoutMs;
+    this.keepAliveSeconds = Math.floor(options.keepAliveTimeoutMs / 1000);
+    this.maxHeaderSize = options.maxHeaderSize;
+    this.#poolOptions = options.pool;
+    this.#fallback = new UndiciForwarder(host);
+    const p = options.pool;
+    const shortest = Math.min(p.connectTimeoutMs, p.headersTimeoutMs, p.bodyTimeoutMs, UPSTREAM_IDLE_MS, options.keepAliveTimeoutMs || UPSTREAM_IDLE_MS);
+    this.#timer = setInterval(() => this.#sweep(), Math.min(1000, Math.max(10, Math.floor(shortest / 4))));
+    this.#timer.unref();
+  }
+
+  /** Takes over `server`'s 'connection' event; its own listener stays the fallback. */
+  attach(server: Server): void {
+    this.#server = server;
+    this.#httpListeners = server.listeners('connection') as ConnectionListener[];
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => this.#accept(socket));
+  }
+
+  #accept(socket: Socket): void {
+    this.#connections.add(new ClientConnection(socket, this));
+  }
+
+  /** A request on a connection http.Server took over: the undici engine serves it. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.#fallback.handle(req, res);
+  }
+
+  handOff(socket: Socket): void {
+    const server = this.#server!;
+    for (const l of this.#httpListeners) l.call(server, socket);
+    socket.resume();
+  }
+
+  forgetConnection(c: ClientConnection): void {
+    this.#connections.delete(c);
+  }
+
+  poolFor(up: Upstream): UpstreamPool {
+    let pool = up.rawPool;
+    if (pool === undefined) {
+      const o = this.#poolOptions;
+      pool = new UpstreamPool(up.url, { connections: o.connections, connectTimeoutMs: o.connectTimeoutMs, headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, idleTimeoutMs: UPSTREAM_IDLE_MS });
+      up.rawPool = pool;
+      this.#pools.add(pool);
+    }
+    return pool;
+  }
+
+  /** The backend left the registry: its idle connections close now, busy ones when done. */
+  forget(up: Upstream): void {
+    const pool = up.rawPool;
+    if (pool === undefined) return;
+    up.rawPool = undefined;
+    void pool.close().finally(() => this.#pools.delete(pool));
+  }
+
+  /** Client connections open on the raw path (not handed off). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  closeIdleConnections(): void {
+    for (const c of this.#connections) c.closeIfIdle();
+  }
+
+  closeAllConnections(): void {
+    for (const c of this.#connections) c.socket.destroy();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#fallback.close();
+    for (const pool of this.#pools) pool.destroy();
+    this.#pools.clear();
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const pool of this.#pools) pool.sweep(now);
+    for (const c of this.#connections) c.sweep(now);
+  }
+}

@@ -1,0 +1,271 @@
+import { connect, type Socket } from 'node:net';
+import type { ErrorCode } from '../../../common/errors.js';
+import { classifyUpstreamError } from '../../../common/errors.js';
+import { createParser, HEAD_CONTINUE, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, type LlhttpParser } from './http-parser.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+/** What receives one response: the exchange that sent the request. */
+export interface ResponseSink {
+  /** The client socket the response goes to (corked while a chunk is parsed). */
+  readonly clientSocket: Socket;
+  /** The head arrived; returns HEAD_SKIP_BODY for a response to HEAD. May detach the connection. */
+  onResponseHead(status: number, statusText: string, headers: string[]): number;
+  onResponseBody(chunk: Buffer): void;
+  /** The whole response arrived; the connection is already back in the pool or closed. */
+  onResponseComplete(trailers: string[] | null): void;
+  /**
+   * The connection failed. `headReceived`: part of the response had arrived.
+   * `stale`: a reused keep-alive connection failed before any response byte,
+   * the classic race with a backend closing it (the request may go again on a new connection).
+   */
+  onUpstreamError(code: ErrorCode, headReceived: boolean, stale: boolean): void;
+  /** The backend connection took all written bytes: resume reading the client's body. */
+  onUpstreamDrain(): void;
+}
+
+const enum State {
+  Connecting,
+  Idle,
+  Busy,
+  Closed,
+}
+
+type TaggedSocket = Socket & { [kConn]?: UpstreamConnection };
+type TaggedParser = LlhttpParser & { [kConn]?: UpstreamConnection };
+const kConn = Symbol('switchyard.upstreamConnection');
+
+/**
+ * One keep-alive connection to a backend, parsing responses with llhttp.
+ * One request at a time (no pipelining). Any doubt about the framing (bytes
+ * while idle, a parse error, an early close) closes it.
+ */
+export class UpstreamConnection {
+  readonly socket: TaggedSocket;
+  readonly pool: UpstreamPool;
+  readonly #parser: TaggedParser;
+  #state = State.Connecting;
+  sink: ResponseSink | null = null;
+  /** Responses completed on this connection (> 0: reused, may be stale). */
+  served = 0;
+  /** The request (head and body) is fully written. */
+  requestWritten = false;
+  headReceived = false;
+  #keepAlive = false;
+  /** A 1xx interim response is being skipped. */
+  #interim = false;
+  #pendingHeaders: string[] = [];
+  /** Absolute time (ms) after which the connection times out: connect, head or body wait, or idle. */
+  deadline = 0;
+  #timeoutCode: ErrorCode = 'SWY_UPSTREAM_CONNECT_TIMEOUT';
+
+  constructor(pool: UpstreamPool) {
+    this.pool = pool;
+    this.deadline = Date.now() + pool.options.connectTimeoutMs;
+    const p = createParser('response', 0) as TaggedParser;
+    p[kConn] = this;
+    p[kOnHeaders] = parserOnHeaders;
+    p[kOnHeadersComplete] = parserOnHeadersComplete;
+    p[kOnBody] = parserOnBody;
+    p[kOnMessageComplete] = parserOnMessageComplete;
+    this.#parser = p;
+    const s = connect({ host: pool.host, port: pool.port, noDelay: true }) as TaggedSocket;
+    s[kConn] = this;
+    s.on('connect', socketOnConnect);
+    s.on('data', socketOnData);
+    s.on('end', socketOnEnd);
+    s.on('error', socketOnError);
+    s.on('close', socketOnClose);
+    s.on('drain', socketOnDrain);
+    this.socket = s;
+  }
+
+  get idle(): boolean {
+    return this.#state === State.Idle;
+  }
+
+  get closed(): boolean {
+    return this.#state === State.Closed;
+  }
+
+  /** Starts a request on this connection: the caller writes it next. */
+  attach(sink: ResponseSink, headersTimeoutMs: number): void {
+    this.sink = sink;
+    this.#state = State.Busy;
+    this.requestWritten = false;
+    this.headReceived = false;
+    this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
+    this.deadline = Date.now() + headersTimeoutMs;
+  }
+
+  /** Back in the pool, idle. */
+  parked(idleTimeoutMs: number): void {
+    this.#state = State.Idle;
+    this.deadline = Date.now() + idleTimeoutMs;
+  }
+
+  /** Closes it now; a sink still attached is not told (the caller is the sink). */
+  destroy(): void {
+    this.sink = null;
+    if (this.#state !== State.Closed) {
+      this.#state = State.Closed;
+      this.socket.destroy();
+      this.pool.removed(this);
+    }
+  }
+
+  /** The pool's timer: past its deadline, a connection fails (or, idle, just closes). */
+  checkDeadline(now: number): void {
+    if (now <= this.deadline || this.#state === State.Closed) return;
+    if (this.#state === State.Idle) this.destroy();
+    else this.#fail(this.#timeoutCode);
+  }
+
+  #fail(code: ErrorCode): void {
+    const sink = this.sink;
+    if (this.#state === State.Connecting) {
+      this.pool.connectFailed(this, code);
+      this.destroy();
+      return;
+    }
+    const stale = !this.headReceived && this.served > 0;
+    const head = this.headReceived;
+    this.destroy();
+    if (sink !== null) sink.onUpstreamError(code, head, stale);
+  }
+
+  // --- socket events ----------------------------------------------------------
+
+  onConnect(): void {
+    if (this.#state !== State.Connecting) return;
+    this.#state = State.Idle;
+    this.pool.connected(this);
+  }
+
+  onData(chunk: Buffer): void {
+    const sink = this.sink;
+    if (sink === null) {
+      // Bytes nobody asked for: the framing can no longer be trusted.
+      this.destroy();
+      return;
+    }
+    const cs = sink.clientSocket;
+    cs.cork();
+    const r = this.#parser.execute(chunk);
+    cs.uncork();
+    if (isParseError(r)) this.#fail('SWY_UPSTREAM_PROTOCOL');
+  }
+
+  onEnd(): void {
+    if (this.#state === State.Busy && this.headReceived) {
+      // A body delimited by the close ends here; anything else is cut short.
+      const sink = this.sink;
+      if (sink !== null) sink.clientSocket.cork();
+      const r = this.#parser.finish();
+      if (sink !== null) sink.clientSocket.uncork();
+      if (isParseError(r) || this.sink !== null) this.#fail('SWY_UPSTREAM_RESET');
+      return;
+    }
+    this.#fail('SWY_UPSTREAM_RESET');
+  }
+
+  onError(err: Error): void {
+    this.#fail(classifyUpstreamError(err));
+  }
+
+  onClose(): void {
+    if (this.#state !== State.Closed) this.#fail('SWY_UPSTREAM_RESET');
+    this.#parser.close();
+  }
+
+  onDrain(): void {
+    this.sink?.onUpstreamDrain();
+  }
+
+  // --- parser events ----------------------------------------------------------
+
+  onHeaders(headers: string[]): void {
+    for (let i = 0; i < headers.length; i++) this.#pendingHeaders.push(headers[i]!);
+  }
+
+  onHeadersComplete(headers: string[] | undefined, status: number, statusText: string, upgrade: boolean, keepAlive: boolean): number {
+    if (headers === undefined) {
+      headers = this.#pendingHeaders;
+      this.#pendingHeaders = [];
+    }
+    const sink = this.sink;
+    if (sink === null) return HEAD_CONTINUE;
+    if (status < 200) {
+      if (status === 101 || upgrade) {
+        this.#fail('SWY_UPSTREAM_PROTOCOL');
+        return HEAD_CONTINUE;
+      }
+      // 1xx interim responses (103 Early Hints, a stray 100) are dropped, as the undici engine does.
+      this.#interim = true;
+      return HEAD_CONTINUE;
+    }
+    this.headReceived = true;
+    this.#keepAlive = keepAlive;
+    this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
+    this.deadline = Date.now() + this.pool.options.bodyTimeoutMs;
+    return sink.onResponseHead(status, statusText, headers);
+  }
+
+  onBody(chunk: Buffer): void {
+    const sink = this.sink;
+    if (sink === null) return;
+    this.deadline = Date.now() + this.pool.options.bodyTimeoutMs;
+    sink.onResponseBody(chunk);
+  }
+
+  onMessageComplete(): void {
+    if (this.#interim) {
+      this.#interim = false;
+      return;
+    }
+    const sink = this.sink;
+    if (sink === null) return;
+    let trailers: string[] | null = null;
+    if (this.#pendingHeaders.length > 0) {
+      trailers = this.#pendingHeaders;
+      this.#pendingHeaders = [];
+    }
+    this.served++;
+    this.sink = null;
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.#keepAlive && this.requestWritten) this.pool.release(this);
+    else this.destroy();
+    sink.onResponseComplete(trailers);
+  }
+}
+
+function socketOnConnect(this: TaggedSocket): void {
+  this[kConn]!.onConnect();
+}
+function socketOnData(this: TaggedSocket, chunk: Buffer): void {
+  this[kConn]!.onData(chunk);
+}
+function socketOnEnd(this: TaggedSocket): void {
+  this[kConn]!.onEnd();
+}
+function socketOnError(this: TaggedSocket, err: Error): void {
+  this[kConn]!.onError(err);
+}
+function socketOnClose(this: TaggedSocket): void {
+  this[kConn]!.onClose();
+}
+function socketOnDrain(this: TaggedSocket): void {
+  this[kConn]!.onDrain();
+}
+
+function parserOnHeaders(this: TaggedParser, headers: string[]): void {
+  this[kConn]!.onHeaders(headers);
+}
+function parserOnHeadersComplete(this: TaggedParser, _major: number, _minor: number, headers: string[] | undefined, _method: number, _url: string, status: number, statusText: string, upgrade: boolean, keepAlive: boolean): number {
+  return this[kConn]!.onHeadersComplete(headers, status, statusText, upgrade, keepAlive);
+}
+function parserOnBody(this: TaggedParser, chunk: Buffer): void {
+  this[kConn]!.onBody(chunk);
+}
+function parserOnMessageComplete(this: TaggedParser): void {
+  this[kConn]!.onMessageComplete();
+}
