@@ -18,7 +18,7 @@ export const BALANCER_OPTIONS = {
     group: 'Proxy',
   }),
   strategy: option({ type: oneOf(STRATEGY_NAMES), flag: 'strategy', env: ['SWITCHYARD_STRATEGY'], default: 'round-robin', help: 'Load-balancing strategy.', group: 'Proxy' }),
-  engine: option({ type: oneOf(ENGINE_NAMES), flag: 'engine', env: ['SWITCHYARD_ENGINE'], default: 'undici', help: 'Forwarding engine: undici (default, documented APIs), raw (net sockets + Node\'s llhttp, fastest; hands upgrades to undici) or http-proxy (compatibility).', group: 'Proxy' }),
+  engine: option({ type: oneOf(ENGINE_NAMES), flag: 'engine', env: ['SWITCHYARD_ENGINE'], default: 'raw', help: 'Forwarding engine: raw (default: net sockets parsed by Node\'s llhttp, the cheapest; hands upgrades and unusual requests to http.Server and undici), undici (documented APIs only, the fallback) or http-proxy (compatibility).', group: 'Proxy' }),
   retries: option({ type: integer(0, 10), flag: 'retries', env: ['SWITCHYARD_RETRIES'], default: 2, help: 'Further attempts on other backends after a connect failure, or a reset of an idempotent request without body.', group: 'Proxy' }),
   connectTimeout: option({ type: duration(1, 60_000), flag: 'connect-timeout', env: ['SWITCHYARD_CONNECT_TIMEOUT'], default: 2000, help: 'Time allowed to open a connection to a backend; exceeded: try another backend, else 504.', group: 'Proxy' }),
   upstreamTimeout: option({ type: duration(1, 3_600_000), flag: 'upstream-timeout', env: ['SWITCHYARD_UPSTREAM_TIMEOUT'], default: 30_000, help: 'Time allowed for a backend to start its response; exceeded: 504.', group: 'Proxy' }),

@@ -5,6 +5,7 @@ import { attachEchoSocket, BackendState, createBackendApp } from '../../backend/
 import type { Faults } from '../../backend/faults.js';
 import { createAdmin, type Admin } from '../../balancer/admin/admin-app.js';
 import { Balancer, type BalancerSettings } from '../../balancer/balancer.js';
+import { BALANCER_OPTIONS } from '../../balancer/config.js';
 import { createStrategy } from '../../balancer/strategies/index.js';
 import type { Upstream } from '../../balancer/upstream.js';
 import { parseBackendSpec, type BackendSpec } from '../../common/backend.js';
@@ -58,7 +59,8 @@ export class TestBackend {
 }
 
 export const TEST_SETTINGS: BalancerSettings = {
-  engine: 'undici',
+  // The product's default engine; suites that cover every engine set `engine` themselves.
+  engine: BALANCER_OPTIONS.engine.default,
   maxRetries: 2,
   backendHeader: true,
   trustForwarded: false,

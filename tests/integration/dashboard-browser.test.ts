@@ -69,8 +69,10 @@ describe('the live dashboard in headless Chromium', () => {
   });
 
   it("shows the same numbers as /stats, within one refresh", async () => {
-    // Steady traffic for a few seconds so rates and shares are not zero.
-    await loadLoop(`${proxyUrl}/`, 600, 2, { stopAfterMs: 6000 });
+    // Steady traffic for a few seconds so rates and shares are not zero (bounded by time: a
+    // fixed count can finish in well under a second and leave a burst that the per-second
+    // rate shows only after the next second boundary).
+    await loadLoop(`${proxyUrl}/`, 20_000, 2, { stopAfterMs: 3000 });
     await sleep(1200);
     const pageSnapshot = (await page.evaluate('window.switchyard.last()')) as { at: string; backends: StatsBackend[] };
     const stats = json<{ at: string; backends: StatsBackend[] }>(await get(`${adminUrl}/stats`));

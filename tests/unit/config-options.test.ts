@@ -26,7 +26,7 @@ describe('balancer config', () => {
     assert.equal(c.adminPort, 9091);
     assert.equal(c.adminHost, '127.0.0.1');
     assert.equal(c.strategy, 'round-robin');
-    assert.equal(c.engine, 'undici');
+    assert.equal(c.engine, 'raw');
     assert.equal(c.redis, undefined);
     assert.equal(c.healthRise, 2);
     assert.equal(c.healthFall, 3);

@@ -43,11 +43,17 @@ interface ParserClass {
   readonly kLenientNone: number;
 }
 
-const common = createRequire(import.meta.url)('node:_http_common') as { HTTPParser: ParserClass; methods: readonly string[] };
+const common = createRequire(import.meta.url)('node:_http_common') as { HTTPParser?: ParserClass; methods?: readonly string[] };
+const usable = typeof common.HTTPParser === 'function' && Array.isArray(common.methods) && typeof common.HTTPParser.kOnHeadersComplete === 'number';
 
-export const HTTPParser: ParserClass = common.HTTPParser;
+/** Why the raw engine cannot run on this Node.js, or undefined when it can. */
+export function rawEngineUnsupported(): string | undefined {
+  return usable ? undefined : `this Node.js (${process.version}) has no usable node:_http_common HTTPParser; run the balancer with --engine undici`;
+}
+
+export const HTTPParser: ParserClass = common.HTTPParser ?? ({} as ParserClass);
 /** Method names by llhttp's method index (the `method` argument of kOnHeadersComplete). */
-export const METHODS: readonly string[] = common.methods;
+export const METHODS: readonly string[] = common.methods ?? [];
 
 export const kOnMessageBegin = HTTPParser.kOnMessageBegin;
 export const kOnHeaders = HTTPParser.kOnHeaders;

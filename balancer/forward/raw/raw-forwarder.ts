@@ -4,6 +4,7 @@ import type { PoolOptions, Upstream } from '../../upstream.js';
 import type { Forwarder } from '../forwarder.js';
 import { UndiciForwarder } from '../undici-forwarder.js';
 import { ClientConnection, type ConnectionEngine } from './client-connection.js';
+import { rawEngineUnsupported } from './http-parser.js';
 import type { RawHost } from './raw-host.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -43,6 +44,8 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
   #httpListeners: ConnectionListener[] = [];
 
   constructor(host: RawHost, options: RawEngineOptions) {
+    const unsupported = rawEngineUnsupported();
+    if (unsupported !== undefined) throw new Error(unsupported);
     this.host = host;
     const statuses = host.settings.retryOnStatus ?? [];
     this.retryOnStatus = statuses.length ? new Set(statuses) : null;
