@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { ErrorCode } from '../../../common/errors.js';
 import { classifyUpstreamError } from '../../../common/errors.js';
 import { createParser, HEAD_CONTINUE, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, type LlhttpParser } from './http-parser.js';
@@ -68,9 +69,9 @@ export class UpstreamConnection {
     p[kOnBody] = parserOnBody;
     p[kOnMessageComplete] = parserOnMessageComplete;
     this.#parser = p;
-    const s = connect({ host: pool.host, port: pool.port, noDelay: true }) as TaggedSocket;
+    const s = (pool.tls ? tlsConnect({ host: pool.host, port: pool.port, servername: isIP(pool.host) ? undefined : pool.host, ALPNProtocols: ['http/1.1'] }).setNoDelay(true) : connect({ host: pool.host, port: pool.port, noDelay: true })) as TaggedSocket;
     s[kConn] = this;
-    s.on('connect', socketOnConnect);
+    s.on(pool.tls ? 'secureConnect' : 'connect', socketOnConnect);
     s.on('data', socketOnData);
     s.on('end', socketOnEnd);
     s.on('error', socketOnError);

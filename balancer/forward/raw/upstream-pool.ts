@@ -32,6 +32,8 @@ export class UpstreamPool {
   readonly port: number;
   /** host:port, for requests that came without a Host header. */
   readonly hostHeader: string;
+  /** An https:// backend: connections are TLS (certificates verified, as undici does by default). */
+  readonly tls: boolean;
   readonly options: UpstreamPoolOptions;
   readonly #idle: UpstreamConnection[] = [];
   readonly #all = new Set<UpstreamConnection>();
@@ -45,6 +47,7 @@ export class UpstreamPool {
     this.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     this.port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
     this.hostHeader = u.host;
+    this.tls = u.protocol === 'https:';
     this.options = options;
   }
 
