@@ -7,7 +7,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-concurrency=1 
 UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
 INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help install build typecheck test unit integration e2e demo docs clean up down scale stop kill start pause unpause logs ps
+.PHONY: help install build typecheck test unit integration e2e demo docs screenshot clean up down scale stop kill start pause unpause logs ps
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,10 @@ demo: build ## run N local backends and a balancer (BACKENDS=3); Ctrl+C stops al
 
 docs: install ## regenerate docs/configuration.md from the option tables
 	npx tsx scripts/config-docs.ts
+
+screenshot: ## refresh docs/images/dashboard.png from the browser test's latest screenshot
+	@test -f tests/output/dashboard.png || { echo "no tests/output/dashboard.png yet: run make integration (the dashboard browser test takes it)" >&2; exit 1; }
+	cp tests/output/dashboard.png docs/images/dashboard.png
 
 clean: ## remove build output
 	rm -rf dist tests/output

@@ -137,6 +137,7 @@ function printBanner(cfg: DemoConfig, children: readonly Child[]): void {
     '',
     `  proxy      http://localhost:${cfg.port}`,
     `  admin API  http://127.0.0.1:${cfg.adminPort}/backends`,
+    `  dashboard  http://127.0.0.1:${cfg.adminPort}/`,
     ...children.filter((c) => c.name.startsWith('backend')).map((c, i) => `  ${c.name.padEnd(10)} http://127.0.0.1:${cfg.basePort + i}   pid ${c.proc.pid}`),
     '',
     'Try:',

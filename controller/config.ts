@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
-import { duration, oneOf, redisUrl, text } from '../common/config/values.js';
+import { duration, oneOf, port, redisUrl, text } from '../common/config/values.js';
 import { LOG_LEVELS } from '../common/logger.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -58,7 +58,9 @@ export const CONTROLLER_OPTIONS = {
   }),
   instanceId: option({ type: text({ min: 1, max: 128 }), flag: 'instance-id', env: ['SWITCHYARD_INSTANCE_ID'], help: 'Name of this controller in logs and in the lease (default: hostname-pid).', group: 'Registry' }),
 
-  logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level.', group: 'Logging' }),
+  metricsPort: option({ type: port(), flag: 'metrics-port', env: ['SWITCHYARD_METRICS_PORT'], default: 9092, help: 'Port of the controller\'s /metrics (Prometheus) and /healthz.', group: 'Observability' }),
+  metricsHost: option({ type: text({ min: 1 }), flag: 'metrics-host', env: ['SWITCHYARD_METRICS_HOST'], default: '127.0.0.1', help: 'Address /metrics binds to (the Compose stack sets 0.0.0.0 and publishes nothing).', group: 'Observability' }),
+  logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level.', group: 'Observability' }),
 } as const;
 
 export interface ControllerConfig extends OptionValues<typeof CONTROLLER_OPTIONS> {

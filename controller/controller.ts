@@ -3,7 +3,7 @@ import type { Lifecycle } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
 import type { Registry } from '../common/registry/registry.js';
 import type { ContainerEvent, ContainerFacts, ContainerSource } from './container-source.js';
-import { classifyEvent } from './event-kinds.js';
+import { classifyEvent, type EventKind } from './event-kinds.js';
 import type { WriterLease } from './lease.js';
 import { reconcile, type Operation } from './reconcile.js';
 import { isOwned, toBackends, type OwnerScope, type SkippedContainer } from './to-backends.js';
@@ -24,6 +24,20 @@ export interface ControllerDeps {
   readonly lease: WriterLease;
   readonly logger: Logger;
   readonly now?: () => number;
+}
+
+/** Counters since start, read by the controller's /metrics. */
+export interface ControllerCounters {
+  /** Container events seen, by kind (register, drain, deregister, ignore). */
+  readonly events: ReadonlyMap<EventKind, number>;
+  /** Registry writes made, by kind (upsert, set-state, remove; drain and remove from events included). */
+  readonly writes: ReadonlyMap<'upsert' | 'set-state' | 'remove', number>;
+  readonly reconciles: number;
+  readonly reconcileFailures: number;
+  /** Plans dropped because an event arrived while they were being applied. */
+  readonly stalePlans: number;
+  readonly dockerConnected: boolean;
+  readonly dockerReconnects: number;
 }
 
 export interface ControllerStatus {
@@ -83,6 +97,12 @@ export class DockerController implements Lifecycle {
   #lastReconcileAt: number | undefined;
   #lastError: string | undefined;
   #desiredCount = 0;
+  readonly #events = new Map<EventKind, number>();
+  readonly #writes = new Map<'upsert' | 'set-state' | 'remove', number>();
+  #totalFailures = 0;
+  #stalePlans = 0;
+  #dockerConnected = false;
+  #dockerConnections = 0;
   #synced = false;
   #closed = false;
 
@@ -97,8 +117,14 @@ export class DockerController implements Lifecycle {
     this.#retryDelay = deps.settings.retryDelay ?? defaultRetryDelay;
     this.#source.watch({
       event: (e) => this.#onEvent(e),
-      connected: () => this.#schedule('full'),
-      disconnected: () => undefined,
+      connected: () => {
+        this.#dockerConnected = true;
+        this.#dockerConnections++;
+        this.#schedule('full');
+      },
+      disconnected: () => {
+        this.#dockerConnected = false;
+      },
     });
   }
 
@@ -138,11 +164,28 @@ export class DockerController implements Lifecycle {
     };
   }
 
+  counters(): ControllerCounters {
+    return {
+      events: this.#events,
+      writes: this.#writes,
+      reconciles: this.#reconciles,
+      reconcileFailures: this.#totalFailures,
+      stalePlans: this.#stalePlans,
+      dockerConnected: this.#dockerConnected,
+      dockerReconnects: Math.max(0, this.#dockerConnections - 1),
+    };
+  }
+
+  #countWrite(kind: 'upsert' | 'set-state' | 'remove'): void {
+    this.#writes.set(kind, (this.#writes.get(kind) ?? 0) + 1);
+  }
+
   // --- events ---------------------------------------------------------------
 
   #onEvent(e: ContainerEvent): void {
     if (this.#closed) return;
     const kind = classifyEvent(e.action, e.signal);
+    this.#events.set(kind, (this.#events.get(kind) ?? 0) + 1);
     this.#log.debug({ action: e.action, containerId: e.containerId, name: e.name, signal: e.signal, kind, lagMs: this.#now() - e.at }, 'container event');
     if (kind === 'ignore') return;
     this.#eventSeq++;
@@ -168,6 +211,7 @@ export class DockerController implements Lifecycle {
       const write = what === 'drain' ? this.#registry.setState(b.id, 'draining') : this.#registry.remove(b.id);
       write.then(
         () => {
+          this.#countWrite(what === 'drain' ? 'set-state' : 'remove');
           const fields = { backendId: b.id, containerId: e.containerId, action: e.action, signal: e.signal, lagMs, writtenAfterMs: this.#now() - e.at };
           if (what === 'drain') this.#log.info(fields, 'backend draining on stop signal');
           else this.#log.info(fields, 'backend deregistered on event');
@@ -207,6 +251,7 @@ export class DockerController implements Lifecycle {
         this.#lastError = undefined;
       } catch (err) {
         this.#failures++;
+        this.#totalFailures++;
         this.#lastError = (err as Error).message;
         const delay = this.#retryDelay(this.#failures);
         const fields = { error: this.#lastError, failures: this.#failures, retryInMs: delay };
@@ -248,6 +293,7 @@ export class DockerController implements Lifecycle {
     for (const op of plan.operations) {
       if (seq !== this.#eventSeq) {
         // An event arrived since the listing: this plan may undo it. List again.
+        this.#stalePlans++;
         this.#wantFull = true;
         return;
       }
@@ -264,6 +310,7 @@ export class DockerController implements Lifecycle {
     switch (op.kind) {
       case 'upsert': {
         await this.#registry.upsert(op.spec);
+        this.#countWrite('upsert');
         const s = op.spec;
         const fields = { backendId: s.id, url: s.url, weight: s.weight, state: s.state, containerId: s.labels.container };
         if (op.isNew) this.#log.info(fields, 'backend registered');
@@ -272,12 +319,14 @@ export class DockerController implements Lifecycle {
       }
       case 'set-state': {
         await this.#registry.setState(op.id, op.state);
+        this.#countWrite('set-state');
         const spec = desired.find((b) => b.id === op.id);
         this.#log.info({ backendId: op.id, state: op.state, containerId: spec?.labels.container }, 'backend state set');
         return;
       }
       case 'remove':
         await this.#registry.remove(op.id);
+        this.#countWrite('remove');
         this.#log.info({ backendId: op.id }, 'backend deregistered');
         return;
     }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
+import { HttpService } from '../common/http-service.js';
 import { Supervisor } from '../common/lifecycle.js';
 import { createLogger } from '../common/logger.js';
 import { RedisRegistry, redactUrl } from '../common/registry/redis-registry.js';
@@ -7,6 +8,8 @@ import { controllerHelp, loadControllerConfig } from './config.js';
 import { DockerController } from './controller.js';
 import { DockerSource } from './docker-source.js';
 import { RedisLease } from './lease.js';
+import { createControllerMetrics } from './metrics.js';
+import { metricsHandler } from './metrics-handler.js';
 
 /** `switchyard controller`: wires the parts, starts them in order, closes them in reverse on SIGTERM. */
 export async function runController(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -38,8 +41,11 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     lease,
     logger: logger.child({ component: 'reconcile' }),
   });
+  const metrics = createControllerMetrics({ instanceId: config.instanceId, counters: () => controller.counters(), status: () => controller.status(), registry });
+  const metricsService = new HttpService('metrics', metricsHandler(metrics, () => controller.status()), { port: config.metricsPort, host: config.metricsHost, graceMs: 1000 });
   const supervisor = new Supervisor(logger, 10_000);
   supervisor
+    .add(metricsService)
     .add({ name: 'registry', start: () => registry.start(), close: () => registry.close() })
     .add({ name: 'lease', start: () => lease.start(), close: () => lease.close() })
     .add({ name: 'docker', start: () => source.start(), close: () => source.close() })
@@ -59,6 +65,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
       resyncIntervalMs: config.resyncInterval,
       leaseTtlMs: config.leaseTtl,
       holder: lease.holder,
+      metrics: `http://${config.metricsHost}:${metricsService.address.port}/metrics`,
     },
     'controller started',
   );

@@ -1,39 +1,9 @@
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
+import { ViewMetric, type Sample } from '../../common/view-metric.js';
 import type { BalancerView, UpstreamView } from '../balancer-view.js';
 import { LATENCY_BUCKETS_SECONDS } from '../upstream.js';
 
-type Labels = Record<string, string | number>;
-interface Sample {
-  value: number;
-  labels: Labels;
-  metricName?: string;
-}
-type MetricType = 'counter' | 'gauge' | 'histogram';
-
-/**
- * A metric whose samples are read from the balancer's own counters when
- * Prometheus scrapes, so the request path only increments plain fields and
- * never touches prom-client. prom-client still owns the registry, the text
- * format and the process metrics.
- */
-export class ViewMetric {
-  readonly name: string;
-  readonly help: string;
-  readonly type: MetricType;
-  readonly aggregator = 'sum' as const;
-  readonly #read: () => Sample[];
-
-  constructor(name: string, help: string, type: MetricType, read: () => Sample[]) {
-    this.name = name;
-    this.help = help;
-    this.type = type;
-    this.#read = read;
-  }
-
-  async get(): Promise<{ name: string; help: string; type: MetricType; values: Sample[]; aggregator: 'sum' }> {
-    return { name: this.name, help: this.help, type: this.type, values: this.#read(), aggregator: this.aggregator };
-  }
-}
+export { ViewMetric } from '../../common/view-metric.js';
 
 /** Extra per-backend facts the resilience parts expose (breaker, ejection, effective weight). */
 export interface BackendMetricFacts {

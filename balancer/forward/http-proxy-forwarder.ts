@@ -21,6 +21,7 @@ interface CallState extends PickContext {
   sent: boolean;
   responded: boolean;
   done: boolean;
+  proxyReq: ClientRequest | undefined;
 }
 
 const kCall = Symbol('switchyard.http-proxy-call');
@@ -46,10 +47,13 @@ export class HttpProxyForwarder implements Forwarder {
     this.#connectTimeoutMs = opts.connectTimeoutMs;
     this.#timeoutMs = opts.timeoutMs;
     this.#maxSockets = opts.maxSockets;
-    this.#proxy = httpProxy.createProxyServer({ xfwd: false, proxyTimeout: this.#timeoutMs });
+    // No proxyTimeout: http-proxy applies it as an idle timeout on the backend socket for the
+    // whole exchange, so a client reading slowly had its transfer cut upstream. The timeout
+    // here covers the wait for the response head only (#onProxyReq, #onProxyRes).
+    this.#proxy = httpProxy.createProxyServer({ xfwd: false });
     this.#proxy.on('error', () => undefined);
     this.#proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse) => this.#onProxyReq(proxyReq, req as TaggedRequest, res));
-    this.#proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => this.#onProxyRes(proxyRes, req as TaggedRequest));
+    this.#proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => this.#onProxyRes(proxyRes, req as TaggedRequest, res));
   }
 
   readonly #maxSockets: number;
@@ -72,6 +76,7 @@ export class HttpProxyForwarder implements Forwarder {
       sent: false,
       responded: false,
       done: false,
+      proxyReq: undefined,
       clientIp,
       path: req.url ?? '/',
       header: (name: string) => {
@@ -107,7 +112,11 @@ export class HttpProxyForwarder implements Forwarder {
   #onProxyReq(proxyReq: ClientRequest, req: TaggedRequest, res: ServerResponse): void {
     const call = req[kCall];
     if (!call) return;
-    proxyReq.setTimeout(this.#connectTimeoutMs + this.#timeoutMs);
+    call.proxyReq = proxyReq;
+    // Connection is hop-by-hop: the client's Connection: close ends its own connection, not
+    // the pooled one to the backend (Node's agent then asks for keep-alive).
+    if (proxyReq.getHeader('connection') !== undefined && !/upgrade/i.test(String(proxyReq.getHeader('connection')))) proxyReq.removeHeader('connection');
+    proxyReq.setTimeout(this.#connectTimeoutMs + this.#timeoutMs, () => proxyReq.destroy(headTimeout()));
     proxyReq.on('socket', (s) => {
       if (s.connecting) s.once('connect', () => (call.sent = true));
       else call.sent = true;
@@ -119,10 +128,16 @@ export class HttpProxyForwarder implements Forwarder {
     });
   }
 
-  #onProxyRes(proxyRes: IncomingMessage, req: TaggedRequest): void {
+  #onProxyRes(proxyRes: IncomingMessage, req: TaggedRequest, res: ServerResponse): void {
     const call = req[kCall];
     const up = call?.upstream;
     if (!call || !up) return;
+    // The head is here: from now on the client sets the pace, however slowly it reads.
+    call.proxyReq?.setTimeout(0);
+    // A backend that fails mid-body must not look like a complete response to the client.
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete && !res.destroyed) res.destroy();
+    });
     up.countStatus(proxyRes.statusCode ?? 0);
     if (this.#host.settings.backendHeader) proxyRes.headers['x-backend'] = up.id;
     proxyRes.headers['x-request-id'] = call.requestId;
@@ -140,6 +155,9 @@ export class HttpProxyForwarder implements Forwarder {
       up.recordAttempt((performance.now() - call.attemptStartedAt) * 1000, failed);
       this.#host.attemptEnded(up, failed ? 'failure' : 'success', headMs);
     });
+    // ...and the backend's Connection: close ends the pooled connection, not the client's.
+    delete proxyRes.headers.connection;
+    delete proxyRes.headers['keep-alive'];
     if (this.#host.shuttingDown) proxyRes.headers.connection = 'close';
     proxyRes.once('end', () => this.#end(call, req));
   }
@@ -192,6 +210,7 @@ export class HttpProxyForwarder implements Forwarder {
       if (!call.responded) this.#host.attemptEnded(call.upstream, 'cancelled', performance.now() - call.attemptStartedAt);
     }
     call.upstream = undefined;
+    call.proxyReq = undefined;
     req[kCall] = undefined;
     this.#host.requestDone();
   }
@@ -216,4 +235,9 @@ export class HttpProxyForwarder implements Forwarder {
     this.#agents.clear();
     this.#proxy.close();
   }
+}
+
+/** The error a backend that sent no response head in time is failed with (SWY_UPSTREAM_TIMEOUT, 504). */
+function headTimeout(): Error {
+  return Object.assign(new Error('the backend did not send a response head in time'), { code: 'ESOCKETTIMEDOUT' });
 }

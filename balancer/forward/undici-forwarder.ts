@@ -187,6 +187,12 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.clientGone) return false;
+    // undici reports interim responses here too: pass Early Hints on, drop other 1xx (100 was
+    // answered to the client already), and wait for the final head.
+    if (statusCode < 200) {
+      if (statusCode === 103 && !this.res.headersSent) forwardEarlyHints(this.res, rawHeaders);
+      return true;
+    }
     const up = this.upstream!;
     this.status = statusCode;
     this.headMs = performance.now() - this.attemptStartedAt;
@@ -315,4 +321,13 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     sendError(this.res, code, this.requestId, host.shuttingDown, code === 'SWY_NO_BACKEND' ? 1 : undefined);
     this.finish(code);
   }
+}
+
+/** Sends the Link headers of a backend's 103 Early Hints to the client. */
+function forwardEarlyHints(res: ServerResponse, rawHeaders: Buffer[]): void {
+  const link: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.length === 4 && rawHeaders[i]!.toString('latin1').toLowerCase() === 'link') link.push(rawHeaders[i + 1]!.toString('latin1'));
+  }
+  if (link.length > 0) res.writeEarlyHints({ link });
 }

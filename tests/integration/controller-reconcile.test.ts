@@ -8,6 +8,12 @@ import { RedisRegistry } from '../../common/registry/redis-registry.js';
 import type { ContainerEvent, ContainerFacts, ContainerSource, ContainerSourceListener } from '../../controller/container-source.js';
 import { DockerController } from '../../controller/controller.js';
 import { RedisLease } from '../../controller/lease.js';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { HttpService } from '../../common/http-service.js';
+import { createControllerMetrics } from '../../controller/metrics.js';
+import { metricsHandler } from '../../controller/metrics-handler.js';
+import { get } from '../helpers/http.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { writeBackend } from '../helpers/registry-writer.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -269,5 +275,53 @@ describe('the controller against a real Redis', () => {
     await until('b caught up', ['app_1 http://10.1.0.2:8081 active', 'app_2 http://10.1.0.3:8081 active'], 3000);
     t.diagnostic(`standby took over and reconciled in ${Date.now() - t0} ms`);
     assert.equal(b.lease.held, true);
+  });
+
+  it('counts events, reconciles and registry writes in /metrics, which passes promtool check metrics', async () => {
+    const r = await rig('m1');
+    const metrics = createControllerMetrics({ instanceId: 'm1', counters: () => r.controller.counters(), status: () => r.controller.status(), registry: r.registry, processMetrics: false });
+    const service = new HttpService('metrics', metricsHandler(metrics, () => r.controller.status()), { port: 0, host: '127.0.0.1' });
+    await service.start();
+    try {
+      const url = `http://127.0.0.1:${service.address.port}`;
+      const sample = async (name: string, labels = ''): Promise<number> => {
+        const { body } = await get(`${url}/metrics`);
+        const line = body.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+        assert.ok(line, `${name} ${labels} is exposed`);
+        return Number(line.slice(line.lastIndexOf(' ') + 1));
+      };
+      r.source.add('app_1', '10.1.0.2');
+      r.source.add('app_2', '10.1.0.3');
+      r.source.emit('start', 'cid-app_1');
+      r.source.emit('start', 'cid-app_2');
+      await until('both registered', ['app_1 http://10.1.0.2:8081 active', 'app_2 http://10.1.0.3:8081 active']);
+      r.source.emit('kill', 'cid-app_2', 15);
+      await until('app_2 draining', ['app_1 http://10.1.0.2:8081 active', 'app_2 http://10.1.0.3:8081 draining']);
+      r.source.containers.delete('cid-app_2');
+      r.source.emit('die', 'cid-app_2');
+      await until('app_2 gone', ['app_1 http://10.1.0.2:8081 active']);
+      await waitFor('the writes counted', async () => (await sample('switchyard_controller_registry_writes_total', 'kind="remove"')) >= 1, 3000);
+      assert.equal(await sample('switchyard_controller_events_total', 'kind="register"'), 2);
+      assert.equal(await sample('switchyard_controller_events_total', 'kind="drain"'), 1);
+      assert.equal(await sample('switchyard_controller_events_total', 'kind="deregister"'), 1);
+      assert.equal(await sample('switchyard_controller_registry_writes_total', 'kind="upsert"'), 2);
+      assert.ok((await sample('switchyard_controller_registry_writes_total', 'kind="set-state"')) >= 1);
+      assert.ok((await sample('switchyard_controller_reconciles_total')) >= 3);
+      assert.equal(await sample('switchyard_controller_leader'), 1);
+      assert.equal(await sample('switchyard_controller_desired_backends'), 1);
+      assert.equal(await sample('switchyard_controller_registered_backends'), 1);
+      assert.equal(await sample('switchyard_controller_docker_connected'), 1);
+      const { body } = await get(`${url}/metrics`);
+      const doc = readFileSync(new URL('../../docs/observability.md', import.meta.url), 'utf8');
+      for (const [, name] of body.matchAll(/^# TYPE (switchyard_controller_[a-z_]+) /gm)) assert.match(doc, new RegExp(`\`${name}\``), `${name} is documented`);
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: body });
+      assert.equal(check.error, undefined, 'promtool is installed (Debian package prometheus)');
+      assert.equal(check.status, 0, `promtool: ${String(check.stdout)}${String(check.stderr)}`);
+      const health = await get(`${url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal((await get(`${url}/nope`)).status, 404);
+    } finally {
+      await service.close();
+    }
   });
 });

@@ -107,9 +107,16 @@ describe('the live dashboard in headless Chromium', () => {
 
   it('switches the strategy from the page', async () => {
     await page.selectOption('#strategy', 'random');
+    // Regression: a live update used to put the switcher back to the strategy in use
+    // between the choice and the click on Apply, so Apply re-sent the old one.
+    const seq = (await page.evaluate('window.switchyard.last().at')) as string;
+    await page.waitForFunction(`window.switchyard.last().at !== ${JSON.stringify(seq)}`, undefined, { timeout: 3000 });
+    assert.equal(await page.inputValue('#strategy'), 'random', 'a live update keeps the choice not yet applied');
+    assert.equal(await page.locator('#strategy-current').innerText(), 'round-robin');
     await page.click('#strategy-form button[type="submit"]');
     await waitFor('the balancer to use random', async () => json<{ strategy: string }>(await get(`${adminUrl}/strategy`)).strategy === 'random', 3000);
     await page.waitForSelector('#log li[data-type="strategy-changed"]', { timeout: 3000 });
+    await page.waitForFunction(`document.getElementById('strategy-current').textContent === 'random'`, undefined, { timeout: 3000 });
   });
 
   it('drains a backend with its button', async () => {

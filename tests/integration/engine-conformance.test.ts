@@ -22,32 +22,8 @@ const NOT_APPLICABLE: Readonly<Record<string, Partial<Record<EngineName, string>
     undici: 'undici reports the closed socket (UND_ERR_SOCKET); the engine retries only on another backend',
     'http-proxy': 'http-proxy reports ECONNRESET; the engine retries only connect failures, on another backend',
   },
-  'honours Connection: close from the client, without forwarding it': {
-    'http-proxy': 'the compatibility engine lets http-proxy pass the Connection header to the backend',
-  },
-  'keeps the client connection when the backend closes its own': {
-    'http-proxy': "the compatibility engine copies the backend's Connection: close to the client",
-  },
-  'answers 504 when the backend does not answer in time': {
-    'http-proxy': 'the compatibility engine reports its proxy timeout as 502',
-  },
-  'cuts the client connection when the backend fails mid-body': {
-    'http-proxy': 'http-proxy ends the client response without closing the connection',
-  },
   'retries a refused connection on another backend, with a body too': {
     'http-proxy': 'the compatibility engine retries connect failures only for requests without a body',
-  },
-};
-
-/** Items an engine is meant to pass but does not yet: reported as todo with the cause, so the suite shows them. */
-const KNOWN_FAILURES: Readonly<Record<string, Partial<Record<EngineName, string>>>> = {
-  'applies backpressure to a slow client with a large body': {
-    'http-proxy':
-      'http-proxy applies --upstream-timeout as an idle timeout on the backend socket, so a client paused longer than that (here 0.8 s) has its transfer cut upstream and is never told: it hangs',
-  },
-  'answers after a 1xx interim response (103) with the final response intact': {
-    undici:
-      "undici hands the 103 to the handler's onHeaders like a final head; Exchange.onHeaders writes it with res.writeHead and the 200 after it fails, closing the client connection (fix: skip statusCode < 200 there, in undici-forwarder.ts)",
   },
 };
 
@@ -161,15 +137,12 @@ for (const engine of ENGINES) {
       return c.response(opts);
     };
     /**
-     * Registers one conformance item: skipped where it does not apply to this
-     * engine, a todo (run, failures shown but not fatal) where it is a known defect.
+     * Registers one conformance item, unless it does not apply to this engine by
+     * design (NOT_APPLICABLE, listed in docs/engines.md): such an item is not run
+     * at all rather than reported as a skip.
      */
     const item = (name: string, fn: (t: TestContext) => Promise<void>): void => {
-      const na = NOT_APPLICABLE[name]?.[engine];
-      const known = KNOWN_FAILURES[name]?.[engine];
-      if (na !== undefined) it(name, { skip: `not applicable: ${na}` }, () => undefined);
-      else if (known !== undefined) it(name, { todo: `known defect: ${known}` }, fn);
-      else it(name, fn);
+      if (NOT_APPLICABLE[name]?.[engine] === undefined) it(name, fn);
     };
 
     before(async () => {

@@ -7,6 +7,8 @@ const $ = (id) => document.getElementById(id);
 const colorOf = new Map();
 let lastSnapshot = null;
 let strategies = [];
+/** The strategy picked in the switcher and not applied yet, or null. */
+let strategyChosen = null;
 
 function color(id) {
   if (!colorOf.has(id)) colorOf.set(id, COLORS[colorOf.size % COLORS.length]);
@@ -120,7 +122,9 @@ function render(s) {
   $('total-routable').textContent = `${s.backends.filter((b) => b.routable).length} of ${s.backends.length}`;
   $('registry').textContent = `${s.registry.kind} v${s.registry.version}${s.registry.connected ? '' : ' (unreachable)'}`;
   const select = $('strategy');
-  if (document.activeElement !== select && select.value !== s.strategy) select.value = s.strategy;
+  // A choice the user has made and not applied yet is theirs: live updates do not undo it.
+  if (strategyChosen === null && select.value !== s.strategy) select.value = s.strategy;
+  $('strategy-current').textContent = s.strategy;
   $('cards').replaceChildren(...s.backends.map(renderCard));
   $('no-backends').hidden = s.backends.length > 0;
   renderChart(s.backends);
@@ -174,12 +178,20 @@ async function loadStrategies() {
   $('strategy').value = body.strategy;
 }
 
+$('strategy').addEventListener('change', () => {
+  const name = $('strategy').value;
+  strategyChosen = lastSnapshot && name === lastSnapshot.strategy ? null : name;
+});
+
 $('strategy-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const name = $('strategy').value;
   const res = await fetch('strategy', { method: 'PUT', headers: { 'content-type': 'application/json', ...authHeaders() }, body: JSON.stringify({ name }) });
   if (!res.ok) show(`strategy change failed: ${res.status} ${(await res.json().catch(() => ({}))).error?.message ?? ''}`);
-  else show(`strategy is now ${name}`);
+  else {
+    strategyChosen = null;
+    show(`strategy is now ${name}`);
+  }
 });
 
 function connect() {
