@@ -316,11 +316,12 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
     return this.#explainHeader !== undefined && req.headers[this.#explainHeader] !== undefined;
   }
 
-  explain(picked: Upstream | undefined, attempt: number, exclude: readonly Upstream[] | undefined, tried: readonly { id: string; code: string }[]): string {
+  explain(ctx: PickContext, picked: Upstream | undefined, attempt: number, exclude: readonly Upstream[] | undefined, tried: readonly { id: string; code: string }[]): string {
     const all = this.router.candidates();
     const candidates = exclude && exclude.length ? all.filter((u) => !exclude.includes(u)) : all;
     const now = this.#now();
-    return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried, (u) => this.router.blockedReason(u, now));
+    const passed = picked === undefined ? undefined : this.strategy.passedOver?.(all, ctx, picked, exclude);
+    return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried, (u) => this.router.blockedReason(u, now), passed);
   }
 
   wantsExplanationFor(ctx: PickContext): boolean {

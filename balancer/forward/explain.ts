@@ -23,6 +23,7 @@ export function describeDecision(
   attempt: number,
   tried: readonly { id: string; code: string }[],
   blocked?: (u: Upstream) => string | undefined,
+  passedOver?: readonly { readonly id: string; readonly reason: string }[],
 ): string {
   const skipped: string[] = [];
   for (const u of all) {
@@ -30,6 +31,8 @@ export function describeDecision(
     const why = skipReason(u, blocked);
     if (why) skipped.push(`${u.id}:${why}`);
   }
+  // Candidates the strategy itself passed over (consistent-hash: over its bounded load).
+  if (passedOver !== undefined) for (const p of passedOver) skipped.push(`${p.id}:${p.reason}`);
   const parts = [`strategy=${strategy}`, `picked=${picked ? picked.id : 'none'}`, `attempt=${attempt}`, `candidates=${candidates.map((u) => u.id).join(',') || 'none'}`];
   if (skipped.length) parts.push(`skipped=${skipped.join(',')}`);
   if (tried.length) parts.push(`tried=${tried.map((t) => `${t.id}:${t.code}`).join(',')}`);

@@ -89,7 +89,7 @@ export class HttpProxyForwarder implements Forwarder {
       if (!call.done) this.#end(call, req as TaggedRequest);
     });
     const up = this.#host.pick(call);
-    if (call.decision !== null) call.decision = this.#host.explain(up, 1, undefined, []);
+    if (call.decision !== null) call.decision = this.#host.explain(call, up, 1, undefined, []);
     if (!up) {
       this.#host.countError('SWY_NO_BACKEND');
       if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
@@ -188,7 +188,7 @@ export class HttpProxyForwarder implements Forwarder {
       const next = this.#host.pick(call, call.tried);
       if (call.decision !== null) {
         call.triedCodes.push({ id: up.id, code });
-        call.decision = this.#host.explain(next, call.attempts + 1, call.tried, call.triedCodes);
+        call.decision = this.#host.explain(call, next, call.attempts + 1, call.tried, call.triedCodes);
       }
       if (next) {
         this.#send(call, req, res, next);

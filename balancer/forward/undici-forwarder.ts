@@ -109,7 +109,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.res.on('close', onResponseClose);
     if (host.wantsExplanation(this.req)) this.decision = '';
     const up = host.pick(this);
-    if (this.decision !== null) this.decision = host.explain(up, 1, undefined, []);
+    if (this.decision !== null) this.decision = host.explain(this, up, 1, undefined, []);
     if (up === undefined) {
       this.fail('SWY_NO_BACKEND');
       return;
@@ -294,7 +294,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
       this.statusRetryTo = undefined;
       if (this.decision !== null) {
         (this.triedCodes ??= []).push({ id: up.id, code: statusRetry ? `status-${(err as StatusRetry).status}` : code });
-        this.decision = host.explain(next, this.attempts + 1, this.tried, this.triedCodes);
+        this.decision = host.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
       }
       if (next !== undefined) {
         this.send(next);

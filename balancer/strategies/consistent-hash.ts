@@ -108,6 +108,28 @@ export class ConsistentHash<C extends Candidate = Candidate> implements Strategy
     return fallback < 0 ? undefined : candidates[fallback];
   }
 
+  /**
+   * The backends the bounded-load walk went past before `picked`: the key's
+   * own backend and any after it on the ring that were at their bound.
+   */
+  passedOver(candidates: readonly C[], ctx: PickContext, picked: C, exclude?: readonly C[]): readonly { readonly id: string; readonly reason: string }[] {
+    if (this.options.balanceFactor === 0 || candidates.length === 0) return [];
+    const key = this.#key.key(ctx);
+    if (key === undefined) return [];
+    const ring = this.ringFor(candidates);
+    const owners = ring.owners;
+    const out: { id: string; reason: string }[] = [];
+    const seen = new Set<number>();
+    for (let step = 0, p = ring.find(hashString(key, this.options.seed)); step < owners.length; step++, p = p + 1 === owners.length ? 0 : p + 1) {
+      const c = candidates[owners[p]];
+      if (c === picked) return out;
+      if (isExcluded(c, exclude) || seen.has(owners[p])) continue;
+      seen.add(owners[p]);
+      out.push({ id: c.id, reason: 'over-bounded-load' });
+    }
+    return [];
+  }
+
   /** The ring for this array, rebuilt when the array or any weight changed. */
   ringFor(candidates: readonly C[]): HashRing {
     const cached = this.#rings.get(candidates);

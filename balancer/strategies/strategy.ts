@@ -36,6 +36,12 @@ export interface Strategy<C extends Candidate = Candidate> {
    * every finished attempt. `ok` is false for 5xx and transport failures.
    */
   observe?(id: string, latencyMs: number, ok: boolean, now: number): void;
+  /**
+   * Optional, for X-LB-Decision only (never on the plain request path): the
+   * candidates this strategy passed over on its way to `picked` for this
+   * request, with why (consistent-hash: `over-bounded-load`).
+   */
+  passedOver?(candidates: readonly C[], ctx: PickContext, picked: C, exclude?: readonly C[]): readonly { readonly id: string; readonly reason: string }[];
   /** Optional: called on a timer (about once a second) with the routable set. */
   refresh?(candidates: readonly C[], now: number): void;
 }

@@ -6,11 +6,14 @@ import { freePort, waitServing } from './net.js';
 import type { ToolPaths } from './tools.js';
 
 /** The proxies the bench knows, in the order they are listed. */
-export const PROXY_IDS = ['direct', 'switchyard', 'switchyard-w2', 'nginx', 'nginx-w2', 'haproxy', 'undici-loop', 'http-proxy-agent', 'naive', 'switchyard-http-proxy', 'switchyard-raw', 'switchyard-raw-w2', 'switchyard-undici'] as const;
+export const PROXY_IDS = ['direct', 'switchyard', 'switchyard-w2', 'nginx', 'nginx-w2', 'haproxy', 'undici-loop', 'http-proxy-agent', 'naive', 'switchyard-http-proxy', 'switchyard-raw', 'switchyard-raw-w2', 'switchyard-undici', 'switchyard-explain'] as const;
 export type ProxyId = (typeof PROXY_IDS)[number];
 
-/** Run by default: each engine named explicitly (`switchyard-http-proxy`, `switchyard-raw`, `switchyard-raw-w2`) only when asked for, except the undici fallback. */
-export const DEFAULT_PROXIES: readonly ProxyId[] = PROXY_IDS.filter((p) => p !== 'switchyard-http-proxy' && p !== 'switchyard-raw' && p !== 'switchyard-raw-w2');
+/**
+ * Run by default: each engine named explicitly (`switchyard-http-proxy`, `switchyard-raw`,
+ * `switchyard-raw-w2`) and `switchyard-explain` only when asked for, except the undici fallback.
+ */
+export const DEFAULT_PROXIES: readonly ProxyId[] = PROXY_IDS.filter((p) => p !== 'switchyard-http-proxy' && p !== 'switchyard-raw' && p !== 'switchyard-raw-w2' && p !== 'switchyard-explain');
 /** Run again in front of our own Node backend (the second backend variant), at the first connection count. */
 export const DEFAULT_VARIANT_PROXIES: readonly ProxyId[] = ['direct', 'switchyard', 'nginx', 'undici-loop'];
 
@@ -28,6 +31,7 @@ export const PROXY_LABELS: Readonly<Record<ProxyId, string>> = {
   'switchyard-raw': 'Switchyard raw engine',
   'switchyard-raw-w2': 'Switchyard raw --workers 2',
   'switchyard-undici': 'Switchyard undici engine',
+  'switchyard-explain': 'Switchyard --explain',
 };
 
 /** A proxy that could not be started, with the reason shown to the user. */
@@ -113,7 +117,8 @@ export async function startProxy(id: ProxyId, ctx: StartContext, backends: Runni
     case 'switchyard-http-proxy':
     case 'switchyard-raw':
     case 'switchyard-raw-w2':
-    case 'switchyard-undici': {
+    case 'switchyard-undici':
+    case 'switchyard-explain': {
       if ((id === 'switchyard-w2' || id === 'switchyard-raw-w2') && !ctx.workersSupported) throw new Unavailable('not available: this balancer has no --workers flag yet');
       const list = ups.map((u, i) => `${backends.variant}-${i + 1}=${url(u)}`).join(',');
       const args = [...ctx.cli, 'balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(await freePort()), '--backends', list, '--log-level', 'warn'];
@@ -121,6 +126,7 @@ export async function startProxy(id: ProxyId, ctx: StartContext, backends: Runni
       if (id === 'switchyard-http-proxy') args.push('--engine', 'http-proxy');
       if (id === 'switchyard-raw' || id === 'switchyard-raw-w2') args.push('--engine', 'raw');
       if (id === 'switchyard-undici') args.push('--engine', 'undici');
+      if (id === 'switchyard-explain') args.push('--explain');
       pid = ctx.children.spawn(tag, process.execPath, args).pid;
       // ready once both backends passed their health checks and answer through it
       await waitServing(listen, ctx.readyTimeoutMs, (r) => r.status === 200 && typeof r.headers['x-backend'] === 'string');

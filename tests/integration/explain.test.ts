@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { request } from 'undici';
+import type { Upstream } from '../../balancer/upstream.js';
+import { createStrategy } from '../../balancer/strategies/index.js';
 import { get } from '../helpers/http.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -40,5 +43,25 @@ describe('X-LB-Decision', () => {
     const asked = await get(`${lb.url}/`, { headers: { 'x-lb-explain': '1' } });
     assert.equal(asked.status, 503);
     assert.equal(asked.headers['x-lb-decision'], 'strategy=round-robin; picked=none; attempt=1; candidates=none; skipped=x1:draining');
+  });
+
+  it('names the backend consistent-hash passed over for its bounded load', async () => {
+    const backends = await Promise.all(['h1', 'h2', 'h3'].map((id) => TestBackend.start(id)));
+    const lb = await TestBalancer.start({ backends: backends.map((b) => b.spec()), settings: { explain: true } });
+    cleanup.push(() => lb.close(), ...backends.map((b) => () => b.close()));
+    await lb.routable(3);
+    lb.lb.setStrategy(createStrategy<Upstream>('consistent-hash', { hashKey: 'header:x-user', hashBalanceFactor: 1 }));
+    const user = { 'x-user': 'alice' };
+    const home = String((await get(`${lb.url}/`, { headers: user })).headers['x-backend']);
+    const plain = await get(`${lb.url}/`, { headers: user });
+    assert.equal(plain.headers['x-backend'], home, 'a key keeps its backend while loads are even');
+    assert.doesNotMatch(String(plain.headers['x-lb-decision']), /over-bounded-load/);
+    // Two slow requests for alice hold her backend at its bound (c = 1: ceil((2 + 1) / 3) = 1 in flight).
+    const slow = [0, 1].map(() => request(`${lb.url}/delay/1500`, { headers: user }).then((r) => r.body.text()));
+    await waitFor('alice`s requests in flight', () => lb.lb.upstreams.get(home)!.inFlight >= 1, 3000, 5);
+    const spilled = await get(`${lb.url}/`, { headers: user });
+    assert.notEqual(spilled.headers['x-backend'], home, 'over its bound, the key goes to the next backend on the ring');
+    assert.match(String(spilled.headers['x-lb-decision']), new RegExp(`strategy=consistent-hash; picked=${String(spilled.headers['x-backend'])}; .*skipped=(.*,)?${home}:over-bounded-load`));
+    await Promise.all(slow);
   });
 });

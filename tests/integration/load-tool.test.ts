@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { LoadReportSchema } from '../../cli/load/report.js';
+import { get } from '../helpers/http.js';
+import { sumMetric } from '../helpers/metrics-text.js';
 import { freePort } from '../helpers/ports.js';
 import { REPO_ROOT, runSwitchyard } from '../helpers/processes.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
@@ -88,12 +90,35 @@ describe('switchyard load against a real balancer and 3 backends', () => {
     assert.ok(svg.startsWith('<svg') && svg.includes('backend-3'));
   });
 
-  it('shows the progress bar on a terminal (a pty), then the summary', async (t) => {
-    const r = await runOnTty(['load', lb.url, '--duration', '1500ms', '--connections', '4']);
+  it("after a run, the balancer's per-backend counters in /metrics sum to the requests the load tool sent", async () => {
+    const counters = async (): Promise<Map<string, number>> => {
+      const text = (await get(`${lb.adminUrl}/metrics`)).body;
+      return new Map(['backend-1', 'backend-2', 'backend-3'].map((id) => [id, sumMetric(text, 'switchyard_backend_responses_total', (l) => l.includes(`backend="${id}"`))]));
+    };
+    const before = await counters();
+    const r = await runSwitchyard(['load', lb.url, '--requests', '5000', '--connections', '16', '--json'], {}, 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    const report = LoadReportSchema.parse(JSON.parse(r.stdout));
+    assert.equal(report.requests.completed, 5000);
+    const after = await counters();
+    let total = 0;
+    for (const b of report.backends) {
+      const delta = after.get(b.id)! - before.get(b.id)!;
+      assert.equal(delta, b.count, `${b.id}: /metrics counted ${delta}, the load tool saw ${b.count}`);
+      total += delta;
+    }
+    assert.equal(total, 5000);
+  });
+
+  it('--requests 5000 on a terminal (a pty) shows the progress bar, then the summary and a chart summing to 5000', async (t) => {
+    const r = await runOnTty(['load', lb.url, '--requests', '5000', '--connections', '8']);
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, PROGRESS);
     assert.ok(r.output.includes('\r\x1b[2K'), 'the bar redraws in place');
     assert.match(r.output, /Per backend \(X-Backend response header\)/);
+    assert.match(r.output, /Requests {3}5,000 completed in /);
+    const rows = chartRows(r.output.replaceAll('\r', '\n'));
+    assert.equal([...rows.values()].reduce((a, b) => a + b, 0), 5000, 'the chart counts sum to 5000');
     t.diagnostic(`terminal output: ${JSON.stringify(r.output.slice(0, 300))}...`);
   });
 

@@ -3,19 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { get, json, loadLoop } from '../helpers/http.js';
+import { sumMetric as sum } from '../helpers/metrics-text.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
-
-/** Sums the samples of one metric, optionally only those whose labels match. */
-function sum(text: string, name: string, where: (labels: string) => boolean = () => true): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    const m = new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`).exec(line) ?? new RegExp(`^${name} (\\S+)$`).exec(line);
-    if (!m) continue;
-    if (m.length === 3 && !where(m[1]!)) continue;
-    total += Number(m[m.length - 1]);
-  }
-  return total;
-}
 
 describe('Prometheus metrics and /stats', () => {
   let backends: TestBackend[];

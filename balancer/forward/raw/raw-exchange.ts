@@ -188,7 +188,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#head = head;
     if (host.wantsExplanationFor(this)) this.decision = '';
     const up = host.pick(this);
-    if (this.decision !== null) this.decision = host.explain(up, 1, undefined, []);
+    if (this.decision !== null) this.decision = host.explain(this, up, 1, undefined, []);
     if (up === undefined) {
       this.#fail('SWY_NO_BACKEND');
       return;
@@ -383,7 +383,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
       const next = host.pick(this, this.tried);
       if (this.decision !== null) {
         (this.triedCodes ??= []).push({ id: up.id, code });
-        this.decision = host.explain(next, this.attempts + 1, this.tried, this.triedCodes);
+        this.decision = host.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
       }
       if (next !== undefined) {
         this.#send(next);
@@ -415,7 +415,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     (this.tried ??= []).push(up);
     if (this.decision !== null) {
       (this.triedCodes ??= []).push({ id: up.id, code: `status-${status}` });
-      this.decision = host.explain(next, this.attempts + 1, this.tried, this.triedCodes);
+      this.decision = host.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
     }
     this.#send(next);
     return true;
