@@ -11,6 +11,8 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
   return {
     engine: config.engine,
     maxRetries: config.retries,
+    requestTimeoutMs: config.requestTimeout,
+    retryBodyLimit: config.retryBodyLimit,
     backendHeader: config.backendHeader,
     trustForwarded: config.trustForwarded,
     maxHeaderSize: config.maxHeaderSize,

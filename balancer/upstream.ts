@@ -60,6 +60,8 @@ export class Upstream implements Candidate {
   latencyCount = 0;
   /** The raw engine's connections to this backend, made on its first request there (undefined with other engines). */
   rawPool: UpstreamPool | undefined = undefined;
+  /** The undici pool's wait for a response head, for attempts that have less time left. */
+  readonly headersTimeoutMs: number;
 
   constructor(spec: BackendSpec, pool: PoolOptions, now: number, clock: () => number = Date.now) {
     this.window = new RollingWindow(120, clock);
@@ -68,6 +70,7 @@ export class Upstream implements Candidate {
     this.url = spec.url;
     this.spec = spec;
     this.healthChangedAt = now;
+    this.headersTimeoutMs = pool.headersTimeoutMs;
     this.pool = new Pool(spec.url, {
       connections: pool.connections,
       pipelining: 1,

@@ -12,6 +12,19 @@ export interface ForwardSettings {
   readonly maxRetries: number;
   /** Response statuses retried on another backend (idempotent requests without a body, within the budget). */
   readonly retryOnStatus?: readonly number[];
+  /**
+   * Time from a request's arrival to its response head, over all its attempts;
+   * no retry starts once it has passed, and each attempt waits at most the rest.
+   * 0 or unset: each attempt has the upstream timeout, and retries no deadline.
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Request bodies up to this many bytes, fully received, are kept so that a
+   * failed attempt can be replayed on another backend (raw engine); larger
+   * bodies, and every body on the other engines, are never replayed once sent.
+   * 0: never replay a sent body.
+   */
+  readonly retryBodyLimit?: number;
   /** Adds X-Backend: <id> to responses. */
   readonly backendHeader: boolean;
   readonly trustForwarded: boolean;

@@ -116,7 +116,7 @@ export class HttpProxyForwarder implements Forwarder {
     // Connection is hop-by-hop: the client's Connection: close ends its own connection, not
     // the pooled one to the backend (Node's agent then asks for keep-alive).
     if (proxyReq.getHeader('connection') !== undefined && !/upgrade/i.test(String(proxyReq.getHeader('connection')))) proxyReq.removeHeader('connection');
-    proxyReq.setTimeout(this.#connectTimeoutMs + this.#timeoutMs, () => proxyReq.destroy(headTimeout()));
+    proxyReq.setTimeout(Math.max(1, Math.min(this.#connectTimeoutMs + this.#timeoutMs, this.#remainingMs(call))), () => proxyReq.destroy(headTimeout()));
     proxyReq.on('socket', (s) => {
       if (s.connecting) s.once('connect', () => (call.sent = true));
       else call.sent = true;
@@ -183,7 +183,7 @@ export class HttpProxyForwarder implements Forwarder {
       return;
     }
     // A streamed body has been piped into the failed request: never replay it.
-    if (!call.hasBody && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.hasBody, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries }) && this.#host.acquireRetry()) {
+    if (!call.hasBody && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.hasBody, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs(call) }) && this.#host.acquireRetry()) {
       call.tried.push(up);
       const next = this.#host.pick(call, call.tried);
       if (call.decision !== null) {
@@ -199,6 +199,12 @@ export class HttpProxyForwarder implements Forwarder {
     if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
     sendError(res, code, call.requestId, this.#host.shuttingDown);
     this.#end(call, req);
+  }
+
+  /** Time left of the overall request deadline (--request-timeout); Infinity without one. */
+  #remainingMs(call: CallState): number {
+    const t = this.#host.settings.requestTimeoutMs;
+    return t === undefined || t <= 0 ? Infinity : call.startedAt + t - performance.now();
   }
 
   #end(call: CallState, req: TaggedRequest): void {

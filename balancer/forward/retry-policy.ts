@@ -15,6 +15,8 @@ export interface RetryFacts {
   /** Attempts made so far, the failed one included. */
   readonly attempts: number;
   readonly maxRetries: number;
+  /** Time left of the request's overall deadline; none when undefined. */
+  readonly remainingMs?: number;
 }
 
 /**
@@ -22,13 +24,15 @@ export interface RetryFacts {
  * failures before any response byte reach here (the caller checks).
  * - Connect-phase failures (refused, unreachable, connect timeout): the
  *   request never left, so any method may go elsewhere.
- * - A reset after sending: only idempotent methods without a body (a
- *   streamed body cannot be replayed).
+ * - A reset after sending: only idempotent methods without a body, or
+ *   whose body was kept for replay (`hasBody` false then: nothing is lost).
+ * - Never once the request's overall deadline has passed.
  * - Timeouts waiting for the response are not retried: the backend may still
  *   be working on it.
  */
 export function mayRetry(f: RetryFacts): boolean {
   if (f.attempts > f.maxRetries) return false;
+  if (f.remainingMs !== undefined && f.remainingMs <= 0) return false;
   if (!f.requestSent) return isConnectFailure(f.code) || f.code === 'SWY_UPSTREAM_RESET';
   return f.code === 'SWY_UPSTREAM_RESET' && isIdempotent(f.method) && !f.hasBody;
 }

@@ -133,9 +133,22 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
         method: this.req.method as Dispatcher.HttpMethod,
         headers: this.head.headers,
         body: this.head.hasBody ? this.req : null,
+        // The overall deadline (--request-timeout) shortens the wait for the head of a retry.
+        headersTimeout: this.#headTimeout(up),
       },
       this,
     );
+  }
+
+  /** Time left of the overall request deadline; Infinity without one. */
+  #remainingMs(): number {
+    const t = this.#host.settings.requestTimeoutMs;
+    return t === undefined || t <= 0 ? Infinity : this.startedAt + t - performance.now();
+  }
+
+  #headTimeout(up: Upstream): number | undefined {
+    const left = this.#remainingMs();
+    return left === Infinity ? undefined : Math.max(1, Math.min(left, up.headersTimeoutMs));
   }
 
   /** Ends the accounting of the current attempt exactly once. */
@@ -246,7 +259,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
    * drops this answer (and its connection) and lets onError send the request on.
    */
   #statusRetry(up: Upstream, status: number): boolean {
-    const policy = { code: 'SWY_UPSTREAM_RESET' as const, requestSent: true, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries };
+    const policy = { code: 'SWY_UPSTREAM_RESET' as const, requestSent: true, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() };
     if (!mayRetry(policy) || this.abortUpstream === null) return false;
     const exclude = this.tried ? [...this.tried, up] : [up];
     const next = this.#host.pick(this, exclude);
@@ -259,7 +272,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   /** Whether this request may go to another backend after a failure with `code`. */
   #mayRetry(code: ErrorCode, requestSent: boolean): boolean {
     return (
-      mayRetry({ code, requestSent, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries }) &&
+      mayRetry({ code, requestSent, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() }) &&
       this.#host.acquireRetry()
     );
   }

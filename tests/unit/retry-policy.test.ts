@@ -20,6 +20,9 @@ describe('retry policy', () => {
     ['the last allowed attempt', { attempts: 2 }, true],
     ['beyond the retry limit', { attempts: 3 }, false],
     ['with retries off', { maxRetries: 0 }, false],
+    ['a refused GET with time left of its deadline', { remainingMs: 5 }, true],
+    ['a refused GET past its overall deadline', { remainingMs: 0 }, false],
+    ['a reset GET past its overall deadline', { code: 'SWY_UPSTREAM_RESET', requestSent: true, remainingMs: -3 }, false],
   ];
   for (const [what, facts, expected] of table) it(`${expected ? 'retries' : 'does not retry'} ${what}`, () => assert.equal(mayRetry({ ...base, ...facts }), expected));
 });

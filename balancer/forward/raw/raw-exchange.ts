@@ -96,6 +96,9 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   #bodyParts: Buffer[] | null = null;
   #bodyBuffered = 0;
   #requestEnded = false;
+  /** Every body chunk so far, while the body fits --retry-body-limit (null: not kept). */
+  #replay: Buffer[] | null = null;
+  #replayBytes = 0;
   // response
   #responseStarted = false;
   #framing = Framing.AsIs;
@@ -117,6 +120,21 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.bodyKind = bodyKind;
     this.#requestEnded = bodyKind === BodyKind.None;
     this.startedAt = performance.now();
+    if (bodyKind !== BodyKind.None && (engine.host.settings.retryBodyLimit ?? 0) > 0) this.#replay = [];
+  }
+
+  /** Time left of the overall request deadline (--request-timeout); Infinity without one. */
+  #remainingMs(): number {
+    const t = this.#host.settings.requestTimeoutMs;
+    return t === undefined || t <= 0 ? Infinity : this.startedAt + t - performance.now();
+  }
+
+  /**
+   * True when a retry would lose nothing of the request: it has no body, or
+   * its whole body was received and kept for replay.
+   */
+  #bodyLost(): boolean {
+    return this.bodyKind !== BodyKind.None && !(this.#requestEnded && this.#replay !== null);
   }
 
   get clientIp(): string {
@@ -213,7 +231,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#waitingForConnection = false;
     this.#conn = conn;
     const pool = conn.pool;
-    conn.attach(this, pool.options.headersTimeoutMs);
+    conn.attach(this, Math.max(1, Math.min(pool.options.headersTimeoutMs, this.#remainingMs())));
     const head = this.#head!;
     const text = head.hostMissing ? `${head.text}host: ${pool.hostHeader}\r\n\r\n` : `${head.text}\r\n`;
     const s = conn.socket;
@@ -243,6 +261,13 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   onRequestBody(chunk: Buffer): void {
     if (this.#phase === Phase.Done || this.clientGone) return;
+    const replay = this.#replay;
+    if (replay !== null) {
+      // llhttp hands over a copy of the bytes: keeping the reference is enough.
+      this.#replayBytes += chunk.length;
+      if (this.#replayBytes <= (this.#host.settings.retryBodyLimit ?? 0)) replay.push(chunk);
+      else this.#replay = null;
+    }
     const conn = this.#conn;
     if (conn !== null) {
       if (!this.#writeBody(conn.socket, chunk)) this.#client.pauseForBody();
@@ -343,10 +368,11 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#conn = null;
     this.#upstreamPaused = false;
     if (this.clientGone || this.#phase === Phase.Done) return;
-    if (stale && !headReceived && !this.#staleRetried && this.bodyKind === BodyKind.None && isIdempotent(this.method)) {
+    if (stale && !headReceived && !this.#staleRetried && !this.#bodyLost() && isIdempotent(this.method)) {
       // A reused keep-alive connection the backend had just closed: the same
       // attempt goes again on a new connection to the same backend.
       this.#staleRetried = true;
+      this.#rewindBody();
       this.#waitingForConnection = true;
       this.#engine.poolFor(this.upstream!).acquire(this, true);
       return;
@@ -386,6 +412,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
         this.decision = host.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
       }
       if (next !== undefined) {
+        if (requestSent) this.#rewindBody();
         this.#send(next);
         return;
       }
@@ -393,9 +420,17 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#fail(code);
   }
 
+  /** A retry after the body went out: the next attempt sends the kept copy. */
+  #rewindBody(): void {
+    if (this.#replay !== null && this.#replay.length > 0) {
+      this.#bodyParts = this.#replay.slice();
+      this.#bodyBuffered = this.#replayBytes;
+    }
+  }
+
   #mayRetry(code: ErrorCode, requestSent: boolean): boolean {
     return (
-      mayRetry({ code, requestSent, method: this.method, hasBody: this.bodyKind !== BodyKind.None, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries }) &&
+      mayRetry({ code, requestSent, method: this.method, hasBody: requestSent && this.#bodyLost(), attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() }) &&
       this.#host.acquireRetry()
     );
   }
@@ -403,7 +438,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   /** `--retry-on-status`: when policy, another backend and the budget allow, drops this answer and its connection and sends the request on. */
   #statusRetry(up: Upstream, status: number): boolean {
     const host = this.#host;
-    const policy = { code: 'SWY_UPSTREAM_RESET' as const, requestSent: true, method: this.method, hasBody: this.bodyKind !== BodyKind.None, attempts: this.attempts, maxRetries: host.settings.maxRetries };
+    const policy = { code: 'SWY_UPSTREAM_RESET' as const, requestSent: true, method: this.method, hasBody: this.#bodyLost(), attempts: this.attempts, maxRetries: host.settings.maxRetries, remainingMs: this.#remainingMs() };
     const conn = this.#conn;
     if (!mayRetry(policy) || conn === null) return false;
     const exclude = this.tried ? [...this.tried, up] : [up];
@@ -417,6 +452,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
       (this.triedCodes ??= []).push({ id: up.id, code: `status-${status}` });
       this.decision = host.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
     }
+    this.#rewindBody();
     this.#send(next);
     return true;
   }

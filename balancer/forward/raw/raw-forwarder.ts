@@ -55,7 +55,8 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.#poolOptions = options.pool;
     this.#fallback = new UndiciForwarder(host);
     const p = options.pool;
-    const shortest = Math.min(p.connectTimeoutMs, p.headersTimeoutMs, p.bodyTimeoutMs, UPSTREAM_IDLE_MS, options.keepAliveTimeoutMs || UPSTREAM_IDLE_MS);
+    const requestTimeout = host.settings.requestTimeoutMs || UPSTREAM_IDLE_MS;
+    const shortest = Math.min(p.connectTimeoutMs, p.headersTimeoutMs, p.bodyTimeoutMs, requestTimeout, UPSTREAM_IDLE_MS, options.keepAliveTimeoutMs || UPSTREAM_IDLE_MS);
     this.#timer = setInterval(() => this.#sweep(), Math.min(1000, Math.max(10, Math.floor(shortest / 4))));
     this.#timer.unref();
   }
