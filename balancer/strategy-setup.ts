@@ -28,7 +28,11 @@ const LIVE_OPTIONS = ['hashKey', 'hashBalanceFactor', 'hashVnodes', 'hashSeed', 
  * those the request names. Unknown option names are an error naming them.
  */
 export function strategyFactory(c: BalancerConfig): (name: string, options: unknown) => Strategy<Upstream> {
-  const base = strategyOptions(c);
+  return liveStrategyFactory(strategyOptions(c));
+}
+
+/** The same over given base options (the admin API's default when no config is at hand). */
+export function liveStrategyFactory(base: StrategyOptions): (name: string, options: unknown) => Strategy<Upstream> {
   return (name, options) => {
     const extra: Record<string, unknown> = {};
     if (options !== undefined && options !== null) {

@@ -7,7 +7,8 @@ import type { Logger } from '../../common/logger.js';
 import { RegistryUnavailableError } from '../../common/registry/registry.js';
 import type { BalancerView, BackendFacts, UpstreamView } from '../balancer-view.js';
 import { buildSnapshot, type StatsSnapshot } from '../stats/snapshot.js';
-import { createStrategy, STRATEGY_NAMES } from '../strategies/index.js';
+import { STRATEGY_NAMES } from '../strategies/index.js';
+import { liveStrategyFactory } from '../strategy-setup.js';
 import { LiveStream } from './live-stream.js';
 import { createBalancerMetrics, type ViewMetric } from './metrics.js';
 
@@ -16,7 +17,7 @@ export interface AdminOptions {
   readonly token?: string;
   readonly logger: Logger;
   readonly extraViews?: readonly ViewMetric[];
-  /** Builds a strategy for PUT /strategy; defaults to createStrategy(name). */
+  /** Builds a strategy for PUT /strategy; defaults to liveStrategyFactory({}) (options checked, no config). */
   readonly strategyFactory?: (name: string, options: unknown) => { readonly name: string };
   readonly now?: () => number;
   readonly processMetrics?: boolean;
@@ -73,7 +74,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   const snapshot = (): StatsSnapshot => buildSnapshot(lb, now(), facts, lb.sections());
   const metrics = createBalancerMetrics(lb, { facts, extraViews: opts.extraViews, processMetrics: opts.processMetrics });
   const live = new LiveStream(snapshot, lb.events, 1000, lb.collect ? () => lb.collect!() : undefined);
-  const makeStrategy = opts.strategyFactory ?? ((name: string) => createStrategy(name));
+  const makeStrategy = opts.strategyFactory ?? liveStrategyFactory({});
   // A cluster primary refreshes its merged view from the workers before answering a read.
   const fresh = (handler: (req: Request, res: Response) => void) => async (req: Request, res: Response, next: NextFunction) => {
     try {

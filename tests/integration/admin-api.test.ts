@@ -81,4 +81,21 @@ describe('the admin API', () => {
     assert.equal((await get(`${lb.adminUrl}/backends/zzz/drain`, { method: 'POST', headers: auth })).status, 404);
     assert.equal((await get(`${lb.adminUrl}/backends/zzz`)).status, 404);
   });
+
+  it('switches the strategy live with PUT /strategy, and refuses an unknown name or option with 400, keeping the old one', async () => {
+    const put = (body: unknown, headers: Record<string, string> = auth) => get(`${lb.adminUrl}/strategy`, { method: 'PUT', headers, body: JSON.stringify(body) });
+    assert.equal((await put({ name: 'random' }, { 'content-type': 'application/json' })).status, 401);
+    const unknown = await put({ name: 'fastest' });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body, /SWY_ADMIN_BAD_REQUEST/);
+    assert.match(unknown.body, /fastest/);
+    assert.match(unknown.body, /round-robin/, 'the answer lists the names it knows');
+    const badOption = await put({ name: 'consistent-hash', options: { hashKey: 'moon' } });
+    assert.equal(badOption.status, 400);
+    assert.equal(json<{ strategy: string }>(await get(`${lb.adminUrl}/strategy`)).strategy, 'round-robin', 'a refused change leaves the strategy as it was');
+    const ok = await put({ name: 'least-request' });
+    assert.equal(ok.status, 200);
+    assert.equal(json<{ strategy: string }>(await get(`${lb.adminUrl}/strategy`)).strategy, 'least-request');
+    assert.equal((await put({ name: 'round-robin' })).status, 200);
+  });
 });
