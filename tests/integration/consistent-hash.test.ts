@@ -9,9 +9,9 @@ import { writeBackend } from '../helpers/registry-writer.js';
 import { TestBackend } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
-async function balancer(redisUrl: string): Promise<{ proc: SwitchyardProcess; url: string; adminUrl: string }> {
+async function balancer(redisUrl: string, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; adminUrl: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
-  const proc = new SwitchyardProcess(['balancer', '--redis', redisUrl, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--strategy', 'consistent-hash', '--hash-key', 'header:x-user']);
+  const proc = new SwitchyardProcess(['balancer', '--redis', redisUrl, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--strategy', 'consistent-hash', '--hash-key', 'header:x-user', ...extra]);
   await proc.waitForLog('balancer listening', 15_000);
   return { proc, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }
@@ -35,7 +35,7 @@ describe('consistent-hash across balancer processes', () => {
   });
 
   it('maps a key to the same backend in two balancer processes reading the same registry', async (t: TestContext) => {
-    const [a, b] = [await balancer(redis.url), await balancer(redis.url)];
+    const [a, b] = [await balancer(redis.url, ['--instance-id', 'lb-a']), await balancer(redis.url, ['--instance-id', 'lb-b'])];
     procs.push(a.proc, b.proc);
     for (const lb of [a, b]) {
       await waitFor('four routable backends', async () => {
@@ -57,5 +57,11 @@ describe('consistent-hash across balancer processes', () => {
     t.diagnostic(`300 keys over 4 backends: ${[...spread].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
     assert.equal(spread.size, 4, 'every backend owns some keys');
     for (const n of spread.values()) assert.ok(n > 30, 'no backend is starved of keys');
+    // Each balancer on the shared registry reports its own view under its own name (the dashboard shows it).
+    const [sa, sb] = [JSON.parse((await get(`${a.adminUrl}/stats`)).body), JSON.parse((await get(`${b.adminUrl}/stats`)).body)] as { instanceId: string; requestsTotal?: number; backends: { id: string; requests?: number }[] }[];
+    assert.equal(sa!.instanceId, 'lb-a');
+    assert.equal(sb!.instanceId, 'lb-b');
+    assert.deepEqual(sa!.backends.map((x) => x.id).sort(), ['h1', 'h2', 'h3', 'h4']);
+    assert.match((await get(`${a.adminUrl}/metrics`)).body, /instance_id="lb-a"/);
   });
 });

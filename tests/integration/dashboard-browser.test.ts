@@ -75,7 +75,8 @@ describe('the live dashboard in headless Chromium', () => {
     await loadLoop(`${proxyUrl}/`, 20_000, 2, { stopAfterMs: 3000 });
     await sleep(1200);
     const pageSnapshot = (await page.evaluate('window.switchyard.last()')) as { at: string; backends: StatsBackend[] };
-    const stats = json<{ at: string; backends: StatsBackend[] }>(await get(`${adminUrl}/stats`));
+    const stats = json<{ at: string; instanceId: string; backends: StatsBackend[] }>(await get(`${adminUrl}/stats`));
+    assert.equal(await page.locator('#instance').innerText(), stats.instanceId, 'the page says which balancer it shows');
     const ageMs = Date.parse(stats.at) - Date.parse(pageSnapshot.at);
     assert.ok(ageMs >= 0 && ageMs <= 1500, `the page's snapshot is ${ageMs} ms older than /stats`);
     for (const b of pageSnapshot.backends) {
