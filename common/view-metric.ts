@@ -1,3 +1,15 @@
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+
+/**
+ * prom-client's process metrics under `prefix`, less the gauges it names
+ * *_total (promtool: "non-counter metrics should not have _total suffix");
+ * the same facts remain under their names without the suffix.
+ */
+export function collectProcessMetrics(registry: Registry, prefix: string): void {
+  collectDefaultMetrics({ register: registry, prefix });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(`${prefix}${name}`);
+}
+
 export type Labels = Record<string, string | number>;
 export interface Sample {
   value: number;

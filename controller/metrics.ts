@@ -1,6 +1,6 @@
-import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
+import { Registry, type Metric } from 'prom-client';
 import type { Registry as BackendRegistry } from '../common/registry/registry.js';
-import { ViewMetric } from '../common/view-metric.js';
+import { collectProcessMetrics, ViewMetric } from '../common/view-metric.js';
 import type { ControllerCounters, ControllerStatus } from './controller.js';
 import type { EventKind } from './event-kinds.js';
 
@@ -22,10 +22,7 @@ export function createControllerMetrics(view: ControllerMetricsView): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ instance_id: view.instanceId });
   if (view.processMetrics !== false) {
-    collectDefaultMetrics({ register: registry, prefix: 'switchyard_controller_process_' });
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-      registry.removeSingleMetric(`switchyard_controller_process_${name}`);
-    }
+    collectProcessMetrics(registry, 'switchyard_controller_process_');
   }
   const one = (value: number): { labels: Record<string, never>; value: number }[] => [{ labels: {}, value }];
   const views = [

@@ -10,7 +10,8 @@ import { buildSnapshot, type StatsSnapshot } from '../stats/snapshot.js';
 import { STRATEGY_NAMES } from '../strategies/index.js';
 import { liveStrategyFactory } from '../strategy-setup.js';
 import { LiveStream } from './live-stream.js';
-import { createBalancerMetrics, type ViewMetric } from './metrics.js';
+import type { ViewMetric } from '../../common/view-metric.js';
+import { createBalancerMetrics } from './metrics.js';
 
 export interface AdminOptions {
   /** Bearer token required for changes; none means changes are open (bind to loopback). */

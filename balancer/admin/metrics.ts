@@ -1,9 +1,7 @@
-import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
-import { ViewMetric, type Sample } from '../../common/view-metric.js';
+import { Registry, type Metric } from 'prom-client';
+import { collectProcessMetrics, ViewMetric, type Sample } from '../../common/view-metric.js';
 import type { BalancerView, UpstreamView } from '../balancer-view.js';
 import { LATENCY_BUCKETS_SECONDS } from '../upstream.js';
-
-export { ViewMetric } from '../../common/view-metric.js';
 
 /** Extra per-backend facts the resilience parts expose (breaker, ejection, effective weight). */
 export interface BackendMetricFacts {
@@ -29,12 +27,7 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
   const registry = new Registry();
   registry.setDefaultLabels({ instance_id: lb.settings.instanceId });
   if (opts.processMetrics !== false) {
-    collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
-    // Gauges named *_total break the exposition rules (promtool: "non-counter metrics should not
-    // have _total suffix"); the same facts remain without the suffix.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-      registry.removeSingleMetric(`switchyard_process_${name}`);
-    }
+    collectProcessMetrics(registry, 'switchyard_process_');
   }
   const ups = (): readonly UpstreamView[] => lb.upstreams.all;
   const perBackend = (f: (u: UpstreamView) => number): Sample[] => ups().map((u) => ({ labels: { backend: u.id }, value: f(u) }));

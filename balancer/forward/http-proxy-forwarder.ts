@@ -6,7 +6,7 @@ import type { Upstream } from '../upstream.js';
 import { sendError } from './error-response.js';
 import type { ForwardHost, Forwarder } from './forwarder.js';
 import { clientAddress, rewriteParsedHeaders } from './request-headers.js';
-import { mayRetry } from './retry-policy.js';
+import { deadlineLeft, mayRetry } from './retry-policy.js';
 
 interface CallState extends PickContext {
   readonly requestId: string;
@@ -115,8 +115,9 @@ export class HttpProxyForwarder implements Forwarder {
     call.proxyReq = proxyReq;
     // Connection is hop-by-hop: the client's Connection: close ends its own connection, not
     // the pooled one to the backend (Node's agent then asks for keep-alive).
-    if (proxyReq.getHeader('connection') !== undefined && !/upgrade/i.test(String(proxyReq.getHeader('connection')))) proxyReq.removeHeader('connection');
-    proxyReq.setTimeout(Math.max(1, Math.min(this.#connectTimeoutMs + this.#timeoutMs, this.#remainingMs(call))), () => proxyReq.destroy(headTimeout()));
+    const connection = proxyReq.getHeader('connection');
+    if (connection !== undefined && !/upgrade/i.test(String(connection))) proxyReq.removeHeader('connection');
+    proxyReq.setTimeout(Math.max(1, Math.min(this.#connectTimeoutMs + this.#timeoutMs, deadlineLeft(call.startedAt, this.#host.settings.requestTimeoutMs))), () => proxyReq.destroy(headTimeout()));
     proxyReq.on('socket', (s) => {
       if (s.connecting) s.once('connect', () => (call.sent = true));
       else call.sent = true;
@@ -183,7 +184,7 @@ export class HttpProxyForwarder implements Forwarder {
       return;
     }
     // A streamed body has been piped into the failed request: never replay it.
-    if (!call.hasBody && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.hasBody, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs(call) }) && this.#host.acquireRetry()) {
+    if (!call.hasBody && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.hasBody, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: deadlineLeft(call.startedAt, this.#host.settings.requestTimeoutMs) }) && this.#host.acquireRetry()) {
       call.tried.push(up);
       const next = this.#host.pick(call, call.tried);
       if (call.decision !== null) {
@@ -199,12 +200,6 @@ export class HttpProxyForwarder implements Forwarder {
     if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
     sendError(res, code, call.requestId, this.#host.shuttingDown);
     this.#end(call, req);
-  }
-
-  /** Time left of the overall request deadline (--request-timeout); Infinity without one. */
-  #remainingMs(call: CallState): number {
-    const t = this.#host.settings.requestTimeoutMs;
-    return t === undefined || t <= 0 ? Infinity : call.startedAt + t - performance.now();
   }
 
   #end(call: CallState, req: TaggedRequest): void {

@@ -6,6 +6,14 @@ export function isIdempotent(method: string): boolean {
   return IDEMPOTENT.has(method);
 }
 
+/**
+ * Time left of a request's overall deadline (--request-timeout), in ms, from
+ * its arrival (`performance.now()` time); Infinity when it has none.
+ */
+export function deadlineLeft(startedAt: number, requestTimeoutMs: number | undefined): number {
+  return requestTimeoutMs === undefined || requestTimeoutMs <= 0 ? Infinity : startedAt + requestTimeoutMs - performance.now();
+}
+
 export interface RetryFacts {
   readonly code: ErrorCode;
   /** True once the request started going out on a connection. */

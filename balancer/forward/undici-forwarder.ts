@@ -7,7 +7,7 @@ import type { Upstream } from '../upstream.js';
 import { sendError } from './error-response.js';
 import type { ForwardHost, Forwarder } from './forwarder.js';
 import { clientAddress, rewriteRequestHeaders, rewriteResponseHeaders, type UpstreamRequestHead } from './request-headers.js';
-import { mayRetry } from './retry-policy.js';
+import { deadlineLeft, mayRetry } from './retry-policy.js';
 
 const kExchange = Symbol('switchyard.exchange');
 
@@ -140,10 +140,8 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     );
   }
 
-  /** Time left of the overall request deadline; Infinity without one. */
   #remainingMs(): number {
-    const t = this.#host.settings.requestTimeoutMs;
-    return t === undefined || t <= 0 ? Infinity : this.startedAt + t - performance.now();
+    return deadlineLeft(this.startedAt, this.#host.settings.requestTimeoutMs);
   }
 
   #headTimeout(up: Upstream): number | undefined {

@@ -4,7 +4,7 @@ import type { QueueTicket } from '../../resilience/admission-control.js';
 import type { Outcome } from '../../resilience/outcome.js';
 import type { PickContext } from '../../strategies/strategy.js';
 import type { Upstream } from '../../upstream.js';
-import { isIdempotent, mayRetry } from '../retry-policy.js';
+import { deadlineLeft, isIdempotent, mayRetry } from '../retry-policy.js';
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './http-parser.js';
 import { errorResponseText } from './raw-error-response.js';
 import type { AdmissionRequest, RawHost } from './raw-host.js';
@@ -123,10 +123,8 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (bodyKind !== BodyKind.None && (engine.host.settings.retryBodyLimit ?? 0) > 0) this.#replay = [];
   }
 
-  /** Time left of the overall request deadline (--request-timeout); Infinity without one. */
   #remainingMs(): number {
-    const t = this.#host.settings.requestTimeoutMs;
-    return t === undefined || t <= 0 ? Infinity : this.startedAt + t - performance.now();
+    return deadlineLeft(this.startedAt, this.#host.settings.requestTimeoutMs);
   }
 
   /**
