@@ -46,6 +46,14 @@ export const BALANCER_OPTIONS = {
   keepAliveTimeout: option({ type: duration(0, 600_000), flag: 'keepalive-timeout', env: ['SWITCHYARD_KEEPALIVE_TIMEOUT'], default: 5000, help: 'How long an idle client connection is kept open.', group: 'Proxy' }),
   shutdownTimeout: option({ type: duration(0, 600_000), flag: 'shutdown-timeout', env: ['SWITCHYARD_SHUTDOWN_TIMEOUT'], default: 10_000, help: 'On SIGTERM, how long in-flight requests may take to finish.', group: 'Proxy' }),
   workers: option({ type: text({ min: 1, max: 4, pattern: /^(auto|[1-9][0-9]?)$/, expected: 'auto or a number of processes from 1 to 99' }), flag: 'workers', env: ['SWITCHYARD_WORKERS'], default: '1', help: 'Proxy processes sharing the port (node:cluster); auto = one per CPU. The first process keeps the registry, the health checks and the admin API.', group: 'Proxy' }),
+  workerAccept: option({
+    type: oneOf(['shared', 'primary'] as const),
+    flag: 'worker-accept',
+    env: ['SWITCHYARD_WORKER_ACCEPT'],
+    default: 'shared',
+    help: 'With --workers: shared = every worker accepts from the one listening socket, as nginx workers do (a new connection never waits for a busy process to hand it over); primary = node:cluster round robin, the first process accepts and passes each connection on (an even spread, but connections opened under load wait for the hand-over).',
+    group: 'Proxy',
+  }),
   instanceId: option({ type: text({ min: 1, max: 128 }), flag: 'instance-id', env: ['SWITCHYARD_INSTANCE_ID'], help: 'Name of this balancer in logs and the admin API (default: hostname-pid).', group: 'Proxy' }),
 
   hashKey: option({ type: text({ min: 1, max: 80, pattern: /^(ip|path|header:[A-Za-z0-9-]+|cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$/, expected: 'ip, path, header:NAME or cookie:NAME' }), flag: 'hash-key', env: ['SWITCHYARD_HASH_KEY'], default: 'ip', help: 'consistent-hash: what a request is hashed on.', group: 'Strategy options' }),

@@ -177,6 +177,11 @@ export class ControlPlane implements BalancerView {
       this.#broadcast({ swy: 1, t: 'snapshot', snapshot: s, status: this.registry.status() });
     });
     await this.health.start();
+    // Must be set before the first fork. Round robin (node's default) makes every new
+    // connection wait until the primary has handed it to a worker and that worker has
+    // acknowledged the previous one: under load, a burst of connections queues there for
+    // hundreds of milliseconds (docs/performance.md). Shared: each worker accepts itself.
+    cluster.schedulingPolicy = this.#config.workerAccept === 'primary' ? cluster.SCHED_RR : cluster.SCHED_NONE;
     for (let i = 0; i < this.#count; i++) this.#fork();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('workers did not start listening within 20 s')), 20_000);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { parseProcNetTcp, socketInodes } from '../../cli/bench/tcp-sockets.js';
 import { get, json, loadLoop, testClient } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
-import { SwitchyardProcess } from '../helpers/processes.js';
+import { runSwitchyard, SwitchyardProcess } from '../helpers/processes.js';
 import { TestBackend } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -11,6 +13,15 @@ interface Stats {
   workers: number;
   totals: { requests: number };
   backends: { id: string; health: string; routable: boolean; totals: { attempts: number; responses: Record<string, number> } }[];
+}
+
+/** Pids among `pids` that hold a listening socket on `port` (Linux /proc). */
+function holdingListener(pids: readonly number[], port: number): number[] {
+  const listeners = new Set<number>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const e of parseProcNetTcp(readFileSync(file, 'utf8'))) if (e.state === 10 && e.localPort === port) listeners.add(e.inode);
+  }
+  return pids.filter((pid) => [...socketInodes(pid)].some((i) => listeners.has(i)));
 }
 
 describe('switchyard balancer --workers 2', () => {
@@ -70,6 +81,12 @@ describe('switchyard balancer --workers 2', () => {
     t.diagnostic(`2 workers: ${sent} requests, per backend ${s.backends.map((b) => b.totals.attempts).join('/')}`);
   });
 
+  it('lets every worker accept from the shared listening socket (--worker-accept shared, the default)', () => {
+    const workerPids = [...new Set(lb.lines.filter((l) => l.msg === 'worker listening').map((l) => l.pid as number))];
+    assert.equal(workerPids.length, 2);
+    assert.deepEqual(holdingListener(workerPids, Number(new URL(url).port)).sort(), [...workerPids].sort(), 'each worker holds the listening socket');
+  });
+
   it('health checks once in the primary and every worker follows: a killed backend gets no traffic', async () => {
     await backends[2]!.close();
     await waitFor('w3 unhealthy in the primary', async () => json<Stats>(await get(`${admin}/stats`)).backends.find((b) => b.id === 'w3')!.health === 'unhealthy', 5000, 50);
@@ -110,5 +127,34 @@ describe('switchyard balancer --workers 2', () => {
     lb.proc.kill('SIGTERM');
     const exit = await lb.exited;
     assert.equal(exit.code, 0);
+  });
+});
+
+describe('switchyard balancer --workers 2 --worker-accept primary', () => {
+  it('accepts in the primary and hands connections to the workers, which hold no listening socket', async () => {
+    const backend = await TestBackend.start('p1');
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const lb = new SwitchyardProcess(['balancer', '--workers', '2', '--worker-accept', 'primary', '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', `p1=${backend.url}`]);
+    const client = testClient(8);
+    try {
+      await lb.waitForLog('balancer listening', 30_000);
+      const workerPids = [...new Set(lb.lines.filter((l) => l.msg === 'worker listening').map((l) => l.pid as number))];
+      assert.equal(workerPids.length, 2);
+      assert.deepEqual(holdingListener(workerPids, port), [], 'workers hold no listening socket');
+      assert.deepEqual(holdingListener([lb.proc.pid!], port), [lb.proc.pid!], 'the primary does');
+      await waitFor('p1 routable', async () => json<Stats>(await get(`http://127.0.0.1:${adminPort}/stats`)).backends.some((b) => b.routable), 10_000, 100);
+      const r = await loadLoop(`http://127.0.0.1:${port}/`, 200, 8, { dispatcher: client });
+      assert.equal(r.failed, 0);
+    } finally {
+      await client.close();
+      await lb.kill('SIGKILL');
+      await backend.close();
+    }
+  });
+
+  it('rejects an unknown --worker-accept value at start, naming the flag', async () => {
+    const r = await runSwitchyard(['balancer', '--workers', '2', '--worker-accept', 'kernel', '--port', String(await freePort()), '--backends', 'x=http://127.0.0.1:1']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--worker-accept/);
   });
 });
