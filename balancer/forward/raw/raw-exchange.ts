@@ -234,8 +234,10 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     const text = head.hostMissing ? `${head.text}host: ${pool.hostHeader}\r\n\r\n` : `${head.text}\r\n`;
     const s = conn.socket;
     const parts = this.#bodyParts;
-    if (parts === null && !this.#requestEnded) {
+    if (parts === null && (!this.#requestEnded || this.bodyKind !== BodyKind.Chunked)) {
+      // No body, or its bytes still to come: one write, no cork (the common GET).
       s.write(text, 'latin1');
+      if (this.#requestEnded) this.#endBody(conn);
       return;
     }
     s.cork();

@@ -69,10 +69,20 @@ export class UpstreamConnection {
     p[kOnBody] = parserOnBody;
     p[kOnMessageComplete] = parserOnMessageComplete;
     this.#parser = p;
-    const s = (pool.tls ? tlsConnect({ host: pool.host, port: pool.port, servername: isIP(pool.host) ? undefined : pool.host, ALPNProtocols: ['http/1.1'] }).setNoDelay(true) : connect({ host: pool.host, port: pool.port, noDelay: true })) as TaggedSocket;
+    let s: TaggedSocket;
+    if (pool.tls) {
+      s = tlsConnect({ host: pool.host, port: pool.port, servername: isIP(pool.host) ? undefined : pool.host, ALPNProtocols: ['http/1.1'] }).setNoDelay(true) as TaggedSocket;
+      s.on('secureConnect', socketOnConnect);
+      s.on('data', socketOnData);
+    } else {
+      // Bytes are read into one buffer shared by every plain backend connection and parsed
+      // at once: llhttp copies body bytes out (kOnBody) and headers are strings, so nothing
+      // refers to the buffer once execute() returns. This skips the Readable stream and a
+      // fresh allocation per read, the largest cost of a read after the system call.
+      s = connect({ host: pool.host, port: pool.port, noDelay: true, onread: SHARED_READ }) as TaggedSocket;
+      s.on('connect', socketOnConnect);
+    }
     s[kConn] = this;
-    s.on(pool.tls ? 'secureConnect' : 'connect', socketOnConnect);
-    s.on('data', socketOnData);
     s.on('end', socketOnEnd);
     s.on('error', socketOnError);
     s.on('close', socketOnClose);
@@ -245,6 +255,14 @@ function socketOnConnect(this: TaggedSocket): void {
 function socketOnData(this: TaggedSocket, chunk: Buffer): void {
   this[kConn]!.onData(chunk);
 }
+
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+/** `onread` of plain connections: called with `this` = the socket, the bytes in readBuffer[0, n). */
+function socketOnRead(this: TaggedSocket, n: number): boolean {
+  this[kConn]?.onData(readBuffer.subarray(0, n));
+  return true;
+}
+const SHARED_READ = { buffer: readBuffer, callback: socketOnRead };
 function socketOnEnd(this: TaggedSocket): void {
   this[kConn]!.onEnd();
 }
