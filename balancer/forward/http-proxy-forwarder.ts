@@ -6,7 +6,7 @@ import type { Upstream } from '../upstream.js';
 import { sendError } from './error-response.js';
 import type { ForwardHost, Forwarder } from './forwarder.js';
 import { clientAddress, rewriteParsedHeaders } from './request-headers.js';
-import { deadlineLeft, mayRetry } from './retry-policy.js';
+import { deadlineLeft, headWaitMs, mayRetry } from './retry-policy.js';
 
 interface CallState extends PickContext {
   readonly requestId: string;
@@ -117,7 +117,7 @@ export class HttpProxyForwarder implements Forwarder {
     // the pooled one to the backend (Node's agent then asks for keep-alive).
     const connection = proxyReq.getHeader('connection');
     if (connection !== undefined && !/upgrade/i.test(String(connection))) proxyReq.removeHeader('connection');
-    proxyReq.setTimeout(Math.max(1, Math.min(this.#connectTimeoutMs + this.#timeoutMs, deadlineLeft(call.startedAt, this.#host.settings.requestTimeoutMs))), () => proxyReq.destroy(headTimeout()));
+    proxyReq.setTimeout(headWaitMs(this.#connectTimeoutMs + this.#timeoutMs, call.startedAt, this.#host.settings.requestTimeoutMs), () => proxyReq.destroy(headTimeout()));
     proxyReq.on('socket', (s) => {
       if (s.connecting) s.once('connect', () => (call.sent = true));
       else call.sent = true;

@@ -14,6 +14,15 @@ export function deadlineLeft(startedAt: number, requestTimeoutMs: number | undef
   return requestTimeoutMs === undefined || requestTimeoutMs <= 0 ? Infinity : startedAt + requestTimeoutMs - performance.now();
 }
 
+/**
+ * How long one attempt may wait for its response head: its own limit, cut to
+ * what is left of the request's overall deadline, and at least 1 ms (a timer
+ * of 0 would mean "none" to Node and undici).
+ */
+export function headWaitMs(limitMs: number, startedAt: number, requestTimeoutMs: number | undefined): number {
+  return Math.max(1, Math.min(limitMs, deadlineLeft(startedAt, requestTimeoutMs)));
+}
+
 export interface RetryFacts {
   readonly code: ErrorCode;
   /** True once the request started going out on a connection. */

@@ -7,7 +7,7 @@ import type { Upstream } from '../upstream.js';
 import { sendError } from './error-response.js';
 import type { ForwardHost, Forwarder } from './forwarder.js';
 import { clientAddress, rewriteRequestHeaders, rewriteResponseHeaders, type UpstreamRequestHead } from './request-headers.js';
-import { deadlineLeft, mayRetry } from './retry-policy.js';
+import { deadlineLeft, headWaitMs, mayRetry } from './retry-policy.js';
 
 const kExchange = Symbol('switchyard.exchange');
 
@@ -134,7 +134,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
         headers: this.head.headers,
         body: this.head.hasBody ? this.req : null,
         // The overall deadline (--request-timeout) shortens the wait for the head of a retry.
-        headersTimeout: this.#headTimeout(up),
+        headersTimeout: headWaitMs(up.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs),
       },
       this,
     );
@@ -142,11 +142,6 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
 
   #remainingMs(): number {
     return deadlineLeft(this.startedAt, this.#host.settings.requestTimeoutMs);
-  }
-
-  #headTimeout(up: Upstream): number | undefined {
-    const left = this.#remainingMs();
-    return left === Infinity ? undefined : Math.max(1, Math.min(left, up.headersTimeoutMs));
   }
 
   /** Ends the accounting of the current attempt exactly once. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mayRetry, type RetryFacts } from '../../balancer/forward/retry-policy.js';
+import { headWaitMs, mayRetry, type RetryFacts } from '../../balancer/forward/retry-policy.js';
 import { classifyUpstreamError } from '../../common/errors.js';
 
 const base: RetryFacts = { code: 'SWY_UPSTREAM_REFUSED', requestSent: false, method: 'GET', hasBody: false, attempts: 1, maxRetries: 2 };
@@ -40,4 +40,15 @@ describe('transport error classification', () => {
     ['HPE_INVALID_CONSTANT', 'SWY_UPSTREAM_PROTOCOL'],
   ];
   for (const [code, expected] of table) it(`maps ${code} to ${expected}`, () => assert.equal(classifyUpstreamError(Object.assign(new Error('x'), { code })), expected));
+});
+
+describe('headWaitMs', () => {
+  it('is the attempt limit without a deadline, the time left when shorter, and never below 1 ms', () => {
+    const now = performance.now();
+    assert.equal(headWaitMs(3000, now, undefined), 3000);
+    assert.equal(headWaitMs(3000, now, 0), 3000);
+    const left = headWaitMs(3000, now, 500);
+    assert.ok(left <= 500 && left > 400, `time left: ${left}`);
+    assert.equal(headWaitMs(3000, now - 10_000, 500), 1);
+  });
 });

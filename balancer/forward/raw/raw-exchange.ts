@@ -4,7 +4,7 @@ import type { QueueTicket } from '../../resilience/admission-control.js';
 import type { Outcome } from '../../resilience/outcome.js';
 import type { PickContext } from '../../strategies/strategy.js';
 import type { Upstream } from '../../upstream.js';
-import { deadlineLeft, isIdempotent, mayRetry } from '../retry-policy.js';
+import { deadlineLeft, headWaitMs, isIdempotent, mayRetry } from '../retry-policy.js';
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './http-parser.js';
 import { errorResponseText } from './raw-error-response.js';
 import type { AdmissionRequest, RawHost } from './raw-host.js';
@@ -229,7 +229,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#waitingForConnection = false;
     this.#conn = conn;
     const pool = conn.pool;
-    conn.attach(this, Math.max(1, Math.min(pool.options.headersTimeoutMs, this.#remainingMs())));
+    conn.attach(this, headWaitMs(pool.options.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs));
     const head = this.#head!;
     const text = head.hostMissing ? `${head.text}host: ${pool.hostHeader}\r\n\r\n` : `${head.text}\r\n`;
     const s = conn.socket;
