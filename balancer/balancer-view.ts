@@ -73,4 +73,6 @@ export interface BalancerView {
   ejectedCount(): number;
   /** Brings the view up to date before a read (a cluster primary asks its workers). */
   collect?(): Promise<void>;
+  /** True when `url` is an address of this balancer: registering it as a backend would make requests loop. */
+  isSelf(url: string): boolean;
 }

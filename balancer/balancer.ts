@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -6,8 +6,12 @@ import type { ErrorCode } from '../common/errors.js';
 import type { Lifecycle } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
 import type { Registry } from '../common/registry/registry.js';
+import { BufferBudget } from './forward/buffer-budget.js';
 import { rawErrorResponse, sendError } from './forward/error-response.js';
-import type { EngineName, ForwardHost, ForwardSettings, Forwarder } from './forward/forwarder.js';
+import { policyOptions, resolveLimits, type RequestLimits } from './forward/request-limits.js';
+import { BodyFraming, clientAddress, evaluateRequest, newVerdict, type RequestPolicyOptions } from './forward/request-policy.js';
+import type { EngineName, ForwardHost, ForwardSettings, Forwarder, IncomingCall } from './forward/forwarder.js';
+import { HttpCall, type CallHost } from './forward/http-call.js';
 import { HttpProxyForwarder } from './forward/http-proxy-forwarder.js';
 import { RawForwarder } from './forward/raw/raw-forwarder.js';
 import type { AdmissionRequest, RawHost } from './forward/raw/raw-host.js';
@@ -16,12 +20,13 @@ import { WebSocketTunnels } from './forward/websocket-tunnels.js';
 import { HttpHealthChecker, NoHealthChecker, type HealthChecker } from './health/health-checker.js';
 import { describeDecision } from './forward/explain.js';
 import { EventLog } from './stats/event-log.js';
-import { AdmissionControl, type AdmissionOptions, type QueueWaiter } from './resilience/admission-control.js';
+import { AdmissionControl, type AdmissionOptions } from './resilience/admission-control.js';
 import { GradientConcurrencyLimit, type GradientLimitOptions } from './resilience/concurrency-limit.js';
 import type { Outcome } from './resilience/outcome.js';
 import { DEFAULT_RESILIENCE, Router, type ResilienceSettings } from './router.js';
 import type { BackendFacts, BalancerView, UpstreamView } from './balancer-view.js';
 import type { Strategy, PickContext } from './strategies/strategy.js';
+import { SelfAddresses } from './self-addresses.js';
 import { UpstreamSet } from './upstream-set.js';
 import type { Upstream, PoolOptions } from './upstream.js';
 
@@ -65,6 +70,8 @@ export interface BalancerDeps {
   readonly now?: () => number;
   /** Replaces the HTTP health checker (tests). */
   readonly healthChecker?: (sink: (id: string, status: 'unknown' | 'healthy' | 'unhealthy') => void) => HealthChecker;
+  /** Where this balancer listens, as configured (its proxy address is added once it listens). */
+  readonly self?: SelfAddresses;
 }
 
 /**
@@ -72,7 +79,7 @@ export interface BalancerDeps {
  * registry, the health checker and a forwarding engine. `listen()` is the
  * only I/O at construction's end; `close()` drains and stops.
  */
-export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
+export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, BalancerView {
   readonly settings: BalancerSettings;
   readonly server: Server;
   readonly upstreams: UpstreamSet;
@@ -85,6 +92,10 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
   readonly admission: AdmissionControl | undefined;
   readonly limiter: GradientConcurrencyLimit | undefined;
   shuttingDown = false;
+  readonly limits: RequestLimits;
+  readonly policy: RequestPolicyOptions;
+  readonly bodyBudget: BufferBudget;
+  readonly self: SelfAddresses;
   /** Client requests open now. */
   inFlight = 0;
   /** Client requests answered with an error from the catalogue, by code. */
@@ -114,6 +125,10 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
     this.events = new EventLog(200, this.#now);
     this.accessLog = deps.settings.accessLog ? deps.logger.child({ component: 'access' }) : null;
     this.accessLogSample = deps.settings.accessLogSample ?? 1;
+    this.self = deps.self ?? new SelfAddresses();
+    this.limits = resolveLimits(deps.settings.limits);
+    this.policy = policyOptions(this.limits, deps.settings.trustForwarded);
+    this.bodyBudget = new BufferBudget(this.limits.requestBufferTotal);
     this.#explainAll = deps.settings.explain ?? false;
     this.#explainHeader = deps.settings.explainHeader?.toLowerCase();
     const sink = (id: string, status: 'unknown' | 'healthy' | 'unhealthy'): void => {
@@ -145,6 +160,7 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
       logger: deps.logger.child({ component: 'upstreams' }),
       events: this.events,
       now: this.#now,
+      refuse: (spec) => (this.self.has(spec.url) ? 'the URL is an address of this balancer: requests would loop' : undefined),
       onAdded: (u) => this.health.watch({ id: u.id, url: u.url }),
       onRemoved: (u) => {
         this.health.unwatch(u.id);
@@ -174,10 +190,15 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
         ? new HttpProxyForwarder(this, { connectTimeoutMs: deps.settings.pool.connectTimeoutMs, timeoutMs: deps.settings.pool.headersTimeoutMs, maxSockets: deps.settings.pool.connections })
         : engine === 'raw'
           ? new RawForwarder(this, { pool: deps.settings.pool, maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs })
-          : new UndiciForwarder(this);
+          : new UndiciForwarder(this, deps.settings.pool.connections);
     this.tunnels = new WebSocketTunnels(this, deps.logger.child({ component: 'websocket' }));
     this.server = createServer({ maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeout: deps.settings.keepAliveTimeoutMs, noDelay: true }, (req, res) => this.#onRequest(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.tunnels.handle(req, socket, head));
+    // One field more than the policy allows reaches it, so it can answer 431 instead of Node truncating.
+    this.server.maxHeadersCount = this.limits.maxHeaders + 1;
+    // Expect: answered by the policy (417) or, for 100-continue, after admission (HttpCall).
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
     this.server.on('error', (err) => this.#log.error({ err }, 'proxy server error'));
     // The raw engine takes new connections first; http.Server gets those it hands over.
@@ -203,9 +224,22 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
       this.server.listen(port, host, () => {
         this.server.off('error', onError);
         this.#listening = true;
-        resolve(this.server.address() as AddressInfo);
+        const addr = this.server.address() as AddressInfo;
+        this.addSelfAddress(host, addr.port);
+        resolve(addr);
       });
     });
+  }
+
+  /** One more address of this balancer (its admin API once it listens): entries pointing at it are dropped. */
+  addSelfAddress(host: string, port: number): void {
+    this.self.add(host, port);
+    this.upstreams.apply(this.registry.current());
+  }
+
+  /** True when `url` is an address of this balancer (the admin API refuses it as a backend). */
+  isSelf(url: string): boolean {
+    return this.self.has(url);
   }
 
   get listening(): boolean {
@@ -354,23 +388,79 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
 
   // --- server -----------------------------------------------------------------
 
+  /** A request http.Server parsed: the policy, then HttpCall (body, admission) hands it to the engine. */
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.inFlight++;
-    this.requestsTotal++;
-    this.router.retryBudget.deposit();
-    const admission = this.admission;
-    if (admission === undefined || admission.tryGrant()) {
-      this.#forward(req, res);
+    const v = evaluateRequest(
+      { method: req.method ?? 'GET', target: req.url ?? '', major: req.httpVersionMajor, minor: req.httpVersionMinor, headers: req.rawHeaders, clientIp: clientAddress(req.socket.remoteAddress), proto: 'http' },
+      this.policy,
+      this.#requestId,
+      newVerdict(),
+    );
+    if (v.refusal !== undefined) {
+      this.requestsTotal++;
+      this.countError(v.refusal);
+      sendError(res, v.refusal, v.requestId, true);
       return;
     }
-    const waiting = new QueuedRequest(this, req, res);
-    const a = admission.tryAcquire(waiting);
-    if (a.status === 'granted') this.#forward(req, res);
-    else if (a.status === 'rejected') this.#refuse(res, 'SWY_QUEUE_FULL', admission.retryAfterSeconds());
-    else waiting.wait(a.ticket);
+    new HttpCall(this, req, res, v).start();
   }
 
-  /** #onRequest for requests the raw engine parsed itself: the same counters, cap and queue. */
+  /**
+   * An Upgrade request on http.Server: an allowed protocol (WebSocket) is
+   * tunnelled; any other (h2c) is served as a plain request on a response
+   * made for the socket, which then closes (a body would be unreadable
+   * there: 400).
+   */
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const v = evaluateRequest(
+      { method: req.method ?? 'GET', target: req.url ?? '', major: req.httpVersionMajor, minor: req.httpVersionMinor, headers: req.rawHeaders, clientIp: clientAddress(req.socket.remoteAddress), proto: 'http' },
+      this.policy,
+      this.#requestId,
+      newVerdict(),
+    );
+    if (v.refusal === undefined && v.upgrade !== undefined) {
+      this.tunnels.handle(req, socket, head, v);
+      return;
+    }
+    const code = v.refusal ?? (v.body === BodyFraming.Chunked || v.length > 0 ? 'SWY_BAD_REQUEST' : undefined);
+    if (code !== undefined) {
+      this.requestsTotal++;
+      this.countError(code);
+      if (!socket.destroyed) socket.end(rawErrorResponse(code, v.requestId));
+      return;
+    }
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end();
+    });
+    req.push(null);
+    new HttpCall(this, req, res, v).start();
+  }
+
+  readonly #requestId = (): string => this.nextRequestId();
+
+  get sendTimeoutMs(): number {
+    return this.settings.pool.bodyTimeoutMs;
+  }
+
+  /** Hands an admitted request, its body ready, to the engine. */
+  forward(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void {
+    try {
+      this.forwarder.handle(req, res, call);
+    } catch (err) {
+      this.#log.error({ err, url: req.url }, 'request handler failed');
+      this.countError('SWY_INTERNAL');
+      sendError(res, 'SWY_INTERNAL', call.verdict.requestId, true);
+      call.body.close();
+      this.requestDone();
+    }
+  }
+
+  /** Every request past the policy (raw engine or http.Server): counted, then admitted, queued or refused. */
   admit(r: AdmissionRequest): void {
     this.inFlight++;
     this.requestsTotal++;
@@ -394,43 +484,14 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
     this.#requestEnded();
   }
 
+  requestRefused(): void {
+    this.requestsTotal++;
+  }
+
   #refuseRaw(r: AdmissionRequest, code: ErrorCode): void {
     this.countError(code);
-    r.refused(code, this.nextRequestId(), this.admission!.retryAfterSeconds());
+    r.refused(code, this.admission!.retryAfterSeconds());
     this.#requestEnded();
-  }
-
-  #forward(req: IncomingMessage, res: ServerResponse): void {
-    try {
-      this.forwarder.handle(req, res);
-    } catch (err) {
-      this.#log.error({ err, url: req.url }, 'request handler failed');
-      this.countError('SWY_INTERNAL');
-      sendError(res, 'SWY_INTERNAL', '');
-      this.requestDone();
-    }
-  }
-
-  /** Answers a request that never held an admission slot. */
-  #refuse(res: ServerResponse, code: ErrorCode, retryAfter: number): void {
-    this.countError(code);
-    sendError(res, code, this.nextRequestId(), this.shuttingDown, retryAfter);
-    this.#requestEnded();
-  }
-
-  /** @internal QueuedRequest: a slot came free for it. */
-  queuedGranted(req: IncomingMessage, res: ServerResponse): void {
-    if (res.destroyed || res.writableEnded) {
-      this.requestDone();
-      return;
-    }
-    this.#forward(req, res);
-  }
-
-  /** @internal QueuedRequest: it waited too long, or the client left. */
-  queuedGaveUp(res: ServerResponse, timedOut: boolean): void {
-    if (timedOut) this.#refuse(res, 'SWY_QUEUE_TIMEOUT', this.admission!.retryAfterSeconds());
-    else this.#requestEnded();
   }
 
   countError(code: ErrorCode): void {
@@ -438,19 +499,27 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
   }
 
   #onClientError(err: Error & { code?: string }, socket: Socket): void {
-    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    let code: ErrorCode;
-    if (err.code === 'HPE_HEADER_OVERFLOW') code = 'SWY_HEADERS_TOO_LARGE';
-    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') code = 'SWY_REQUEST_TIMEOUT';
-    else if (err.code === 'ECONNRESET') {
-      socket.destroy();
-      return;
-    } else code = 'SWY_BAD_REQUEST';
+    const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'SWY_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'SWY_REQUEST_TIMEOUT' : 'SWY_BAD_REQUEST';
     this.countError(code);
     this.#log.debug({ code: err.code, remote: socket.remoteAddress }, 'bad request from client');
+    const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (res) {
+      // Unparsable bytes after a whole request: that request is answered first, then 400 and close.
+      // Inside a request (its body broken), nothing sane can follow: cut.
+      if (!res.req.complete) {
+        socket.destroy();
+        return;
+      }
+      res.once('finish', () => (socket.writable ? socket.end(rawErrorResponse(code)) : socket.destroy()));
+      res.once('close', () => {
+        if (!res.writableFinished) socket.destroy();
+      });
+      return;
+    }
     socket.end(rawErrorResponse(code));
   }
 
@@ -468,46 +537,5 @@ export class Balancer implements ForwardHost, RawHost, Lifecycle, BalancerView {
       shuttingDown: this.shuttingDown,
       registry: this.registry.status(),
     };
-  }
-}
-
-/** A request waiting in the admission queue; cancels its place if the client leaves. */
-class QueuedRequest implements QueueWaiter {
-  readonly #lb: Balancer;
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
-  #ticket: { cancel(): void } | undefined;
-  #settled = false;
-
-  constructor(lb: Balancer, req: IncomingMessage, res: ServerResponse) {
-    this.#lb = lb;
-    this.#req = req;
-    this.#res = res;
-  }
-
-  wait(ticket: { cancel(): void }): void {
-    this.#ticket = ticket;
-    this.#res.once('close', () => {
-      if (this.#settled) return;
-      this.#settled = true;
-      this.#ticket?.cancel();
-      this.#lb.queuedGaveUp(this.#res, false);
-    });
-  }
-
-  granted(): void {
-    if (this.#settled) {
-      // The client left as the slot arrived: hand the slot straight back.
-      this.#lb.admission?.release();
-      return;
-    }
-    this.#settled = true;
-    this.#lb.queuedGranted(this.#req, this.#res);
-  }
-
-  timedOut(): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#lb.queuedGaveUp(this.#res, true);
   }
 }

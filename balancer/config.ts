@@ -4,6 +4,7 @@ import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type 
 import { boolean, decimal, duration, integer, listOf, oneOf, port, redisUrl, text } from '../common/config/values.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import { ENGINE_NAMES } from './forward/forwarder.js';
+import { configuredAddresses } from './self-addresses.js';
 import { STRATEGY_NAMES } from './strategies/index.js';
 
 export const BALANCER_OPTIONS = {
@@ -43,6 +44,34 @@ export const BALANCER_OPTIONS = {
   backendHeader: option({ type: boolean(), flag: 'backend-header', env: ['SWITCHYARD_BACKEND_HEADER'], default: true, help: 'Add X-Backend: <id> to responses (--no-backend-header to hide backend ids).', group: 'Proxy' }),
   trustForwarded: option({ type: boolean(), flag: 'trust-forwarded', env: ['SWITCHYARD_TRUST_FORWARDED'], default: false, help: "Keep the client's X-Forwarded-* headers and append to them (only behind a trusted proxy).", group: 'Proxy' }),
   maxHeaderSize: option({ type: integer(1024, 1_048_576), flag: 'max-header-size', env: ['SWITCHYARD_MAX_HEADER_SIZE'], default: 16_384, help: 'Largest request head accepted, in bytes; larger gets 431.', group: 'Proxy' }),
+  maxHeaders: option({ type: integer(8, 10_000), flag: 'max-headers', env: ['SWITCHYARD_MAX_HEADERS'], default: 100, help: 'Most header fields a request may carry; more gets 431 (HAProxy allows 101).', group: 'Client limits' }),
+  maxBodySize: option({ type: integer(0, Number.MAX_SAFE_INTEGER), flag: 'max-body-size', env: ['SWITCHYARD_MAX_BODY_SIZE'], default: 0, help: 'Largest request body in bytes; larger gets 413 (a declared one before any byte is read). 0: no limit, as HAProxy and Envoy (nginx: 1 MiB).', group: 'Client limits' }),
+  requestBuffer: option({
+    type: integer(0, 64 * 1024 * 1024),
+    flag: 'request-buffer',
+    env: ['SWITCHYARD_REQUEST_BUFFER'],
+    default: 65_536,
+    help: 'Request bodies up to this many bytes are received in full before the request takes an admission slot or a backend connection (so a slow client costs no backend anything) and go upstream with Content-Length; larger ones stream. At least --retry-body-limit.',
+    group: 'Client limits',
+  }),
+  requestBufferTotal: option({ type: integer(0, 16 * 1024 * 1024 * 1024), flag: 'request-buffer-total', env: ['SWITCHYARD_REQUEST_BUFFER_TOTAL'], default: 64 * 1024 * 1024, help: 'Bytes all buffered request bodies may hold together; past it, bodies stream instead.', group: 'Client limits' }),
+  clientBodyTimeout: option({ type: duration(100, 3_600_000), flag: 'client-body-timeout', env: ['SWITCHYARD_CLIENT_BODY_TIMEOUT'], default: 30_000, help: 'A request body that sends nothing for this long gets 408 and its connection closes (nginx client_body_timeout).', group: 'Client limits' }),
+  clientSendTimeout: option({ type: duration(100, 3_600_000), flag: 'client-send-timeout', env: ['SWITCHYARD_CLIENT_SEND_TIMEOUT'], default: 60_000, help: 'A client that takes no response bytes for this long is cut and its backend connection freed (nginx send_timeout).', group: 'Client limits' }),
+  upgradeProtocols: option({
+    type: listOf(text({ min: 1, max: 64, pattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, expected: 'a protocol name' }), 'protocol names'),
+    flag: 'upgrade-protocols',
+    env: ['SWITCHYARD_UPGRADE_PROTOCOLS'],
+    default: ['websocket'] as string[],
+    help: 'Upgrade protocols tunnelled to backends; any other Upgrade (h2c) is ignored and the request served as plain HTTP/1.1. Empty: no tunnels.',
+    group: 'Client limits',
+  }),
+  viaName: option({
+    type: text({ min: 1, max: 64, pattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, expected: 'a token (letters, digits, - . _ ~)' }),
+    flag: 'via-name',
+    env: ['SWITCHYARD_VIA_NAME'],
+    help: "This deployment's pseudonym in Via; a request already carrying it is a loop (508). Default: derived from the registry (the same for every balancer on one Redis prefix) or, in memory, from host and port.",
+    group: 'Client limits',
+  }),
   keepAliveTimeout: option({ type: duration(0, 600_000), flag: 'keepalive-timeout', env: ['SWITCHYARD_KEEPALIVE_TIMEOUT'], default: 5000, help: 'How long an idle client connection is kept open.', group: 'Proxy' }),
   shutdownTimeout: option({ type: duration(0, 600_000), flag: 'shutdown-timeout', env: ['SWITCHYARD_SHUTDOWN_TIMEOUT'], default: 10_000, help: 'On SIGTERM, how long in-flight requests may take to finish.', group: 'Proxy' }),
   workers: option({ type: text({ min: 1, max: 4, pattern: /^(auto|[1-9][0-9]?)$/, expected: 'auto or a number of processes from 1 to 99' }), flag: 'workers', env: ['SWITCHYARD_WORKERS'], default: '1', help: 'Proxy processes sharing the port (node:cluster); auto = one per CPU. The first process keeps the registry, the health checks and the admin API.', group: 'Proxy' }),
@@ -146,10 +175,17 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
   } catch (err) {
     throw new ConfigError(`invalid value for --backends: ${(err as Error).message}`);
   }
+  const self = configuredAddresses(values);
+  const loop = staticBackends.find((b) => self.has(b.url));
+  if (loop !== undefined) throw new ConfigError(`invalid value for --backends: '${loop.url}' is an address of this balancer (--port ${values.port} or --admin-port ${values.adminPort}); requests would loop`);
   if (values.stickyCookie && !values.stickySecret) throw new ConfigError('--sticky-cookie needs --sticky-secret (a key of at least 16 characters, the same on every balancer)');
   if (values.outlierMaxEjection < values.outlierBaseEjection) throw new ConfigError('--outlier-max-ejection must not be below --outlier-base-ejection');
   if (values.adaptiveConcurrency && values.maxInFlight === 0) throw new ConfigError('--adaptive-concurrency needs --max-in-flight above 0 (its upper bound)');
   if (values.adaptiveConcurrency && values.adaptiveMinLimit > values.maxInFlight) throw new ConfigError('--adaptive-min-limit must not exceed --max-in-flight');
+  if (values.requestBuffer < values.retryBodyLimit) {
+    throw new ConfigError(`--request-buffer (${values.requestBuffer}) must be at least --retry-body-limit (${values.retryBodyLimit}): a replayed body must have been received in full`);
+  }
+  if (values.requestBufferTotal < values.requestBuffer) throw new ConfigError(`--request-buffer-total (${values.requestBufferTotal}) must be at least --request-buffer (${values.requestBuffer})`);
   if (values.healthTimeout > values.healthInterval) {
     throw new ConfigError(`--health-timeout (${values.healthTimeout}ms) must not exceed --health-interval (${values.healthInterval}ms)`);
   }

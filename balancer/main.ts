@@ -10,6 +10,7 @@ import { balancerHelp, loadBalancerConfig, type BalancerConfig } from './config.
 import { ControlPlane } from './cluster/primary.js';
 import { adminPart, proxyPart, registryPart, startUntilSignal } from './parts.js';
 import { runWorker } from './cluster/worker.js';
+import { configuredAddresses } from './self-addresses.js';
 import { toSettings } from './settings.js';
 import { strategyFactory } from './strategy-setup.js';
 
@@ -40,6 +41,7 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
     registry,
     strategy: makeStrategy(config.strategy, undefined),
     logger,
+    self: configuredAddresses(config),
   });
   const admin = adminPart(lb, config, logger, makeStrategy);
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 5000);

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { redactUrl } from '../common/registry/redis-registry.js';
 import type { BalancerSettings } from './balancer.js';
 import type { BalancerConfig } from './config.js';
 import { resilienceSettings } from './strategy-setup.js';
@@ -24,6 +27,16 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
     accessLog: config.accessLog,
     accessLogSample: config.accessLogSample,
     retryOnStatus: config.retryOnStatus,
+    limits: {
+      maxHeaders: config.maxHeaders,
+      maxBodySize: config.maxBodySize,
+      requestBuffer: config.requestBuffer,
+      requestBufferTotal: share(config.requestBufferTotal),
+      clientBodyTimeoutMs: config.clientBodyTimeout,
+      clientSendTimeoutMs: config.clientSendTimeout,
+      upgrades: config.upgradeProtocols,
+      via: config.viaName ?? deploymentVia(config),
+    },
     resilience: resilienceSettings(config),
     admission:
       config.maxInFlight > 0
@@ -52,3 +65,14 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
   };
 }
 
+
+/**
+ * The Via pseudonym of a deployment that named none: the same for every
+ * balancer (and worker) reading one registry, so a request that comes back
+ * through any of them is seen as a loop, while another deployment (another
+ * Redis prefix, or another host and port in memory) gets another.
+ */
+export function deploymentVia(config: Pick<BalancerConfig, 'redis' | 'redisPrefix' | 'port'>): string {
+  const identity = config.redis ? `redis ${redactUrl(config.redis)} ${config.redisPrefix}` : `memory ${hostname()}:${config.port}`;
+  return `switchyard-${createHash('sha256').update(identity).digest('hex').slice(0, 8)}`;
+}

@@ -13,6 +13,8 @@ export interface UpstreamSetOptions {
   readonly onRemoved: (u: Upstream) => void;
   readonly events?: EventLog;
   readonly now?: () => number;
+  /** Why a registry entry must not be routed to (it points at this balancer), or undefined. */
+  readonly refuse?: (spec: BackendSpec) => string | undefined;
 }
 
 /**
@@ -34,6 +36,8 @@ export class UpstreamSet {
   onMembersChanged: ((active: readonly Upstream[]) => void) | undefined;
   #version = 0;
   readonly #closing = new Set<Promise<void>>();
+  /** Refused entries already warned about (id and URL), so a snapshot repeats no warning. */
+  #warned = new Set<string>();
 
   constructor(opts: UpstreamSetOptions) {
     this.#opts = opts;
@@ -67,7 +71,19 @@ export class UpstreamSet {
   apply(snapshot: RegistrySnapshot): void {
     this.#version = snapshot.version;
     const wanted = new Map<string, BackendSpec>();
-    for (const b of snapshot.backends) wanted.set(b.id, b);
+    const refuse = this.#opts.refuse;
+    const warned = new Set<string>();
+    for (const b of snapshot.backends) {
+      const reason = refuse?.(b);
+      if (reason === undefined) {
+        wanted.set(b.id, b);
+        continue;
+      }
+      const key = `${b.id} ${b.url}`;
+      if (!this.#warned.has(key)) this.#log.warn({ backendId: b.id, url: b.url, reason }, 'registry entry skipped');
+      warned.add(key);
+    }
+    this.#warned = warned;
     for (const [id, u] of this.#byId) {
       const spec = wanted.get(id);
       if (!spec || spec.url !== u.url) this.#remove(u, spec ? 'url changed' : 'deregistered');

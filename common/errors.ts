@@ -15,8 +15,16 @@ export const ERROR_CATALOGUE = {
   SWY_UPSTREAM_CONNECT_TIMEOUT: { status: 504, message: 'connecting to the backend timed out' },
   SWY_UPSTREAM_TIMEOUT: { status: 504, message: 'the backend did not respond in time' },
   SWY_BAD_REQUEST: { status: 400, message: 'the request could not be parsed' },
+  SWY_BAD_HOST: { status: 400, message: 'the request needs exactly one valid Host' },
   SWY_REQUEST_TIMEOUT: { status: 408, message: 'the request was not received in time' },
+  SWY_BODY_TIMEOUT: { status: 408, message: 'the request body stalled' },
+  SWY_BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
+  SWY_EXPECTATION_FAILED: { status: 417, message: 'the expectation in Expect is not supported' },
   SWY_HEADERS_TOO_LARGE: { status: 431, message: 'the request headers are too large' },
+  SWY_TOO_MANY_HEADERS: { status: 431, message: 'the request has too many header fields' },
+  SWY_NOT_IMPLEMENTED: { status: 501, message: 'the method or transfer coding is not supported' },
+  SWY_HTTP_VERSION: { status: 505, message: 'the HTTP version is not supported' },
+  SWY_LOOP_DETECTED: { status: 508, message: 'the request has already passed through this balancer' },
   SWY_INTERNAL: { status: 500, message: 'internal error in the balancer' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -185,6 +185,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   app.post('/backends', requireToken, async (req, res, next) => {
     const parsed = parseBackendSpec(req.body);
     if (!parsed.ok) return badRequest(res, parsed.reason);
+    if (lb.isSelf(parsed.value.url)) return badRequest(res, `url '${parsed.value.url}' is an address of this balancer: requests would loop`);
     try {
       const existed = lb.registry.current().backends.some((b) => b.id === parsed.value.id);
       await lb.registry.upsert(parsed.value);
@@ -199,6 +200,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
     const body = req.body && typeof req.body === 'object' ? req.body : {};
     const parsed = parseBackendSpec({ ...body, id: req.params.id });
     if (!parsed.ok) return badRequest(res, parsed.reason);
+    if (lb.isSelf(parsed.value.url)) return badRequest(res, `url '${parsed.value.url}' is an address of this balancer: requests would loop`);
     try {
       await lb.registry.upsert(parsed.value);
       res.json({ backend: parsed.value });

@@ -14,6 +14,7 @@ import { summarize, type WindowSummary } from '../stats/rolling-window.js';
 import { RATE_WINDOW_SECONDS } from '../stats/snapshot.js';
 import { LATENCY_BUCKETS_SECONDS } from '../upstream.js';
 import { isMessage, type ToPrimary, type ToWorker, type WorkerStats, type WorkerUpstreamStats } from './messages.js';
+import { configuredAddresses, type SelfAddresses } from '../self-addresses.js';
 
 const BREAKER_RANK = { closed: 0, 'half-open': 1, open: 2 } as const;
 
@@ -142,9 +143,11 @@ export class ControlPlane implements BalancerView {
   #retryRejections = 0;
   #ejected = 0;
   #sections: Record<string, unknown> = {};
+  readonly #self: SelfAddresses;
 
   constructor(deps: ControlPlaneDeps) {
     this.#config = deps.config;
+    this.#self = configuredAddresses(deps.config);
     this.#count = deps.workers;
     this.#log = deps.logger;
     this.#now = deps.now ?? Date.now;
@@ -169,6 +172,10 @@ export class ControlPlane implements BalancerView {
   }
 
   // --- lifecycle ----------------------------------------------------------------
+
+  isSelf(url: string): boolean {
+    return this.#self.has(url);
+  }
 
   async start(): Promise<void> {
     this.#apply(this.registry.current());

@@ -10,6 +10,7 @@ import { IpcRegistry } from './ipc-registry.js';
 import { isMessage, type ToPrimary, type ToWorker } from './messages.js';
 import { RemoteHealth } from './remote-health.js';
 import { workerStats } from './worker-stats.js';
+import { configuredAddresses } from '../self-addresses.js';
 
 /** Events only a worker sees (its own traffic judges backends); the primary logs the rest itself. */
 const FORWARDED: ReadonlySet<LbEventType> = new Set(['ejected', 'returned', 'breaker-opened', 'breaker-half-open', 'breaker-closed']);
@@ -31,6 +32,7 @@ export async function runWorker(config: BalancerConfig, workers: number, workerI
     registry,
     strategy: makeStrategy(config.strategy, undefined),
     logger,
+    self: configuredAddresses(config),
     healthChecker: (sink) => (remote = new RemoteHealth(sink, (id) => send({ swy: 1, t: 'hint', id }))),
   });
   lb.events.subscribe((e) => {

@@ -4,6 +4,10 @@ import type { Logger } from '../../common/logger.js';
 import type { Outcome } from '../resilience/outcome.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
+import type { BufferBudget } from './buffer-budget.js';
+import type { IncomingBody } from './incoming-body.js';
+import type { RequestLimits } from './request-limits.js';
+import type { PolicyVerdict, RequestPolicyOptions } from './request-policy.js';
 
 export const ENGINE_NAMES = ['undici', 'http-proxy', 'raw'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
@@ -28,6 +32,8 @@ export interface ForwardSettings {
   /** Adds X-Backend: <id> to responses. */
   readonly backendHeader: boolean;
   readonly trustForwarded: boolean;
+  /** What a client may send and how long it may take (defaults: DEFAULT_REQUEST_LIMITS, a fresh Via pseudonym). */
+  readonly limits?: Partial<RequestLimits>;
 }
 
 /** One sampled line of the optional access log. */
@@ -47,6 +53,11 @@ export interface AccessEntry {
 export interface ForwardHost {
   readonly settings: ForwardSettings;
   readonly shuttingDown: boolean;
+  readonly limits: RequestLimits;
+  /** The request policy's options (request-policy.ts), the same for every engine. */
+  readonly policy: RequestPolicyOptions;
+  /** The cap on bytes held by buffered request bodies. */
+  readonly bodyBudget: BufferBudget;
   /** Sampled access log, or null when off (the default). */
   readonly accessLog: Logger | null;
   readonly accessLogSample: number;
@@ -71,9 +82,17 @@ export interface ForwardHost {
   requestDone(): void;
 }
 
+/** A request Node's http.Server parsed, past the request policy, admission and (when it fits) body buffering. */
+export interface IncomingCall {
+  /** The policy's verdict: what goes upstream. This request's own (not shared). */
+  readonly verdict: PolicyVerdict;
+  /** Its body: buffered in full, streaming, or none; the engine takes over its events. */
+  readonly body: IncomingBody;
+}
+
 /** A forwarding engine: takes a client request and sees it answered. */
 export interface Forwarder {
   readonly name: string;
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  handle(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void;
   close(): Promise<void>;
 }

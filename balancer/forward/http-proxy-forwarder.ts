@@ -1,16 +1,23 @@
 import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import httpProxy from 'http-proxy';
-import { classifyUpstreamError } from '../../common/errors.js';
+import { classifyUpstreamError, type ErrorCode } from '../../common/errors.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
+import { unwatchClientSend, watchClientSend } from './client-send-watch.js';
 import { sendError } from './error-response.js';
-import type { ForwardHost, Forwarder } from './forwarder.js';
-import { clientAddress, rewriteParsedHeaders } from './request-headers.js';
+import type { ForwardHost, Forwarder, IncomingCall } from './forwarder.js';
+import type { BodyEvents, IncomingBody } from './incoming-body.js';
+import { clientAddress } from './request-policy.js';
+import { filterResponseHeaderObject, filterTrailers } from './response-policy.js';
 import { deadlineLeft, headWaitMs, mayRetry } from './retry-policy.js';
+import { UploadGate } from './upload-gate.js';
 
-interface CallState extends PickContext {
+interface CallState extends PickContext, BodyEvents {
   readonly requestId: string;
-  readonly hasBody: boolean;
+  readonly body: IncomingBody;
+  /** The body cannot be sent again (it streamed, or is larger than --retry-body-limit). */
+  readonly bodyLost: boolean;
   readonly startedAt: number;
   upstream: Upstream | undefined;
   attempts: number;
@@ -21,18 +28,27 @@ interface CallState extends PickContext {
   sent: boolean;
   responded: boolean;
   done: boolean;
+  faulted: boolean;
   proxyReq: ClientRequest | undefined;
+  /** The backend whose upload slot the request holds while its streamed body is sent. */
+  uploadSlot: string | null;
+  cancelUploadWait: (() => void) | null;
 }
 
 const kCall = Symbol('switchyard.http-proxy-call');
 type TaggedRequest = IncomingMessage & { [kCall]?: CallState };
 
+/** Interim (1xx) responses allowed before the final one. */
+const MAX_INTERIM = 16;
+
 /**
  * Compatibility engine on http-proxy, the library the project started from
- * (`--engine http-proxy`). Slower than the undici engine (docs/engines.md),
+ * (`--engine http-proxy`). Slower than the other engines (docs/engines.md),
  * kept for parity and comparison. It mends http-proxy's known faults: the
  * upstream request is destroyed when the client goes away (no socket leak on
- * Node >= 16), every error is handled, and each backend gets a keep-alive agent.
+ * Node >= 16), every error is handled, each backend gets a keep-alive agent,
+ * and the response is written by this engine (selfHandleResponse) under the
+ * shared response policy, never by http-proxy's own passes.
  */
 export class HttpProxyForwarder implements Forwarder {
   readonly name = 'http-proxy';
@@ -41,31 +57,35 @@ export class HttpProxyForwarder implements Forwarder {
   readonly #agents = new Map<string, Agent>();
   readonly #connectTimeoutMs: number;
   readonly #timeoutMs: number;
+  readonly #maxSockets: number;
+  readonly #uploads: UploadGate;
 
   constructor(host: ForwardHost, opts: { connectTimeoutMs: number; timeoutMs: number; maxSockets: number }) {
     this.#host = host;
+    this.#uploads = new UploadGate(Math.floor(opts.maxSockets / 2));
     this.#connectTimeoutMs = opts.connectTimeoutMs;
     this.#timeoutMs = opts.timeoutMs;
     this.#maxSockets = opts.maxSockets;
     // No proxyTimeout: http-proxy applies it as an idle timeout on the backend socket for the
-    // whole exchange, so a client reading slowly had its transfer cut upstream. The timeout
-    // here covers the wait for the response head only (#onProxyReq, #onProxyRes).
-    this.#proxy = httpProxy.createProxyServer({ xfwd: false });
+    // whole exchange, so a slow client was charged to the backend. The timers here cover the
+    // connect and, once the request is sent, the wait for the response head (#onProxyReq).
+    this.#proxy = httpProxy.createProxyServer({ xfwd: false, selfHandleResponse: true });
     this.#proxy.on('error', () => undefined);
     this.#proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage, res: ServerResponse) => this.#onProxyReq(proxyReq, req as TaggedRequest, res));
     this.#proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => this.#onProxyRes(proxyRes, req as TaggedRequest, res));
   }
 
-  readonly #maxSockets: number;
-
-  handle(req: IncomingMessage, res: ServerResponse): void {
-    const h = req.headers;
+  handle(req: IncomingMessage, res: ServerResponse, incoming: IncomingCall): void {
+    const v = incoming.verdict;
+    const body = incoming.body;
     const clientIp = clientAddress(req.socket.remoteAddress);
-    const requestId = rewriteParsedHeaders(h, clientIp, this.#host.settings.trustForwarded, () => this.#host.nextRequestId());
-    delete h.expect;
+    // What goes upstream is the policy's, not the client's: target, fields, and the framing of the body as sent.
+    req.url = v.path;
+    req.headers = upstreamHeaders(v.host, v.headers, body);
     const call: CallState = {
-      requestId,
-      hasBody: (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined,
+      requestId: v.requestId,
+      body,
+      bodyLost: body.streaming || (body.buffer !== null && body.buffer.length > (this.#host.settings.retryBodyLimit ?? 0)),
       startedAt: performance.now(),
       upstream: undefined,
       attempts: 0,
@@ -76,24 +96,36 @@ export class HttpProxyForwarder implements Forwarder {
       sent: false,
       responded: false,
       done: false,
+      faulted: false,
       proxyReq: undefined,
+      uploadSlot: null,
+      cancelUploadWait: null,
       clientIp,
-      path: req.url ?? '/',
+      path: v.path,
       header: (name: string) => {
-        const v = req.headers[name];
-        return Array.isArray(v) ? v[0] : v;
+        const raw = req.rawHeaders;
+        for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
+        return undefined;
+      },
+      bodyReady: () => undefined,
+      clientFault: (code: ErrorCode) => this.#clientFault(call, req as TaggedRequest, res, code),
+      sendTimedOut: () => {
+        if (call.cancelUploadWait !== null) this.#clientFault(call, req as TaggedRequest, res, 'SWY_QUEUE_TIMEOUT');
+        else call.proxyReq?.destroy(Object.assign(new Error('the backend did not take the request body'), { code: 'ESOCKETTIMEDOUT' }));
       },
     };
+    body.events = call;
     (req as TaggedRequest)[kCall] = call;
     res.on('close', () => {
-      if (!call.done) this.#end(call, req as TaggedRequest);
+      if (!call.done) this.#end(call, req as TaggedRequest, res);
     });
     const up = this.#host.pick(call);
     if (call.decision !== null) call.decision = this.#host.explain(call, up, 1, undefined, []);
     if (!up) {
       this.#host.countError('SWY_NO_BACKEND');
       if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
-      sendError(res, 'SWY_NO_BACKEND', requestId, this.#host.shuttingDown, 1);
+      sendError(res, 'SWY_NO_BACKEND', call.requestId, this.#host.shuttingDown || !body.complete, 1);
+      this.#end(call, req as TaggedRequest, res);
       return;
     }
     this.#send(call, req as TaggedRequest, res, up);
@@ -106,7 +138,29 @@ export class HttpProxyForwarder implements Forwarder {
     call.sent = false;
     up.inFlight++;
     up.requests++;
-    this.#proxy.web(req, res, { target: up.url, agent: this.#agent(up) }, (err: Error) => this.#onError(err, call, req, res));
+    const body = call.body;
+    // A buffered body is sent from its copy (so a retry can send it again); a streamed one from the client.
+    const buffer = body.buffer !== null ? bufferStream(body.buffer) : (body.stream ?? undefined);
+    const go = (): void => this.#proxy.web(req, res, { target: up.url, agent: this.#agent(up), buffer: buffer === req ? undefined : buffer }, (err: Error) => this.#onError(err, call, req, res));
+    if (!body.streaming || body.complete) {
+      go();
+      return;
+    }
+    // A body still arriving holds its connection as long as its client takes: only half of them may.
+    call.cancelUploadWait = this.#uploads.acquire(up.id, () => {
+      call.cancelUploadWait = null;
+      call.uploadSlot = up.id;
+      go();
+    });
+  }
+
+  #releaseUpload(call: CallState): void {
+    call.cancelUploadWait?.();
+    call.cancelUploadWait = null;
+    if (call.uploadSlot !== null) {
+      this.#uploads.release(call.uploadSlot);
+      call.uploadSlot = null;
+    }
   }
 
   #onProxyReq(proxyReq: ClientRequest, req: TaggedRequest, res: ServerResponse): void {
@@ -117,10 +171,25 @@ export class HttpProxyForwarder implements Forwarder {
     // the pooled one to the backend (Node's agent then asks for keep-alive).
     const connection = proxyReq.getHeader('connection');
     if (connection !== undefined && !/upgrade/i.test(String(connection))) proxyReq.removeHeader('connection');
-    proxyReq.setTimeout(headWaitMs(this.#connectTimeoutMs + this.#timeoutMs, call.startedAt, this.#host.settings.requestTimeoutMs), () => proxyReq.destroy(headTimeout()));
+    const timeout = (): void => void proxyReq.destroy(headTimeout());
+    proxyReq.setTimeout(this.#connectTimeoutMs, timeout);
     proxyReq.on('socket', (s) => {
-      if (s.connecting) s.once('connect', () => (call.sent = true));
-      else call.sent = true;
+      const connected = (): void => {
+        call.sent = true;
+        // Connected: until the request is all sent, only the client (its body timeout) and the
+        // backend's willingness to take bytes (the send timeout) set the pace.
+        proxyReq.setTimeout(0);
+      };
+      if (s.connecting) s.once('connect', connected);
+      else connected();
+    });
+    proxyReq.once('finish', () => {
+      this.#releaseUpload(call);
+      proxyReq.setTimeout(headWaitMs(this.#timeoutMs, call.startedAt, this.#host.settings.requestTimeoutMs), timeout);
+    });
+    let interim = 0;
+    proxyReq.on('information', () => {
+      if (++interim > MAX_INTERIM) proxyReq.destroy(Object.assign(new Error('too many interim responses'), { code: 'HPE_INVALID_STATUS' }));
     });
     // http-proxy listens for the deprecated 'aborted' event, which Node >= 16
     // no longer emits in every case; destroy the upstream request ourselves.
@@ -132,47 +201,80 @@ export class HttpProxyForwarder implements Forwarder {
   #onProxyRes(proxyRes: IncomingMessage, req: TaggedRequest, res: ServerResponse): void {
     const call = req[kCall];
     const up = call?.upstream;
-    if (!call || !up) return;
+    if (!call || !up || call.faulted) {
+      proxyRes.destroy();
+      return;
+    }
     // The head is here: from now on the client sets the pace, however slowly it reads.
     call.proxyReq?.setTimeout(0);
-    // A backend that fails mid-body must not look like a complete response to the client.
-    proxyRes.once('close', () => {
-      if (!proxyRes.complete && !res.destroyed) res.destroy();
-    });
-    up.countStatus(proxyRes.statusCode ?? 0);
-    if (this.#host.settings.backendHeader) proxyRes.headers['x-backend'] = up.id;
-    proxyRes.headers['x-request-id'] = call.requestId;
-    if (call.decision !== null) proxyRes.headers['x-lb-decision'] = call.decision;
-    const failed = (proxyRes.statusCode ?? 0) >= 500;
-    const headMs = performance.now() - call.attemptStartedAt;
+    const status = proxyRes.statusCode ?? 0;
+    up.countStatus(status);
+    const headers = filterResponseHeaderObject(proxyRes.rawHeaders, status < 200 || status === 204);
+    if (this.#host.settings.backendHeader) headers['x-backend'] = up.id;
+    headers['x-request-id'] = call.requestId;
+    if (call.decision !== null) headers['x-lb-decision'] = call.decision;
     const cookie = this.#host.stickyCookie(call, up);
     if (cookie !== undefined) {
-      const existing = proxyRes.headers['set-cookie'];
-      proxyRes.headers['set-cookie'] = existing ? [...existing, cookie] : [cookie];
+      const existing = headers['set-cookie'];
+      headers['set-cookie'] = existing === undefined ? [cookie] : Array.isArray(existing) ? [...existing, cookie] : [existing, cookie];
     }
+    // An answer before the whole request body came: that body is never read, so the connection closes.
+    if (this.#host.shuttingDown || !call.body.complete) headers.connection = 'close';
+    const failed = status >= 500;
+    const headMs = performance.now() - call.attemptStartedAt;
+    const writeHead = (): void => {
+      if (res.headersSent || res.destroyed) return;
+      if (proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, headers);
+      else res.writeHead(status, headers);
+      watchClientSend(res, this.#host.limits.clientSendTimeoutMs);
+    };
+    // No body follows a 204, a 304 or a HEAD answer: the head goes out once the response ended
+    // cleanly, so a backend that breaks framing here still gets the client a clean 502.
+    const noBody = status === 204 || status === 304 || req.method === 'HEAD';
+    if (!noBody) writeHead();
+    // The body, with backpressure; never a write after the response ended.
+    proxyRes.on('data', (chunk: Buffer) => {
+      if (res.writableEnded || res.destroyed) return;
+      if (!res.write(chunk)) {
+        proxyRes.pause();
+        res.once('drain', () => proxyRes.resume());
+      }
+    });
     proxyRes.once('end', () => {
       if (call.upstream !== up) return;
       call.responded = true;
       up.recordAttempt((performance.now() - call.attemptStartedAt) * 1000, failed);
       this.#host.attemptEnded(up, failed ? 'failure' : 'success', headMs);
+      if (noBody) writeHead();
+      if (!res.writableEnded && !res.destroyed) {
+        const kept = res.chunkedEncoding ? filterTrailers(proxyRes.rawTrailers) : null;
+        if (kept !== null) {
+          const t: [string, string][] = [];
+          for (let i = 0; i < kept.length; i += 2) t.push([kept[i]!, kept[i + 1]!]);
+          res.addTrailers(t);
+        }
+        res.end();
+      }
+      this.#end(call, req, res);
     });
-    // ...and the backend's Connection: close ends the pooled connection, not the client's.
-    delete proxyRes.headers.connection;
-    delete proxyRes.headers['keep-alive'];
-    if (this.#host.shuttingDown) proxyRes.headers.connection = 'close';
-    proxyRes.once('end', () => this.#end(call, req));
+    // A backend that fails mid-body must not look like a complete response to the client.
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete && !res.destroyed) res.destroy();
+    });
+    proxyRes.on('error', () => undefined);
   }
 
   #onError(err: Error, call: CallState, req: TaggedRequest, res: ServerResponse): void {
+    this.#releaseUpload(call);
     const up = call.upstream;
-    if (call.done || !up) return;
+    if (call.done || call.faulted || !up) return;
     up.inFlight--;
     const ms = performance.now() - call.attemptStartedAt;
     up.recordAttempt(ms * 1000, true);
     call.upstream = undefined;
     if (res.destroyed || res.socket === null || res.socket.destroyed) {
       this.#host.attemptEnded(up, 'cancelled', ms);
-      this.#end(call, req);
+      this.#end(call, req, res);
       return;
     }
     this.#host.attemptEnded(up, 'failure', ms);
@@ -180,11 +282,11 @@ export class HttpProxyForwarder implements Forwarder {
     this.#host.attemptFailed(up, code);
     if (res.headersSent) {
       res.destroy();
-      this.#end(call, req);
+      this.#end(call, req, res);
       return;
     }
-    // A streamed body has been piped into the failed request: never replay it.
-    if (!call.hasBody && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.hasBody, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: deadlineLeft(call.startedAt, this.#host.settings.requestTimeoutMs) }) && this.#host.acquireRetry()) {
+    // A streamed body has been piped into the failed request (even before it connected): never replay it.
+    if (!call.body.streaming && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.bodyLost, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: deadlineLeft(call.startedAt, this.#host.settings.requestTimeoutMs) }) && this.#host.acquireRetry()) {
       call.tried.push(up);
       const next = this.#host.pick(call, call.tried);
       if (call.decision !== null) {
@@ -198,11 +300,30 @@ export class HttpProxyForwarder implements Forwarder {
     }
     this.#host.countError(code);
     if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
-    sendError(res, code, call.requestId, this.#host.shuttingDown);
-    this.#end(call, req);
+    sendError(res, code, call.requestId, this.#host.shuttingDown || !call.body.complete);
+    this.#end(call, req, res);
   }
 
-  #end(call: CallState, req: TaggedRequest): void {
+  /** The client broke its own request: the attempt is cancelled, the client answered (or cut), nothing blamed. */
+  #clientFault(call: CallState, req: TaggedRequest, res: ServerResponse, code: ErrorCode): void {
+    if (call.done) return;
+    call.faulted = true;
+    const up = call.upstream;
+    if (up !== undefined && !call.responded) {
+      up.inFlight--;
+      this.#host.attemptEnded(up, 'cancelled', performance.now() - call.attemptStartedAt);
+      call.upstream = undefined;
+    }
+    call.proxyReq?.destroy();
+    if (res.headersSent) res.destroy();
+    else {
+      this.#host.countError(code);
+      sendError(res, code, call.requestId, true);
+    }
+    this.#end(call, req, res);
+  }
+
+  #end(call: CallState, req: TaggedRequest, res: ServerResponse): void {
     if (call.done) return;
     call.done = true;
     if (call.upstream) {
@@ -210,6 +331,9 @@ export class HttpProxyForwarder implements Forwarder {
       // Ended without its response finishing (the client left): the attempt says nothing.
       if (!call.responded) this.#host.attemptEnded(call.upstream, 'cancelled', performance.now() - call.attemptStartedAt);
     }
+    this.#releaseUpload(call);
+    call.body.close();
+    unwatchClientSend(res);
     call.upstream = undefined;
     call.proxyReq = undefined;
     req[kCall] = undefined;
@@ -219,7 +343,7 @@ export class HttpProxyForwarder implements Forwarder {
   #agent(up: Upstream): Agent {
     let a = this.#agents.get(up.id);
     if (!a) {
-      a = new Agent({ keepAlive: true, maxSockets: this.#maxSockets, maxFreeSockets: 64, timeout: this.#connectTimeoutMs + this.#timeoutMs });
+      a = new Agent({ keepAlive: true, maxSockets: this.#maxSockets, maxFreeSockets: 64 });
       this.#agents.set(up.id, a);
     }
     return a;
@@ -236,6 +360,33 @@ export class HttpProxyForwarder implements Forwarder {
     this.#agents.clear();
     this.#proxy.close();
   }
+}
+
+/** The upstream request's fields as Node's header object: Host first, the policy's fields, the framing of the body as it is sent. */
+function upstreamHeaders(host: string, fields: readonly string[], body: IncomingBody): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  if (host !== '') out.host = host;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!.toLowerCase();
+    const value = fields[i + 1]!;
+    const had = out[name];
+    if (had === undefined) out[name] = value;
+    else if (Array.isArray(had)) had.push(value);
+    else out[name] = [had, value];
+  }
+  if (body.buffer !== null) out['content-length'] = String(body.buffer.length);
+  else if (body.stream !== null) {
+    if (body.declaredLength >= 0) out['content-length'] = String(body.declaredLength);
+    else out['transfer-encoding'] = 'chunked';
+  } else if (body.declaredLength === 0) out['content-length'] = '0';
+  return out;
+}
+
+/** A readable of `buf`, for http-proxy's `buffer` option (piped into the upstream request). */
+function bufferStream(buf: Buffer): PassThrough {
+  const s = new PassThrough();
+  s.end(buf);
+  return s;
 }
 
 /** The error a backend that sent no response head in time is failed with (SWY_UPSTREAM_TIMEOUT, 504). */

@@ -1,15 +1,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { classifyUpstreamError, type ErrorCode } from '../../common/errors.js';
 import type { Outcome } from '../resilience/outcome.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
+import { unwatchClientSend, watchClientSend } from './client-send-watch.js';
 import { sendError } from './error-response.js';
-import type { ForwardHost, Forwarder } from './forwarder.js';
-import { clientAddress, rewriteRequestHeaders, rewriteResponseHeaders, type UpstreamRequestHead } from './request-headers.js';
+import type { ForwardHost, Forwarder, IncomingCall } from './forwarder.js';
+import type { BodyEvents, IncomingBody } from './incoming-body.js';
+import { clientAddress } from './request-policy.js';
+import { filterResponseHeaders, filterTrailers } from './response-policy.js';
 import { deadlineLeft, headWaitMs, mayRetry } from './retry-policy.js';
+import { UploadGate } from './upload-gate.js';
 
 const kExchange = Symbol('switchyard.exchange');
+
+/** A backend that took too long: no response head in time after a streamed body, or a body it would not take. */
+class UpstreamTimeout extends Error {
+  readonly code = 'UND_ERR_HEADERS_TIMEOUT';
+}
+
+/** undici refused the request itself, before any byte left: never the backend's fault. */
+const LOCAL_ERRORS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN']);
 
 /** Aborts an attempt whose status is to be retried elsewhere (`--retry-on-status`). */
 class StatusRetry extends Error {
@@ -21,6 +34,9 @@ class StatusRetry extends Error {
 }
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 
+/** Interim (1xx) responses allowed before the final one. */
+const MAX_INTERIM = 16;
+
 /**
  * The default engine: one undici Pool per backend, driven through
  * `dispatch()` with this file's handler, so a request costs one Exchange
@@ -31,15 +47,18 @@ export class UndiciForwarder implements Forwarder {
   readonly name = 'undici';
   readonly #host: ForwardHost;
   readonly #retryOnStatus: ReadonlySet<number> | null;
+  readonly #uploads: UploadGate;
 
-  constructor(host: ForwardHost) {
+  /** `connections`: the pool size per backend; streaming uploads may hold half of it. */
+  constructor(host: ForwardHost, connections: number) {
     this.#host = host;
     const statuses = host.settings.retryOnStatus ?? [];
     this.#retryOnStatus = statuses.length ? new Set(statuses) : null;
+    this.#uploads = new UploadGate(Math.floor(connections / 2));
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
-    new Exchange(this.#host, req, res, this.#retryOnStatus).start();
+  handle(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void {
+    new Exchange(this.#host, req, res, call, this.#retryOnStatus, this.#uploads).start();
   }
 
   async close(): Promise<void> {}
@@ -54,15 +73,27 @@ function onResponseDrain(this: TaggedResponse): void {
 }
 
 /** One client request through its attempts. Also the undici dispatch handler and the strategy's PickContext. */
-class Exchange implements Dispatcher.DispatchHandler, PickContext {
+class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   readonly #host: ForwardHost;
   readonly #retryOnStatus: ReadonlySet<number> | null;
   readonly req: IncomingMessage;
   readonly res: TaggedResponse;
-  readonly head: UpstreamRequestHead = { headers: [], hasBody: false, incomingRequestId: undefined };
+  readonly headers: string[];
+  readonly path: string;
+  readonly #body: IncomingBody;
+  requestId: string;
+  /** The body to send: the buffered bytes, the stream, or none. */
+  readonly #payload: Buffer | Readable | null;
+  /** The body cannot be sent again (it streamed). */
+  readonly #bodyLost: boolean;
+  #headTimer: NodeJS.Timeout | null = null;
+  #clientFault = false;
+  readonly #uploads: UploadGate;
+  /** The backend whose upload slot this request holds, while its streamed body is being sent. */
+  #uploadSlot: string | null = null;
+  #cancelUploadWait: (() => void) | null = null;
   readonly clientIp: string;
   readonly startedAt: number;
-  requestId = '';
   upstream: Upstream | undefined;
   attempts = 0;
   attemptStartedAt = 0;
@@ -78,21 +109,41 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   /** X-LB-Decision for the current attempt, when explanations are on for this request. */
   decision: string | null = null;
   drainHooked = false;
+  #interim = 0;
+  #pendingHead: { status: number; text: string; headers: string[] } | null = null;
   attemptOpen = false;
   clientGone = false;
   done = false;
 
-  constructor(host: ForwardHost, req: IncomingMessage, res: ServerResponse, retryOnStatus: ReadonlySet<number> | null) {
+  constructor(host: ForwardHost, req: IncomingMessage, res: ServerResponse, call: IncomingCall, retryOnStatus: ReadonlySet<number> | null, uploads: UploadGate) {
     this.#host = host;
+    this.#uploads = uploads;
     this.#retryOnStatus = retryOnStatus;
     this.req = req;
     this.res = res;
     this.clientIp = clientAddress(req.socket.remoteAddress);
     this.startedAt = performance.now();
-  }
-
-  get path(): string {
-    return this.req.url ?? '/';
+    const v = call.verdict;
+    this.requestId = v.requestId;
+    this.path = v.path;
+    const headers = v.headers;
+    if (v.host !== '') headers.unshift('host', v.host);
+    const body = call.body;
+    this.#body = body;
+    body.events = this;
+    if (body.buffer !== null) {
+      this.#payload = body.buffer;
+      this.#bodyLost = body.buffer.length > (host.settings.retryBodyLimit ?? 0);
+    } else if (body.stream !== null) {
+      this.#payload = body.stream;
+      this.#bodyLost = true;
+      // A streamed body keeps the client's length framing when it had one; undici chunks it otherwise.
+      if (body.declaredLength >= 0) headers.push('content-length', String(body.declaredLength));
+    } else {
+      this.#payload = null;
+      this.#bodyLost = false;
+    }
+    this.headers = headers;
   }
 
   header(name: string): string | undefined {
@@ -102,9 +153,6 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
 
   start(): void {
     const host = this.#host;
-    rewriteRequestHeaders(this.req.rawHeaders, this.head, this.clientIp, 'http', host.settings.trustForwarded);
-    this.requestId = this.head.incomingRequestId ?? host.nextRequestId();
-    this.head.headers.push('x-request-id', this.requestId);
     this.res[kExchange] = this;
     this.res.on('close', onResponseClose);
     if (host.wantsExplanation(this.req)) this.decision = '';
@@ -127,17 +175,89 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     this.attemptStartedAt = performance.now();
     up.inFlight++;
     up.requests++;
+    if (this.#body.streaming && !this.#body.complete) {
+      // A body still arriving holds its connection as long as its client takes: only half of them may.
+      this.#cancelUploadWait = this.#uploads.acquire(up.id, () => {
+        this.#cancelUploadWait = null;
+        this.#uploadSlot = up.id;
+        this.#dispatch(up);
+      });
+      return;
+    }
+    this.#dispatch(up);
+  }
+
+  #dispatch(up: Upstream): void {
+    const streaming = this.#body.streaming;
     up.pool.dispatch(
       {
-        path: this.req.url ?? '/',
+        path: this.path,
         method: this.req.method as Dispatcher.HttpMethod,
-        headers: this.head.headers,
-        body: this.head.hasBody ? this.req : null,
-        // The overall deadline (--request-timeout) shortens the wait for the head of a retry.
-        headersTimeout: headWaitMs(up.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs),
+        headers: this.headers,
+        body: this.#payload,
+        // The overall deadline (--request-timeout) shortens the wait for the head of a retry. A streamed
+        // body waits for its client: the head wait starts once it is all sent (onRequestSent).
+        headersTimeout: streaming ? 0 : headWaitMs(up.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs),
       },
       this,
     );
+  }
+
+  #releaseUpload(): void {
+    this.#cancelUploadWait?.();
+    this.#cancelUploadWait = null;
+    if (this.#uploadSlot !== null) {
+      this.#uploads.release(this.#uploadSlot);
+      this.#uploadSlot = null;
+    }
+  }
+
+  /** undici wrote the whole request: a streamed body's wait for the response head starts now. */
+  onRequestSent(): void {
+    this.#releaseUpload();
+    if (!this.#body.streaming || this.#headTimer !== null || this.status !== 0) return;
+    const wait = headWaitMs(this.upstream!.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs);
+    this.#headTimer = setTimeout(() => this.abortUpstream?.(new UpstreamTimeout('no response head in time')), wait);
+  }
+
+  #clearHeadTimer(): void {
+    if (this.#headTimer !== null) {
+      clearTimeout(this.#headTimer);
+      this.#headTimer = null;
+    }
+  }
+
+  // --- BodyEvents -------------------------------------------------------------
+
+  /** The body was already ready when the engine took the request. */
+  bodyReady(): void {}
+
+  /** The client broke its own request: the attempt is cancelled, the client answered (or cut), nothing blamed. */
+  clientFault(code: ErrorCode): void {
+    if (this.done) return;
+    this.#clientFault = true;
+    this.#clearHeadTimer();
+    if (this.attemptOpen) this.closeAttempt('cancelled');
+    const abort = this.abortUpstream;
+    this.abortUpstream = null;
+    abort?.();
+    if (this.res.headersSent) this.res.destroy();
+    else {
+      this.#host.countError(code);
+      sendError(this.res, code, this.requestId, true);
+    }
+    this.finish(code);
+  }
+
+  /** The backend would not take the body: its fault, as a timeout (or, still waiting for an upload slot, a full queue's). */
+  sendTimedOut(): void {
+    if (this.#cancelUploadWait !== null) {
+      this.#releaseUpload();
+      if (this.attemptOpen) this.closeAttempt('cancelled');
+      this.fail('SWY_QUEUE_TIMEOUT');
+      return;
+    }
+    this.abortUpstream?.(new UpstreamTimeout('the backend did not take the request body'));
   }
 
   #remainingMs(): number {
@@ -160,6 +280,10 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   finish(error?: string): void {
     if (this.done) return;
     this.done = true;
+    this.#clearHeadTimer();
+    this.#releaseUpload();
+    this.#body.close();
+    unwatchClientSend(this.res);
     this.res[kExchange] = undefined;
     const host = this.#host;
     if (host.accessLog !== null && (host.accessLogSample >= 1 || Math.random() < host.accessLogSample)) {
@@ -192,21 +316,28 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.clientGone) return false;
-    // undici reports interim responses here too: pass Early Hints on, drop other 1xx (100 was
-    // answered to the client already), and wait for the final head.
+    if (this.clientGone || this.#clientFault) return false;
+    // undici reports interim responses here too: pass Early Hints on (a few), drop other 1xx
+    // (100 was answered to the client already), and wait for the final head.
     if (statusCode < 200) {
-      if (statusCode === 103 && !this.res.headersSent) forwardEarlyHints(this.res, rawHeaders);
+      if (++this.#interim > MAX_INTERIM) {
+        this.abortUpstream?.(Object.assign(new Error('too many interim responses'), { code: 'UND_ERR_INFO' }));
+        return false;
+      }
+      if (statusCode === 103 && !this.res.headersSent && this.#interim <= 2) forwardEarlyHints(this.res, rawHeaders);
       return true;
     }
+    this.#clearHeadTimer();
     const up = this.upstream!;
     this.status = statusCode;
     this.headMs = performance.now() - this.attemptStartedAt;
     if (this.#retryOnStatus !== null && this.#retryOnStatus.has(statusCode) && this.#statusRetry(up, statusCode)) return false;
     up.countStatus(statusCode);
     this.resume = resume;
+    const raw: string[] = new Array(rawHeaders.length);
+    for (let i = 0; i < rawHeaders.length; i++) raw[i] = rawHeaders[i]!.toString('latin1');
     const out: string[] = [];
-    rewriteResponseHeaders(rawHeaders, out);
+    filterResponseHeaders(raw, statusCode === 204, out, { hasLength: false, hasDate: false });
     const host = this.#host;
     if (host.settings.backendHeader) out.push('x-backend', up.id);
     out.push('x-request-id', this.requestId);
@@ -214,9 +345,22 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     if (cookie !== undefined) out.push('set-cookie', cookie);
     if (this.decision !== null) out.push('x-lb-decision', this.decision);
     if (this.#host.shuttingDown) out.push('connection', 'close');
-    if (statusText) this.res.writeHead(statusCode, statusText, out);
-    else this.res.writeHead(statusCode, out);
+    // An answer before the whole request body came: that body is never read, so the connection closes.
+    if (!this.#body.complete) out.push('connection', 'close');
+    if (statusCode === 204 || statusCode === 304 || this.req.method === 'HEAD') {
+      // No body follows: the head goes out once undici saw the response end cleanly, so a
+      // backend that breaks framing here still gets the client a clean 502.
+      this.#pendingHead = { status: statusCode, text: statusText, headers: out };
+      return true;
+    }
+    this.#writeHead(statusCode, statusText, out);
     return true;
+  }
+
+  #writeHead(status: number, text: string, headers: string[]): void {
+    if (text) this.res.writeHead(status, text, headers);
+    else this.res.writeHead(status, headers);
+    watchClientSend(this.res, this.#host.limits.clientSendTimeoutMs);
   }
 
   onData(chunk: Buffer): boolean {
@@ -236,11 +380,19 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
 
   onComplete(trailers: string[] | Buffer[] | null): void {
     this.closeAttempt(this.status >= 500 ? 'failure' : 'success');
-    if (!this.clientGone) {
+    const head = this.#pendingHead;
+    if (head !== null && !this.clientGone) {
+      this.#pendingHead = null;
+      this.#writeHead(head.status, head.text, head.headers);
+    }
+    if (!this.clientGone && !this.res.writableEnded) {
       if (trailers !== null && trailers.length > 0 && this.res.chunkedEncoding) {
-        const t: [string, string][] = [];
-        for (let i = 0; i < trailers.length; i += 2) t.push([String(trailers[i]), String(trailers[i + 1])]);
-        this.res.addTrailers(t);
+        const kept = filterTrailers(trailers.map((t) => String(t)));
+        if (kept !== null) {
+          const t: [string, string][] = [];
+          for (let i = 0; i < kept.length; i += 2) t.push([kept[i]!, kept[i + 1]!]);
+          this.res.addTrailers(t);
+        }
       }
       this.res.end();
     }
@@ -252,7 +404,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
    * drops this answer (and its connection) and lets onError send the request on.
    */
   #statusRetry(up: Upstream, status: number): boolean {
-    const policy = { code: 'SWY_UPSTREAM_RESET' as const, requestSent: true, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() };
+    const policy = { code: 'SWY_UPSTREAM_RESET' as const, requestSent: true, method: this.req.method ?? 'GET', hasBody: this.#bodyLost, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() };
     if (!mayRetry(policy) || this.abortUpstream === null) return false;
     const exclude = this.tried ? [...this.tried, up] : [up];
     const next = this.#host.pick(this, exclude);
@@ -265,26 +417,32 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   /** Whether this request may go to another backend after a failure with `code`. */
   #mayRetry(code: ErrorCode, requestSent: boolean): boolean {
     return (
-      mayRetry({ code, requestSent, method: this.req.method ?? 'GET', hasBody: this.head.hasBody, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() }) &&
+      mayRetry({ code, requestSent, method: this.req.method ?? 'GET', hasBody: this.#bodyLost, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() }) &&
       this.#host.acquireRetry()
     );
   }
 
   onError(err: Error): void {
+    this.#clearHeadTimer();
+    this.#releaseUpload();
+    this.#pendingHead = null;
+    if (this.#clientFault || this.done) return;
     const sock = this.res.socket;
     const gone = this.clientGone || sock === null || sock.destroyed;
     const statusRetry = err instanceof StatusRetry;
-    const up = this.closeAttempt(gone && !statusRetry ? 'cancelled' : 'failure');
+    // Found by undici before any byte left (a request it will not send): not the backend's doing.
+    const local = !statusRetry && LOCAL_ERRORS.has(String((err as { code?: unknown }).code));
+    const up = this.closeAttempt((gone && !statusRetry) || local ? 'cancelled' : 'failure');
     if (gone) {
       this.clientGone = true;
       this.finish('client closed');
       return;
     }
-    const code: ErrorCode = statusRetry ? 'SWY_UPSTREAM_RESET' : classifyUpstreamError(err);
-    if (code === 'SWY_BAD_REQUEST') {
-      this.fail(code);
+    if (local) {
+      this.fail('SWY_BAD_REQUEST');
       return;
     }
+    const code: ErrorCode = statusRetry ? 'SWY_UPSTREAM_RESET' : classifyUpstreamError(err);
     const host = this.#host;
     if (!statusRetry) host.attemptFailed(up, code);
     if (this.res.headersSent) {
@@ -315,6 +473,13 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
   clientClosed(): void {
     if (this.res.writableFinished) return;
     this.clientGone = true;
+    if (this.#cancelUploadWait !== null) {
+      // Still waiting for an upload slot: nothing was sent anywhere.
+      this.#releaseUpload();
+      if (this.attemptOpen) this.closeAttempt('cancelled');
+      this.finish('client closed');
+      return;
+    }
     const abort = this.abortUpstream;
     if (abort !== null && this.attemptOpen) abort();
     // Not yet connected: onConnect aborts it when the pool gets to it.
@@ -324,7 +489,8 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext {
     const host = this.#host;
     host.countError(code);
     if (this.decision !== null && !this.res.headersSent) this.res.setHeader('x-lb-decision', this.decision);
-    sendError(this.res, code, this.requestId, host.shuttingDown, code === 'SWY_NO_BACKEND' ? 1 : undefined);
+    // With part of the request body unread, the connection is not at a request boundary: close it.
+    sendError(this.res, code, this.requestId, host.shuttingDown || !this.#body.complete, code === 'SWY_NO_BACKEND' ? 1 : undefined);
     this.finish(code);
   }
 }

@@ -7,7 +7,7 @@ import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 import { rawErrorResponse } from './error-response.js';
 import type { ForwardHost } from './forwarder.js';
-import { clientAddress, rewriteParsedHeaders } from './request-headers.js';
+import { clientAddress, type PolicyVerdict } from './request-policy.js';
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -25,8 +25,9 @@ interface Tunnel extends PickContext {
 type TaggedRequest = IncomingMessage & { [kTunnel]?: Tunnel };
 
 /**
- * Upgrade requests (WebSocket and any other `Upgrade:` protocol) tunnelled
- * with http-proxy's `ws` support. A refused connection is tried once more on
+ * Upgrade requests the request policy allows (WebSocket by default; never
+ * h2c) tunnelled with http-proxy's `ws` support, with the policy's target and
+ * fields. A refused connection is tried once more on
  * another backend; a refused upgrade is answered and the socket closed; once
  * upgraded, closing either side closes the other, even without a FIN.
  */
@@ -48,11 +49,20 @@ export class WebSocketTunnels {
     return this.#open.size;
   }
 
-  handle(req: IncomingMessage, client: Duplex, head: Buffer): void {
+  /** `v`: the policy's verdict, with `upgrade` set (the caller checked). */
+  handle(req: IncomingMessage, client: Duplex, head: Buffer, v: PolicyVerdict): void {
     client.on('error', () => undefined);
-    const h = req.headers;
     const clientIp = clientAddress(req.socket.remoteAddress);
-    const requestId = rewriteParsedHeaders(h, clientIp, this.#host.settings.trustForwarded, () => this.#host.nextRequestId());
+    const requestId = v.requestId;
+    req.url = v.path;
+    const h: Record<string, string | string[]> = {};
+    if (v.host !== '') h.host = v.host;
+    for (let i = 0; i < v.headers.length; i += 2) {
+      const name = v.headers[i]!.toLowerCase();
+      const had = h[name];
+      h[name] = had === undefined ? v.headers[i + 1]! : Array.isArray(had) ? [...had, v.headers[i + 1]!] : [had, v.headers[i + 1]!];
+    }
+    req.headers = h;
     const tunnel: Tunnel = {
       requestId,
       client,
@@ -62,10 +72,11 @@ export class WebSocketTunnels {
       closed: false,
       attemptStartedAt: 0,
       clientIp,
-      path: req.url ?? '/',
+      path: v.path,
       header: (name: string) => {
-        const v = req.headers[name];
-        return Array.isArray(v) ? v[0] : v;
+        const raw = req.rawHeaders;
+        for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
+        return undefined;
       },
     };
     (req as TaggedRequest)[kTunnel] = tunnel;

@@ -218,6 +218,8 @@ export interface RawRequest {
   readonly chunked: boolean;
   /** Requests served before this one on its connection. */
   readonly seq: number;
+  /** The connection it came on. */
+  readonly socket: Socket;
   header(name: string): string | undefined;
 }
 
@@ -229,6 +231,8 @@ export interface RawConn {
 }
 
 export type RawHandler = (req: RawRequest, conn: RawConn) => void;
+/** Sees each request head before its body is read; true: it answered, the body is not read and the connection is closed after. */
+export type RawHeadHandler = (req: RawRequest, conn: RawConn) => boolean;
 
 /** Writes a plain response with Content-Length. */
 export function respond(conn: RawConn, status: number, body: string | Buffer = '', headers: HeaderList = []): void {
@@ -247,6 +251,9 @@ export class RawBackend {
   connections = 0;
   port = 0;
   handler: RawHandler;
+  onHead: RawHeadHandler | null = null;
+  /** Every byte received, per connection, in arrival order. */
+  readonly received: Buffer[][] = [];
 
   private constructor(handler: RawHandler) {
     this.handler = handler;
@@ -272,6 +279,9 @@ export class RawBackend {
     this.connections++;
     this.sockets.add(s);
     s.on('close', () => this.sockets.delete(s));
+    const bytes: Buffer[] = [];
+    this.received.push(bytes);
+    s.on('data', (d: Buffer) => bytes.push(d));
     const r = new ByteReader(s);
     const conn: RawConn = { socket: s, write: (d) => (s.destroyed ? false : s.write(typeof d === 'string' ? Buffer.from(d, 'latin1') : d)) };
     try {
@@ -284,10 +294,18 @@ export class RawBackend {
         let body: Buffer = Buffer.alloc(0);
         const te = header('transfer-encoding');
         const chunked = te !== undefined && /chunked/i.test(te);
+        if (this.onHead !== null) {
+          const early: RawRequest = { method, target, version, head, headers, body: Buffer.alloc(0), chunked: false, seq, header, socket: s };
+          if (this.onHead(early, conn)) {
+            this.requests.push(early);
+            s.end();
+            return;
+          }
+        }
         if (find(headers, 'expect')?.toLowerCase() === '100-continue') conn.write('HTTP/1.1 100 Continue\r\n\r\n');
         if (chunked) body = (await r.chunked(30_000))?.body ?? body;
         else if (header('content-length') !== undefined) body = (await r.exactly(Number(header('content-length')), 30_000)) ?? body;
-        const req: RawRequest = { method, target, version, head, headers, body, chunked, seq, header };
+        const req: RawRequest = { method, target, version, head, headers, body, chunked, seq, header, socket: s };
         this.requests.push(req);
         this.handler(req, conn);
       }

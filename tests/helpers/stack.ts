@@ -106,6 +106,7 @@ export class TestBalancer {
     t.port = (await t.lb.listen(0, '127.0.0.1')).port;
     await new Promise<void>((resolve) => t.adminServer.listen(0, '127.0.0.1', () => resolve()));
     t.adminPort = (t.adminServer.address() as AddressInfo).port;
+    t.lb.addSelfAddress('127.0.0.1', t.adminPort);
     return t;
   }
 

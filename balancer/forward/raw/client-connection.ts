@@ -1,14 +1,17 @@
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../../../common/errors.js';
 import { rawErrorResponse } from '../error-response.js';
-import { clientAddress } from '../request-headers.js';
+import { clientAddress, evaluateRequest, newVerdict, type RequestPolicyOptions } from '../request-policy.js';
 import { createParser, HEAD_CONTINUE, HEAD_STOP, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, METHODS, type LlhttpParser, type ParseError } from './http-parser.js';
-import { BodyKind, RawExchange, type ClientSide, type EngineSide } from './raw-exchange.js';
+import { RawExchange, type ClientSide, type EngineSide } from './raw-exchange.js';
 
 /** What a client connection needs from its engine beyond what exchanges need. */
 export interface ConnectionEngine extends EngineSide {
   readonly maxHeaderSize: number;
   readonly keepAliveTimeoutMs: number;
+  readonly policy: RequestPolicyOptions;
+  /** Makes a request id (bound: called without its object). */
+  readonly requestId: () => string;
   /** Gives the socket (bytes already read put back) to Node's http.Server. */
   handOff(socket: Socket): void;
   /** The connection closed or was handed off. */
@@ -26,13 +29,20 @@ const kClient = Symbol('switchyard.clientConnection');
 type TaggedSocket = Socket & { [kClient]?: ClientConnection };
 type TaggedParser = LlhttpParser & { [kClient]?: ClientConnection };
 
+// One verdict for every request parsed: the exchange reads what it needs from it at once.
+const verdict = newVerdict();
+
 /**
  * One client connection of the raw engine: llhttp parses requests as bytes
- * arrive; requests are answered one at a time and in order (pipelined ones
- * wait, with reading paused). What the engine does not handle (Upgrade,
- * CONNECT, absolute-form targets, an Expect other than 100-continue, HTTP
- * other than 1.0/1.1) is handed to Node's http.Server with the bytes read so
- * far put back, once the responses before it are out.
+ * arrive; the request policy (../request-policy.ts) decides on each head;
+ * requests are answered one at a time and in order (pipelined ones wait,
+ * with reading paused). An allowed Upgrade (WebSocket) is handed to Node's
+ * http.Server with the bytes read so far put back, once the responses
+ * before it are out.
+ *
+ * Bytes that do not parse after complete requests: those requests are
+ * answered, then 400 and close. A client that half-closes (FIN) is gone:
+ * its requests are abandoned and their backend connections closed.
  */
 export class ClientConnection implements ClientSide {
   readonly socket: TaggedSocket;
@@ -50,11 +60,16 @@ export class ClientConnection implements ClientSide {
   #pumping = false;
   /** No more requests are read: the connection closes once the queue is done. */
   #closing = false;
+  /** Bytes that did not parse: answered with this once the requests before them are. */
+  #pendingError: ErrorCode | null = null;
   #handoffHead: string | null = null;
   #handoffRest: Buffer | null = null;
   #idleSince: number;
   #idleBytes = 0;
   #headSeenAt = 0;
+  /** Client body timeout: the socket's byte count and when it last moved while a body was awaited. */
+  #bodyBytes = -1;
+  #bodySeenAt = 0;
 
   constructor(socket: Socket, engine: ConnectionEngine) {
     this.socket = socket as TaggedSocket;
@@ -104,16 +119,11 @@ export class ClientConnection implements ClientSide {
   }
 
   onEnd(): void {
-    // The client half-closed: as http.Server does (httpAllowHalfOpen off), its requests are
-    // abandoned (their backend connections closed) and the connection ends.
+    // The client half-closed: as nginx (and http.Server) treat it, the client is gone. Its
+    // requests are abandoned, their backend connections closed (a client that sends a request
+    // and leaves costs no backend anything), and the connection ends.
     this.#abandon();
     if (this.socket.writable) this.socket.end();
-  }
-
-  onClose(): void {
-    this.#abandon();
-    this.#engine.forgetConnection(this);
-    this.#parser.close();
   }
 
   #abandon(): void {
@@ -123,6 +133,12 @@ export class ClientConnection implements ClientSide {
     for (const x of q) x.clientClosed();
     this.#current?.clientClosed();
     this.#current = null;
+  }
+
+  onClose(): void {
+    this.#abandon();
+    this.#engine.forgetConnection(this);
+    this.#parser.close();
   }
 
   onDrain(): void {
@@ -151,26 +167,24 @@ export class ClientConnection implements ClientSide {
       return HEAD_STOP;
     }
     const method = METHODS[methodIndex] ?? 'GET';
-    let expect: string | undefined;
-    let bodyKind = BodyKind.None;
-    for (let i = 0; i < headers.length; i += 2) {
-      const len = headers[i]!.length;
-      if (len !== 6 && len !== 14 && len !== 17) continue;
-      const name = headers[i]!.toLowerCase();
-      if (name === 'expect') expect = headers[i + 1]!;
-      else if (name === 'transfer-encoding') bodyKind = BodyKind.Chunked;
-      else if (name === 'content-length' && headers[i + 1] !== '0' && bodyKind === BodyKind.None) bodyKind = BodyKind.Length;
-    }
-    if (upgrade || major !== 1 || url.charCodeAt(0) !== 47 /* / */ || (expect !== undefined && expect.toLowerCase() !== '100-continue')) {
+    const engine = this.#engine;
+    const v = evaluateRequest({ method, target: url, major, minor, headers, clientIp: this.clientIp, proto: 'http' }, engine.policy, engine.requestId, verdict);
+    if (v.refusal === undefined && v.upgrade !== undefined) {
       this.#handoffHead = serializeHead(method, url, major, minor, headers);
       this.#current = null;
       return HEAD_STOP;
     }
-    const x = new RawExchange(this, this.#engine, method, url, headers, minor === 0, keepAlive, expect !== undefined, bodyKind);
-    if (!keepAlive) this.#closing = true;
+    // An Upgrade not on the allow-list is served as a plain request; llhttp reads nothing after it.
+    const x = new RawExchange(this, engine, method, v, headers, minor === 0, keepAlive && !upgrade);
+    if (x.closeAfter) this.#closing = true;
     this.#queue.push(x);
-    this.#current = x;
     if (this.#queue.length > 1) this.#pause(PAUSE_PIPELINE);
+    if (v.refusal !== undefined) {
+      // Nothing after a refused head is read: its body's framing is not to be trusted.
+      this.#current = null;
+      return HEAD_STOP;
+    }
+    this.#current = x;
     return HEAD_CONTINUE;
   }
 
@@ -195,9 +209,9 @@ export class ClientConnection implements ClientSide {
       if (i >= 0) q.splice(i, 1);
     }
     if (this.#active === x) this.#active = null;
-    if (x.closeAfter || (this.#closing && q.length === 0)) {
-      this.#closing = true;
-      this.socket.end();
+    if (x.closeAfter) this.#closing = true;
+    if (this.#closing && q.length === 0) {
+      this.#finishConnection();
       return;
     }
     if (q.length <= 1) this.#resume(PAUSE_PIPELINE);
@@ -225,11 +239,21 @@ export class ClientConnection implements ClientSide {
     this.socket.destroy();
   }
 
+  readNoMore(): void {
+    this.#closing = true;
+  }
+
   // --- engine -----------------------------------------------------------------
 
-  /** The engine's timer: idle keep-alive connections close, stalled heads get 408. */
+  /** The engine's timer: idle keep-alive connections close, stalled heads get 408, stalled bodies 408. */
   sweep(now: number): void {
-    if (!this.idle) return;
+    const cur = this.#current;
+    if (cur !== null) {
+      this.#sweepBody(cur, now);
+      return;
+    }
+    this.#bodyBytes = -1;
+    if (!this.idle || this.#closing) return;
     if (this.socket.bytesRead !== this.#idleBytes) {
       if (this.#headSeenAt === 0) this.#headSeenAt = now;
       else if (now - this.#headSeenAt > HEADERS_TIMEOUT_MS) this.#answerAndClose('SWY_REQUEST_TIMEOUT');
@@ -237,6 +261,20 @@ export class ClientConnection implements ClientSide {
     }
     const limit = this.#engine.keepAliveTimeoutMs;
     if (limit > 0 && now - this.#idleSince > limit) this.socket.destroy();
+  }
+
+  /** A body is awaited: the client body timeout runs while reading is not paused by us. */
+  #sweepBody(x: RawExchange, now: number): void {
+    const read = this.socket.bytesRead;
+    if (this.#paused !== 0 || !x.waitsForClientBody || read !== this.#bodyBytes) {
+      this.#bodyBytes = read;
+      this.#bodySeenAt = now;
+      return;
+    }
+    if (now - this.#bodySeenAt > this.#engine.limits.clientBodyTimeoutMs) {
+      this.#current = null;
+      x.bodyTimedOut();
+    }
   }
 
   /** Shutdown: an idle connection closes now. */
@@ -259,18 +297,40 @@ export class ClientConnection implements ClientSide {
 
   #parseError(err: ParseError): void {
     this.#closing = true;
-    if (this.#queue.length > 0 || !this.socket.writable) {
-      // A response is on its way: nothing sane can be said after it.
-      this.socket.destroy();
+    const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'SWY_HEADERS_TOO_LARGE' : 'SWY_BAD_REQUEST';
+    const cur = this.#current;
+    if (cur !== null) {
+      // The bad bytes are inside a request's own body: that request is broken, not just what follows it.
+      this.#current = null;
+      if (cur.responseStarted || !this.socket.writable) {
+        this.socket.destroy();
+        return;
+      }
+      const i = this.#queue.indexOf(cur);
+      if (i >= 0) this.#queue.splice(i, 1);
+      if (this.#active === cur) this.#active = null;
+      cur.clientClosed();
+    }
+    this.#pendingError = code;
+    if (this.#queue.length === 0) this.#finishConnection();
+    else this.#pump();
+  }
+
+  /** The last answer is out: a pending 400 for unparsable bytes is sent, then the connection ends. */
+  #finishConnection(): void {
+    const code = this.#pendingError;
+    if (code !== null) {
+      this.#pendingError = null;
+      this.#answerAndClose(code);
       return;
     }
-    this.#answerAndClose(err.code === 'HPE_HEADER_OVERFLOW' ? 'SWY_HEADERS_TOO_LARGE' : 'SWY_BAD_REQUEST');
+    if (this.socket.writable) this.socket.end();
   }
 
   #answerAndClose(code: ErrorCode): void {
     this.#closing = true;
     this.#engine.host.countError(code);
-    this.socket.end(rawErrorResponse(code));
+    if (this.socket.writable) this.socket.end(rawErrorResponse(code));
   }
 
   #pause(bit: number): void {

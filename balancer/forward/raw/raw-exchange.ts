@@ -4,6 +4,10 @@ import type { QueueTicket } from '../../resilience/admission-control.js';
 import type { Outcome } from '../../resilience/outcome.js';
 import type { PickContext } from '../../strategies/strategy.js';
 import type { Upstream } from '../../upstream.js';
+import type { BufferBudget } from '../buffer-budget.js';
+import type { RequestLimits } from '../request-limits.js';
+import { BodyFraming, type PolicyVerdict } from '../request-policy.js';
+import { filterTrailers } from '../response-policy.js';
 import { deadlineLeft, headWaitMs, isIdempotent, mayRetry } from '../retry-policy.js';
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './http-parser.js';
 import { errorResponseText } from './raw-error-response.js';
@@ -24,6 +28,8 @@ export interface ClientSide {
   resumeForBody(): void;
   /** Cut the connection (a response that cannot be completed). */
   cut(): void;
+  /** Parse nothing more from the client: the connection closes after the responses already due. */
+  readNoMore(): void;
 }
 
 /** What an exchange needs from its engine. */
@@ -32,21 +38,18 @@ export interface EngineSide {
   readonly retryOnStatus: ReadonlySet<number> | null;
   /** Seconds for the Keep-Alive response header; 0 = none. */
   readonly keepAliveSeconds: number;
+  readonly limits: RequestLimits;
+  readonly bodyBudget: BufferBudget;
   poolFor(up: Upstream): UpstreamPool;
-}
-
-/** How the request body is framed by the client. */
-export const enum BodyKind {
-  None = 0,
-  Length = 1,
-  Chunked = 2,
 }
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const CRLF = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
-/** Body bytes held while no backend connection is attached, before the client is paused. */
+/** Body bytes of a streaming upload held while no backend connection is attached, before the client is paused. */
 const BODY_BUFFER_LIMIT = 64 * 1024;
+/** Response bytes the client socket may hold unread before the backend connection stops being read. */
+const RESPONSE_BUFFER_LIMIT = 64 * 1024;
 
 const enum Phase {
   New,
@@ -61,6 +64,13 @@ const enum Phase {
  * retry rules, headers and error answers. It is also the strategy's
  * PickContext, the admission queue's waiter, the pool's waiter and the
  * response sink of the backend connection it uses.
+ *
+ * Order of events: the policy's verdict (a refusal is answered when the
+ * request's turn comes); a body up to --request-buffer is received in full
+ * first (unless the client waits for 100 Continue); admission; 100 Continue;
+ * the body, if the client waited; then a backend and a connection. A body
+ * received in full goes upstream with Content-Length, a streaming one with
+ * the client's framing (Content-Length, or re-chunked).
  */
 export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, ResponseSink {
   readonly #client: ClientSide;
@@ -73,12 +83,19 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   /** The client asked to close after this response (Connection: close, HTTP/1.0 without keep-alive). */
   readonly clientClose: boolean;
   readonly expectContinue: boolean;
-  readonly bodyKind: BodyKind;
+  readonly bodyKind: BodyFraming;
+  /** The request is refused (by the policy, or the client broke it before its turn): answer this and close. */
+  #refusal: ErrorCode | undefined;
   readonly startedAt: number;
   #phase = Phase.New;
   #ticket: QueueTicket | null = null;
-  #head: RawRequestHead | null = null;
-  requestId = '';
+  readonly #head: RawRequestHead;
+  requestId: string;
+  /** First in its connection's line (its response may be written). */
+  #activated = false;
+  #admissionAsked = false;
+  #started = false;
+  #continueSent = false;
   upstream: Upstream | undefined;
   attempts = 0;
   attemptStartedAt = 0;
@@ -95,32 +112,56 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   // request body
   #bodyParts: Buffer[] | null = null;
   #bodyBuffered = 0;
-  #requestEnded = false;
+  /** Body bytes received from the client so far. */
+  #bodyReceived = 0;
+  #requestEnded: boolean;
+  /** Content-Length the client declared (-1: none). */
+  readonly #lengthDeclared: number;
+  /** The body goes upstream re-chunked (it is still arriving and came chunked). */
+  #sendChunked = false;
+  /** The body is held until complete before the request goes on (it fits the request buffer). */
+  #buffering: boolean;
+  /** Bytes reserved in the engine's body budget, returned when the exchange ends. */
+  #reserved = 0;
   /** Every body chunk so far, while the body fits --retry-body-limit (null: not kept). */
   #replay: Buffer[] | null = null;
   #replayBytes = 0;
   // response
   #responseStarted = false;
   #framing = Framing.AsIs;
-  #upstreamPaused = false;
   /** The client connection closes after this response. */
   closeAfter: boolean;
 
-  constructor(client: ClientSide, engine: EngineSide, method: string, path: string, rawHeaders: string[], http10: boolean, keepAlive: boolean, expectContinue: boolean, bodyKind: BodyKind) {
+  /** `v`: the policy's verdict for this request (read here, not kept: the caller reuses it). */
+  constructor(client: ClientSide, engine: EngineSide, method: string, v: PolicyVerdict, rawHeaders: string[], http10: boolean, keepAlive: boolean) {
     this.#client = client;
     this.#engine = engine;
     this.#host = engine.host;
     this.method = method;
-    this.path = path;
+    this.path = v.path;
     this.rawHeaders = rawHeaders;
     this.http10 = http10;
-    this.clientClose = !keepAlive;
-    this.closeAfter = !keepAlive;
-    this.expectContinue = expectContinue;
-    this.bodyKind = bodyKind;
-    this.#requestEnded = bodyKind === BodyKind.None;
+    this.#refusal = v.refusal;
+    this.clientClose = !keepAlive || v.refusal !== undefined;
+    this.closeAfter = this.clientClose;
+    this.expectContinue = v.expectContinue;
+    this.bodyKind = v.body;
+    this.requestId = v.requestId;
     this.startedAt = performance.now();
-    if (bodyKind !== BodyKind.None && (engine.host.settings.retryBodyLimit ?? 0) > 0) this.#replay = [];
+    this.#head = buildRequestHead(method, v);
+    this.#lengthDeclared = v.length;
+    const noBody = v.refusal !== undefined || v.body === BodyFraming.None || v.length === 0;
+    this.#requestEnded = noBody;
+    const limits = engine.limits;
+    // A body the request buffer holds is received in full before anything else (if the budget has room).
+    this.#buffering = !noBody && (v.body === BodyFraming.Chunked || (v.length <= limits.requestBuffer && this.#reserve(v.length)));
+    if (!noBody && (engine.host.settings.retryBodyLimit ?? 0) > 0) this.#replay = [];
+  }
+
+  #reserve(n: number): boolean {
+    if (!this.#engine.bodyBudget.reserve(n)) return false;
+    this.#reserved += n;
+    return true;
   }
 
   #remainingMs(): number {
@@ -132,7 +173,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
    * its whole body was received and kept for replay.
    */
   #bodyLost(): boolean {
-    return this.bodyKind !== BodyKind.None && !(this.#requestEnded && this.#replay !== null);
+    return this.#bodyReceived > 0 && !(this.#requestEnded && this.#replay !== null);
   }
 
   get clientIp(): string {
@@ -151,15 +192,50 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     return this.#waitingForConnection && !this.clientGone && this.#phase === Phase.Admitted;
   }
 
+  get uploading(): boolean {
+    return !this.#requestEnded;
+  }
+
+  /**
+   * The request is waiting for body bytes only the client can send (the
+   * client body timeout runs): not while it waits for 100 Continue from us.
+   */
+  get waitsForClientBody(): boolean {
+    return !this.#requestEnded && this.#phase !== Phase.Done && (!this.expectContinue || this.#continueSent || this.#bodyReceived > 0);
+  }
+
+  /** A response (or part of one) has been written to the client. */
+  get responseStarted(): boolean {
+    return this.#responseStarted;
+  }
+
   header(name: string): string | undefined {
     const raw = this.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
     return undefined;
   }
 
-  /** First in its connection's line: answer 100-continue as Node does, then ask for admission. */
+  /** First in its connection's line: a refusal is answered now; a request asks for admission once its body is in (or streams). */
   activate(): void {
-    if (this.expectContinue && !this.http10) this.#client.socket.write(CONTINUE, 'latin1');
+    this.#activated = true;
+    const refusal = this.#refusal;
+    if (refusal !== undefined) {
+      this.closeAfter = true;
+      this.#phase = Phase.Done;
+      this.#releaseBody();
+      this.#host.countError(refusal);
+      this.#host.requestRefused();
+      this.#writeError(refusal, undefined);
+      this.#client.exchangeDone(this);
+      return;
+    }
+    this.#tryAdmit();
+  }
+
+  #tryAdmit(): void {
+    if (!this.#activated || this.#admissionAsked || this.#phase === Phase.Done) return;
+    if (this.#buffering && !this.#requestEnded && !this.expectContinue) return;
+    this.#admissionAsked = true;
     this.#host.admit(this);
   }
 
@@ -167,6 +243,18 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   admitted(): void {
     this.#phase = Phase.Admitted;
+    // 100 Continue only now that the size checks and admission passed, and only if the body has not started.
+    if (this.expectContinue && !this.#requestEnded && this.#bodyReceived === 0 && !this.#continueSent) {
+      this.#continueSent = true;
+      this.#client.socket.write(CONTINUE, 'latin1');
+    }
+    this.#tryStart();
+  }
+
+  #tryStart(): void {
+    if (this.#phase !== Phase.Admitted || this.#started) return;
+    if (this.#buffering && !this.#requestEnded) return;
+    this.#started = true;
     this.#start();
   }
 
@@ -187,9 +275,9 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#host.queuedTimedOut(this);
   }
 
-  refused(code: ErrorCode, requestId: string, retryAfterSeconds: number): void {
+  refused(code: ErrorCode, retryAfterSeconds: number): void {
     this.#phase = Phase.Done;
-    this.requestId = requestId;
+    this.#releaseBody();
     this.#writeError(code, retryAfterSeconds);
     this.#client.exchangeDone(this);
   }
@@ -198,10 +286,6 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   #start(): void {
     const host = this.#host;
-    const head = buildRequestHead(this.method, this.path, this.rawHeaders, this.clientIp, host.settings.trustForwarded, this.bodyKind === BodyKind.Chunked);
-    this.requestId = head.incomingRequestId ?? host.nextRequestId();
-    head.text += `x-request-id: ${this.requestId}\r\n`;
-    this.#head = head;
     if (host.wantsExplanationFor(this)) this.decision = '';
     const up = host.pick(this);
     if (this.decision !== null) this.decision = host.explain(this, up, 1, undefined, []);
@@ -230,11 +314,20 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#conn = conn;
     const pool = conn.pool;
     conn.attach(this, headWaitMs(pool.options.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs));
-    const head = this.#head!;
-    const text = head.hostMissing ? `${head.text}host: ${pool.hostHeader}\r\n\r\n` : `${head.text}\r\n`;
+    const head = this.#head;
+    // The framing is the proxy's own: a body held in full goes with its exact length,
+    // one still arriving keeps the client's Content-Length or is re-chunked.
+    this.#sendChunked = false;
+    let framing: string;
+    if (this.#requestEnded) framing = this.bodyKind === BodyFraming.None ? CRLF : `content-length: ${this.#bodyReceived}\r\n\r\n`;
+    else if (this.bodyKind === BodyFraming.Chunked) {
+      this.#sendChunked = true;
+      framing = 'transfer-encoding: chunked\r\n\r\n';
+    } else framing = `content-length: ${this.#lengthDeclared}\r\n\r\n`;
+    const text = `${head.line}${head.host === '' ? `host: ${pool.hostHeader}\r\n` : head.host}${head.fields}${framing}`;
     const s = conn.socket;
     const parts = this.#bodyParts;
-    if (parts === null && (!this.#requestEnded || this.bodyKind !== BodyKind.Chunked)) {
+    if (parts === null) {
       // No body, or its bytes still to come: one write, no cork (the common GET).
       s.write(text, 'latin1');
       if (this.#requestEnded) this.#endBody(conn);
@@ -242,15 +335,16 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     }
     s.cork();
     s.write(text, 'latin1');
-    if (parts !== null) {
-      this.#bodyParts = null;
-      this.#bodyBuffered = 0;
-      for (const p of parts) this.#writeBody(s, p);
-      this.#client.resumeForBody();
-    }
+    this.#bodyParts = null;
+    this.#bodyBuffered = 0;
+    let ok = true;
+    for (const p of parts) ok = this.#writeBody(s, p);
     if (this.#requestEnded) this.#endBody(conn);
     s.uncork();
+    if (ok) this.#client.resumeForBody();
+    else conn.sendBlocked();
   }
+
 
   onConnectFailed(code: ErrorCode): void {
     this.#waitingForConnection = false;
@@ -261,6 +355,13 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   onRequestBody(chunk: Buffer): void {
     if (this.#phase === Phase.Done || this.clientGone) return;
+    this.#bodyReceived += chunk.length;
+    const maxBody = this.#engine.limits.maxBodySize;
+    if (maxBody > 0 && this.#bodyReceived > maxBody) {
+      // Only a chunked body can get here (a declared length was checked by the policy).
+      this.#clientFault('SWY_BODY_TOO_LARGE');
+      return;
+    }
     const replay = this.#replay;
     if (replay !== null) {
       // llhttp hands over a copy of the bytes: keeping the reference is enough.
@@ -270,11 +371,23 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     }
     const conn = this.#conn;
     if (conn !== null) {
-      if (!this.#writeBody(conn.socket, chunk)) this.#client.pauseForBody();
+      if (!this.#writeBody(conn.socket, chunk)) {
+        this.#client.pauseForBody();
+        conn.sendBlocked();
+      }
       return;
     }
     (this.#bodyParts ??= []).push(chunk);
     this.#bodyBuffered += chunk.length;
+    if (this.#buffering) {
+      // A chunked body that outgrows the request buffer (or the budget) streams from here on.
+      if (this.bodyKind === BodyFraming.Chunked && (this.#bodyReceived > this.#engine.limits.requestBuffer || !this.#reserve(chunk.length))) {
+        this.#buffering = false;
+        this.#tryAdmit();
+        this.#tryStart();
+      }
+      return;
+    }
     if (this.#bodyBuffered > BODY_BUFFER_LIMIT) this.#client.pauseForBody();
   }
 
@@ -283,22 +396,72 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (this.#phase === Phase.Done || this.clientGone) return;
     const conn = this.#conn;
     if (conn !== null) this.#endBody(conn);
+    else {
+      this.#tryAdmit();
+      this.#tryStart();
+    }
   }
 
   #writeBody(s: Socket, chunk: Buffer): boolean {
-    if (this.bodyKind !== BodyKind.Chunked) return s.write(chunk);
+    if (!this.#sendChunked) return s.write(chunk);
     s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
     s.write(chunk);
     return s.write(CRLF, 'latin1');
   }
 
   #endBody(conn: UpstreamConnection): void {
-    if (this.bodyKind === BodyKind.Chunked) conn.socket.write(LAST_CHUNK, 'latin1');
-    conn.requestWritten = true;
+    if (this.#sendChunked) conn.socket.write(LAST_CHUNK, 'latin1');
+    conn.requestDone();
   }
 
   onUpstreamDrain(): void {
     this.#client.resumeForBody();
+  }
+
+  /**
+   * The client broke its own request (a stalled or oversized body): nothing
+   * counts against the backend; the client gets the error if no response has
+   * started (else its connection is cut), and the connection closes. A
+   * request whose turn has not come yet answers when it comes.
+   */
+  #clientFault(code: ErrorCode): void {
+    this.closeAfter = true;
+    this.#client.readNoMore();
+    if (!this.#activated) {
+      this.#refusal = code;
+      this.#releaseBody();
+      return;
+    }
+    const conn = this.#conn;
+    this.#conn = null;
+    if (conn !== null) conn.destroy();
+    this.#waitingForConnection = false;
+    if (this.attemptOpen) this.#closeAttempt('cancelled');
+    if (this.#responseStarted) {
+      this.#finish(code);
+      this.#client.cut();
+      return;
+    }
+    this.#host.countError(code);
+    this.#writeError(code, undefined);
+    if (this.#phase === Phase.Admitted) this.#finish(code);
+    else {
+      // Not holding a slot: a queued request gives its place back, a new one is counted here.
+      if (this.#phase === Phase.Queued) {
+        this.#ticket?.cancel();
+        this.#ticket = null;
+        this.#host.queuedLeft();
+      } else this.#host.requestRefused();
+      this.#phase = Phase.Done;
+      this.#releaseBody();
+    }
+    this.#client.exchangeDone(this);
+  }
+
+  /** The client body timeout passed (the client connection's timer). */
+  bodyTimedOut(): void {
+    if (this.#phase === Phase.Done || this.clientGone) return;
+    this.#clientFault('SWY_BODY_TIMEOUT');
   }
 
   // --- response (from the backend connection's parser) ------------------------
@@ -320,7 +483,8 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (this.decision !== null) text += `x-lb-decision: ${this.decision}\r\n`;
     const noBody = this.method === 'HEAD' || status === 204 || status === 304;
     this.#framing = noBody || shape.hasLength ? Framing.AsIs : this.http10 ? Framing.UntilClose : Framing.Chunked;
-    if (host.shuttingDown || this.#framing === Framing.UntilClose) this.closeAfter = true;
+    // An answer before the whole request body came (an early response): the rest of that body is never read.
+    if (host.shuttingDown || this.#framing === Framing.UntilClose || !this.#requestEnded) this.closeAfter = true;
     this.#responseStarted = true;
     this.#client.socket.write(responseHeadEnd(text, shape.hasDate, this.#framing, !this.closeAfter, this.#engine.keepAliveSeconds), 'latin1');
     return this.method === 'HEAD' ? HEAD_SKIP_BODY : HEAD_CONTINUE;
@@ -329,34 +493,38 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   onResponseBody(chunk: Buffer): void {
     if (this.clientGone) return;
     const s = this.#client.socket;
-    let ok: boolean;
     if (this.#framing === Framing.Chunked) {
       s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
       s.write(chunk);
-      ok = s.write(CRLF, 'latin1');
-    } else ok = s.write(chunk);
-    if (!ok && !this.#upstreamPaused && this.#conn !== null) {
-      this.#upstreamPaused = true;
-      this.#conn.socket.pause();
-    }
+      s.write(CRLF, 'latin1');
+    } else s.write(chunk);
+    // Up to the response buffer is held for a slow client; past it the backend waits for the client.
+    if (s.writableLength > RESPONSE_BUFFER_LIMIT) this.#conn?.pauseForClient();
   }
 
   /** The client connection drained: let the backend send again. */
   onClientDrain(): void {
-    if (!this.#upstreamPaused) return;
-    this.#upstreamPaused = false;
-    this.#conn?.socket.resume();
+    this.#conn?.resumeForClient();
+  }
+
+  /** The client took nothing for the client send timeout: cut it; the backend is not blamed. */
+  onClientStalled(): void {
+    this.#conn = null;
+    if (this.#phase === Phase.Done) return;
+    if (this.attemptOpen) this.#closeAttempt('cancelled');
+    this.#finish('client stalled');
+    this.#client.cut();
   }
 
   onResponseComplete(trailers: string[] | null): void {
     this.#conn = null;
-    this.#upstreamPaused = false;
     this.#closeAttempt(this.status >= 500 ? 'failure' : 'success');
     if (!this.clientGone && this.#framing === Framing.Chunked) {
-      if (trailers === null) this.#client.socket.write(LAST_CHUNK, 'latin1');
+      const kept = trailers === null ? null : filterTrailers(trailers);
+      if (kept === null) this.#client.socket.write(LAST_CHUNK, 'latin1');
       else {
         let t = '0\r\n';
-        for (let i = 0; i < trailers.length; i += 2) t += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
+        for (let i = 0; i < kept.length; i += 2) t += `${kept[i]}: ${kept[i + 1]}\r\n`;
         this.#client.socket.write(`${t}\r\n`, 'latin1');
       }
     }
@@ -366,7 +534,6 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   onUpstreamError(code: ErrorCode, headReceived: boolean, stale: boolean): void {
     this.#conn = null;
-    this.#upstreamPaused = false;
     if (this.clientGone || this.#phase === Phase.Done) return;
     if (stale && !headReceived && !this.#staleRetried && !this.#bodyLost() && isIdempotent(this.method)) {
       // A reused keep-alive connection the backend had just closed: the same
@@ -465,10 +632,12 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.clientGone = true;
     if (this.#phase === Phase.New) {
       this.#phase = Phase.Done;
+      this.#releaseBody();
       return;
     }
     if (this.#phase === Phase.Queued) {
       this.#phase = Phase.Done;
+      this.#releaseBody();
       this.#ticket?.cancel();
       this.#ticket = null;
       this.#host.queuedLeft();
@@ -492,13 +661,24 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   #writeError(code: ErrorCode, retryAfter: number | undefined): void {
     this.status = ERROR_CATALOGUE[code].status;
     if (this.clientGone) return;
-    if (this.#host.shuttingDown) this.closeAfter = true;
+    // After an error with part of the body unread, the connection cannot be trusted to be at a request boundary.
+    if (this.#host.shuttingDown || !this.#requestEnded) this.closeAfter = true;
     this.#client.socket.write(errorResponseText(code, this.requestId, !this.closeAfter, this.#engine.keepAliveSeconds, retryAfter, this.decision), 'latin1');
+  }
+
+  #releaseBody(): void {
+    if (this.#reserved > 0) {
+      this.#engine.bodyBudget.release(this.#reserved);
+      this.#reserved = 0;
+    }
+    this.#bodyParts = null;
+    this.#replay = null;
   }
 
   #finish(error?: string): void {
     if (this.#phase === Phase.Done) return;
     this.#phase = Phase.Done;
+    this.#releaseBody();
     const host = this.#host;
     if (host.accessLog !== null && (host.accessLogSample >= 1 || Math.random() < host.accessLogSample)) {
       host.accessLog.info(

@@ -1,7 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { PoolOptions, Upstream } from '../../upstream.js';
-import type { Forwarder } from '../forwarder.js';
+import type { BufferBudget } from '../buffer-budget.js';
+import type { Forwarder, IncomingCall } from '../forwarder.js';
+import type { RequestLimits } from '../request-limits.js';
+import type { RequestPolicyOptions } from '../request-policy.js';
 import { UndiciForwarder } from '../undici-forwarder.js';
 import { ClientConnection, type ConnectionEngine } from './client-connection.js';
 import { rawEngineUnsupported } from './http-parser.js';
@@ -23,9 +26,8 @@ type ConnectionListener = (this: Server, socket: Socket) => void;
  * The raw engine (`--engine raw`): plain `net` sockets on both sides, parsed
  * by Node's own llhttp (`./http-parser.ts`), with per-backend keep-alive
  * pools of raw connections. It takes the balancer's http.Server 'connection'
- * event; connections it does not handle go to http.Server's own listener
- * (and from there to the undici engine or the WebSocket tunnels), so the
- * documented path stays the fallback for anything unusual.
+ * event; an allowed Upgrade (WebSocket) is handed to http.Server's own
+ * listener, and from there to the WebSocket tunnels.
  */
 export class RawForwarder implements Forwarder, ConnectionEngine {
   readonly name = 'raw';
@@ -34,6 +36,10 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
   readonly keepAliveSeconds: number;
   readonly keepAliveTimeoutMs: number;
   readonly maxHeaderSize: number;
+  readonly limits: RequestLimits;
+  readonly policy: RequestPolicyOptions;
+  readonly bodyBudget: BufferBudget;
+  readonly requestId: () => string;
   readonly #poolOptions: PoolOptions;
   /** Requests on connections handed to http.Server. */
   readonly #fallback: UndiciForwarder;
@@ -52,11 +58,16 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs;
     this.keepAliveSeconds = Math.floor(options.keepAliveTimeoutMs / 1000);
     this.maxHeaderSize = options.maxHeaderSize;
+    this.limits = host.limits;
+    this.policy = host.policy;
+    this.bodyBudget = host.bodyBudget;
+    this.requestId = () => host.nextRequestId();
     this.#poolOptions = options.pool;
-    this.#fallback = new UndiciForwarder(host);
+    this.#fallback = new UndiciForwarder(host, options.pool.connections);
     const p = options.pool;
     const requestTimeout = host.settings.requestTimeoutMs || UPSTREAM_IDLE_MS;
-    const shortest = Math.min(p.connectTimeoutMs, p.headersTimeoutMs, p.bodyTimeoutMs, requestTimeout, UPSTREAM_IDLE_MS, options.keepAliveTimeoutMs || UPSTREAM_IDLE_MS);
+    const l = host.limits;
+    const shortest = Math.min(p.connectTimeoutMs, p.headersTimeoutMs, p.bodyTimeoutMs, requestTimeout, UPSTREAM_IDLE_MS, options.keepAliveTimeoutMs || UPSTREAM_IDLE_MS, l.clientBodyTimeoutMs, l.clientSendTimeoutMs);
     this.#timer = setInterval(() => this.#sweep(), Math.min(1000, Math.max(10, Math.floor(shortest / 4))));
     this.#timer.unref();
   }
@@ -73,9 +84,9 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.#connections.add(new ClientConnection(socket, this));
   }
 
-  /** A request on a connection http.Server took over: the undici engine serves it. */
-  handle(req: IncomingMessage, res: ServerResponse): void {
-    this.#fallback.handle(req, res);
+  /** A request on a connection http.Server took over (none but upgrades are handed over): the undici engine serves it. */
+  handle(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void {
+    this.#fallback.handle(req, res, call);
   }
 
   handOff(socket: Socket): void {
@@ -92,7 +103,15 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     let pool = up.rawPool;
     if (pool === undefined) {
       const o = this.#poolOptions;
-      pool = new UpstreamPool(up.url, { connections: o.connections, connectTimeoutMs: o.connectTimeoutMs, headersTimeoutMs: o.headersTimeoutMs, bodyTimeoutMs: o.bodyTimeoutMs, idleTimeoutMs: UPSTREAM_IDLE_MS });
+      pool = new UpstreamPool(up.url, {
+        connections: o.connections,
+        connectTimeoutMs: o.connectTimeoutMs,
+        headersTimeoutMs: o.headersTimeoutMs,
+        bodyTimeoutMs: o.bodyTimeoutMs,
+        idleTimeoutMs: UPSTREAM_IDLE_MS,
+        sendTimeoutMs: o.bodyTimeoutMs,
+        clientSendTimeoutMs: this.limits.clientSendTimeoutMs,
+      });
       up.rawPool = pool;
       this.#pools.add(pool);
     }

@@ -10,7 +10,7 @@ export interface AdmissionRequest extends QueueWaiter {
   /** It waits in the queue; `granted()` or `timedOut()` follows unless the ticket is cancelled. */
   queued(ticket: QueueTicket): void;
   /** Answer this error; no slot is held and the balancer has counted it. */
-  refused(code: ErrorCode, requestId: string, retryAfterSeconds: number): void;
+  refused(code: ErrorCode, retryAfterSeconds: number): void;
 }
 
 /** What the raw engine needs from the balancer beyond the ForwardHost seam. */
@@ -21,6 +21,8 @@ export interface RawHost extends ForwardHost {
   admit(r: AdmissionRequest): void;
   /** A queued request waited too long: the balancer counts and refuses it (503 SWY_QUEUE_TIMEOUT). */
   queuedTimedOut(r: AdmissionRequest): void;
-  /** A queued request's client left (its ticket is cancelled). */
+  /** A queued request's client left, or broke its request (its ticket is cancelled). */
   queuedLeft(): void;
+  /** A request answered with an error before it asked for admission (counted as a request, never in flight). */
+  requestRefused(): void;
 }

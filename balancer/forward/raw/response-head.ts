@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { filterResponseHeaders, type ResponseShape } from '../response-policy.js';
 import { httpDate } from './http-date.js';
 
 /** How the body goes to the client. */
@@ -11,37 +12,19 @@ export const enum Framing {
   UntilClose = 2,
 }
 
-/** What the response head builder learned from the backend's headers. */
-export interface ResponseShape {
-  framing: Framing;
-}
-
-// Dropped from responses (hop-by-hop); the same list as rewriteResponseHeaders.
-const SKIP_LENGTHS = new Set<number>([7, 10, 16, 17]);
-const SKIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer']);
+// One list for every response: filled by the policy, written out, emptied.
+const scratch: string[] = [];
 
 /**
- * Status line and the backend's headers minus hop-by-hop ones, as text for
- * the client. Also tells whether the backend gave a Content-Length and a Date.
- * `noBody`: a response that has none whatever its headers say.
+ * Status line and the backend's fields the response policy keeps
+ * (../response-policy.ts), as text for the client; `shape` says whether the
+ * backend's Content-Length and Date were kept.
  */
-export function responseHeadStart(status: number, statusText: string, raw: readonly string[], out: { hasLength: boolean; hasDate: boolean }): string {
+export function responseHeadStart(status: number, statusText: string, raw: readonly string[], shape: ResponseShape): string {
+  filterResponseHeaders(raw, status < 200 || status === 204, scratch, shape);
   let text = `HTTP/1.1 ${status} ${statusText || STATUS_CODES[status] || 'unknown'}\r\n`;
-  let hasLength = false;
-  let hasDate = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const len = name.length;
-    if (len === 4 || len === 14 || SKIP_LENGTHS.has(len)) {
-      const lower = name.toLowerCase();
-      if (lower === 'date') hasDate = true;
-      else if (lower === 'content-length') hasLength = true;
-      else if (SKIP.has(lower)) continue;
-    }
-    text += `${name}: ${raw[i + 1]}\r\n`;
-  }
-  out.hasLength = hasLength;
-  out.hasDate = hasDate;
+  for (let i = 0; i < scratch.length; i += 2) text += `${scratch[i]}: ${scratch[i + 1]}\r\n`;
+  scratch.length = 0;
   return text;
 }
 

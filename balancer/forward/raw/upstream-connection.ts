@@ -2,7 +2,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ErrorCode } from '../../../common/errors.js';
 import { classifyUpstreamError } from '../../../common/errors.js';
-import { createParser, HEAD_CONTINUE, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, type LlhttpParser } from './http-parser.js';
+import { createParser, HEAD_CONTINUE, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete, type LlhttpParser } from './http-parser.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 /** What receives one response: the exchange that sent the request. */
@@ -22,7 +22,12 @@ export interface ResponseSink {
   onUpstreamError(code: ErrorCode, headReceived: boolean, stale: boolean): void;
   /** The backend connection took all written bytes: resume reading the client's body. */
   onUpstreamDrain(): void;
+  /** The client left response bytes unread past the client send timeout: the connection is being closed. */
+  onClientStalled(): void;
 }
+
+/** Interim (1xx) responses allowed before the final one; more is a backend flooding us. */
+const MAX_INTERIM = 16;
 
 const enum State {
   Connecting,
@@ -38,7 +43,15 @@ const kConn = Symbol('switchyard.upstreamConnection');
 /**
  * One keep-alive connection to a backend, parsing responses with llhttp.
  * One request at a time (no pipelining). Any doubt about the framing (bytes
- * while idle, a parse error, an early close) closes it.
+ * while idle, bytes after a complete response, a parse error, an early
+ * close) closes it: it goes back to the pool only at a clean message
+ * boundary, after the whole request was written.
+ *
+ * Its one deadline means, in turn: connect; nothing while the client is
+ * still sending the body (the client body timeout watches that), the send
+ * timeout while the backend does not take written bytes; the response-head
+ * wait once the request is fully written; the body's idle time; the client
+ * send timeout while paused for a client that does not read; idle time.
  */
 export class UpstreamConnection {
   readonly socket: TaggedSocket;
@@ -54,16 +67,29 @@ export class UpstreamConnection {
   #keepAlive = false;
   /** A 1xx interim response is being skipped. */
   #interim = false;
+  #interimCount = 0;
   #pendingHeaders: string[] = [];
-  /** Absolute time (ms) after which the connection times out: connect, head or body wait, or idle. */
+  /** Absolute time (ms) after which the connection times out (see the class comment). */
   deadline = 0;
   #timeoutCode: ErrorCode = 'SWY_UPSTREAM_CONNECT_TIMEOUT';
+  /** The response's head wait, started once the request is fully written. */
+  #headWaitMs = 0;
+  /** Reading paused because the client does not take what was sent. */
+  #pausedForClient = false;
+  /** Carries a request whose body is still arriving (the pool counts these). */
+  upload = false;
+  /** The sink whose response completed in the current parse; finished once the parse returns. */
+  #completed: ResponseSink | null = null;
+  #completedTrailers: string[] | null = null;
+  /** Bytes followed a complete response in the same read: the connection cannot be reused. */
+  #trailingBytes = false;
 
   constructor(pool: UpstreamPool) {
     this.pool = pool;
     this.deadline = Date.now() + pool.options.connectTimeoutMs;
     const p = createParser('response', 0) as TaggedParser;
     p[kConn] = this;
+    p[kOnMessageBegin] = parserOnMessageBegin;
     p[kOnHeaders] = parserOnHeaders;
     p[kOnHeadersComplete] = parserOnHeadersComplete;
     p[kOnBody] = parserOnBody;
@@ -98,14 +124,47 @@ export class UpstreamConnection {
     return this.#state === State.Closed;
   }
 
-  /** Starts a request on this connection: the caller writes it next. */
-  attach(sink: ResponseSink, headersTimeoutMs: number): void {
+  /**
+   * Starts a request on this connection: the caller writes it next, then
+   * calls `requestDone()` once all of it is written. `headWaitMs`: the wait
+   * for the response head from that moment.
+   */
+  attach(sink: ResponseSink, headWaitMs: number): void {
     this.sink = sink;
     this.#state = State.Busy;
     this.requestWritten = false;
     this.headReceived = false;
+    this.#interimCount = 0;
+    this.#headWaitMs = headWaitMs;
     this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
-    this.deadline = Date.now() + headersTimeoutMs;
+    this.deadline = Infinity;
+  }
+
+  /** The whole request is written: the wait for the response head starts (unless it already came). */
+  requestDone(): void {
+    this.requestWritten = true;
+    if (this.upload) this.pool.uploadEnded(this);
+    if (!this.headReceived) this.deadline = Date.now() + this.#headWaitMs;
+  }
+
+  /** A body write was not taken at once: the backend has the send timeout to take it. */
+  sendBlocked(): void {
+    if (!this.headReceived && !this.requestWritten) this.deadline = Date.now() + this.pool.options.sendTimeoutMs;
+  }
+
+  /** Reading stops until the client takes what it was sent (the client send timeout runs). */
+  pauseForClient(): void {
+    if (this.#pausedForClient || this.#state !== State.Busy) return;
+    this.#pausedForClient = true;
+    this.socket.pause();
+    this.deadline = Date.now() + this.pool.options.clientSendTimeoutMs;
+  }
+
+  resumeForClient(): void {
+    if (!this.#pausedForClient) return;
+    this.#pausedForClient = false;
+    this.deadline = Date.now() + this.pool.options.bodyTimeoutMs;
+    this.socket.resume();
   }
 
   /** Back in the pool, idle. */
@@ -128,7 +187,12 @@ export class UpstreamConnection {
   checkDeadline(now: number): void {
     if (now <= this.deadline || this.#state === State.Closed) return;
     if (this.#state === State.Idle) this.destroy();
-    else this.#fail(this.#timeoutCode);
+    else if (this.#pausedForClient) {
+      // The client's fault, not the backend's: the sink cuts the client and counts nothing against the backend.
+      const sink = this.sink;
+      this.destroy();
+      sink?.onClientStalled();
+    } else this.#fail(this.#timeoutCode);
   }
 
   #fail(code: ErrorCode): void {
@@ -162,8 +226,9 @@ export class UpstreamConnection {
     const cs = sink.clientSocket;
     cs.cork();
     const r = this.#parser.execute(chunk);
+    if (this.#completed !== null) this.#finishResponse(!isParseError(r) && !this.#trailingBytes);
+    else if (isParseError(r)) this.#fail('SWY_UPSTREAM_PROTOCOL');
     cs.uncork();
-    if (isParseError(r)) this.#fail('SWY_UPSTREAM_PROTOCOL');
   }
 
   onEnd(): void {
@@ -172,8 +237,9 @@ export class UpstreamConnection {
       const sink = this.sink;
       if (sink !== null) sink.clientSocket.cork();
       const r = this.#parser.finish();
+      if (this.#completed !== null) this.#finishResponse(false);
+      else if (isParseError(r) || this.sink !== null) this.#fail('SWY_UPSTREAM_RESET');
       if (sink !== null) sink.clientSocket.uncork();
-      if (isParseError(r) || this.sink !== null) this.#fail('SWY_UPSTREAM_RESET');
       return;
     }
     this.#fail('SWY_UPSTREAM_RESET');
@@ -189,10 +255,19 @@ export class UpstreamConnection {
   }
 
   onDrain(): void {
-    this.sink?.onUpstreamDrain();
+    const sink = this.sink;
+    if (sink === null) return;
+    // The backend took what it was sent: until the client sends more, no clock runs against the backend.
+    if (!this.requestWritten && !this.headReceived) this.deadline = Infinity;
+    sink.onUpstreamDrain();
   }
 
   // --- parser events ----------------------------------------------------------
+
+  onMessageBegin(): void {
+    // A message after a complete response in the same read: not a clean boundary.
+    if (this.#completed !== null) this.#trailingBytes = true;
+  }
 
   onHeaders(headers: string[]): void {
     for (let i = 0; i < headers.length; i++) this.#pendingHeaders.push(headers[i]!);
@@ -206,7 +281,7 @@ export class UpstreamConnection {
     const sink = this.sink;
     if (sink === null) return HEAD_CONTINUE;
     if (status < 200) {
-      if (status === 101 || upgrade) {
+      if (status === 101 || upgrade || ++this.#interimCount > MAX_INTERIM) {
         this.#fail('SWY_UPSTREAM_PROTOCOL');
         return HEAD_CONTINUE;
       }
@@ -224,7 +299,7 @@ export class UpstreamConnection {
   onBody(chunk: Buffer): void {
     const sink = this.sink;
     if (sink === null) return;
-    this.deadline = Date.now() + this.pool.options.bodyTimeoutMs;
+    if (!this.#pausedForClient) this.deadline = Date.now() + this.pool.options.bodyTimeoutMs;
     sink.onResponseBody(chunk);
   }
 
@@ -240,10 +315,24 @@ export class UpstreamConnection {
       trailers = this.#pendingHeaders;
       this.#pendingHeaders = [];
     }
-    this.served++;
+    // Finished once this read is parsed (#finishResponse): only then is it known whether
+    // more bytes followed the response, which would make reuse unsafe.
     this.sink = null;
+    this.#completed = sink;
+    this.#completedTrailers = trailers;
+  }
+
+  /** The response is complete: back to the pool at a clean boundary, else closed; then the sink hears of it. */
+  #finishResponse(clean: boolean): void {
+    const sink = this.#completed!;
+    const trailers = this.#completedTrailers;
+    this.#completed = null;
+    this.#completedTrailers = null;
+    this.#trailingBytes = false;
+    this.served++;
+    this.#pausedForClient = false;
     if (this.socket.isPaused()) this.socket.resume();
-    if (this.#keepAlive && this.requestWritten) this.pool.release(this);
+    if (clean && this.#keepAlive && this.requestWritten && this.#state === State.Busy) this.pool.release(this);
     else this.destroy();
     sink.onResponseComplete(trailers);
   }
@@ -276,6 +365,9 @@ function socketOnDrain(this: TaggedSocket): void {
   this[kConn]!.onDrain();
 }
 
+function parserOnMessageBegin(this: TaggedParser): void {
+  this[kConn]!.onMessageBegin();
+}
 function parserOnHeaders(this: TaggedParser, headers: string[]): void {
   this[kConn]!.onHeaders(headers);
 }

@@ -11,12 +11,18 @@ export interface UpstreamPoolOptions {
   readonly bodyTimeoutMs: number;
   /** An idle keep-alive connection is closed after this long. */
   readonly idleTimeoutMs: number;
+  /** Longest wait for the backend to take request bytes it was sent (send timeout). */
+  readonly sendTimeoutMs: number;
+  /** Longest a client may leave response bytes unread before it is cut. */
+  readonly clientSendTimeoutMs: number;
 }
 
 /** A request waiting for a connection (the exchange). */
 export interface PoolWaiter {
   /** False once the request no longer needs one (client gone): the pool skips it. */
   readonly wantsConnection: boolean;
+  /** Its body is still arriving from the client: it would hold the connection for as long as the client takes. */
+  readonly uploading: boolean;
   onConnection(conn: UpstreamConnection): void;
   onConnectFailed(code: ErrorCode): void;
 }
@@ -26,6 +32,11 @@ export interface PoolWaiter {
  * used first, so a quiet period lets the others time out), a cap, a FIFO of
  * waiting requests. A new connection is opened for the request that asked for
  * it; when it fails to connect, only that request hears of it.
+ *
+ * Requests whose body is still arriving (uploads that stream, larger than
+ * the request buffer) may hold at most half of the connections: however
+ * slowly their clients send, the other half keeps serving everyone else.
+ * Further uploads wait in their own FIFO until one of them is fully sent.
  */
 export class UpstreamPool {
   readonly host: string;
@@ -39,6 +50,10 @@ export class UpstreamPool {
   readonly #all = new Set<UpstreamConnection>();
   readonly #opening = new Map<UpstreamConnection, PoolWaiter>();
   #waiters: PoolWaiter[] = [];
+  readonly #uploadWaiters: PoolWaiter[] = [];
+  /** Connections carrying a request whose body is still arriving. */
+  #uploads = 0;
+  readonly maxUploads: number;
   #closing = false;
   #onEmpty: (() => void) | null = null;
 
@@ -49,6 +64,12 @@ export class UpstreamPool {
     this.hostHeader = u.host;
     this.tls = u.protocol === 'https:';
     this.options = options;
+    this.maxUploads = Math.max(1, Math.floor(options.connections / 2));
+  }
+
+  /** Connections held by uploads still arriving. */
+  get uploads(): number {
+    return this.#uploads;
   }
 
   /** Connections open or opening. */
@@ -66,12 +87,16 @@ export class UpstreamPool {
    * (a retry after a stale keep-alive connection).
    */
   acquire(w: PoolWaiter, fresh: boolean): void {
+    if (w.uploading && this.#uploads >= this.maxUploads && !this.#closing) {
+      this.#uploadWaiters.push(w);
+      return;
+    }
     if (!fresh) {
       const idle = this.#idle;
       while (idle.length > 0) {
         const c = idle.pop()!;
         if (c.idle) {
-          w.onConnection(c);
+          if (!this.#give(c, w)) idle.push(c);
           return;
         }
       }
@@ -86,12 +111,44 @@ export class UpstreamPool {
     this.#opening.set(c, w);
   }
 
+  /**
+   * Hands `c` to `w`, counting it as an upload while `w`'s body is still
+   * arriving; false (and `w` moved to the uploads' queue) when uploads
+   * already hold their share.
+   */
+  #give(c: UpstreamConnection, w: PoolWaiter): boolean {
+    if (w.uploading) {
+      if (this.#uploads >= this.maxUploads) {
+        this.#uploadWaiters.push(w);
+        return false;
+      }
+      c.upload = true;
+      this.#uploads++;
+    }
+    w.onConnection(c);
+    return true;
+  }
+
+  /** @internal The request on `c` is fully sent (or `c` is gone): it no longer counts as an upload. */
+  uploadEnded(c: UpstreamConnection): void {
+    if (!c.upload) return;
+    c.upload = false;
+    this.#uploads--;
+    const waiting = this.#uploadWaiters;
+    while (waiting.length > 0 && this.#uploads < this.maxUploads) {
+      const w = waiting.shift()!;
+      if (w.wantsConnection) {
+        this.acquire(w, false);
+        return;
+      }
+    }
+  }
+
   /** @internal A new connection is up: to the request that opened it, or the next waiting. */
   connected(c: UpstreamConnection): void {
     const w = this.#opening.get(c);
     this.#opening.delete(c);
-    if (w !== undefined && w.wantsConnection) w.onConnection(c);
-    else this.release(c);
+    if (w === undefined || !w.wantsConnection || !this.#give(c, w)) this.release(c);
   }
 
   /** @internal A new connection could not be made. */
@@ -110,11 +167,8 @@ export class UpstreamPool {
     const waiters = this.#waiters;
     while (waiters.length > 0) {
       const w = waiters.shift()!;
-      if (w.wantsConnection) {
-        c.parked(this.options.idleTimeoutMs);
-        w.onConnection(c);
-        return;
-      }
+      c.parked(this.options.idleTimeoutMs);
+      if (w.wantsConnection && this.#give(c, w)) return;
     }
     c.parked(this.options.idleTimeoutMs);
     this.#idle.push(c);
@@ -123,6 +177,7 @@ export class UpstreamPool {
   /** @internal A connection closed: forget it, and open another for a waiting request. */
   removed(c: UpstreamConnection): void {
     if (!this.#all.delete(c)) return;
+    this.uploadEnded(c);
     const opener = this.#opening.get(c);
     if (opener !== undefined) {
       this.#opening.delete(c);
@@ -151,7 +206,7 @@ export class UpstreamPool {
   /** Closes idle connections now and busy ones as they finish; resolves when none is left. */
   close(): Promise<void> {
     this.#closing = true;
-    for (const w of this.#waiters.splice(0)) if (w.wantsConnection) w.onConnectFailed('SWY_UPSTREAM_UNREACHABLE');
+    for (const w of [...this.#waiters.splice(0), ...this.#uploadWaiters.splice(0)]) if (w.wantsConnection) w.onConnectFailed('SWY_UPSTREAM_UNREACHABLE');
     for (const c of [...this.#all]) if (c.idle || this.#opening.has(c)) c.destroy();
     if (this.#all.size === 0) return Promise.resolve();
     return new Promise((resolve) => (this.#onEmpty = resolve));

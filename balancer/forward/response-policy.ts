@@ -1,0 +1,150 @@
+/**
+ * The one response policy every engine applies to what a backend sends
+ * before it reaches the client (RFC 9110 6.5, 7.6.1; RFC 9112 6):
+ *
+ * - hop-by-hop fields dropped: Connection and every field it names,
+ *   Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, Trailer;
+ * - the client sees one framing only, the one the engine writes: the
+ *   backend's Content-Length is kept only when the backend framed the body by
+ *   length (never beside a transfer coding) and never on 1xx or 204;
+ * - trailer fields that would change framing, routing, authentication or how
+ *   the content is read are dropped (RFC 9110 6.5.1).
+ */
+
+/** What the engine needs to know to frame the body for the client. */
+export interface ResponseShape {
+  /** The backend's Content-Length is kept: the engine copies the body as it is. */
+  hasLength: boolean;
+  hasDate: boolean;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer']);
+// Only names of these lengths are lowercased and compared.
+const WATCHED = new Set<number>([4, 7, 10, 14, 16, 17]);
+
+/**
+ * Copies the backend's header list into `out` (flat [name, value, ...])
+ * minus what the policy drops, and fills `shape`. `noLength`: the status
+ * allows no Content-Length (1xx, 204), so any is dropped.
+ */
+export function filterResponseHeaders(raw: readonly string[], noLength: boolean, out: string[], shape: ResponseShape): void {
+  let hasLength = false;
+  let hasDate = false;
+  let chunked = false;
+  let named: string | undefined;
+  const start = out.length;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (WATCHED.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (lower === 'date') hasDate = true;
+      else if (lower === 'content-length') {
+        if (noLength || hasLength) continue;
+        hasLength = true;
+      } else if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') named = named === undefined ? raw[i + 1]! : `${named},${raw[i + 1]!}`;
+        else if (lower === 'transfer-encoding') chunked = true;
+        continue;
+      }
+    }
+    out.push(name, raw[i + 1]!);
+  }
+  if (chunked && hasLength) {
+    // Never both framings: a transfer coding wins over Content-Length (RFC 9112 6.3).
+    dropFrom(out, start, (n) => n === 'content-length');
+    hasLength = false;
+  }
+  if (named !== undefined) {
+    const set = connectionNamed(named);
+    if (set !== null) {
+      dropFrom(out, start, (n) => set.has(n));
+      if (set.has('content-length')) hasLength = false;
+      if (set.has('date')) hasDate = false;
+    }
+  }
+  shape.hasLength = hasLength;
+  shape.hasDate = hasDate;
+}
+
+/** The same for Node's parsed header object (the http-proxy engine), rebuilt from `rawHeaders`. */
+export function filterResponseHeaderObject(rawHeaders: readonly string[], noLength: boolean): Record<string, string | string[]> {
+  const list: string[] = [];
+  filterResponseHeaders(rawHeaders, noLength, list, { hasLength: false, hasDate: false });
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!.toLowerCase();
+    const value = list[i + 1]!;
+    const had = out[name];
+    if (had === undefined) out[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(had)) had.push(value);
+    else out[name] = `${had}, ${value}`;
+  }
+  return out;
+}
+
+/** Trailer fields never passed on (RFC 9110 6.5.1: framing, routing, controls, authentication, content metadata). */
+const FORBIDDEN_TRAILERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'trailer',
+  'te',
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'content-encoding',
+  'content-type',
+  'content-range',
+  'cache-control',
+  'expect',
+  'max-forwards',
+  'pragma',
+  'range',
+  'age',
+  'expires',
+  'date',
+  'location',
+  'retry-after',
+  'vary',
+  'warning',
+  'authorization',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'www-authenticate',
+  'set-cookie',
+  'cookie',
+  'via',
+]);
+
+/** The trailer fields that may be passed on, flat; null when none is left. */
+export function filterTrailers(raw: readonly string[]): string[] | null {
+  let out: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.includes('_') || FORBIDDEN_TRAILERS.has(name.toLowerCase())) continue;
+    (out ??= []).push(name, raw[i + 1]!);
+  }
+  return out;
+}
+
+/** Field names a Connection value lists (its options close / keep-alive / upgrade aside); null when none. */
+function connectionNamed(value: string): Set<string> | null {
+  let set: Set<string> | null = null;
+  for (const t of value.split(',')) {
+    const n = t.trim().toLowerCase();
+    if (n === '' || n === 'close' || n === 'keep-alive' || n === 'upgrade') continue;
+    (set ??= new Set()).add(n);
+  }
+  return set;
+}
+
+function dropFrom(list: string[], start: number, drop: (lowerName: string) => boolean): void {
+  let w = start;
+  for (let r = start; r < list.length; r += 2) {
+    if (drop(list[r]!.toLowerCase())) continue;
+    list[w++] = list[r]!;
+    list[w++] = list[r + 1]!;
+  }
+  list.length = w;
+}
