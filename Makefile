@@ -84,6 +84,13 @@ screenshot: ## refresh docs/images/dashboard.png from the browser test's latest 
 clean: ## remove build output
 	rm -rf dist tests/output
 
+# --- Hostile input: the differential request fuzzer (docs/security.md) ------
+.PHONY: fuzz
+FUZZ_ARGS ?= --cases 3000
+
+fuzz: install ## the request fuzzer on every engine, longer than CI's run (FUZZ_ARGS="--seed N --cases N --from N")
+	node --import tsx tests/fuzz/main.ts $(FUZZ_ARGS)
+
 # --- Measuring: load tool, benchmark, soak (docs/load-tool.md, docs/performance.md) ---
 .PHONY: load bench soak
 URL ?= http://localhost:9090

@@ -9,7 +9,7 @@ import type { Registry } from '../common/registry/registry.js';
 import { BufferBudget } from './forward/buffer-budget.js';
 import { rawErrorResponse, sendError } from './forward/error-response.js';
 import { policyOptions, resolveLimits, type RequestLimits } from './forward/request-limits.js';
-import { BodyFraming, clientAddress, evaluateRequest, newVerdict, type RequestPolicyOptions } from './forward/request-policy.js';
+import { clientAddress, evaluateRequest, newVerdict, type RequestPolicyOptions } from './forward/request-policy.js';
 import type { EngineName, ForwardHost, ForwardSettings, Forwarder, IncomingCall } from './forward/forwarder.js';
 import { HttpCall, type CallHost } from './forward/http-call.js';
 import { HttpProxyForwarder } from './forward/http-proxy-forwarder.js';
@@ -408,8 +408,8 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
   /**
    * An Upgrade request on http.Server: an allowed protocol (WebSocket) is
    * tunnelled; any other (h2c) is served as a plain request on a response
-   * made for the socket, which then closes (a body would be unreadable
-   * there: 400).
+   * made for the socket, which then closes (the policy refuses an Upgrade
+   * request with a body).
    */
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
@@ -423,7 +423,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
       this.tunnels.handle(req, socket, head, v);
       return;
     }
-    const code = v.refusal ?? (v.body === BodyFraming.Chunked || v.length > 0 ? 'SWY_BAD_REQUEST' : undefined);
+    const code = v.refusal;
     if (code !== undefined) {
       this.requestsTotal++;
       this.countError(code);

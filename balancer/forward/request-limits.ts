@@ -52,5 +52,13 @@ export function resolveLimits(partial: Partial<RequestLimits> | undefined): Requ
 }
 
 export function policyOptions(limits: RequestLimits, trustForwarded: boolean): RequestPolicyOptions {
-  return Object.freeze({ trustForwarded, maxHeaders: limits.maxHeaders, maxBodySize: limits.maxBodySize, via: limits.via, upgrades: new Set(limits.upgrades) });
+  return Object.freeze({
+    trustForwarded,
+    maxHeaders: limits.maxHeaders,
+    maxBodySize: limits.maxBodySize,
+    via: limits.via,
+    via11: `1.1 ${limits.via}`,
+    via10: `1.0 ${limits.via}`,
+    upgrades: new Set(limits.upgrades),
+  });
 }

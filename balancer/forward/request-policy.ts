@@ -25,6 +25,7 @@ import type { ErrorCode } from '../../common/errors.js';
  * - a body larger than `maxBodySize` (declared): 413;
  * - an Upgrade to a protocol on the allow-list (websocket) is kept for the
  *   tunnel; any other (h2c) is ignored and the request served as a plain one;
+ *   an Upgrade request with a body: 400;
  * - CONNECT: 501; an Expect other than 100-continue: 417; HTTP other than
  *   1.0 and 1.1: 505.
  */
@@ -36,6 +37,9 @@ export interface RequestPolicyOptions {
   readonly maxBodySize: number;
   /** This deployment's pseudonym in Via (loop detection). */
   readonly via: string;
+  /** The Via values this proxy adds: `1.1 <via>` and `1.0 <via>`. */
+  readonly via11: string;
+  readonly via10: string;
   /** Upgrade protocols tunnelled (lowercase). */
   readonly upgrades: ReadonlySet<string>;
 }
@@ -117,7 +121,9 @@ const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade']);
 export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, requestId: () => string, out: PolicyVerdict): PolicyVerdict {
   const raw = f.headers;
   const headers = out.headers;
-  headers.length = 0;
+  // Written by index and cut to length at the end: emptying the array first would drop its storage
+  // and make every request allocate it again.
+  let w = 0;
   out.refusal = undefined;
   out.upgrade = undefined;
   out.expectContinue = false;
@@ -126,15 +132,10 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
   out.host = '';
   out.path = f.target;
   out.requestId = '';
-  const refuse = (code: ErrorCode): PolicyVerdict => {
-    out.refusal = code;
-    headers.length = 0;
-    return out;
-  };
 
-  if (f.major !== 1 || f.minor > 1) return refuse('SWY_HTTP_VERSION');
-  if (f.method === 'CONNECT') return refuse('SWY_NOT_IMPLEMENTED');
-  if (raw.length > opts.maxHeaders * 2) return refuse('SWY_TOO_MANY_HEADERS');
+  if (f.major !== 1 || f.minor > 1) return refuse(out, 'SWY_HTTP_VERSION');
+  if (f.method === 'CONNECT') return refuse(out, 'SWY_NOT_IMPLEMENTED');
+  if (raw.length > opts.maxHeaders * 2) return refuse(out, 'SWY_TOO_MANY_HEADERS');
 
   let hostCount = 0;
   let host = '';
@@ -162,11 +163,15 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
       if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       else if (lower === 'x-forwarded-proto') forwardedProto ??= value;
       else if (lower === 'x-forwarded-host') forwardedHost ??= value;
-      else headers.push(name, value);
+      else {
+        headers[w++] = name;
+        headers[w++] = value;
+      }
       continue;
     }
     if (!WATCHED_LENGTHS.has(len)) {
-      headers.push(name, value);
+      headers[w++] = name;
+      headers[w++] = value;
       continue;
     }
     const lower = name.toLowerCase();
@@ -194,30 +199,35 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
         if (incomingId === undefined && isAcceptableRequestId(value)) incomingId = value;
         continue;
       case 'via':
-        if (value.includes(opts.via) && viaNames(value, opts.via)) return refuse('SWY_LOOP_DETECTED');
-        headers.push(name, value);
+        if (value.includes(opts.via) && viaNames(value, opts.via)) return refuse(out, 'SWY_LOOP_DETECTED');
+        headers[w++] = name;
+        headers[w++] = value;
         continue;
       case 'forwarded':
       case 'x-real-ip':
-        if (trust) headers.push(name, value);
+        if (trust) {
+          headers[w++] = name;
+          headers[w++] = value;
+        }
         continue;
       default:
         if (HOP_BY_HOP.has(lower)) continue;
-        headers.push(name, value);
+        headers[w++] = name;
+        headers[w++] = value;
     }
   }
 
   // --- target and Host (RFC 9112 3.2) -------------------------------------------
   const http11 = f.minor === 1;
-  if (hostCount > 1 || (http11 && hostCount === 0)) return refuse('SWY_BAD_HOST');
-  if (hostCount === 1 && !isAuthority(host, true)) return refuse('SWY_BAD_HOST');
+  if (hostCount > 1 || (http11 && hostCount === 0)) return refuse(out, 'SWY_BAD_HOST');
+  if (hostCount === 1 && !isAuthority(host, true)) return refuse(out, 'SWY_BAD_HOST');
   const target = f.target;
   if (target.charCodeAt(0) === 0x2f /* / */) out.path = target;
   else if (target === '*') {
-    if (f.method !== 'OPTIONS') return refuse('SWY_BAD_REQUEST');
+    if (f.method !== 'OPTIONS') return refuse(out, 'SWY_BAD_REQUEST');
   } else {
     const abs = absoluteForm(target);
-    if (abs === undefined) return refuse('SWY_BAD_REQUEST');
+    if (abs === undefined) return refuse(out, 'SWY_BAD_REQUEST');
     out.path = abs.path;
     host = abs.authority;
     hostCount = 1;
@@ -234,38 +244,41 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
         if (token === 'upgrade') upgradeAsked = true;
         continue;
       }
-      if (PROTECTED.has(token) || token.startsWith('x-forwarded-')) return refuse('SWY_BAD_REQUEST');
+      if (PROTECTED.has(token) || token.startsWith('x-forwarded-')) return refuse(out, 'SWY_BAD_REQUEST');
       connectionNamed = true;
     }
   }
 
   // --- body framing (RFC 9112 6) ------------------------------------------------
   if (transferEncoding !== undefined) {
-    if (!http11) return refuse('SWY_BAD_REQUEST');
-    if (transferEncoding.trim().toLowerCase() !== 'chunked') return refuse('SWY_NOT_IMPLEMENTED');
-    if (contentLength !== undefined) return refuse('SWY_BAD_REQUEST');
+    if (!http11) return refuse(out, 'SWY_BAD_REQUEST');
+    if (transferEncoding.trim().toLowerCase() !== 'chunked') return refuse(out, 'SWY_NOT_IMPLEMENTED');
+    if (contentLength !== undefined) return refuse(out, 'SWY_BAD_REQUEST');
     out.body = BodyFraming.Chunked;
   } else if (contentLength !== undefined) {
     const n = parseLength(contentLength);
-    if (n < 0) return refuse(n === -2 ? 'SWY_BODY_TOO_LARGE' : 'SWY_BAD_REQUEST');
-    if (opts.maxBodySize > 0 && n > opts.maxBodySize) return refuse('SWY_BODY_TOO_LARGE');
+    if (n < 0) return refuse(out, n === -2 ? 'SWY_BODY_TOO_LARGE' : 'SWY_BAD_REQUEST');
+    if (opts.maxBodySize > 0 && n > opts.maxBodySize) return refuse(out, 'SWY_BODY_TOO_LARGE');
     out.body = BodyFraming.Length;
     out.length = n;
   }
 
   // --- Expect (RFC 9110 10.1.1) ---------------------------------------------------
   if (expect !== undefined) {
-    if (expect.trim().toLowerCase() !== '100-continue') return refuse('SWY_EXPECTATION_FAILED');
+    if (expect.trim().toLowerCase() !== '100-continue') return refuse(out, 'SWY_EXPECTATION_FAILED');
     out.expectContinue = http11;
   }
 
   // --- Upgrade: only the allow-list becomes a tunnel ---------------------------------
-  if (upgrade !== undefined && upgradeAsked && http11 && out.length <= 0 && out.body !== BodyFraming.Chunked) {
+  if (upgrade !== undefined && upgradeAsked) {
+    // An upgrade request with a body: parsers disagree on where the new protocol starts. Refused.
+    if (out.length > 0 || out.body === BodyFraming.Chunked) return refuse(out, 'SWY_BAD_REQUEST');
     const proto = firstProtocol(upgrade);
-    if (opts.upgrades.has(proto)) out.upgrade = proto;
+    if (http11 && opts.upgrades.has(proto)) out.upgrade = proto;
   }
 
   // --- what goes upstream -----------------------------------------------------------
+  headers.length = w;
   if (connectionNamed) dropNamed(headers, connection!);
   const id = incomingId ?? requestId();
   out.requestId = id;
@@ -278,8 +291,14 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
   );
   const fwdHost = forwardedHost ?? host;
   if (fwdHost !== '') headers.push('x-forwarded-host', fwdHost);
-  headers.push('via', `${f.major}.${f.minor} ${opts.via}`, 'x-request-id', id);
+  headers.push('via', http11 ? opts.via11 : opts.via10, 'x-request-id', id);
   if (out.upgrade !== undefined) headers.push('connection', 'upgrade', 'upgrade', upgrade!);
+  return out;
+}
+
+function refuse(out: PolicyVerdict, code: ErrorCode): PolicyVerdict {
+  out.refusal = code;
+  out.headers.length = 0;
   return out;
 }
 

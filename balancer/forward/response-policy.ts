@@ -23,16 +23,17 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 const WATCHED = new Set<number>([4, 7, 10, 14, 16, 17]);
 
 /**
- * Copies the backend's header list into `out` (flat [name, value, ...])
- * minus what the policy drops, and fills `shape`. `noLength`: the status
- * allows no Content-Length (1xx, 204), so any is dropped.
+ * Writes the backend's header list into `out` (flat [name, value, ...],
+ * from its start; `out` is reused, so it is written by index rather than
+ * emptied) minus what the policy drops, and fills `shape`. `noLength`: the
+ * status allows no Content-Length (1xx, 204), so any is dropped.
  */
 export function filterResponseHeaders(raw: readonly string[], noLength: boolean, out: string[], shape: ResponseShape): void {
   let hasLength = false;
   let hasDate = false;
   let chunked = false;
   let named: string | undefined;
-  const start = out.length;
+  let w = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (WATCHED.has(name.length)) {
@@ -47,17 +48,19 @@ export function filterResponseHeaders(raw: readonly string[], noLength: boolean,
         continue;
       }
     }
-    out.push(name, raw[i + 1]!);
+    out[w++] = name;
+    out[w++] = raw[i + 1]!;
   }
+  out.length = w;
   if (chunked && hasLength) {
     // Never both framings: a transfer coding wins over Content-Length (RFC 9112 6.3).
-    dropFrom(out, start, (n) => n === 'content-length');
+    dropFrom(out, (n) => n === 'content-length');
     hasLength = false;
   }
   if (named !== undefined) {
     const set = connectionNamed(named);
     if (set !== null) {
-      dropFrom(out, start, (n) => set.has(n));
+      dropFrom(out, (n) => set.has(n));
       if (set.has('content-length')) hasLength = false;
       if (set.has('date')) hasDate = false;
     }
@@ -139,9 +142,9 @@ function connectionNamed(value: string): Set<string> | null {
   return set;
 }
 
-function dropFrom(list: string[], start: number, drop: (lowerName: string) => boolean): void {
-  let w = start;
-  for (let r = start; r < list.length; r += 2) {
+function dropFrom(list: string[], drop: (lowerName: string) => boolean): void {
+  let w = 0;
+  for (let r = 0; r < list.length; r += 2) {
     if (drop(list[r]!.toLowerCase())) continue;
     list[w++] = list[r]!;
     list[w++] = list[r + 1]!;

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { ConfigError } from '../../common/config/options.js';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { renderBenchChart } from './bench-chart-svg.js';
@@ -100,11 +101,18 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
     gen = autocannonGenerator(cli.cliArgs);
   }
   const workersSupported = cfg.proxies.includes('switchyard-w2') ? balancerHasWorkers(cli.cliArgs) : false;
+  let baselineCli: string[] | undefined;
+  if (cfg.baseline !== undefined) {
+    const entry = resolve(cfg.baseline, 'dist/cli/switchyard.js');
+    if (!existsSync(entry)) throw new ConfigError(`invalid value for --baseline: ${entry} does not exist (build that checkout with npm ci && npm run build)`);
+    baselineCli = [entry];
+  }
   const ctx: StartContext = {
     children,
     dir,
     tools: tools.paths,
     cli: cli.cliArgs,
+    baselineCli,
     nodeArgs: cli.nodeArgs,
     serverFile,
     maxConnections: Math.max(...cfg.connections),

@@ -19,6 +19,12 @@ export const BENCH_OPTIONS = {
   loadGenerator: option({ type: oneOf(['auto', 'wrk', 'autocannon'] as const), flag: 'load-generator', env: ['SWITCHYARD_BENCH_LOAD_GENERATOR'], default: 'auto', help: 'wrk (auto: when installed) or autocannon through switchyard load.' }),
   out: option({ type: text({ min: 1 }), flag: 'out', env: ['SWITCHYARD_BENCH_OUT'], default: 'bench/results', help: 'Directory for the JSON result and the SVG chart.' }),
   install: option({ type: boolean(), flag: 'install', env: ['SWITCHYARD_BENCH_INSTALL'], default: true, help: 'Install missing nginx, haproxy and wrk with apt-get when running as root (--no-install to never).' }),
+  baseline: option({
+    type: text({ min: 1 }),
+    flag: 'baseline',
+    env: ['SWITCHYARD_BENCH_BASELINE'],
+    help: 'A built checkout (its dist/cli/switchyard.js) run as the proxy switchyard-baseline, for an A/B comparison in the same run, e.g. of CPU per request.',
+  }),
   smoke: option({ type: boolean(), flag: 'smoke', env: ['SWITCHYARD_BENCH_SMOKE'], default: false, help: 'A few seconds in all, to prove the bench works (CI): 1 round of 1 s at 32 connections, no warm-up; variant: direct and switchyard only.' }),
 } as const;
 

@@ -6,14 +6,14 @@ import { freePort, waitServing } from './net.js';
 import type { ToolPaths } from './tools.js';
 
 /** The proxies the bench knows, in the order they are listed. */
-export const PROXY_IDS = ['direct', 'switchyard', 'switchyard-w2', 'nginx', 'nginx-w2', 'haproxy', 'undici-loop', 'http-proxy-agent', 'naive', 'switchyard-http-proxy', 'switchyard-raw', 'switchyard-raw-w2', 'switchyard-undici', 'switchyard-explain'] as const;
+export const PROXY_IDS = ['direct', 'switchyard', 'switchyard-w2', 'nginx', 'nginx-w2', 'haproxy', 'undici-loop', 'http-proxy-agent', 'naive', 'switchyard-http-proxy', 'switchyard-raw', 'switchyard-raw-w2', 'switchyard-undici', 'switchyard-explain', 'switchyard-baseline'] as const;
 export type ProxyId = (typeof PROXY_IDS)[number];
 
 /**
  * Run by default: each engine named explicitly (`switchyard-http-proxy`, `switchyard-raw`,
  * `switchyard-raw-w2`) and `switchyard-explain` only when asked for, except the undici fallback.
  */
-export const DEFAULT_PROXIES: readonly ProxyId[] = PROXY_IDS.filter((p) => p !== 'switchyard-http-proxy' && p !== 'switchyard-raw' && p !== 'switchyard-raw-w2' && p !== 'switchyard-explain');
+export const DEFAULT_PROXIES: readonly ProxyId[] = PROXY_IDS.filter((p) => p !== 'switchyard-http-proxy' && p !== 'switchyard-raw' && p !== 'switchyard-raw-w2' && p !== 'switchyard-explain' && p !== 'switchyard-baseline');
 /** Run again in front of our own Node backend (the second backend variant), at the first connection count. */
 export const DEFAULT_VARIANT_PROXIES: readonly ProxyId[] = ['direct', 'switchyard', 'nginx', 'undici-loop'];
 
@@ -32,6 +32,7 @@ export const PROXY_LABELS: Readonly<Record<ProxyId, string>> = {
   'switchyard-raw-w2': 'Switchyard raw --workers 2',
   'switchyard-undici': 'Switchyard undici engine',
   'switchyard-explain': 'Switchyard --explain',
+  'switchyard-baseline': 'Switchyard baseline (--baseline)',
 };
 
 /** A proxy that could not be started, with the reason shown to the user. */
@@ -46,6 +47,8 @@ export interface StartContext {
   readonly tools: ToolPaths;
   /** Node arguments that run the switchyard CLI: [...execArgv, entry]. */
   readonly cli: readonly string[];
+  /** Node arguments that run another build's CLI (`--baseline`), for A/B runs; undefined when not given. */
+  readonly baselineCli?: readonly string[];
   /** Path of a bench server program (servers/<name>.js or .ts), run with the same Node arguments as the CLI. */
   readonly serverFile: (name: string) => string;
   readonly nodeArgs: readonly string[];
@@ -118,10 +121,12 @@ export async function startProxy(id: ProxyId, ctx: StartContext, backends: Runni
     case 'switchyard-raw':
     case 'switchyard-raw-w2':
     case 'switchyard-undici':
-    case 'switchyard-explain': {
+    case 'switchyard-explain':
+    case 'switchyard-baseline': {
       if ((id === 'switchyard-w2' || id === 'switchyard-raw-w2') && !ctx.workersSupported) throw new Unavailable('not available: this balancer has no --workers flag yet');
+      if (id === 'switchyard-baseline' && ctx.baselineCli === undefined) throw new Unavailable('not available: give --baseline DIR, a built checkout to compare with');
       const list = ups.map((u, i) => `${backends.variant}-${i + 1}=${url(u)}`).join(',');
-      const args = [...ctx.cli, 'balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(await freePort()), '--backends', list, '--log-level', 'warn'];
+      const args = [...(id === 'switchyard-baseline' ? ctx.baselineCli! : ctx.cli), 'balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(await freePort()), '--backends', list, '--log-level', 'warn'];
       if (id === 'switchyard-w2' || id === 'switchyard-raw-w2') args.push('--workers', '2');
       if (id === 'switchyard-http-proxy') args.push('--engine', 'http-proxy');
       if (id === 'switchyard-raw' || id === 'switchyard-raw-w2') args.push('--engine', 'raw');

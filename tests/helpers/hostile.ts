@@ -77,6 +77,10 @@ export function hostileHandler(req: RawRequest, c: RawConn): void {
       c.write('HTTP/1.1 100 Continue\r\n\r\n'.repeat(200));
       respond(c, 200, 'after the flood');
       return;
+    case '/bad-response':
+      // A control byte in a field value: no parser may accept this response.
+      c.write('HTTP/1.1 200 OK\r\nx-ctl: a\x01b\r\ncontent-length: 2\r\n\r\nok');
+      return;
     case '/slow':
       return;
     case '/big':

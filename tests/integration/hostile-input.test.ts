@@ -304,6 +304,41 @@ const CASES: readonly Case[] = [
       await victimGetsOwnResponse(ctx);
     },
   ],
+  // --- found by the fuzzer (tests/fuzz): each with the seed and case that found it -----------
+  [
+    'answers an error to HEAD without a body, so the connection stays in step (fuzzer seed 1, case 118)',
+    async (ctx) => {
+      const c = await ctx.client();
+      c.send('HEAD /bad-response HTTP/1.1\r\nHost: t\r\n\r\n');
+      const r = await c.response({ noBody: true });
+      assert.equal(r.status, 502);
+      c.send('GET /after-head-error HTTP/1.1\r\nHost: t\r\n\r\n');
+      assert.equal(echo((await c.response()).body).target, '/after-head-error');
+    },
+  ],
+  [
+    'keeps the target of a request that follows one with trailers (fuzzer seed 1, case 51)',
+    async (ctx) => {
+      const c = await ctx.client();
+      c.send('PUT /with-trailers HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n');
+      assert.equal(echo((await c.response()).body).target, '/with-trailers');
+      c.send('GET /after-trailers HTTP/1.1\r\nHost: t\r\n\r\n');
+      assert.equal(echo((await c.response()).body).target, '/after-trailers');
+    },
+  ],
+  [
+    'never sends a request again to a backend that answered it badly on a reused connection (fuzzer seed 1, case 2)',
+    async (ctx) => {
+      const c = await ctx.client();
+      c.send('GET /warm HTTP/1.1\r\nHost: t\r\n\r\n');
+      await c.response();
+      const before = ctx.rig.backend.requests.filter((q) => q.target === '/bad-response').length;
+      c.send('GET /bad-response HTTP/1.1\r\nHost: t\r\n\r\n');
+      assert.equal((await c.response()).status, 502);
+      await sleep(50);
+      assert.equal(ctx.rig.backend.requests.filter((q) => q.target === '/bad-response').length - before, 1, 'the backend saw it once');
+    },
+  ],
   // --- finding 5: Host and target ------------------------------------------------------
   [
     'rewrites an absolute-form target to origin form, with Host from its authority',

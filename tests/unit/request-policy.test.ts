@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { BodyFraming, clientAddress, evaluateRequest, isAcceptableRequestId, isAuthority, newVerdict, type PolicyVerdict, type RequestPolicyOptions } from '../../balancer/forward/request-policy.js';
 import { filterResponseHeaders, filterTrailers } from '../../balancer/forward/response-policy.js';
 
-const OPTS: RequestPolicyOptions = { trustForwarded: false, maxHeaders: 100, maxBodySize: 1000, via: 'switchyard-test', upgrades: new Set(['websocket']) };
+const OPTS: RequestPolicyOptions = { trustForwarded: false, maxHeaders: 100, maxBodySize: 1000, via: 'switchyard-test', via11: '1.1 switchyard-test', via10: '1.0 switchyard-test', upgrades: new Set(['websocket']) };
 
 function decide(headers: string[], extra: { method?: string; target?: string; minor?: number; trust?: boolean } = {}): PolicyVerdict {
   return evaluateRequest(

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../../../common/errors.js';
 import { rawErrorResponse } from '../error-response.js';
-import { clientAddress, evaluateRequest, newVerdict, type RequestPolicyOptions } from '../request-policy.js';
+import { clientAddress, evaluateRequest, newVerdict, type RequestFacts, type RequestPolicyOptions } from '../request-policy.js';
 import { createParser, HEAD_CONTINUE, HEAD_STOP, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, METHODS, type LlhttpParser, type ParseError } from './http-parser.js';
 import { RawExchange, type ClientSide, type EngineSide } from './raw-exchange.js';
 
@@ -29,8 +29,9 @@ const kClient = Symbol('switchyard.clientConnection');
 type TaggedSocket = Socket & { [kClient]?: ClientConnection };
 type TaggedParser = LlhttpParser & { [kClient]?: ClientConnection };
 
-// One verdict for every request parsed: the exchange reads what it needs from it at once.
+// One verdict and one set of facts for every request parsed: the exchange reads what it needs at once.
 const verdict = newVerdict();
+const facts: { -readonly [K in keyof RequestFacts]: RequestFacts[K] } = { method: '', target: '', major: 1, minor: 1, headers: [], clientIp: '', proto: 'http' };
 
 /**
  * One client connection of the raw engine: llhttp parses requests as bytes
@@ -168,7 +169,13 @@ export class ClientConnection implements ClientSide {
     }
     const method = METHODS[methodIndex] ?? 'GET';
     const engine = this.#engine;
-    const v = evaluateRequest({ method, target: url, major, minor, headers, clientIp: this.clientIp, proto: 'http' }, engine.policy, engine.requestId, verdict);
+    facts.method = method;
+    facts.target = url;
+    facts.major = major;
+    facts.minor = minor;
+    facts.headers = headers;
+    facts.clientIp = this.clientIp;
+    const v = evaluateRequest(facts, engine.policy, engine.requestId, verdict);
     if (v.refusal === undefined && v.upgrade !== undefined) {
       this.#handoffHead = serializeHead(method, url, major, minor, headers);
       this.#current = null;
@@ -193,7 +200,10 @@ export class ClientConnection implements ClientSide {
   }
 
   onMessageComplete(): void {
-    if (this.#pendingHeaders.length > 0) this.#pendingHeaders = []; // request trailers are not forwarded
+    // Request trailers are not forwarded; llhttp hands them over with the request's URL again, which must not
+    // become the start of the next request's URL (as http.Server resets it too).
+    if (this.#pendingHeaders.length > 0) this.#pendingHeaders = [];
+    this.#pendingUrl = '';
     const x = this.#current;
     this.#current = null;
     x?.onRequestEnd();

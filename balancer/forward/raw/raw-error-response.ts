@@ -5,9 +5,10 @@ import { httpDate } from './http-date.js';
 /**
  * The catalogue's JSON error answer as bytes for a client connection, with
  * the same headers as `sendError` on the http.Server path (and the ones Node
- * adds there: Date, Connection, Keep-Alive).
+ * adds there: Date, Connection, Keep-Alive). `head`: the answer to a HEAD
+ * request, which has no body (its Content-Length still says how long it would be).
  */
-export function errorResponseText(code: ErrorCode, requestId: string, keepAlive: boolean, keepAliveSeconds: number, retryAfterSeconds: number | undefined, decision: string | null): string {
+export function errorResponseText(code: ErrorCode, requestId: string, keepAlive: boolean, keepAliveSeconds: number, retryAfterSeconds: number | undefined, decision: string | null, head: boolean): string {
   const entry = ERROR_CATALOGUE[code];
   const body = `{"error":{"code":"${code}","message":"${entry.message}","requestId":${JSON.stringify(requestId)}}}`;
   let text = `HTTP/1.1 ${entry.status} ${STATUS_CODES[entry.status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\ncache-control: no-store\r\n`;
@@ -16,5 +17,5 @@ export function errorResponseText(code: ErrorCode, requestId: string, keepAlive:
   text += `date: ${httpDate()}\r\n`;
   if (keepAlive) text += keepAliveSeconds > 0 ? `connection: keep-alive\r\nkeep-alive: timeout=${keepAliveSeconds}\r\n` : 'connection: keep-alive\r\n';
   else text += 'connection: close\r\n';
-  return `${text}\r\n${body}`;
+  return head ? `${text}\r\n` : `${text}\r\n${body}`;
 }

@@ -12,7 +12,7 @@ import { deadlineLeft, headWaitMs, isIdempotent, mayRetry } from '../retry-polic
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './http-parser.js';
 import { errorResponseText } from './raw-error-response.js';
 import type { AdmissionRequest, RawHost } from './raw-host.js';
-import { buildRequestHead, type RawRequestHead } from './request-head.js';
+import { buildRequestHead } from './request-head.js';
 import { Framing, responseHeadEnd, responseHeadStart } from './response-head.js';
 import type { UpstreamConnection, ResponseSink } from './upstream-connection.js';
 import type { PoolWaiter, UpstreamPool } from './upstream-pool.js';
@@ -89,7 +89,9 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   readonly startedAt: number;
   #phase = Phase.New;
   #ticket: QueueTicket | null = null;
-  readonly #head: RawRequestHead;
+  readonly #head: string;
+  /** The client sent no Host (HTTP/1.0): each attempt names the backend's. */
+  readonly #hostMissing: boolean;
   requestId: string;
   /** First in its connection's line (its response may be written). */
   #activated = false;
@@ -149,6 +151,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.requestId = v.requestId;
     this.startedAt = performance.now();
     this.#head = buildRequestHead(method, v);
+    this.#hostMissing = v.host === '';
     this.#lengthDeclared = v.length;
     const noBody = v.refusal !== undefined || v.body === BodyFraming.None || v.length === 0;
     this.#requestEnded = noBody;
@@ -324,7 +327,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
       this.#sendChunked = true;
       framing = 'transfer-encoding: chunked\r\n\r\n';
     } else framing = `content-length: ${this.#lengthDeclared}\r\n\r\n`;
-    const text = `${head.line}${head.host === '' ? `host: ${pool.hostHeader}\r\n` : head.host}${head.fields}${framing}`;
+    const text = this.#hostMissing ? `${head}host: ${pool.hostHeader}\r\n${framing}` : head + framing;
     const s = conn.socket;
     const parts = this.#bodyParts;
     if (parts === null) {
@@ -663,7 +666,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (this.clientGone) return;
     // After an error with part of the body unread, the connection cannot be trusted to be at a request boundary.
     if (this.#host.shuttingDown || !this.#requestEnded) this.closeAfter = true;
-    this.#client.socket.write(errorResponseText(code, this.requestId, !this.closeAfter, this.#engine.keepAliveSeconds, retryAfter, this.decision), 'latin1');
+    this.#client.socket.write(errorResponseText(code, this.requestId, !this.closeAfter, this.#engine.keepAliveSeconds, retryAfter, this.decision, this.method === 'HEAD'), 'latin1');
   }
 
   #releaseBody(): void {

@@ -12,7 +12,7 @@ export const enum Framing {
   UntilClose = 2,
 }
 
-// One list for every response: filled by the policy, written out, emptied.
+// One list for every response: filled by the policy (by index, so its storage is kept), then written out.
 const scratch: string[] = [];
 
 /**
@@ -24,7 +24,6 @@ export function responseHeadStart(status: number, statusText: string, raw: reado
   filterResponseHeaders(raw, status < 200 || status === 204, scratch, shape);
   let text = `HTTP/1.1 ${status} ${statusText || STATUS_CODES[status] || 'unknown'}\r\n`;
   for (let i = 0; i < scratch.length; i += 2) text += `${scratch[i]}: ${scratch[i + 1]}\r\n`;
-  scratch.length = 0;
   return text;
 }
 

@@ -64,6 +64,8 @@ export class UpstreamConnection {
   /** The request (head and body) is fully written. */
   requestWritten = false;
   headReceived = false;
+  /** Some byte of the response arrived (the request was not simply lost to a closing connection). */
+  #answered = false;
   #keepAlive = false;
   /** A 1xx interim response is being skipped. */
   #interim = false;
@@ -89,7 +91,6 @@ export class UpstreamConnection {
     this.deadline = Date.now() + pool.options.connectTimeoutMs;
     const p = createParser('response', 0) as TaggedParser;
     p[kConn] = this;
-    p[kOnMessageBegin] = parserOnMessageBegin;
     p[kOnHeaders] = parserOnHeaders;
     p[kOnHeadersComplete] = parserOnHeadersComplete;
     p[kOnBody] = parserOnBody;
@@ -134,6 +135,7 @@ export class UpstreamConnection {
     this.#state = State.Busy;
     this.requestWritten = false;
     this.headReceived = false;
+    this.#answered = false;
     this.#interimCount = 0;
     this.#headWaitMs = headWaitMs;
     this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
@@ -202,7 +204,9 @@ export class UpstreamConnection {
       this.destroy();
       return;
     }
-    const stale = !this.headReceived && this.served > 0;
+    // Only a reused connection that closed without a byte of answer is the keep-alive race;
+    // one that answered badly did see the request.
+    const stale = !this.#answered && this.served > 0 && code === 'SWY_UPSTREAM_RESET';
     const head = this.headReceived;
     this.destroy();
     if (sink !== null) sink.onUpstreamError(code, head, stale);
@@ -223,6 +227,7 @@ export class UpstreamConnection {
       this.destroy();
       return;
     }
+    this.#answered = true;
     const cs = sink.clientSocket;
     cs.cork();
     const r = this.#parser.execute(chunk);
@@ -316,16 +321,19 @@ export class UpstreamConnection {
       this.#pendingHeaders = [];
     }
     // Finished once this read is parsed (#finishResponse): only then is it known whether
-    // more bytes followed the response, which would make reuse unsafe.
+    // more bytes followed the response, which would make reuse unsafe. Until then a new
+    // message's start is watched for (only then: a callback per response would cost).
     this.sink = null;
     this.#completed = sink;
     this.#completedTrailers = trailers;
+    this.#parser[kOnMessageBegin] = parserOnMessageBegin;
   }
 
   /** The response is complete: back to the pool at a clean boundary, else closed; then the sink hears of it. */
   #finishResponse(clean: boolean): void {
     const sink = this.#completed!;
     const trailers = this.#completedTrailers;
+    this.#parser[kOnMessageBegin] = undefined;
     this.#completed = null;
     this.#completedTrailers = null;
     this.#trailingBytes = false;
