@@ -278,21 +278,34 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
   }
 
   // --- what goes upstream -----------------------------------------------------------
-  headers.length = w;
-  if (connectionNamed) dropNamed(headers, connection!);
+  if (connectionNamed) {
+    headers.length = w;
+    dropNamed(headers, connection!);
+    w = headers.length;
+  }
   const id = incomingId ?? requestId();
   out.requestId = id;
   const clientIp = f.clientIp;
-  headers.push(
-    'x-forwarded-for',
-    forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`,
-    'x-forwarded-proto',
-    forwardedProto ?? f.proto,
-  );
+  headers[w++] = 'x-forwarded-for';
+  headers[w++] = forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`;
+  headers[w++] = 'x-forwarded-proto';
+  headers[w++] = forwardedProto ?? f.proto;
   const fwdHost = forwardedHost ?? host;
-  if (fwdHost !== '') headers.push('x-forwarded-host', fwdHost);
-  headers.push('via', http11 ? opts.via11 : opts.via10, 'x-request-id', id);
-  if (out.upgrade !== undefined) headers.push('connection', 'upgrade', 'upgrade', upgrade!);
+  if (fwdHost !== '') {
+    headers[w++] = 'x-forwarded-host';
+    headers[w++] = fwdHost;
+  }
+  headers[w++] = 'via';
+  headers[w++] = http11 ? opts.via11 : opts.via10;
+  headers[w++] = 'x-request-id';
+  headers[w++] = id;
+  if (out.upgrade !== undefined) {
+    headers[w++] = 'connection';
+    headers[w++] = 'upgrade';
+    headers[w++] = 'upgrade';
+    headers[w++] = upgrade!;
+  }
+  headers.length = w;
   return out;
 }
 
@@ -375,9 +388,14 @@ export function isAuthority(v: string, allowEmpty: boolean): boolean {
     if (i === 0) return false;
   }
   if (i === v.length) return true;
-  if (v.charCodeAt(i) !== 0x3a) return false;
-  const port = v.slice(i + 1);
-  return port.length <= 5 && /^[0-9]*$/.test(port) && (port === '' || Number(port) <= 65535);
+  if (v.charCodeAt(i) !== 0x3a || v.length - i - 1 > 5) return false;
+  let port = 0;
+  for (let j = i + 1; j < v.length; j++) {
+    const d = v.charCodeAt(j) - 48;
+    if (d < 0 || d > 9) return false;
+    port = port * 10 + d;
+  }
+  return port <= 65535;
 }
 
 /** `http://authority/path?q` to its parts; undefined unless http(s), with a valid authority and no userinfo. */

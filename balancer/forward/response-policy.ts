@@ -22,51 +22,89 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 // Only names of these lengths are lowercased and compared.
 const WATCHED = new Set<number>([4, 7, 10, 14, 16, 17]);
 
+/** What one pass over a response head learned, besides which fields it kept. */
+interface Scan {
+  hasLength: boolean;
+  hasDate: boolean;
+  chunked: boolean;
+  /** Connection values that may name fields (anything but keep-alive / close). */
+  named: string | undefined;
+}
+
+/** The rule for one field: true to keep it. Notes what matters for framing in `s`. */
+function keepField(name: string, value: string, noLength: boolean, s: Scan): boolean {
+  if (!WATCHED.has(name.length)) return true;
+  const lower = name.toLowerCase();
+  if (lower === 'date') s.hasDate = true;
+  else if (lower === 'content-length') {
+    if (noLength || s.hasLength) return false;
+    s.hasLength = true;
+  } else if (HOP_BY_HOP.has(lower)) {
+    if (lower === 'connection') {
+      // The usual values name no field: only anything else is taken apart (after the pass).
+      if (value !== 'keep-alive' && value !== 'close' && value !== 'Keep-Alive' && value !== 'Close') {
+        const lv = value.length === 10 || value.length === 5 ? value.toLowerCase() : '';
+        if (lv !== 'keep-alive' && lv !== 'close') s.named = s.named === undefined ? value : `${s.named},${value}`;
+      }
+    } else if (lower === 'transfer-encoding') s.chunked = true;
+    return false;
+  }
+  return true;
+}
+
+/** After the pass: what else must go (a second framing, fields Connection named); null when nothing. */
+function secondPass(s: Scan): Set<string> | null {
+  let drop = s.named === undefined ? null : connectionNamed(s.named);
+  // Never both framings: a transfer coding wins over Content-Length (RFC 9112 6.3).
+  if (s.chunked && s.hasLength) (drop ??= new Set()).add('content-length');
+  if (drop !== null) {
+    if (drop.has('content-length')) s.hasLength = false;
+    if (drop.has('date')) s.hasDate = false;
+  }
+  return drop;
+}
+
 /**
- * Writes the backend's header list into `out` (flat [name, value, ...],
- * from its start; `out` is reused, so it is written by index rather than
- * emptied) minus what the policy drops, and fills `shape`. `noLength`: the
- * status allows no Content-Length (1xx, 204), so any is dropped.
+ * Writes the backend's header list into `out` (flat [name, value, ...])
+ * minus what the policy drops, and fills `shape`. `noLength`: the status
+ * allows no Content-Length (1xx, 204), so any is dropped.
  */
 export function filterResponseHeaders(raw: readonly string[], noLength: boolean, out: string[], shape: ResponseShape): void {
-  let hasLength = false;
-  let hasDate = false;
-  let chunked = false;
-  let named: string | undefined;
-  let w = 0;
+  const s: Scan = { hasLength: false, hasDate: false, chunked: false, named: undefined };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (WATCHED.has(name.length)) {
-      const lower = name.toLowerCase();
-      if (lower === 'date') hasDate = true;
-      else if (lower === 'content-length') {
-        if (noLength || hasLength) continue;
-        hasLength = true;
-      } else if (HOP_BY_HOP.has(lower)) {
-        if (lower === 'connection') named = named === undefined ? raw[i + 1]! : `${named},${raw[i + 1]!}`;
-        else if (lower === 'transfer-encoding') chunked = true;
-        continue;
-      }
-    }
-    out[w++] = name;
-    out[w++] = raw[i + 1]!;
+    const value = raw[i + 1]!;
+    if (keepField(name, value, noLength, s)) out.push(name, value);
   }
-  out.length = w;
-  if (chunked && hasLength) {
-    // Never both framings: a transfer coding wins over Content-Length (RFC 9112 6.3).
-    dropFrom(out, (n) => n === 'content-length');
-    hasLength = false;
+  const drop = secondPass(s);
+  if (drop !== null) dropFrom(out, (n) => drop.has(n));
+  shape.hasLength = s.hasLength;
+  shape.hasDate = s.hasDate;
+}
+
+/**
+ * The same policy, written as header text (`name: value\r\n` per kept
+ * field) for the raw engine, in one pass unless something beyond the
+ * hop-by-hop fields must go.
+ */
+export function responseFieldsText(raw: readonly string[], noLength: boolean, shape: ResponseShape): string {
+  const s: Scan = { hasLength: false, hasDate: false, chunked: false, named: undefined };
+  let text = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    if (keepField(name, value, noLength, s)) text += `${name}: ${value}\r\n`;
   }
-  if (named !== undefined) {
-    const set = connectionNamed(named);
-    if (set !== null) {
-      dropFrom(out, (n) => set.has(n));
-      if (set.has('content-length')) hasLength = false;
-      if (set.has('date')) hasDate = false;
-    }
+  if (s.named !== undefined || (s.chunked && s.hasLength)) {
+    const kept: string[] = [];
+    filterResponseHeaders(raw, noLength, kept, shape);
+    text = '';
+    for (let i = 0; i < kept.length; i += 2) text += `${kept[i]}: ${kept[i + 1]}\r\n`;
+    return text;
   }
-  shape.hasLength = hasLength;
-  shape.hasDate = hasDate;
+  shape.hasLength = s.hasLength;
+  shape.hasDate = s.hasDate;
+  return text;
 }
 
 /** The same for Node's parsed header object (the http-proxy engine), rebuilt from `rawHeaders`. */

@@ -22,6 +22,8 @@ export interface LlhttpParser {
   execute(data: Buffer): number | ParseError;
   finish(): ParseError | undefined;
   close(): void;
+  /** True once the current message's head is complete; false again as soon as a next message begins. */
+  headersCompleted(): boolean;
   [key: number]: unknown;
 }
 
@@ -44,7 +46,8 @@ interface ParserClass {
 }
 
 const common = createRequire(import.meta.url)('node:_http_common') as { HTTPParser?: ParserClass; methods?: readonly string[] };
-const usable = typeof common.HTTPParser === 'function' && Array.isArray(common.methods) && typeof common.HTTPParser.kOnHeadersComplete === 'number';
+const usable =
+  typeof common.HTTPParser === 'function' && Array.isArray(common.methods) && typeof common.HTTPParser.kOnHeadersComplete === 'number' && typeof (common.HTTPParser.prototype as { headersCompleted?: unknown }).headersCompleted === 'function';
 
 /** Why the raw engine cannot run on this Node.js, or undefined when it can. */
 export function rawEngineUnsupported(): string | undefined {

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { filterResponseHeaders, type ResponseShape } from '../response-policy.js';
+import { responseFieldsText, type ResponseShape } from '../response-policy.js';
 import { httpDate } from './http-date.js';
 
 /** How the body goes to the client. */
@@ -12,19 +12,13 @@ export const enum Framing {
   UntilClose = 2,
 }
 
-// One list for every response: filled by the policy (by index, so its storage is kept), then written out.
-const scratch: string[] = [];
-
 /**
  * Status line and the backend's fields the response policy keeps
  * (../response-policy.ts), as text for the client; `shape` says whether the
  * backend's Content-Length and Date were kept.
  */
 export function responseHeadStart(status: number, statusText: string, raw: readonly string[], shape: ResponseShape): string {
-  filterResponseHeaders(raw, status < 200 || status === 204, scratch, shape);
-  let text = `HTTP/1.1 ${status} ${statusText || STATUS_CODES[status] || 'unknown'}\r\n`;
-  for (let i = 0; i < scratch.length; i += 2) text += `${scratch[i]}: ${scratch[i + 1]}\r\n`;
-  return text;
+  return `HTTP/1.1 ${status} ${statusText || STATUS_CODES[status] || 'unknown'}\r\n${responseFieldsText(raw, status < 200 || status === 204, shape)}`;
 }
 
 /** The headers Node's http.Server adds itself: Date when missing, framing, Connection and Keep-Alive. */

@@ -2,7 +2,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ErrorCode } from '../../../common/errors.js';
 import { classifyUpstreamError } from '../../../common/errors.js';
-import { createParser, HEAD_CONTINUE, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageBegin, kOnMessageComplete, type LlhttpParser } from './http-parser.js';
+import { createParser, HEAD_CONTINUE, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, type LlhttpParser } from './http-parser.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 /** What receives one response: the exchange that sent the request. */
@@ -73,6 +73,14 @@ export class UpstreamConnection {
   #pendingHeaders: string[] = [];
   /** Absolute time (ms) after which the connection times out (see the class comment). */
   deadline = 0;
+  /**
+   * A timeout to start at the pool's next sweep (-1: none). Deadlines are armed by the sweep
+   * rather than with a clock read per event: they hold to the sweep's granularity anyway, and
+   * the hot path reads no clock.
+   */
+  #armMs = -1;
+  /** Body bytes arrived since the last sweep (the body's idle clock restarts). */
+  #bodySeen = false;
   #timeoutCode: ErrorCode = 'SWY_UPSTREAM_CONNECT_TIMEOUT';
   /** The response's head wait, started once the request is fully written. */
   #headWaitMs = 0;
@@ -139,19 +147,26 @@ export class UpstreamConnection {
     this.#interimCount = 0;
     this.#headWaitMs = headWaitMs;
     this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
+    this.#wait(-1);
+  }
+
+  /** No deadline (`ms` -1), or one of `ms` from the next sweep. */
+  #wait(ms: number): void {
     this.deadline = Infinity;
+    this.#armMs = ms;
+    this.#bodySeen = false;
   }
 
   /** The whole request is written: the wait for the response head starts (unless it already came). */
   requestDone(): void {
     this.requestWritten = true;
     if (this.upload) this.pool.uploadEnded(this);
-    if (!this.headReceived) this.deadline = Date.now() + this.#headWaitMs;
+    if (!this.headReceived) this.#wait(this.#headWaitMs);
   }
 
   /** A body write was not taken at once: the backend has the send timeout to take it. */
   sendBlocked(): void {
-    if (!this.headReceived && !this.requestWritten) this.deadline = Date.now() + this.pool.options.sendTimeoutMs;
+    if (!this.headReceived && !this.requestWritten) this.#wait(this.pool.options.sendTimeoutMs);
   }
 
   /** Reading stops until the client takes what it was sent (the client send timeout runs). */
@@ -159,20 +174,20 @@ export class UpstreamConnection {
     if (this.#pausedForClient || this.#state !== State.Busy) return;
     this.#pausedForClient = true;
     this.socket.pause();
-    this.deadline = Date.now() + this.pool.options.clientSendTimeoutMs;
+    this.#wait(this.pool.options.clientSendTimeoutMs);
   }
 
   resumeForClient(): void {
     if (!this.#pausedForClient) return;
     this.#pausedForClient = false;
-    this.deadline = Date.now() + this.pool.options.bodyTimeoutMs;
+    this.#wait(this.pool.options.bodyTimeoutMs);
     this.socket.resume();
   }
 
   /** Back in the pool, idle. */
   parked(idleTimeoutMs: number): void {
     this.#state = State.Idle;
-    this.deadline = Date.now() + idleTimeoutMs;
+    this.#wait(idleTimeoutMs);
   }
 
   /** Closes it now; a sink still attached is not told (the caller is the sink). */
@@ -185,8 +200,19 @@ export class UpstreamConnection {
     }
   }
 
-  /** The pool's timer: past its deadline, a connection fails (or, idle, just closes). */
+  /** The pool's timer: arms a waiting deadline, restarts the body's on activity; past its deadline, a connection fails (or, idle, just closes). */
   checkDeadline(now: number): void {
+    if (this.#armMs >= 0) {
+      this.deadline = now + this.#armMs;
+      this.#armMs = -1;
+      this.#bodySeen = false;
+      return;
+    }
+    if (this.#bodySeen) {
+      this.#bodySeen = false;
+      this.deadline = now + this.pool.options.bodyTimeoutMs;
+      return;
+    }
     if (now <= this.deadline || this.#state === State.Closed) return;
     if (this.#state === State.Idle) this.destroy();
     else if (this.#pausedForClient) {
@@ -230,8 +256,11 @@ export class UpstreamConnection {
     this.#answered = true;
     const cs = sink.clientSocket;
     cs.cork();
-    const r = this.#parser.execute(chunk);
-    if (this.#completed !== null) this.#finishResponse(!isParseError(r) && !this.#trailingBytes);
+    const p = this.#parser;
+    const r = p.execute(chunk);
+    // A clean boundary: no error, no message after the response, not even the start of one
+    // (llhttp forgets that a head was complete as soon as the next message begins).
+    if (this.#completed !== null) this.#finishResponse(!isParseError(r) && !this.#trailingBytes && p.headersCompleted());
     else if (isParseError(r)) this.#fail('SWY_UPSTREAM_PROTOCOL');
     cs.uncork();
   }
@@ -269,11 +298,6 @@ export class UpstreamConnection {
 
   // --- parser events ----------------------------------------------------------
 
-  onMessageBegin(): void {
-    // A message after a complete response in the same read: not a clean boundary.
-    if (this.#completed !== null) this.#trailingBytes = true;
-  }
-
   onHeaders(headers: string[]): void {
     for (let i = 0; i < headers.length; i++) this.#pendingHeaders.push(headers[i]!);
   }
@@ -284,7 +308,11 @@ export class UpstreamConnection {
       this.#pendingHeaders = [];
     }
     const sink = this.sink;
-    if (sink === null) return HEAD_CONTINUE;
+    if (sink === null) {
+      // A whole message after a complete response in the same read: not a clean boundary.
+      if (this.#completed !== null) this.#trailingBytes = true;
+      return HEAD_CONTINUE;
+    }
     if (status < 200) {
       if (status === 101 || upgrade || ++this.#interimCount > MAX_INTERIM) {
         this.#fail('SWY_UPSTREAM_PROTOCOL');
@@ -297,14 +325,14 @@ export class UpstreamConnection {
     this.headReceived = true;
     this.#keepAlive = keepAlive;
     this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
-    this.deadline = Date.now() + this.pool.options.bodyTimeoutMs;
+    if (!this.#pausedForClient) this.#wait(this.pool.options.bodyTimeoutMs);
     return sink.onResponseHead(status, statusText, headers);
   }
 
   onBody(chunk: Buffer): void {
     const sink = this.sink;
     if (sink === null) return;
-    if (!this.#pausedForClient) this.deadline = Date.now() + this.pool.options.bodyTimeoutMs;
+    if (!this.#pausedForClient) this.#bodySeen = true;
     sink.onResponseBody(chunk);
   }
 
@@ -326,14 +354,12 @@ export class UpstreamConnection {
     this.sink = null;
     this.#completed = sink;
     this.#completedTrailers = trailers;
-    this.#parser[kOnMessageBegin] = parserOnMessageBegin;
   }
 
   /** The response is complete: back to the pool at a clean boundary, else closed; then the sink hears of it. */
   #finishResponse(clean: boolean): void {
     const sink = this.#completed!;
     const trailers = this.#completedTrailers;
-    this.#parser[kOnMessageBegin] = undefined;
     this.#completed = null;
     this.#completedTrailers = null;
     this.#trailingBytes = false;
@@ -373,9 +399,6 @@ function socketOnDrain(this: TaggedSocket): void {
   this[kConn]!.onDrain();
 }
 
-function parserOnMessageBegin(this: TaggedParser): void {
-  this[kConn]!.onMessageBegin();
-}
 function parserOnHeaders(this: TaggedParser, headers: string[]): void {
   this[kConn]!.onHeaders(headers);
 }
