@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import type { EngineName } from '../../balancer/forward/forwarder.js';
 import { echo, echoed, ENGINES, HostileRig, spec } from '../helpers/hostile.js';
 import { RawClient, type RawResponse } from '../helpers/raw-http.js';
@@ -529,7 +529,31 @@ for (const engine of ENGINES) {
     });
     for (const [name, run] of CASES) it(name, () => run(ctx));
 
-    it('bounds the backend connections slow streaming uploads can hold, so other requests are still served', async () => {
+    it('260 stalled small uploads take no backend connection: an unrelated GET is answered at once', async (t: TestContext) => {
+      const before = rig.blame();
+      const opened = rig.backend.connections;
+      const stalled: RawClient[] = [];
+      try {
+        for (let i = 0; i < 260; i++) {
+          const c = await RawClient.connect(rig.lb.port);
+          stalled.push(c);
+          c.send(`POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(10)}`);
+        }
+        const started = Date.now();
+        const r = await ctx.once('GET /unrelated HTTP/1.1\r\nHost: t\r\n\r\n');
+        const ms = Date.now() - started;
+        t.diagnostic(`${engine}: GET answered in ${ms} ms beside 260 stalled uploads; backend connections opened meanwhile: ${rig.backend.connections - opened}`);
+        assert.equal(r?.status, 200);
+        assert.ok(ms < 1000, `answered in ${ms} ms`);
+        assert.ok(rig.backend.connections - opened <= 1, 'the stalled uploads opened no backend connection');
+      } finally {
+        for (const c of stalled) c.destroy();
+      }
+      await waitFor('the stalled uploads to be gone', () => rig.lb.lb.inFlight === 0, 5000);
+      rig.assertNotBlamed(before);
+    });
+
+    it('bounds the backend connections slow streaming uploads can hold, so other requests are still served', async (t: TestContext) => {
       // 4 connections per backend: uploads larger than the request buffer may hold at most 2.
       const small = await HostileRig.start(engine, { connections: 4, limits: { clientBodyTimeoutMs: 5000 } });
       const uploads: RawClient[] = [];
@@ -550,6 +574,7 @@ for (const engine of ENGINES) {
           assert.equal(r.status, 200);
         }
         const ms = Date.now() - started;
+        t.diagnostic(`${engine}: 5 uploads stalled after 100 KiB of 1 MiB, --backend-connections 4: 5 GETs answered in ${ms} ms, ${small.backend.open} backend connections open`);
         assert.ok(ms < 2500, `GETs served while uploads stall (${ms} ms)`);
         if (engine === 'raw') assert.ok(small.backend.open <= 4, `backend connections ${small.backend.open}`);
       } finally {
