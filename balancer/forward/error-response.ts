@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../common/errors.js';
 
 /**
@@ -20,15 +20,5 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
 export function rawErrorResponse(code: ErrorCode, requestId = ''): string {
   const entry = ERROR_CATALOGUE[code];
   const body = `{"error":{"code":"${code}","message":"${entry.message}","requestId":${JSON.stringify(requestId)}}}`;
-  return `HTTP/1.1 ${entry.status} ${STATUS_TEXT[entry.status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${entry.status} ${STATUS_CODES[entry.status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
-
-const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
