@@ -133,9 +133,9 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
   out.path = f.target;
   out.requestId = '';
 
-  if (f.major !== 1 || f.minor > 1) return refuse(out, 'SWY_HTTP_VERSION');
-  if (f.method === 'CONNECT') return refuse(out, 'SWY_NOT_IMPLEMENTED');
-  if (raw.length > opts.maxHeaders * 2) return refuse(out, 'SWY_TOO_MANY_HEADERS');
+  if (f.major !== 1 || f.minor > 1) return refuse(out, 'SWY_HTTP_VERSION', requestId);
+  if (f.method === 'CONNECT') return refuse(out, 'SWY_NOT_IMPLEMENTED', requestId);
+  if (raw.length > opts.maxHeaders * 2) return refuse(out, 'SWY_TOO_MANY_HEADERS', requestId);
 
   let hostCount = 0;
   let host = '';
@@ -199,7 +199,7 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
         if (incomingId === undefined && isAcceptableRequestId(value)) incomingId = value;
         continue;
       case 'via':
-        if (value.includes(opts.via) && viaNames(value, opts.via)) return refuse(out, 'SWY_LOOP_DETECTED');
+        if (value.includes(opts.via) && viaNames(value, opts.via)) return refuse(out, 'SWY_LOOP_DETECTED', requestId);
         headers[w++] = name;
         headers[w++] = value;
         continue;
@@ -219,15 +219,15 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
 
   // --- target and Host (RFC 9112 3.2) -------------------------------------------
   const http11 = f.minor === 1;
-  if (hostCount > 1 || (http11 && hostCount === 0)) return refuse(out, 'SWY_BAD_HOST');
-  if (hostCount === 1 && !isAuthority(host, true)) return refuse(out, 'SWY_BAD_HOST');
+  if (hostCount > 1 || (http11 && hostCount === 0)) return refuse(out, 'SWY_BAD_HOST', requestId);
+  if (hostCount === 1 && !isAuthority(host, true)) return refuse(out, 'SWY_BAD_HOST', requestId);
   const target = f.target;
   if (target.charCodeAt(0) === 0x2f /* / */) out.path = target;
   else if (target === '*') {
-    if (f.method !== 'OPTIONS') return refuse(out, 'SWY_BAD_REQUEST');
+    if (f.method !== 'OPTIONS') return refuse(out, 'SWY_BAD_REQUEST', requestId);
   } else {
     const abs = absoluteForm(target);
-    if (abs === undefined) return refuse(out, 'SWY_BAD_REQUEST');
+    if (abs === undefined) return refuse(out, 'SWY_BAD_REQUEST', requestId);
     out.path = abs.path;
     host = abs.authority;
     hostCount = 1;
@@ -244,35 +244,35 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
         if (token === 'upgrade') upgradeAsked = true;
         continue;
       }
-      if (PROTECTED.has(token) || token.startsWith('x-forwarded-')) return refuse(out, 'SWY_BAD_REQUEST');
+      if (PROTECTED.has(token) || token.startsWith('x-forwarded-')) return refuse(out, 'SWY_BAD_REQUEST', requestId);
       connectionNamed = true;
     }
   }
 
   // --- body framing (RFC 9112 6) ------------------------------------------------
   if (transferEncoding !== undefined) {
-    if (!http11) return refuse(out, 'SWY_BAD_REQUEST');
-    if (transferEncoding.trim().toLowerCase() !== 'chunked') return refuse(out, 'SWY_NOT_IMPLEMENTED');
-    if (contentLength !== undefined) return refuse(out, 'SWY_BAD_REQUEST');
+    if (!http11) return refuse(out, 'SWY_BAD_REQUEST', requestId);
+    if (transferEncoding.trim().toLowerCase() !== 'chunked') return refuse(out, 'SWY_NOT_IMPLEMENTED', requestId);
+    if (contentLength !== undefined) return refuse(out, 'SWY_BAD_REQUEST', requestId);
     out.body = BodyFraming.Chunked;
   } else if (contentLength !== undefined) {
     const n = parseLength(contentLength);
-    if (n < 0) return refuse(out, n === -2 ? 'SWY_BODY_TOO_LARGE' : 'SWY_BAD_REQUEST');
-    if (opts.maxBodySize > 0 && n > opts.maxBodySize) return refuse(out, 'SWY_BODY_TOO_LARGE');
+    if (n < 0) return refuse(out, n === -2 ? 'SWY_BODY_TOO_LARGE' : 'SWY_BAD_REQUEST', requestId);
+    if (opts.maxBodySize > 0 && n > opts.maxBodySize) return refuse(out, 'SWY_BODY_TOO_LARGE', requestId);
     out.body = BodyFraming.Length;
     out.length = n;
   }
 
   // --- Expect (RFC 9110 10.1.1) ---------------------------------------------------
   if (expect !== undefined) {
-    if (expect.trim().toLowerCase() !== '100-continue') return refuse(out, 'SWY_EXPECTATION_FAILED');
+    if (expect.trim().toLowerCase() !== '100-continue') return refuse(out, 'SWY_EXPECTATION_FAILED', requestId);
     out.expectContinue = http11;
   }
 
   // --- Upgrade: only the allow-list becomes a tunnel ---------------------------------
   if (upgrade !== undefined && upgradeAsked) {
     // An upgrade request with a body: parsers disagree on where the new protocol starts. Refused.
-    if (out.length > 0 || out.body === BodyFraming.Chunked) return refuse(out, 'SWY_BAD_REQUEST');
+    if (out.length > 0 || out.body === BodyFraming.Chunked) return refuse(out, 'SWY_BAD_REQUEST', requestId);
     const proto = firstProtocol(upgrade);
     if (http11 && opts.upgrades.has(proto)) out.upgrade = proto;
   }
@@ -309,9 +309,11 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
   return out;
 }
 
-function refuse(out: PolicyVerdict, code: ErrorCode): PolicyVerdict {
+function refuse(out: PolicyVerdict, code: ErrorCode, requestId: () => string): PolicyVerdict {
   out.refusal = code;
   out.headers.length = 0;
+  // A refusal carries an id too (in X-Request-Id and its body), though nothing is forwarded.
+  out.requestId = requestId();
   return out;
 }
 
