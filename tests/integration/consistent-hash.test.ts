@@ -7,12 +7,12 @@ import { SwitchyardProcess } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { writeBackend } from '../helpers/registry-writer.js';
 import { TestBackend } from '../helpers/stack.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitReady } from '../helpers/wait.js';
 
 async function balancer(redisUrl: string, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; adminUrl: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const proc = new SwitchyardProcess(['balancer', '--redis', redisUrl, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--strategy', 'consistent-hash', '--hash-key', 'header:x-user', ...extra]);
-  await proc.waitForLog('balancer listening', 15_000);
+  await waitReady(`http://127.0.0.1:${adminPort}`);
   return { proc, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }
 

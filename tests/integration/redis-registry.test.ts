@@ -7,7 +7,7 @@ import { SwitchyardProcess } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { removeBackend, writeBackend, writeRawEntry } from '../helpers/registry-writer.js';
 import { TestBackend } from '../helpers/stack.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { sleep, waitFor, waitReady } from '../helpers/wait.js';
 
 const PREFIX = 'switchyard:';
 
@@ -16,7 +16,7 @@ async function startBalancer(redisUrl: string, extra: string[] = []): Promise<{ 
   const port = await freePort();
   const adminPort = await freePort();
   const proc = new SwitchyardProcess(['balancer', '--redis', redisUrl, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--health-interval', '500ms', '--health-fast-interval', '100ms', '--health-timeout', '400ms', ...extra]);
-  await proc.waitForLog('balancer listening', 15_000);
+  await waitReady(`http://127.0.0.1:${adminPort}`);
   return { proc, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }
 
