@@ -9,7 +9,7 @@ import type { Registry } from '../common/registry/registry.js';
 import { BufferBudget } from './forward/buffer-budget.js';
 import { rawErrorResponse, sendError } from './forward/error-response.js';
 import { policyOptions, resolveLimits, type RequestLimits } from './forward/request-limits.js';
-import { clientAddress, evaluateRequest, newVerdict, type RequestPolicyOptions } from './forward/request-policy.js';
+import { clientAddress, evaluateRequest, newVerdict, type PolicyVerdict, type RequestPolicyOptions } from './forward/request-policy.js';
 import type { EngineName, ForwardHost, ForwardSettings, Forwarder, IncomingCall } from './forward/forwarder.js';
 import { HttpCall, type CallHost } from './forward/http-call.js';
 import { HttpProxyForwarder } from './forward/http-proxy-forwarder.js';
@@ -390,12 +390,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
 
   /** A request http.Server parsed: the policy, then HttpCall (body, admission) hands it to the engine. */
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const v = evaluateRequest(
-      { method: req.method ?? 'GET', target: req.url ?? '', major: req.httpVersionMajor, minor: req.httpVersionMinor, headers: req.rawHeaders, clientIp: clientAddress(req.socket.remoteAddress), proto: 'http' },
-      this.policy,
-      this.#requestId,
-      newVerdict(),
-    );
+    const v = this.#verdictFor(req);
     if (v.refusal !== undefined) {
       this.requestsTotal++;
       this.countError(v.refusal);
@@ -413,12 +408,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
    */
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
-    const v = evaluateRequest(
-      { method: req.method ?? 'GET', target: req.url ?? '', major: req.httpVersionMajor, minor: req.httpVersionMinor, headers: req.rawHeaders, clientIp: clientAddress(req.socket.remoteAddress), proto: 'http' },
-      this.policy,
-      this.#requestId,
-      newVerdict(),
-    );
+    const v = this.#verdictFor(req);
     if (v.refusal === undefined && v.upgrade !== undefined) {
       this.tunnels.handle(req, socket, head, v);
       return;
@@ -442,6 +432,12 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
   }
 
   readonly #requestId = (): string => this.nextRequestId();
+
+  /** The request policy's verdict on a request http.Server parsed. */
+  #verdictFor(req: IncomingMessage): PolicyVerdict {
+    const facts = { method: req.method ?? 'GET', target: req.url ?? '', major: req.httpVersionMajor, minor: req.httpVersionMinor, headers: req.rawHeaders, clientIp: clientAddress(req.socket.remoteAddress), proto: 'http' };
+    return evaluateRequest(facts, this.policy, this.#requestId, newVerdict());
+  }
 
   get sendTimeoutMs(): number {
     return this.settings.pool.bodyTimeoutMs;

@@ -134,7 +134,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   /** The client connection closes after this response. */
   closeAfter: boolean;
 
-  /** `v`: the policy's verdict for this request (read here, not kept: the caller reuses it). */
+  /** `v`: the policy's verdict for this request (read here, not kept). */
   constructor(client: ClientSide, engine: EngineSide, method: string, v: PolicyVerdict, rawHeaders: string[], http10: boolean, keepAlive: boolean) {
     this.#client = client;
     this.#engine = engine;
@@ -435,11 +435,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
       this.#releaseBody();
       return;
     }
-    const conn = this.#conn;
-    this.#conn = null;
-    if (conn !== null) conn.destroy();
-    this.#waitingForConnection = false;
-    if (this.attemptOpen) this.#closeAttempt('cancelled');
+    this.#cancelAttempt();
     if (this.#responseStarted) {
       this.#finish(code);
       this.#client.cut();
@@ -450,11 +446,8 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (this.#phase === Phase.Admitted) this.#finish(code);
     else {
       // Not holding a slot: a queued request gives its place back, a new one is counted here.
-      if (this.#phase === Phase.Queued) {
-        this.#ticket?.cancel();
-        this.#ticket = null;
-        this.#host.queuedLeft();
-      } else this.#host.requestRefused();
+      if (this.#phase === Phase.Queued) this.#leaveQueue();
+      else this.#host.requestRefused();
       this.#phase = Phase.Done;
       this.#releaseBody();
     }
@@ -641,17 +634,27 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (this.#phase === Phase.Queued) {
       this.#phase = Phase.Done;
       this.#releaseBody();
-      this.#ticket?.cancel();
-      this.#ticket = null;
-      this.#host.queuedLeft();
+      this.#leaveQueue();
       return;
     }
+    this.#cancelAttempt();
+    this.#finish('client closed');
+  }
+
+  /** Ends the current attempt as cancelled and closes its backend connection: nothing counts against the backend. */
+  #cancelAttempt(): void {
     const conn = this.#conn;
     this.#conn = null;
     if (conn !== null) conn.destroy();
     this.#waitingForConnection = false;
     if (this.attemptOpen) this.#closeAttempt('cancelled');
-    this.#finish('client closed');
+  }
+
+  /** Gives a place in the admission queue back. */
+  #leaveQueue(): void {
+    this.#ticket?.cancel();
+    this.#ticket = null;
+    this.#host.queuedLeft();
   }
 
   #fail(code: ErrorCode): void {
