@@ -96,7 +96,7 @@ export const BALANCER_OPTIONS = {
   dwBlackout: option({ type: duration(0, 600_000), flag: 'dw-blackout', env: ['SWITCHYARD_DW_BLACKOUT'], default: 10_000, help: "dynamic-weighted: a new backend's measurements count only after this long.", group: 'Strategy options' }),
   dwFailureWindow: option({ type: duration(1000, 600_000), flag: 'dw-failure-window', env: ['SWITCHYARD_DW_FAILURE_WINDOW'], default: 10_000, help: 'dynamic-weighted: window of the failure ratio.', group: 'Strategy options' }),
   stickyCookie: option({ type: text({ min: 1, max: 64, pattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, expected: 'a cookie name' }), flag: 'sticky-cookie', env: ['SWITCHYARD_STICKY_COOKIE'], help: 'Sticky sessions over any strategy: the cookie that pins a client to a backend (off when unset).', group: 'Strategy options' }),
-  stickySecret: option({ type: text({ min: 16, max: 256, expected: 'a secret of at least 16 characters' }), flag: 'sticky-secret', env: ['SWITCHYARD_STICKY_SECRET'], help: 'Key that signs sticky cookies; the same on every balancer (required with --sticky-cookie).', group: 'Strategy options' }),
+  stickySecret: option({ type: text({ min: 16, max: 256, expected: 'a secret of at least 16 characters' }), flag: 'sticky-secret', env: ['SWITCHYARD_STICKY_SECRET'], help: 'Key that signs sticky cookies; the same on every balancer (required with --sticky-cookie).', group: 'Strategy options', secret: true }),
   stickyMaxAge: option({ type: duration(1000, 31_536_000_000), flag: 'sticky-max-age', env: ['SWITCHYARD_STICKY_MAX_AGE'], help: 'Lifetime of the sticky cookie (a session cookie when unset).', group: 'Strategy options' }),
 
   outlierConsecutiveFailures: option({ type: integer(0, 10_000), flag: 'outlier-consecutive-failures', env: ['SWITCHYARD_OUTLIER_CONSECUTIVE_FAILURES'], default: 5, help: 'Passive outlier detection: this many 5xx or connect failures in a row eject a backend (0 = off).', group: 'Resilience' }),
@@ -133,13 +133,13 @@ export const BALANCER_OPTIONS = {
   healthRise: option({ type: integer(1, 100), flag: 'health-rise', env: ['SWITCHYARD_HEALTH_RISE'], default: 2, help: 'Consecutive passes that bring an unhealthy backend back.', group: 'Health checks' }),
   healthFall: option({ type: integer(1, 100), flag: 'health-fall', env: ['SWITCHYARD_HEALTH_FALL'], default: 3, help: 'Consecutive failures that take a healthy backend out (a refused connection takes it out at once).', group: 'Health checks' }),
 
-  redis: option({ type: redisUrl(), flag: 'redis', env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'], help: 'Redis registry URL; without it the registry is in memory.', group: 'Registry' }),
+  redis: option({ type: redisUrl(), flag: 'redis', env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'], help: 'Redis registry URL (redis://user:password@host:port/db); without it the registry is in memory.', group: 'Registry', secret: true }),
   redisPrefix: option({ type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9:_{}.-]+$/, expected: 'letters, digits and : _ - . { }' }), flag: 'redis-prefix', env: ['SWITCHYARD_REDIS_PREFIX'], default: 'switchyard:', help: 'Prefix of every registry key in Redis.', group: 'Registry' }),
   registryPoll: option({ type: duration(50, 600_000), flag: 'registry-poll', env: ['SWITCHYARD_REGISTRY_POLL'], default: 500, help: 'How often the registry version is polled to catch changes whose pub/sub message was lost.', group: 'Registry' }),
 
   adminPort: option({ type: port(), flag: 'admin-port', env: ['SWITCHYARD_ADMIN_PORT'], default: 9091, help: 'Port of the admin API.', group: 'Admin' }),
   adminHost: option({ type: text({ min: 1 }), flag: 'admin-host', env: ['SWITCHYARD_ADMIN_HOST'], default: '127.0.0.1', help: 'Address the admin API binds to; keep it private or set a token.', group: 'Admin' }),
-  adminToken: option({ type: text({ min: 8, expected: 'a token of at least 8 characters' }), flag: 'admin-token', env: ['SWITCHYARD_ADMIN_TOKEN'], help: 'Bearer token required for admin changes (register, drain, deregister).', group: 'Admin' }),
+  adminToken: option({ type: text({ min: 8, expected: 'a token of at least 8 characters' }), flag: 'admin-token', env: ['SWITCHYARD_ADMIN_TOKEN'], help: 'Bearer token required for admin changes (register, drain, deregister).', group: 'Admin', secret: true }),
 
   explain: option({ type: boolean(), flag: 'explain', env: ['SWITCHYARD_EXPLAIN'], default: false, help: 'Add X-LB-Decision to every response: strategy, candidates, the pick and why others were skipped.', group: 'Observability' }),
   explainHeader: option({ type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9-]+$/, expected: 'a header name' }), flag: 'explain-header', env: ['SWITCHYARD_EXPLAIN_HEADER'], help: 'A request header (e.g. x-lb-explain) that asks for X-LB-Decision on that request only.', group: 'Observability' }),

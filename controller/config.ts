@@ -38,7 +38,7 @@ export const CONTROLLER_OPTIONS = {
     group: 'Docker',
   }),
 
-  redis: option({ type: redisUrl(), flag: 'redis', env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'], help: 'Redis registry URL (required).', group: 'Registry' }),
+  redis: option({ type: redisUrl(), flag: 'redis', env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'], help: 'Redis registry URL (redis://user:password@host:port/db; required).', group: 'Registry', secret: true }),
   redisPrefix: option({
     type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9:_{}.-]+$/, expected: 'letters, digits and : _ - . { }' }),
     flag: 'redis-prefix',

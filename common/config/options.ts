@@ -17,6 +17,8 @@ export interface OptionDef<T> {
   readonly help: string;
   /** Groups options in --help and in docs/configuration.md. */
   readonly group?: string;
+  /** A credential: its value is never shown in an error message. */
+  readonly secret?: boolean;
 }
 
 export type OptionTable = Readonly<Record<string, OptionDef<any>>>;
@@ -147,11 +149,8 @@ export function loadOptions<Tbl extends OptionTable>(
     let raw = fromArgv.get(key);
     if (!raw && def.env) {
       for (const name of def.env) {
-        const v = sources.env[name];
-        if (v !== undefined && v !== '') {
-          raw = { value: v, origin: `environment variable ${name}` };
-          break;
-        }
+        raw = fromEnv(sources, name);
+        if (raw) break;
       }
     }
     raw ??= fromFile.get(key);
@@ -161,12 +160,34 @@ export function loadOptions<Tbl extends OptionTable>(
     }
     const result = def.type.schema.safeParse(raw.value);
     if (!result.success) {
-      const shown = typeof raw.value === 'string' ? `'${raw.value}'` : JSON.stringify(raw.value);
+      const shown = def.secret ? '(hidden)' : typeof raw.value === 'string' ? `'${raw.value}'` : JSON.stringify(raw.value);
       throw new ConfigError(`invalid value ${shown} for ${raw.origin}: expected ${def.type.expected}`);
     }
     values[key] = result.data;
   }
   return { values: Object.freeze(values) as OptionValues<Tbl>, positionals, help };
+}
+
+/**
+ * An environment variable, or the file named by the same name with `_FILE`
+ * appended (Docker and Compose secrets), whose content is the value with one
+ * trailing newline removed. The variable itself wins when both are set.
+ */
+function fromEnv(sources: OptionSources, name: string): RawValue | undefined {
+  const v = sources.env[name];
+  if (v !== undefined && v !== '') return { value: v, origin: `environment variable ${name}` };
+  const file = sources.env[`${name}_FILE`];
+  if (file === undefined || file === '') return undefined;
+  const read = sources.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  let content: string;
+  try {
+    content = read(file);
+  } catch (err) {
+    throw new ConfigError(`cannot read ${name}_FILE '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  content = content.replace(/\r?\n$/, '');
+  if (content === '') throw new ConfigError(`${name}_FILE '${file}' is empty`);
+  return { value: content, origin: `the file ${file} (${name}_FILE)` };
 }
 
 function readConfigFile(
@@ -250,6 +271,7 @@ export function renderHelp(table: OptionTable, text: HelpText, formatDefault: (d
     lines.push('');
   }
   lines.push('  --config <file>', `      JSON file whose keys are the option names above in camelCase (env ${CONFIG_ENV}). Flags beat env, env beats the file.`);
+  lines.push('  <VARIABLE>_FILE', '      Any environment variable above may instead be given as a file holding its value (Docker secrets), named by the variable with _FILE appended.');
   lines.push('  -h, --help', '      Show this help.', '');
   if (text.footer) lines.push(text.footer, '');
   return lines.join('\n');

@@ -91,6 +91,37 @@ describe('balancer config', () => {
   });
 });
 
+describe('secrets from files (*_FILE)', () => {
+  it('reads a variable from the file its _FILE twin names, without the trailing newline', () => {
+    const files = { '/run/secrets/redis_url': 'redis://balancer:s3cret-pass@redis:6379\n', '/run/secrets/token': 'abcdefgh12345678\n' };
+    const c = load([], { REDIS_URL_FILE: '/run/secrets/redis_url', SWITCHYARD_ADMIN_TOKEN_FILE: '/run/secrets/token' }, files);
+    assert.equal(c.redis, 'redis://balancer:s3cret-pass@redis:6379');
+    assert.equal(c.adminToken, 'abcdefgh12345678');
+  });
+
+  it('lets the plain variable win over its _FILE twin, and a flag over both', () => {
+    const files = { '/t': 'from-the-file-123' };
+    assert.equal(load([], { SWITCHYARD_ADMIN_TOKEN: 'from-the-env-123', SWITCHYARD_ADMIN_TOKEN_FILE: '/t' }, files).adminToken, 'from-the-env-123');
+    assert.equal(load(['--admin-token', 'from-the-flag-1'], { SWITCHYARD_ADMIN_TOKEN_FILE: '/t' }, files).adminToken, 'from-the-flag-1');
+  });
+
+  it('names the variable and the file when the file is missing or empty', () => {
+    rejects(() => load([], { SWITCHYARD_ADMIN_TOKEN_FILE: '/nope' }), /SWITCHYARD_ADMIN_TOKEN_FILE '\/nope'/);
+    rejects(() => load([], { SWITCHYARD_ADMIN_TOKEN_FILE: '/empty' }, { '/empty': '\n' }), /SWITCHYARD_ADMIN_TOKEN_FILE '\/empty' is empty/);
+  });
+
+  it('never shows a secret value in an error', () => {
+    assert.throws(
+      () => load([], { SWITCHYARD_ADMIN_TOKEN_FILE: '/short' }, { '/short': 'tiny' }),
+      (err: unknown) => err instanceof ConfigError && !err.message.includes('tiny') && /SWITCHYARD_ADMIN_TOKEN_FILE/.test(err.message),
+    );
+    assert.throws(
+      () => load(['--redis', 'http://user:hunter2-password@x']),
+      (err: unknown) => err instanceof ConfigError && !err.message.includes('hunter2') && /--redis/.test(err.message),
+    );
+  });
+});
+
 describe('backend config', () => {
   it('defaults its id to hostname:port and reads PORT', () => {
     const { config } = loadBackendConfig({ argv: [], env: { PORT: '8088' } });
