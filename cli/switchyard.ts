@@ -20,6 +20,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'keep the registry in step with labelled Docker containers',
     run: async (argv, env) => (await import('../controller/main.js')).runController(argv, env),
   },
+  'docker-api-proxy': {
+    summary: 'serve the Docker API filtered to what the controller needs (the only holder of the socket)',
+    run: async (argv, env) => (await import('../controller/api-proxy/main.js')).runApiProxy(argv, env),
+  },
   demo: {
     summary: 'start N backends and a balancer locally, stop them all on Ctrl+C',
     run: async (argv, env) => (await import('./demo.js')).runDemo(argv, env),

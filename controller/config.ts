@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
 import { duration, oneOf, port, redisUrl, text } from '../common/config/values.js';
 import { LOG_LEVELS } from '../common/logger.js';
+import { DOCKER_HOST_EXPECTED, parseDockerHost, type DockerEndpoint } from './docker-endpoint.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -28,7 +29,14 @@ export const CONTROLLER_OPTIONS = {
     help: 'Only containers of this Compose project (label com.docker.compose.project); default: every project.',
     group: 'Docker',
   }),
-  dockerSocket: option({ type: text({ min: 1 }), flag: 'docker-socket', env: ['SWITCHYARD_DOCKER_SOCKET'], default: '/var/run/docker.sock', help: 'Path of the Docker engine socket.', group: 'Docker' }),
+  dockerHost: option({
+    type: text({ min: 1, max: 512, expected: DOCKER_HOST_EXPECTED }),
+    flag: 'docker-host',
+    env: ['SWITCHYARD_DOCKER_HOST', 'DOCKER_HOST'],
+    default: 'unix:///var/run/docker.sock',
+    help: 'Docker Engine API: a unix socket, or tcp://host:port of a filtering socket proxy (the Compose stack uses tcp://docker-api:2375; TLS is not spoken).',
+    group: 'Docker',
+  }),
   resyncInterval: option({
     type: duration(100, 3_600_000),
     flag: 'resync-interval',
@@ -67,6 +75,7 @@ export interface ControllerConfig extends OptionValues<typeof CONTROLLER_OPTIONS
   readonly network: string;
   readonly redis: string;
   readonly instanceId: string;
+  readonly docker: DockerEndpoint;
 }
 
 export function controllerHelp(): string {
@@ -84,8 +93,11 @@ export function loadControllerConfig(sources: OptionSources): { readonly help: t
   if (help) return { help };
   if (!values.network) throw new ConfigError('--network (or SWITCHYARD_NETWORK) is required: name the Docker network the balancer reaches backends on');
   if (!values.redis) throw new ConfigError('--redis (or REDIS_URL) is required: the controller writes the registry in Redis');
+  const docker = parseDockerHost(values.dockerHost);
+  if (!docker) throw new ConfigError(`invalid value '${values.dockerHost}' for --docker-host (or DOCKER_HOST): expected ${DOCKER_HOST_EXPECTED}`);
   const config: ControllerConfig = Object.freeze({
     ...values,
+    docker,
     network: values.network,
     redis: values.redis,
     instanceId: values.instanceId ?? `${hostname()}-${process.pid}`,

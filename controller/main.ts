@@ -6,6 +6,7 @@ import { createLogger } from '../common/logger.js';
 import { RedisRegistry, redactUrl } from '../common/registry/redis-registry.js';
 import { controllerHelp, loadControllerConfig } from './config.js';
 import { DockerController } from './controller.js';
+import { describeEndpoint } from './docker-endpoint.js';
 import { DockerSource } from './docker-source.js';
 import { RedisLease } from './lease.js';
 import { createControllerMetrics } from './metrics.js';
@@ -29,7 +30,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     logger: logger.child({ component: 'lease' }),
   });
   const source = new DockerSource({
-    docker: new Docker({ socketPath: config.dockerSocket }),
+    docker: new Docker({ ...config.docker, protocol: 'socketPath' in config.docker ? undefined : 'http' }),
     labelPrefix: config.labelPrefix,
     project: config.project,
     logger: logger.child({ component: 'docker' }),
@@ -61,7 +62,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
       labelPrefix: config.labelPrefix,
       project: config.project ?? null,
       registry: redactUrl(config.redis),
-      dockerSocket: config.dockerSocket,
+      docker: describeEndpoint(config.docker),
       resyncIntervalMs: config.resyncInterval,
       leaseTtlMs: config.leaseTtl,
       holder: lease.holder,

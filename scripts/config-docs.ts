@@ -6,6 +6,7 @@ import { BACKEND_OPTIONS } from '../backend/config.js';
 import { BALANCER_OPTIONS } from '../balancer/config.js';
 import { DEMO_OPTIONS } from '../cli/demo.js';
 import { CONTROLLER_OPTIONS } from '../controller/config.js';
+import { API_PROXY_OPTIONS } from '../controller/api-proxy/config.js';
 import { BENCH_OPTIONS } from '../cli/bench/options.js';
 import { SOAK_OPTIONS } from '../cli/bench/soak-options.js';
 import { LOAD_OPTIONS } from '../cli/load/options.js';
@@ -29,6 +30,7 @@ export function configurationMarkdown(): string {
     renderOptionsMarkdown('switchyard balancer', 'switchyard balancer [options]', BALANCER_OPTIONS),
     renderOptionsMarkdown('switchyard backend', 'switchyard backend [options]', BACKEND_OPTIONS),
     renderOptionsMarkdown('switchyard controller', 'switchyard controller --network <name> --redis <url> [options]', CONTROLLER_OPTIONS),
+    renderOptionsMarkdown('switchyard docker-api-proxy', 'switchyard docker-api-proxy [options]', API_PROXY_OPTIONS),
     renderOptionsMarkdown('switchyard demo', 'switchyard demo [options]', DEMO_OPTIONS),
     renderOptionsMarkdown('switchyard load', 'switchyard load <url> [options]', LOAD_OPTIONS),
     renderOptionsMarkdown('switchyard bench', 'switchyard bench [options]', BENCH_OPTIONS),
