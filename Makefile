@@ -3,6 +3,19 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 BACKENDS ?= 3
+# Node.js 24 or newer runs everything here. When the `node` on PATH is older
+# (or missing), the targets that need one use the project's own Node 26,
+# fetched once from the npm registry into .cache/node/ (scripts/node-runtime.sh).
+NODE_GOALS := install build typecheck test unit integration e2e demo docs fuzz load bench soak
+ifneq ($(filter $(NODE_GOALS),$(MAKECMDGOALS)),)
+PROJECT_NODE_BIN := $(shell bash scripts/node-runtime.sh --unless 24)
+ifneq ($(.SHELLSTATUS),0)
+$(error Switchyard needs Node.js 24 or newer and could not fetch its own Node 26 (see above); install Node.js 24+, or fix and run: bash scripts/node-runtime.sh)
+endif
+ifneq ($(PROJECT_NODE_BIN),)
+export PATH := $(PROJECT_NODE_BIN):$(PATH)
+endif
+endif
 NODE_TEST := node --import tsx --test --test-reporter=spec --test-concurrency=1 --test-timeout=180000
 UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
 INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
