@@ -12,12 +12,16 @@ export class RedisServer {
   readonly dir = mkdtempSync(join(tmpdir(), 'switchyard-redis-'));
   #proc: ChildProcess | undefined;
 
-  private constructor(port: number) {
+  readonly #args: readonly string[];
+
+  private constructor(port: number, args: readonly string[]) {
     this.port = port;
+    this.#args = args;
   }
 
-  static async start(): Promise<RedisServer> {
-    const s = new RedisServer(await freePort());
+  /** `args` go to redis-server after the test's own (e.g. `--aclfile <path>`). */
+  static async start(opts: { args?: readonly string[] } = {}): Promise<RedisServer> {
+    const s = new RedisServer(await freePort(), opts.args ?? []);
     await s.#spawn();
     return s;
   }
@@ -35,13 +39,13 @@ export class RedisServer {
 
   async #spawn(): Promise<void> {
     const bin = process.env.REDIS_SERVER ?? 'redis-server';
-    const proc = spawn(bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    const proc = spawn(bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...this.#args], { stdio: 'ignore' });
     await new Promise<void>((resolve, reject) => {
       proc.once('error', (err) => reject(new Error(`cannot start ${bin} (install redis-server): ${err.message}`)));
       proc.once('spawn', () => resolve());
     });
     this.#proc = proc;
-    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, enableReadyCheck: false });
     probe.on('error', () => undefined);
     const deadline = Date.now() + 5000;
     for (;;) {

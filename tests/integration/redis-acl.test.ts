@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { silentLogger } from '../../common/logger.js';
+import { RedisRegistry } from '../../common/registry/redis-registry.js';
+import { RedisLease } from '../../controller/lease.js';
+import { freePort } from '../helpers/ports.js';
+import { SwitchyardProcess } from '../helpers/processes.js';
+import { RedisServer } from '../helpers/redis-server.js';
+import { waitFor, waitReady } from '../helpers/wait.js';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+
+/**
+ * The Compose stack's Redis users (scripts/stack-secrets.sh), on a real
+ * redis-server loaded with the ACL file the script writes: each role can do
+ * what its program does, with the program's own code, and nothing more.
+ */
+describe('Redis credentials and per-role users', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'swy-acl-'));
+  let redis: RedisServer;
+  const pw: Record<string, string> = {};
+  const url = (user: string): string => `redis://${user}:${pw[user]}@127.0.0.1:${redis.port}`;
+  const clients: Redis[] = [];
+  const client = (u?: string): Redis => {
+    const c = new Redis(u ?? `redis://127.0.0.1:${redis.port}`, { maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+    c.on('error', () => undefined);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    mkdirSync(join(dir, 'scripts'));
+    cpSync(join(REPO, 'scripts/stack-secrets.sh'), join(dir, 'scripts/stack-secrets.sh'));
+    execFileSync('bash', [join(dir, 'scripts/stack-secrets.sh')], { stdio: 'pipe' });
+    const env = readFileSync(join(dir, '.env'), 'utf8');
+    for (const [role, key] of [['balancer', 'REDIS_BALANCER_PASSWORD'], ['controller', 'REDIS_CONTROLLER_PASSWORD'], ['observer', 'REDIS_OBSERVER_PASSWORD']] as const) {
+      pw[role] = new RegExp(`^${key}=(.+)$`, 'm').exec(env)![1]!;
+    }
+    redis = await RedisServer.start({ args: ['--aclfile', join(dir, '.secrets/redis_users_acl')] });
+  });
+
+  after(async () => {
+    for (const c of clients) c.disconnect();
+    await redis.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps the credentials private and made once: .env 0600, .secrets 0700, hashes only in the ACL file', () => {
+    assert.equal(statSync(join(dir, '.env')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, '.secrets')).mode & 0o777, 0o700);
+    const acl = readFileSync(join(dir, '.secrets/redis_users_acl'), 'utf8');
+    for (const p of Object.values(pw)) assert.ok(!acl.includes(p), 'no password in clear in the ACL file');
+    const before = readFileSync(join(dir, '.env'), 'utf8');
+    const out = execFileSync('bash', [join(dir, 'scripts/stack-secrets.sh')], { stdio: 'pipe', encoding: 'utf8' });
+    assert.equal(readFileSync(join(dir, '.env'), 'utf8'), before, 'a second run keeps the credentials');
+    for (const p of Object.values(pw)) assert.ok(!out.includes(p));
+    assert.equal(readFileSync(join(dir, '.secrets/redis_balancer_url'), 'utf8'), `redis://balancer:${pw.balancer}@redis:6379\n`);
+  });
+
+  it('lets an unauthenticated client ping and nothing else', async () => {
+    const anon = client();
+    assert.equal(await anon.ping(), 'PONG');
+    await assert.rejects(anon.set('switchyard:backend:evil', 'x'), /NOPERM/);
+    await assert.rejects(anon.smembers('switchyard:backends'), /NOPERM/);
+    await assert.rejects(anon.config('GET', 'requirepass'), /NOPERM/);
+    await assert.rejects(client(`redis://balancer:wrong-password@127.0.0.1:${redis.port}`).ping(), /WRONGPASS|invalid username-password/);
+  });
+
+  it('lets the balancer role run the registry (read, write, subscribe) and nothing beyond it', async () => {
+    const writer = new RedisRegistry({ url: url('balancer'), prefix: 'switchyard:', pollIntervalMs: 100, logger: silentLogger() });
+    const reader = new RedisRegistry({ url: url('balancer'), prefix: 'switchyard:', pollIntervalMs: 60_000, logger: silentLogger() });
+    await writer.start();
+    await reader.start();
+    try {
+      let notified = 0;
+      reader.subscribe(() => notified++);
+      await writer.upsert({ id: 'b1', url: 'http://10.0.0.1:8081', weight: 1, state: 'active', labels: {} });
+      await writer.setState('b1', 'draining');
+      // The reader hears of it by pub/sub (its poll is a minute away).
+      await waitFor('the reader to see b1 draining', () => reader.current().backends.find((b) => b.id === 'b1')?.state === 'draining');
+      assert.ok(notified > 0);
+      assert.equal(await writer.remove('b1'), true);
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+    const raw = client(url('balancer'));
+    await assert.rejects(raw.set('switchyard:controller-lease:net', 'me'), /NOPERM/, 'the controller\'s lease is not the balancer\'s');
+    await assert.rejects(raw.set('other:key', 'x'), /NOPERM/);
+    await assert.rejects(raw.flushall(), /NOPERM/);
+    await assert.rejects(raw.config('SET', 'dir', '/tmp'), /NOPERM/);
+    await assert.rejects(raw.call('ACL', 'LIST'), /NOPERM/);
+    await assert.rejects(raw.keys('*'), /NOPERM/);
+  });
+
+  it('lets the controller role hold the writer lease and write the registry', async () => {
+    const lease = new RedisLease({ url: url('controller'), key: 'switchyard:controller-lease:net', holder: 'c1', ttlMs: 3000, logger: silentLogger() });
+    const registry = new RedisRegistry({ url: url('controller'), prefix: 'switchyard:', pollIntervalMs: 100, logger: silentLogger() });
+    await lease.start();
+    await registry.start();
+    try {
+      await waitFor('the lease', () => lease.held);
+      await registry.upsert({ id: 'c-b1', url: 'http://10.0.0.2:8081', weight: 2, state: 'active', labels: {} });
+      assert.equal(registry.current().backends.length >= 0, true);
+      assert.equal(await registry.remove('c-b1'), true);
+    } finally {
+      await registry.close();
+      await lease.close();
+    }
+    await assert.rejects(client(url('controller')).flushdb(), /NOPERM/);
+  });
+
+  it('lets the observer role read and follow the registry, never write it', async () => {
+    const obs = client(url('observer'));
+    assert.deepEqual(await obs.smembers('switchyard:backends'), []);
+    await assert.rejects(obs.sadd('switchyard:backends', 'evil'), /NOPERM/);
+    await assert.rejects(obs.hset('switchyard:backend:x', 'url', 'http://evil'), /NOPERM/);
+    await assert.rejects(obs.publish('switchyard:changes', '{}'), /NOPERM/);
+    await assert.rejects(obs.call('EVAL', "return redis.call('SADD', KEYS[1], 'evil')", '1', 'switchyard:backends'), /NOPERM|No permissions/);
+  });
+
+  it('gives a balancer its Redis URL as a file (REDIS_URL_FILE) and never logs the password', async () => {
+    const file = join(dir, 'balancer-url');
+    writeFileSync(file, `${url('balancer')}\n`, { mode: 0o600 });
+    const adminPort = await freePort();
+    const proc = new SwitchyardProcess(['balancer', '--port', String(await freePort()), '--host', '127.0.0.1', '--admin-port', String(adminPort)], { REDIS_URL_FILE: file });
+    try {
+      await waitReady(`http://127.0.0.1:${adminPort}`);
+      const all = proc.lines.map((l) => JSON.stringify(l)).join('\n') + proc.stderr.join('\n');
+      assert.ok(!all.includes(pw.balancer!), 'the password appears in no log line');
+      assert.match(all, /balancer:\*{3,}@|redacted|\*\*\*/, 'the registry URL is logged redacted');
+    } finally {
+      await proc.kill();
+    }
+  });
+});
