@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEFAULT_NODE_IMAGE=node:20-bookworm-slim
+DEFAULT_NODE_IMAGE=node:26-bookworm-slim
 DEFAULT_REDIS_IMAGE=redis:7-alpine
 export SWITCHYARD_IMAGE=${SWITCHYARD_IMAGE:-switchyard:local}
 PROJECT=${PROJECT:-${COMPOSE_PROJECT_NAME:-switchyard}}
@@ -107,9 +107,12 @@ resolve_images() {
   REDIS_IMAGE=$(pick_image redis "${REDIS_IMAGE:-}" "$DEFAULT_REDIS_IMAGE")
 }
 
+# The group owning the engine's socket, given to the Docker API proxy alone.
+# Never assumed: without the socket there is nothing to give.
 docker_gid() {
   local sock=/var/run/docker.sock
-  [[ -S $sock ]] && stat -c %g "$sock" || echo 0
+  [[ -S $sock ]] || die "no Docker socket at $sock: the stack's docker-api proxy mounts it (set DOCKER_GID by hand if your engine's socket is elsewhere)"
+  stat -c %g "$sock"
 }
 
 build_image() {
@@ -125,10 +128,15 @@ build_image() {
 }
 
 # --- HTTP without curl (a fresh Debian has bash but not always curl) -----------
+# The admin API wants the stack's token (scripts/stack-secrets.sh keeps it).
+admin_token() { cat .secrets/admin_token 2>/dev/null || true; }
+
 http_get() {
-  local url=$1
+  local url=$1 token
+  token=$(admin_token)
   if command -v curl >/dev/null; then
-    curl -fsS --max-time 2 "$url"
+    # The header from stdin: a token never shows in the process list.
+    curl -fsS --max-time 2 -H @- "$url" <<<"authorization: Bearer $token"
     return
   fi
   local rest=${url#http://} hostport path host port
@@ -139,11 +147,11 @@ http_get() {
   port=${hostport##*:}
   timeout 2 bash -c '
     exec 3<>"/dev/tcp/$0/$1" || exit 1
-    printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$2" "$0" >&3
+    printf "GET %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n" "$2" "$0" "$3" >&3
     IFS= read -r status <&3
     [[ $status =~ ^HTTP/1\.[01]\ 2 ]] || exit 1
     while IFS= read -r line <&3; do [[ $line == $'"'"'\r'"'"' ]] && break; done
-    cat <&3' "$host" "$port" "$path"
+    cat <&3' "$host" "$port" "$path" "$token"
 }
 
 routable_count() {
@@ -159,6 +167,7 @@ wait_serving() {
     n=$(routable_count)
     if ((n >= want)) && http_get "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then
       say "up: $n backends behind http://localhost:$PORT (admin API http://127.0.0.1:$ADMIN_PORT/backends)"
+      say "the admin token is SWITCHYARD_ADMIN_TOKEN in $PWD/.env (also $PWD/.secrets/admin_token): curl -H \"authorization: Bearer \$(cat .secrets/admin_token)\" http://127.0.0.1:$ADMIN_PORT/backends"
       return 0
     fi
     sleep 0.5
@@ -186,6 +195,7 @@ cmd_up() {
   load_env
   resolve_images
   export DOCKER_GID=${DOCKER_GID:-$(docker_gid)}
+  bash scripts/stack-secrets.sh
   set_env_key NODE_IMAGE "$NODE_IMAGE"
   set_env_key REDIS_IMAGE "$REDIS_IMAGE"
   set_env_key DOCKER_GID "$DOCKER_GID"
