@@ -5,7 +5,7 @@
 #
 # `make up` picks NODE_IMAGE: the official image when it can be pulled, else a
 # base image made from this host's own node (scripts/base-images.sh).
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:26-bookworm-slim
 
 # --- build: all dependencies, compile, then drop the dev ones ---------------
 FROM ${NODE_IMAGE} AS build

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Builds base images from this host's own binaries, for machines that cannot
-# pull from an image registry: a root filesystem holding only the program,
-# the shared libraries ldd lists for it, CA certificates and a passwd entry,
-# turned into an image with `docker import`. Takes seconds.
+# Builds base images without an image registry, for machines that cannot
+# pull one: a root filesystem holding only the program, the shared libraries
+# ldd lists for it, CA certificates and a passwd entry, turned into an image
+# with `docker import`. Takes seconds.
 #
-#   scripts/base-images.sh node    prints the image name (builds it if missing)
-#   scripts/base-images.sh redis   same for redis-server (and redis-cli)
+#   scripts/base-images.sh node    prints the image name (builds it if missing):
+#                                  Node.js 26 and npm as scripts/node-runtime.sh
+#                                  fetches them from the npm registry (into
+#                                  .cache/node/), not the host's node
+#   scripts/base-images.sh redis   same for this host's redis-server (and redis-cli)
 #
-# Set FORCE=1 to rebuild an existing image.
+# Set FORCE=1 to rebuild an existing image, BASE_NODE=24 for a Node 24 one.
 set -euo pipefail
 
 # Bump when the contents change, so existing images are rebuilt.
-RECIPE=2
+RECIPE=3
 
 die() { echo "base-images: $*" >&2; exit 1; }
 log() { echo "base-images: $*" >&2; }
@@ -67,18 +70,20 @@ image_current() {
 }
 
 node_image() {
-  local node version name root npm_dir
-  node=$(command -v node) || die "node is not installed on this host"
+  local bin node version name root npm_dir
+  bin=$(bash "$(dirname "${BASH_SOURCE[0]}")/node-runtime.sh" "${BASE_NODE:-26}") || die "could not get Node.js ${BASE_NODE:-26} from the npm registry (scripts/node-runtime.sh)"
+  node=$bin/node
   version=$("$node" -p 'process.versions.node')
-  [[ ${version%%.*} -ge 20 ]] || die "host node is $version; Switchyard needs node 20 or newer"
-  name="switchyard-base/node:$version-host"
+  [[ ${version%%.*} -ge 24 ]] || die "node is $version; Switchyard needs node 24 or newer"
+  name="switchyard-base/node:$version-npm"
   if image_current "$name"; then echo "$name"; return; fi
   root=$(mktemp -d)
   trap 'rm -rf "$root"' RETURN
   put "$node" "$root" /usr/local/bin/node
   put_libs "$root" "$node"
   put_shell "$root"
-  npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")") || die "npm is not installed on this host"
+  npm_dir=$(dirname "$bin")/lib/node_modules/npm
+  [[ -f $npm_dir/bin/npm-cli.js ]] || die "no npm next to $node"
   mkdir -p "$root/usr/local/lib/node_modules"
   cp -a "$npm_dir" "$root/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
@@ -90,7 +95,7 @@ node_image() {
     -c 'ENV NODE_VERSION='"$version" \
     -c 'CMD ["node"]' \
     -c "LABEL switchyard.recipe=$RECIPE" \
-    -m "node $version copied from the host by scripts/base-images.sh" - "$name" >/dev/null
+    -m "node $version from the npm registry (node-linux-*), by scripts/base-images.sh" - "$name" >/dev/null
   echo "$name"
 }
 

