@@ -43,7 +43,7 @@ describe('make up from a clean clone', () => {
     const redisImage = /^REDIS_IMAGE=(.*)$/m.exec(envFile)?.[1];
     t.diagnostic(`NODE_IMAGE=${nodeImage} REDIS_IMAGE=${redisImage}`);
     if (!/cannot pull/.test(upOutput)) {
-      assert.equal(nodeImage, 'node:20-bookworm-slim');
+      assert.equal(nodeImage, 'node:26-bookworm-slim');
       assert.equal(redisImage, 'redis:7-alpine');
     } else {
       assert.match(nodeImage ?? '', /^switchyard-base\/node:/);
@@ -53,20 +53,21 @@ describe('make up from a clean clone', () => {
     assert.equal(redis.Config.Image, redisImage);
   });
 
-  it('is wired as specified: init, non-root, read-only socket, admin on loopback, nothing else published', async () => {
+  it('is wired as specified: init, non-root, the socket only in the API proxy, admin on loopback, nothing else published', async () => {
     const balancer = await replica(1, 'balancer');
     const controller = await replica(1, 'controller');
     const backend = await replica(1, 'backend');
-    for (const c of [balancer, controller, backend]) {
+    const apiProxy = await replica(1, 'docker-api');
+    for (const c of [balancer, controller, backend, apiProxy]) {
       assert.equal(c.HostConfig.Init, true, `${c.Name} runs under an init`);
       assert.equal(c.Config.User, 'node', `${c.Name} runs as the node user`);
     }
-    const sock = controller.Mounts.find((m) => m.Destination === '/var/run/docker.sock');
-    assert.ok(sock && sock.RW === false, 'the Docker socket is mounted read-only');
+    assert.equal(controller.Mounts.find((m) => m.Destination === '/var/run/docker.sock'), undefined, 'the controller has no Docker socket');
+    assert.ok(apiProxy.Mounts.find((m) => m.Destination === '/var/run/docker.sock'), 'the API proxy holds the socket');
     const ports = balancer.HostConfig.PortBindings as Record<string, { HostIp: string; HostPort: string }[]>;
     assert.deepEqual(ports['9091/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(E2E.adminPort) }]);
     assert.equal(ports['9090/tcp']?.[0]?.HostPort, String(E2E.port));
-    for (const svc of ['redis', 'controller', 'backend']) {
+    for (const svc of ['redis', 'controller', 'backend', 'docker-api']) {
       for (const info of await projectContainers(svc)) assert.deepEqual(info.Ports.filter((p) => p.PublicPort), [], `${info.Names[0]} publishes nothing`);
     }
     // The admin API answers on loopback.

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,12 +132,44 @@ export async function expectedFromDocker(): Promise<string[]> {
   return out.sort();
 }
 
+// --- credentials (made by `make up` in the stack's copy: scripts/stack-secrets.sh) ---
+
+/** One value of the stack's .env (credentials live there, mode 0600). */
+export function stackSecret(key: string): string {
+  const m = new RegExp(`^${key}=(.+)$`, 'm').exec(readFileSync(join(E2E.dir, '.env'), 'utf8'));
+  if (!m) throw new Error(`${key} is not in ${E2E.dir}/.env: was the stack brought up with make up?`);
+  return m[1]!;
+}
+
+/** `authorization: Bearer <the stack's admin token>`. */
+export function adminAuth(): Record<string, string> {
+  return { authorization: `Bearer ${stackSecret('SWITCHYARD_ADMIN_TOKEN')}` };
+}
+
 // --- registry and balancer --------------------------------------------------------
 
-/** A client to the stack's Redis at its address on the stack network (reachable from a Linux host). */
+/** The network Redis is on (the stack's registry network; backends are not on it). */
+export function registryNetwork(c: Docker.ContainerInspectInfo): string {
+  const names = Object.keys(c.NetworkSettings.Networks);
+  if (names.length !== 1) throw new Error(`redis should be on exactly one network, it is on: ${names.join(', ')}`);
+  return names[0]!;
+}
+
+/**
+ * A client to the stack's Redis at its address on the registry network
+ * (reachable from a Linux host), as the read-only observer user.
+ */
 export async function redisClient(): Promise<Redis> {
   const c = await replica(1, 'redis');
-  const r = new Redis({ host: ipOn(c), port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  const r = new Redis({
+    host: ipOn(c, registryNetwork(c)),
+    port: 6379,
+    username: 'observer',
+    password: stackSecret('REDIS_OBSERVER_PASSWORD'),
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 100,
+  });
   r.on('error', () => undefined);
   try {
     await r.connect();
@@ -169,7 +201,7 @@ export interface AdminBackend {
 }
 
 export async function adminBackends(): Promise<AdminBackend[]> {
-  const res = await request(`${adminUrl}/backends`, { headersTimeout: 2000, bodyTimeout: 2000 });
+  const res = await request(`${adminUrl}/backends`, { headers: adminAuth(), headersTimeout: 2000, bodyTimeout: 2000 });
   const body = (await res.body.json()) as { backends: AdminBackend[] };
   return body.backends;
 }
