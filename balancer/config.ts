@@ -4,6 +4,9 @@ import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type 
 import { boolean, decimal, duration, integer, listOf, oneOf, port, redisUrl, text } from '../common/config/values.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import { ENGINE_NAMES } from './forward/forwarder.js';
+import { isLoopbackName } from './admin/host-allowlist.js';
+import { STREAM_DEFAULTS } from './admin/live-stream.js';
+import { SESSION_DEFAULTS } from './admin/session-store.js';
 import { configuredAddresses } from './self-addresses.js';
 import { STRATEGY_NAMES } from './strategies/index.js';
 
@@ -138,8 +141,49 @@ export const BALANCER_OPTIONS = {
   registryPoll: option({ type: duration(50, 600_000), flag: 'registry-poll', env: ['SWITCHYARD_REGISTRY_POLL'], default: 500, help: 'How often the registry version is polled to catch changes whose pub/sub message was lost.', group: 'Registry' }),
 
   adminPort: option({ type: port(), flag: 'admin-port', env: ['SWITCHYARD_ADMIN_PORT'], default: 9091, help: 'Port of the admin API.', group: 'Admin' }),
-  adminHost: option({ type: text({ min: 1 }), flag: 'admin-host', env: ['SWITCHYARD_ADMIN_HOST'], default: '127.0.0.1', help: 'Address the admin API binds to; keep it private or set a token.', group: 'Admin' }),
-  adminToken: option({ type: text({ min: 8, expected: 'a token of at least 8 characters' }), flag: 'admin-token', env: ['SWITCHYARD_ADMIN_TOKEN'], help: 'Bearer token required for admin changes (register, drain, deregister).', group: 'Admin', secret: true }),
+  adminHost: option({
+    type: text({ min: 1 }),
+    flag: 'admin-host',
+    env: ['SWITCHYARD_ADMIN_HOST'],
+    default: '127.0.0.1',
+    help: 'Address the admin API binds to. Any address but loopback (0.0.0.0, ::, a LAN address, a name other than localhost) needs --admin-token, or --admin-insecure-no-token to run it open on purpose.',
+    group: 'Admin',
+  }),
+  adminToken: option({
+    type: text({ min: 8, expected: 'a token of at least 8 characters' }),
+    flag: 'admin-token',
+    env: ['SWITCHYARD_ADMIN_TOKEN'],
+    help: 'Bearer token required on every admin route except /healthz, /readyz and the dashboard page (which logs in with it and then uses a session cookie), /metrics and /events included.',
+    group: 'Admin',
+    secret: true,
+  }),
+  adminInsecureNoToken: option({
+    type: boolean(),
+    flag: 'admin-insecure-no-token',
+    env: ['SWITCHYARD_ADMIN_INSECURE_NO_TOKEN'],
+    default: false,
+    help: 'Let the admin API listen on a non-loopback --admin-host without --admin-token: anyone who reaches it can change the backends. Logs a warning at start.',
+    group: 'Admin',
+  }),
+  adminAllowedHosts: option({
+    type: listOf(text({ min: 1, max: 253, pattern: /^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9_.-]+)$/, expected: 'a host name or IP address, without port' }), 'host names or addresses'),
+    flag: 'admin-allowed-hosts',
+    env: ['SWITCHYARD_ADMIN_ALLOWED_HOSTS'],
+    default: [] as string[],
+    help: 'Names the admin API answers to in Host, besides loopback names (localhost, 127.x, [::1]), a specific --admin-host and the address a connection arrived on; any other Host gets 421 (DNS rebinding). E.g. balancer,admin.internal.',
+    group: 'Admin',
+  }),
+  adminMaxStreams: option({ type: integer(1, 10_000), flag: 'admin-max-streams', env: ['SWITCHYARD_ADMIN_MAX_STREAMS'], default: STREAM_DEFAULTS.maxClients, help: 'Most event streams (/events, the dashboard) open at once; the next gets 503 with Retry-After.', group: 'Admin' }),
+  adminStreamBacklog: option({
+    type: integer(16 * 1024, 64 * 1024 * 1024),
+    flag: 'admin-stream-backlog',
+    env: ['SWITCHYARD_ADMIN_STREAM_BACKLOG'],
+    default: STREAM_DEFAULTS.maxBacklogBytes,
+    help: 'Bytes an event stream client may leave unread before it is dropped (logged at warn), so a stalled reader holds at most this much memory.',
+    group: 'Admin',
+  }),
+  adminStreamInterval: option({ type: duration(50, 60_000), flag: 'admin-stream-interval', env: ['SWITCHYARD_ADMIN_STREAM_INTERVAL'], default: STREAM_DEFAULTS.intervalMs, help: 'Time between two stats snapshots on the event stream.', group: 'Admin' }),
+  adminSessionTtl: option({ type: duration(60_000, 7 * 86_400_000), flag: 'admin-session-ttl', env: ['SWITCHYARD_ADMIN_SESSION_TTL'], default: SESSION_DEFAULTS.ttlMs, help: `Lifetime of a dashboard login (at most ${SESSION_DEFAULTS.max} are kept; a newer one ends the oldest).`, group: 'Admin' }),
 
   explain: option({ type: boolean(), flag: 'explain', env: ['SWITCHYARD_EXPLAIN'], default: false, help: 'Add X-LB-Decision to every response: strategy, candidates, the pick and why others were skipped.', group: 'Observability' }),
   explainHeader: option({ type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9-]+$/, expected: 'a header name' }), flag: 'explain-header', env: ['SWITCHYARD_EXPLAIN_HEADER'], help: 'A request header (e.g. x-lb-explain) that asks for X-LB-Decision on that request only.', group: 'Observability' }),
@@ -188,6 +232,12 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
   if (values.requestBufferTotal < values.requestBuffer) throw new ConfigError(`--request-buffer-total (${values.requestBufferTotal}) must be at least --request-buffer (${values.requestBuffer})`);
   if (values.healthTimeout > values.healthInterval) {
     throw new ConfigError(`--health-timeout (${values.healthTimeout}ms) must not exceed --health-interval (${values.healthInterval}ms)`);
+  }
+  if (!values.adminToken && !values.adminInsecureNoToken && !isLoopbackName(values.adminHost)) {
+    throw new ConfigError(
+      `--admin-host ${values.adminHost} is not a loopback address and no --admin-token is set: anyone who reaches it could register, drain or delete backends. ` +
+        'Set --admin-token (SWITCHYARD_ADMIN_TOKEN), bind --admin-host 127.0.0.1, or pass --admin-insecure-no-token to run it open on purpose',
+    );
   }
   const config: BalancerConfig = Object.freeze({
     ...values,

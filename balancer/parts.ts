@@ -4,6 +4,7 @@ import type { NamedPart, Supervisor } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
 import type { Registry } from '../common/registry/registry.js';
 import { createAdmin } from './admin/admin-app.js';
+import { isLoopbackName } from './admin/host-allowlist.js';
 import type { Balancer } from './balancer.js';
 import type { BalancerView } from './balancer-view.js';
 import type { BalancerConfig } from './config.js';
@@ -32,12 +33,29 @@ export function registryPart(registry: Registry, config: BalancerConfig, logger:
 
 /** The admin API (express) on its own port, over a single balancer or a cluster's merged view. */
 export function adminPart(view: BalancerView, config: BalancerConfig, logger: Logger, makeStrategy: ReturnType<typeof strategyFactory>): NamedPart & { address(): AddressInfo } {
-  const parts = createAdmin(view, { token: config.adminToken, logger: logger.child({ component: 'admin' }), strategyFactory: makeStrategy });
+  const adminLogger = logger.child({ component: 'admin' });
+  const parts = createAdmin(view, {
+    token: config.adminToken,
+    host: config.adminHost,
+    allowedHosts: config.adminAllowedHosts,
+    stream: { maxClients: config.adminMaxStreams, maxBacklogBytes: config.adminStreamBacklog, intervalMs: config.adminStreamInterval },
+    sessions: { ttlMs: config.adminSessionTtl },
+    logger: adminLogger,
+    strategyFactory: makeStrategy,
+  });
   const http = new HttpService('admin', parts.app, { port: config.adminPort, host: config.adminHost, graceMs: 1000 });
   return {
     name: 'admin',
     address: () => http.address,
-    start: () => http.start(),
+    start: async () => {
+      await http.start();
+      if (!config.adminToken && !isLoopbackName(config.adminHost)) {
+        adminLogger.warn(
+          { adminHost: config.adminHost, adminPort: http.address.port },
+          'admin API listening on a non-loopback address without a token (--admin-insecure-no-token): anyone who can reach it can change the backends',
+        );
+      }
+    },
     close: async () => {
       parts.close();
       await http.close();

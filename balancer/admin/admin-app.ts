@@ -1,4 +1,3 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry as MetricsRegistry } from 'prom-client';
@@ -9,13 +8,27 @@ import type { BalancerView, BackendFacts, UpstreamView } from '../balancer-view.
 import { buildSnapshot, type StatsSnapshot } from '../stats/snapshot.js';
 import { STRATEGY_NAMES } from '../strategies/index.js';
 import { liveStrategyFactory } from '../strategy-setup.js';
+import { accessGuard } from './access-guard.js';
+import { sendAdminError } from './admin-error.js';
+import { crossSiteGuard } from './cross-site-guard.js';
+import { hostGuard } from './host-guard.js';
 import { LiveStream } from './live-stream.js';
-import type { ViewMetric } from '../../common/view-metric.js';
+import { ViewMetric } from '../../common/view-metric.js';
 import { createBalancerMetrics } from './metrics.js';
+import { addSessionRoutes } from './session-routes.js';
+import { SESSION_DEFAULTS, SessionStore } from './session-store.js';
 
 export interface AdminOptions {
-  /** Bearer token required for changes; none means changes are open (bind to loopback). */
+  /** Bearer token required on every route but the probes and the dashboard's page; none: open (loopback only). */
   readonly token?: string;
+  /** The address the admin API binds to: a specific one is accepted in Host. */
+  readonly host?: string;
+  /** More names accepted in Host (loopback names always are). */
+  readonly allowedHosts?: readonly string[];
+  /** Limits of /events (live-stream.ts STREAM_DEFAULTS). */
+  readonly stream?: { readonly maxClients?: number; readonly maxBacklogBytes?: number; readonly intervalMs?: number };
+  /** Dashboard sessions (SESSION_DEFAULTS). */
+  readonly sessions?: { readonly max?: number; readonly ttlMs?: number };
   readonly logger: Logger;
   readonly extraViews?: readonly ViewMetric[];
   /** Builds a strategy for PUT /strategy; defaults to liveStrategyFactory({}) (options checked, no config). */
@@ -28,6 +41,7 @@ export interface Admin {
   readonly app: express.Express;
   readonly metrics: MetricsRegistry;
   readonly live: LiveStream;
+  readonly sessions: SessionStore;
   snapshot(): StatsSnapshot;
   close(): void;
 }
@@ -68,13 +82,31 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(express.json({ limit: '16kb' }));
-  const requireToken = bearerGuard(opts.token);
   const now = opts.now ?? Date.now;
+  const sessions = new SessionStore({ max: opts.sessions?.max ?? SESSION_DEFAULTS.max, ttlMs: opts.sessions?.ttlMs ?? SESSION_DEFAULTS.ttlMs, now });
+  app.use(securityHeaders);
+  app.use(hostGuard({ bindHost: opts.host, allowedHosts: opts.allowedHosts }));
+  app.use(crossSiteGuard());
+  app.use(accessGuard(opts.token, sessions));
+  app.use(express.json({ limit: '16kb' }));
   const facts = (u: UpstreamView): BackendFacts => lb.facts(u);
   const snapshot = (): StatsSnapshot => buildSnapshot(lb, now(), facts, lb.sections());
-  const metrics = createBalancerMetrics(lb, { facts, extraViews: opts.extraViews, processMetrics: opts.processMetrics });
-  const live = new LiveStream(snapshot, lb.events, 1000, lb.collect ? () => lb.collect!() : undefined);
+  const live = new LiveStream({
+    snapshot,
+    events: lb.events,
+    collect: lb.collect ? () => lb.collect!() : undefined,
+    intervalMs: opts.stream?.intervalMs,
+    maxClients: opts.stream?.maxClients,
+    maxBacklogBytes: opts.stream?.maxBacklogBytes,
+    logger: opts.logger,
+  });
+  const streamViews = [
+    new ViewMetric('switchyard_admin_streams', 'Event streams (/events) open now.', 'gauge', () => [{ labels: {}, value: live.clients }]),
+    new ViewMetric('switchyard_admin_streams_refused_total', 'Event streams refused because --admin-max-streams were open.', 'counter', () => [{ labels: {}, value: live.refused }]),
+    new ViewMetric('switchyard_admin_streams_dropped_total', 'Event streams cut because their client did not read (--admin-stream-backlog).', 'counter', () => [{ labels: {}, value: live.dropped }]),
+  ];
+  const metrics = createBalancerMetrics(lb, { facts, extraViews: [...(opts.extraViews ?? []), ...streamViews], processMetrics: opts.processMetrics });
+  addSessionRoutes(app, opts.token, sessions, opts.logger, now);
   const makeStrategy = opts.strategyFactory ?? liveStrategyFactory({});
   // A cluster primary refreshes its merged view from the workers before answering a read.
   const fresh = (handler: (req: Request, res: Response) => void) => async (req: Request, res: Response, next: NextFunction) => {
@@ -99,7 +131,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   );
 
   app.get('/events', (req, res) => {
-    live.attach(req, res);
+    if (!live.attach(req, res)) sendAdminError(res, 503, 'SWY_ADMIN_STREAMS_FULL', 'too many event streams are open (--admin-max-streams); try again shortly', { 'retry-after': '5' });
   });
 
   app.get('/metrics', async (_req, res, next) => {
@@ -127,7 +159,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
     res.json({ strategy: lb.strategy.name, available: STRATEGY_NAMES });
   });
 
-  app.put('/strategy', requireToken, (req, res) => {
+  app.put('/strategy', (req, res) => {
     const body = (req.body ?? {}) as { name?: unknown; options?: unknown };
     if (typeof body.name !== 'string') return badRequest(res, 'name is required, one of: ' + STRATEGY_NAMES.join(', '));
     let strategy: { readonly name: string };
@@ -182,7 +214,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
     }),
   );
 
-  app.post('/backends', requireToken, async (req, res, next) => {
+  app.post('/backends', async (req, res, next) => {
     const parsed = parseBackendSpec(req.body);
     if (!parsed.ok) return badRequest(res, parsed.reason);
     if (lb.isSelf(parsed.value.url)) return badRequest(res, `url '${parsed.value.url}' is an address of this balancer: requests would loop`);
@@ -196,7 +228,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
     }
   });
 
-  app.put('/backends/:id', requireToken, async (req, res, next) => {
+  app.put('/backends/:id', async (req, res, next) => {
     const body = req.body && typeof req.body === 'object' ? req.body : {};
     const parsed = parseBackendSpec({ ...body, id: req.params.id });
     if (!parsed.ok) return badRequest(res, parsed.reason);
@@ -220,10 +252,10 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
       next(err);
     }
   };
-  app.post('/backends/:id/drain', requireToken, stateRoute('draining'));
-  app.post('/backends/:id/activate', requireToken, stateRoute('active'));
+  app.post('/backends/:id/drain', stateRoute('draining'));
+  app.post('/backends/:id/activate', stateRoute('active'));
 
-  app.delete('/backends/:id', requireToken, async (req, res, next) => {
+  app.delete('/backends/:id', async (req, res, next) => {
     if (!isBackendId(req.params.id)) return badRequest(res, 'invalid backend id');
     try {
       const found = await lb.registry.remove(req.params.id);
@@ -236,7 +268,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   });
 
   app.use((_req, res) => {
-    res.status(404).json({ error: { code: 'SWY_ADMIN_NOT_FOUND', message: 'no such admin route' } });
+    sendAdminError(res, 404, 'SWY_ADMIN_NOT_FOUND', 'no such admin route');
   });
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -254,29 +286,34 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
     res.status(500).json({ error: { code: 'SWY_INTERNAL', message: 'internal error' } });
   });
 
-  return { app, metrics, live, snapshot, close: () => live.close() };
+  return {
+    app,
+    metrics,
+    live,
+    sessions,
+    snapshot,
+    close: () => {
+      live.close();
+      sessions.clear();
+    },
+  };
 }
 
 function badRequest(res: Response, reason: string): void {
-  res.status(400).json({ error: { code: 'SWY_ADMIN_BAD_REQUEST', message: reason } });
+  sendAdminError(res, 400, 'SWY_ADMIN_BAD_REQUEST', reason);
 }
 
 function notFound(res: Response, id: string): void {
-  res.status(404).json({ error: { code: 'SWY_ADMIN_UNKNOWN_BACKEND', message: `no backend with id '${id}'` } });
+  sendAdminError(res, 404, 'SWY_ADMIN_UNKNOWN_BACKEND', `no backend with id '${id}'`);
 }
 
-/** Checks `Authorization: Bearer <token>` in constant time; open when no token is configured. */
-function bearerGuard(token: string | undefined) {
-  const expected = token ? createHash('sha256').update(token).digest() : undefined;
-  return (req: Request, res: Response, next: NextFunction): void => {
-    if (!expected) return next();
-    const header = req.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    const ok = timingSafeEqual(createHash('sha256').update(given).digest(), expected);
-    if (!ok) {
-      res.status(401).set('www-authenticate', 'Bearer realm="switchyard-admin"').json({ error: { code: 'SWY_ADMIN_UNAUTHORIZED', message: 'a valid bearer token is required' } });
-      return;
-    }
-    next();
-  };
+/** Headers on every admin answer: no sniffing, no framing (clickjacking of the buttons), no referrer. */
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.set({
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'content-security-policy': "frame-ancestors 'none'",
+    'referrer-policy': 'no-referrer',
+  });
+  next();
 }

@@ -1,26 +1,49 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../common/logger.js';
 import type { EventLog, LbEvent } from '../stats/event-log.js';
+
+/** Defaults of the stream's limits, shared with the balancer's options (--admin-max-streams and friends). */
+export const STREAM_DEFAULTS = { maxClients: 64, maxBacklogBytes: 256 * 1024, intervalMs: 1000 } as const;
+
+export interface LiveStreamOptions {
+  readonly snapshot: () => unknown;
+  readonly events: EventLog;
+  /** Refreshes the snapshot's data first (a cluster primary asks its workers). */
+  readonly collect?: () => Promise<void>;
+  readonly intervalMs?: number;
+  /** Most clients at once; the next one gets 503. */
+  readonly maxClients?: number;
+  /** A client whose unsent bytes pass this is cut before the next frame. */
+  readonly maxBacklogBytes?: number;
+  readonly logger?: Logger;
+}
 
 /**
  * Server-Sent Events for the dashboard: `stats` once per interval (one
  * snapshot serialised once for every client) and `log` as each event happens.
- * The timer runs only while someone listens.
+ * The timer runs only while someone listens. Bounded: at most `maxClients`
+ * streams, and a client that does not read is dropped once what it has not
+ * taken passes `maxBacklogBytes`, so a stalled reader costs at most that much
+ * memory, however long it stays.
  */
 export class LiveStream {
   readonly #clients = new Set<ServerResponse>();
-  readonly #snapshot: () => unknown;
+  readonly #opts: LiveStreamOptions;
   readonly #intervalMs: number;
+  readonly #maxClients: number;
+  readonly #maxBacklog: number;
   readonly #unsubscribe: () => void;
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Timeout | undefined;
+  #refused = 0;
+  #dropped = 0;
 
-  readonly #collect: (() => Promise<void>) | undefined;
-
-  constructor(snapshot: () => unknown, events: EventLog, intervalMs = 1000, collect?: () => Promise<void>) {
-    this.#snapshot = snapshot;
-    this.#collect = collect;
-    this.#intervalMs = intervalMs;
-    this.#unsubscribe = events.subscribe((e) => {
+  constructor(opts: LiveStreamOptions) {
+    this.#opts = opts;
+    this.#intervalMs = opts.intervalMs ?? STREAM_DEFAULTS.intervalMs;
+    this.#maxClients = opts.maxClients ?? STREAM_DEFAULTS.maxClients;
+    this.#maxBacklog = opts.maxBacklogBytes ?? STREAM_DEFAULTS.maxBacklogBytes;
+    this.#unsubscribe = opts.events.subscribe((e) => {
       this.#broadcast('log', e);
       // A change of state should not wait for the next tick: push a snapshot shortly after.
       if (this.#clients.size > 0 && !this.#soon) {
@@ -37,7 +60,22 @@ export class LiveStream {
     return this.#clients.size;
   }
 
-  attach(req: IncomingMessage, res: ServerResponse): void {
+  /** Streams refused because `maxClients` were open. */
+  get refused(): number {
+    return this.#refused;
+  }
+
+  /** Streams cut because their client did not read. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Starts a stream on `res`; false, with nothing written, when `maxClients` are open (the caller answers 503). */
+  attach(_req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.#clients.size >= this.#maxClients) {
+      this.#refused++;
+      return false;
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -45,10 +83,10 @@ export class LiveStream {
       'x-accel-buffering': 'no',
     });
     res.write(`retry: 2000\n\n`);
-    res.write(`event: stats\ndata: ${JSON.stringify(this.#snapshot())}\n\n`);
+    res.write(`event: stats\ndata: ${JSON.stringify(this.#opts.snapshot())}\n\n`);
     this.#clients.add(res);
     res.on('error', () => undefined);
-    req.on('close', () => {
+    res.on('close', () => {
       this.#clients.delete(res);
       if (this.#clients.size === 0) this.#stop();
     });
@@ -56,16 +94,17 @@ export class LiveStream {
       this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
       this.#timer.unref();
     }
+    return true;
   }
 
   #tick(): void {
     if (this.#clients.size === 0) return;
-    if (!this.#collect) {
-      this.#send(`event: stats\ndata: ${JSON.stringify(this.#snapshot())}\n\n`);
+    if (!this.#opts.collect) {
+      this.#send(`event: stats\ndata: ${JSON.stringify(this.#opts.snapshot())}\n\n`);
       return;
     }
-    this.#collect().then(
-      () => this.#send(`event: stats\ndata: ${JSON.stringify(this.#snapshot())}\n\n`),
+    this.#opts.collect().then(
+      () => this.#send(`event: stats\ndata: ${JSON.stringify(this.#opts.snapshot())}\n\n`),
       () => undefined,
     );
   }
@@ -76,7 +115,24 @@ export class LiveStream {
   }
 
   #send(frame: string): void {
-    for (const res of this.#clients) res.write(frame);
+    const chunk = Buffer.from(frame);
+    for (const res of this.#clients) {
+      // writableLength: bytes queued in the response and its socket, not yet taken by the kernel.
+      const backlog = res.writableLength;
+      if (backlog > this.#maxBacklog) {
+        this.#drop(res, backlog);
+        continue;
+      }
+      res.write(chunk);
+    }
+  }
+
+  #drop(res: ServerResponse, backlog: number): void {
+    this.#clients.delete(res);
+    this.#dropped++;
+    this.#opts.logger?.warn({ remoteAddress: res.socket?.remoteAddress, remotePort: res.socket?.remotePort, backlogBytes: backlog, limitBytes: this.#maxBacklog }, 'event stream client dropped: it does not read');
+    res.destroy();
+    if (this.#clients.size === 0) this.#stop();
   }
 
   #stop(): void {

@@ -6,6 +6,7 @@ import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'correct-horse-battery';
 const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+const bearer = { authorization: `Bearer ${TOKEN}` };
 
 describe('the admin API', () => {
   let backends: TestBackend[];
@@ -29,7 +30,7 @@ describe('the admin API', () => {
 
   it('lists backends with health, state and counters', async () => {
     await get(`${lb.url}/`);
-    const list = json<{ backends: { id: string; health: string; state: string; routable: boolean; requests: number; lastCheck: { outcome: string } }[] }>(await get(`${lb.adminUrl}/backends`));
+    const list = json<{ backends: { id: string; health: string; state: string; routable: boolean; requests: number; lastCheck: { outcome: string } }[] }>(await get(`${lb.adminUrl}/backends`, { headers: bearer }));
     assert.deepEqual(list.backends.map((b) => [b.id, b.health, b.state, b.routable]), [
       ['a1', 'healthy', 'active', true],
       ['a2', 'healthy', 'active', true],
@@ -39,7 +40,7 @@ describe('the admin API', () => {
   });
 
   it('refuses changes without the bearer token', async () => {
-    const r = await get(`${lb.adminUrl}/backends/a1/drain`, { method: 'POST' });
+    const r = await get(`${lb.adminUrl}/backends/a1/drain`, { method: 'POST', headers: { 'content-type': 'application/json' } });
     assert.equal(r.status, 401);
     assert.equal(r.headers['www-authenticate'], 'Bearer realm="switchyard-admin"');
     const wrong = await get(`${lb.adminUrl}/backends/a1`, { method: 'DELETE', headers: { authorization: 'Bearer nope-nope-nope' } });
@@ -79,7 +80,7 @@ describe('the admin API', () => {
     await lb.routable(2);
     assert.equal((await get(`${lb.adminUrl}/backends/a3`, { method: 'DELETE', headers: auth })).status, 404);
     assert.equal((await get(`${lb.adminUrl}/backends/zzz/drain`, { method: 'POST', headers: auth })).status, 404);
-    assert.equal((await get(`${lb.adminUrl}/backends/zzz`)).status, 404);
+    assert.equal((await get(`${lb.adminUrl}/backends/zzz`, { headers: bearer })).status, 404);
   });
 
   it('switches the strategy live with PUT /strategy, and refuses an unknown name or option with 400, keeping the old one', async () => {
@@ -92,10 +93,10 @@ describe('the admin API', () => {
     assert.match(unknown.body, /round-robin/, 'the answer lists the names it knows');
     const badOption = await put({ name: 'consistent-hash', options: { hashKey: 'moon' } });
     assert.equal(badOption.status, 400);
-    assert.equal(json<{ strategy: string }>(await get(`${lb.adminUrl}/strategy`)).strategy, 'round-robin', 'a refused change leaves the strategy as it was');
+    assert.equal(json<{ strategy: string }>(await get(`${lb.adminUrl}/strategy`, { headers: bearer })).strategy, 'round-robin', 'a refused change leaves the strategy as it was');
     const ok = await put({ name: 'least-request' });
     assert.equal(ok.status, 200);
-    assert.equal(json<{ strategy: string }>(await get(`${lb.adminUrl}/strategy`)).strategy, 'least-request');
+    assert.equal(json<{ strategy: string }>(await get(`${lb.adminUrl}/strategy`, { headers: bearer })).strategy, 'least-request');
     assert.equal((await put({ name: 'round-robin' })).status, 200);
   });
 });

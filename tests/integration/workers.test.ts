@@ -95,7 +95,7 @@ describe('switchyard balancer --workers 2', () => {
   });
 
   it('drains and switches strategy in every worker through the admin API', async () => {
-    assert.equal((await get(`${admin}/backends/w1/drain`, { method: 'POST' })).status, 200);
+    assert.equal((await get(`${admin}/backends/w1/drain`, { method: 'POST', headers: { 'content-type': 'application/json' } })).status, 200);
     await waitFor('w1 drained in every worker', async () => {
       const r = await loadLoop(`${url}/`, 60, 8, { dispatcher: client });
       return r.byBackend.get('w1') === undefined;

@@ -159,19 +159,26 @@ function show(message) {
   show.timer = setTimeout(() => (m.hidden = true), 4000);
 }
 
-function authHeaders() {
-  const token = $('token').value.trim();
-  if (token) sessionStorage.setItem('switchyard-token', token);
-  return token ? { authorization: `Bearer ${token}` } : {};
+/**
+ * Calls the admin API. Credentials travel as the session cookie (same origin);
+ * a change says Content-Type: application/json, which the API requires of any
+ * change that carries no Authorization header. A 401 means the session ended.
+ */
+async function api(path, opts = {}) {
+  const headers = opts.method && opts.method !== 'GET' ? { 'content-type': 'application/json' } : {};
+  const res = await fetch(path, { ...opts, headers, credentials: 'same-origin' });
+  if (res.status === 401) showLogin('Your session has ended: log in again.');
+  return res;
 }
 
 async function changeState(id, action) {
-  const res = await fetch(`backends/${encodeURIComponent(id)}/${action}`, { method: 'POST', headers: authHeaders() });
-  if (!res.ok) show(`${action} ${id} failed: ${res.status} ${(await res.json().catch(() => ({}))).error?.message ?? ''}`);
+  const res = await api(`backends/${encodeURIComponent(id)}/${action}`, { method: 'POST' });
+  if (!res.ok && res.status !== 401) show(`${action} ${id} failed: ${res.status} ${(await res.json().catch(() => ({}))).error?.message ?? ''}`);
 }
 
 async function loadStrategies() {
-  const res = await fetch('strategy');
+  const res = await api('strategy');
+  if (res.status === 401) throw new Error('not logged in');
   const body = await res.json();
   strategies = body.available;
   $('strategy').replaceChildren(...strategies.map((name) => el('option', { value: name, text: name })));
@@ -186,7 +193,8 @@ $('strategy').addEventListener('change', () => {
 $('strategy-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const name = $('strategy').value;
-  const res = await fetch('strategy', { method: 'PUT', headers: { 'content-type': 'application/json', ...authHeaders() }, body: JSON.stringify({ name }) });
+  const res = await api('strategy', { method: 'PUT', body: JSON.stringify({ name }) });
+  if (res.status === 401) return;
   if (!res.ok) show(`strategy change failed: ${res.status} ${(await res.json().catch(() => ({}))).error?.message ?? ''}`);
   else {
     strategyChosen = null;
@@ -194,8 +202,13 @@ $('strategy-form').addEventListener('submit', async (event) => {
   }
 });
 
+let source = null;
+let restartTimer = null;
+
 function connect() {
-  const source = new EventSource('events');
+  source?.close();
+  source = new EventSource('events');
+  const mine = source;
   source.addEventListener('open', () => {
     $('live').textContent = 'live';
     $('live').classList.add('on');
@@ -205,9 +218,70 @@ function connect() {
   source.addEventListener('error', () => {
     $('live').textContent = 'reconnecting…';
     $('live').classList.remove('on');
+    // The browser retries a dropped stream by itself, but not one refused with an
+    // HTTP error (401: session over; 503: too many streams): start again later.
+    if (mine.readyState === EventSource.CLOSED && source === mine) {
+      clearTimeout(restartTimer);
+      restartTimer = setTimeout(start, 3000);
+    }
   });
 }
 
-$('token').value = sessionStorage.getItem('switchyard-token') ?? '';
-loadStrategies().then(connect, (err) => show(`cannot load strategies: ${err}`));
+function showLogin(reason) {
+  source?.close();
+  source = null;
+  clearTimeout(restartTimer);
+  $('live').textContent = 'logged out';
+  $('live').classList.remove('on');
+  $('main').hidden = true;
+  $('strategy-form').hidden = true;
+  $('logout').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = reason ?? '';
+  $('login-error').hidden = !reason;
+  $('login-token').focus();
+}
+
+function hideLogin(tokenRequired) {
+  $('login').hidden = true;
+  $('main').hidden = false;
+  $('strategy-form').hidden = false;
+  $('logout').hidden = !tokenRequired;
+}
+
+/** Asks whether a login is needed, then loads the strategies and opens the live stream. */
+async function start() {
+  try {
+    const session = await (await fetch('session', { credentials: 'same-origin' })).json();
+    if (session.tokenRequired && !session.authenticated) return showLogin();
+    hideLogin(session.tokenRequired);
+    await loadStrategies();
+    connect();
+  } catch (err) {
+    if (String(err).includes('not logged in')) return;
+    show(`cannot reach the admin API: ${err}`);
+    clearTimeout(restartTimer);
+    restartTimer = setTimeout(start, 3000);
+  }
+}
+
+$('login-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const token = $('login-token').value;
+  const res = await fetch('session', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  $('login-token').value = '';
+  if (!res.ok) {
+    $('login-error').textContent = res.status === 401 ? 'Wrong token.' : `Login failed: ${res.status} ${(await res.json().catch(() => ({}))).error?.message ?? ''}`;
+    $('login-error').hidden = false;
+    return;
+  }
+  start();
+});
+
+$('logout').addEventListener('click', async () => {
+  await fetch('session', { method: 'DELETE', credentials: 'same-origin', headers: { 'content-type': 'application/json' } });
+  showLogin();
+});
+
+start();
 window.switchyard = { last: () => lastSnapshot };
