@@ -56,15 +56,17 @@ compose() {
 
 # Settings compose reads from .env, so plain `docker-compose ...` commands see the same stack.
 load_env() {
-  [[ -f .env ]] || return 0
   local key
   for key in NODE_IMAGE REDIS_IMAGE DOCKER_GID; do
-    if [[ -z ${!key:-} ]]; then
+    if [[ -z ${!key:-} && -f .env ]]; then
       local v
       v=$(sed -n "s/^$key=//p" .env | tail -1)
       [[ -n $v ]] && export "$key=$v"
     fi
   done
+  # Compose wants it for every command (the file names no default): detect it.
+  [[ -n ${DOCKER_GID:-} ]] || DOCKER_GID=$(docker_gid)
+  export DOCKER_GID
   return 0
 }
 
