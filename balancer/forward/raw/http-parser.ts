@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
  * Node's own llhttp binding, the parser `http.Server` and `http.ClientRequest`
  * use (`node:_http_common`). Undocumented but stable since Node 12; this file
  * is the only place that touches it, so a change in a future Node shows up
- * here (and in tests/integration/engine-conformance.test.ts) first.
+ * here (and in tests/integration/engine-conformance.test.ts) first. One did:
+ * Node 22 dropped the parser's native headersCompleted() (Node 20 had it);
+ * the subclass below provides what the engine used it for.
  *
  * Callbacks are plain properties on the parser, called with `this` = parser:
  * - kOnHeaders(headers, url): header pairs flushed before the head is complete
@@ -15,6 +17,8 @@ import { createRequire } from 'node:module';
  *   (execute() then returns the head's length);
  * - kOnBody(chunk): a copy of body bytes, chunked framing removed;
  * - kOnMessageComplete(); kOnMessageBegin().
+ * The binding reads each callback property when the event happens, so a
+ * callback can be set or removed at any time (also from inside another one).
  * execute(buf) returns the bytes parsed or an Error with `code` (HPE_*).
  */
 export interface LlhttpParser {
@@ -22,7 +26,11 @@ export interface LlhttpParser {
   execute(data: Buffer): number | ParseError;
   finish(): ParseError | undefined;
   close(): void;
-  /** True once the current message's head is complete; false again as soon as a next message begins. */
+  /**
+   * Right after execute(): true when a message completed during that call and no next
+   * message began after it (a clean boundary: nothing but the message was parsed after
+   * its start, not even the start of another). Kept by this module, see TrackingParser.
+   */
   headersCompleted(): boolean;
   [key: number]: unknown;
 }
@@ -47,14 +55,79 @@ interface ParserClass {
 
 const common = createRequire(import.meta.url)('node:_http_common') as { HTTPParser?: ParserClass; methods?: readonly string[] };
 const usable =
-  typeof common.HTTPParser === 'function' && Array.isArray(common.methods) && typeof common.HTTPParser.kOnHeadersComplete === 'number' && typeof (common.HTTPParser.prototype as { headersCompleted?: unknown }).headersCompleted === 'function';
+  typeof common.HTTPParser === 'function' &&
+  Array.isArray(common.methods) &&
+  typeof common.HTTPParser.kOnHeadersComplete === 'number' &&
+  typeof common.HTTPParser.kOnMessageBegin === 'number' &&
+  typeof common.HTTPParser.kOnMessageComplete === 'number' &&
+  typeof (common.HTTPParser.prototype as { execute?: unknown }).execute === 'function';
 
 /** Why the raw engine cannot run on this Node.js, or undefined when it can. */
 export function rawEngineUnsupported(): string | undefined {
   return usable ? undefined : `this Node.js (${process.version}) has no usable node:_http_common HTTPParser; run the balancer with --engine undici`;
 }
 
-export const HTTPParser: ParserClass = common.HTTPParser ?? ({} as ParserClass);
+/** Whether a message completed during the current execute() with nothing begun after it. */
+const kCompleted = Symbol('completedInExecute');
+const kUserOnMessageComplete = Symbol('onMessageComplete');
+const kUserOnMessageBegin = Symbol('onMessageBegin');
+
+interface TrackedState {
+  [kCompleted]: boolean;
+  [kUserOnMessageComplete]: (() => void) | undefined;
+  [kUserOnMessageBegin]: (() => void) | undefined;
+}
+
+/**
+ * The binding's parser plus headersCompleted(), kept in JavaScript at the cost of two
+ * property reads through accessors per message: the binding reads kOnMessageComplete
+ * through one that marks the completion before calling the callback set on the parser,
+ * and kOnMessageBegin through one that offers a callback only after a completion in the
+ * same execute() (so a message begins without a call into JavaScript, except one pipelined
+ * behind a complete one, which clears the mark).
+ */
+function trackingParser(Native: ParserClass): ParserClass {
+  const kComplete = Native.kOnMessageComplete;
+  const kBegin = Native.kOnMessageBegin;
+  function onMessageComplete(this: LlhttpParser & TrackedState): void {
+    this[kCompleted] = true;
+    const user = this[kUserOnMessageComplete];
+    if (user !== undefined) user.call(this);
+  }
+  function onNextMessageBegin(this: LlhttpParser & TrackedState): void {
+    this[kCompleted] = false;
+    const user = this[kUserOnMessageBegin];
+    if (user !== undefined) user.call(this);
+  }
+  class TrackingParser extends Native {
+    override execute(data: Buffer): number | ParseError {
+      (this as unknown as TrackedState)[kCompleted] = false;
+      return super.execute(data);
+    }
+    override headersCompleted(): boolean {
+      return (this as unknown as TrackedState)[kCompleted] === true;
+    }
+  }
+  Object.defineProperty(TrackingParser.prototype, kComplete, {
+    get(this: TrackedState) {
+      return onMessageComplete;
+    },
+    set(this: TrackedState, fn: (() => void) | undefined) {
+      this[kUserOnMessageComplete] = fn;
+    },
+  });
+  Object.defineProperty(TrackingParser.prototype, kBegin, {
+    get(this: TrackedState) {
+      return this[kCompleted] === true ? onNextMessageBegin : this[kUserOnMessageBegin];
+    },
+    set(this: TrackedState, fn: (() => void) | undefined) {
+      this[kUserOnMessageBegin] = fn;
+    },
+  });
+  return TrackingParser as unknown as ParserClass;
+}
+
+export const HTTPParser: ParserClass = usable ? trackingParser(common.HTTPParser!) : ({} as ParserClass);
 /** Method names by llhttp's method index (the `method` argument of kOnHeadersComplete). */
 export const METHODS: readonly string[] = common.methods ?? [];
 
