@@ -20,7 +20,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-concurrency=1 
 UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
 INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help install build typecheck test unit integration e2e demo docs screenshot clean up down scale stop kill start pause unpause logs ps
+.PHONY: help install build typecheck test unit integration e2e demo docs screenshot clean up down scale stop kill start pause unpause fault logs ps
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ pause: ## Docker: docker pause backend replica N
 
 unpause: ## Docker: docker unpause backend replica N
 	$(STACK) unpause $(N)
+
+fault: ## Docker: faults of backend replica N on its control port (make fault N=3 FAULT='{"latencyMs":200}' or FAULT=clear)
+	$(STACK) fault $(N) '$(FAULT)'
 
 logs: ## Docker: follow the logs of the stack
 	$(STACK) logs

@@ -6,6 +6,7 @@
 #   scripts/stack.sh down            stop and remove the stack (and its Redis volume)
 #   scripts/stack.sh scale N         run N backends
 #   scripts/stack.sh stop|kill|start|pause|unpause N    act on backend replica N
+#   scripts/stack.sh fault N JSON|clear   set or clear faults of backend replica N (its control port, by docker exec)
 #   scripts/stack.sh logs [service]  follow the logs
 #   scripts/stack.sh ps              list the containers
 #   scripts/stack.sh images          print the base images `up` would use (builds host ones offline)
@@ -230,14 +231,30 @@ cmd_replica() {
   say "$action: $(docker inspect -f '{{.Name}}' "$id" | sed 's|^/||')"
 }
 
+# The backend's fault API listens on the container's own loopback (port
+# 18081): reached with docker exec, never through the proxy or the network.
+cmd_fault() {
+  local n=${1:-} spec=${2:-} id method=POST
+  [[ -n $spec ]] || die "give the faults as JSON, or clear: make fault N=3 FAULT='{\"latencyMs\":200}'"
+  need_docker
+  id=$(replica "$n" fault)
+  if [[ $spec == clear ]]; then method=DELETE spec=''; fi
+  docker exec "$id" node -e '
+    const [method, body] = process.argv.slice(1);
+    fetch("http://127.0.0.1:18081/fault", { method, body: body || undefined, headers: body ? { "content-type": "application/json" } : {} })
+      .then(async (r) => { console.log(await r.text()); process.exit(r.ok ? 0 : 1); }, (e) => { console.error(e.message); process.exit(1); });
+  ' "$method" "$spec"
+}
+
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   scale) cmd_scale "${2:-}" ;;
   stop | kill | start | pause | unpause) cmd_replica "$1" "${2:-}" ;;
+  fault) cmd_fault "${2:-}" "${3:-}" ;;
   logs) shift; need_docker; load_env; compose logs -f --tail=100 "$@" ;;
   ps) need_docker; load_env; compose ps ;;
   images) need_docker; resolve_images; echo "NODE_IMAGE=$NODE_IMAGE"; echo "REDIS_IMAGE=$REDIS_IMAGE" ;;
   compose) shift; need_docker; load_env; compose "$@" ;;
-  *) die "usage: $0 up|down|scale N|stop N|kill N|start N|pause N|unpause N|logs|ps|images|compose ARGS" ;;
+  *) die "usage: $0 up|down|scale N|stop N|kill N|start N|pause N|unpause N|fault N JSON|clear|logs|ps|images|compose ARGS" ;;
 esac

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { adminAuth, docker, dockerCli, E2E, ensureStack, expectedFromDocker, nameOf, projectContainers, proxyUrl, redisClient, registryEntries, registryNetwork, replica, stackSecret, waitUntil } from './support/stack.js';
+import { adminAuth, docker, dockerCli, E2E, ensureStack, expectedFromDocker, make, nameOf, projectContainers, proxyUrl, redisClient, registryEntries, registryNetwork, replica, stackSecret, waitUntil } from './support/stack.js';
 
 /** Runs a Node script inside a container of the stack and returns what it printed. */
 async function nodeIn(container: string, script: string): Promise<string> {
@@ -134,5 +134,16 @@ describe('the Compose stack\'s trust boundaries', () => {
       seen.add(String(res.headers['x-backend']));
     }
     assert.equal(seen.size, 3);
+  });
+
+  it('the fault API answers on the backend\'s own loopback, by docker exec (make fault)', async () => {
+    const set = await make('fault', { N: 1, FAULT: JSON.stringify({ latencyMs: 5 }) });
+    assert.match(set.output, /"latencyMs":5/);
+    const clear = await make('fault', { N: 1, FAULT: 'clear' });
+    assert.match(clear.output, /"latencyMs":0/);
+    // Not on the backend's network address: only its loopback.
+    const b1 = await replica(1);
+    const b2 = nameOf(await replica(2));
+    assert.match(await nodeIn(b2, fetchScript(`http://${b1.NetworkSettings.Networks[E2E.network]!.IPAddress}:18081/fault`)), /^ERR /);
   });
 });
