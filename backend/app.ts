@@ -4,8 +4,7 @@ import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Logger } from '../common/logger.js';
-import { NO_FAULTS, patchFaults, shouldFail, type Faults } from './faults.js';
+import { NO_FAULTS, shouldFail, type Faults } from './faults.js';
 
 /** The demo backend's mutable state, shared by its routes. */
 export class BackendState {
@@ -26,14 +25,16 @@ export class BackendState {
 }
 
 /**
- * Routes:
+ * The traffic a balancer sends, on the registered port. Nothing here changes
+ * how the backend behaves: fault injection lives on the control listener
+ * (control-app.ts, its own port).
  * - GET /health          200, or 503 when unhealthy or shutting down
- * - GET|POST|DELETE /fault  read, change or clear injected faults
+ * - ANY /fault           404: not served here
  * - ANY /echo            the request as this backend saw it (method, url, headers, body size)
  * - GET /delay/:ms       answers after ms milliseconds
  * - ANY other path       JSON identity: id, hostname, port, pid, request count
  */
-export function createBackendApp(state: BackendState, logger: Logger, random: () => number = Math.random): express.Express {
+export function createBackendApp(state: BackendState, random: () => number = Math.random): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -41,25 +42,6 @@ export function createBackendApp(state: BackendState, logger: Logger, random: ()
   app.use((_req, res, next) => {
     res.setHeader('x-served-by', state.id);
     next();
-  });
-
-  app.get('/fault', (_req, res) => {
-    res.json(state.faults);
-  });
-  app.post('/fault', express.json({ limit: '4kb' }), (req, res) => {
-    const r = patchFaults(state.faults, req.body);
-    if (!r.ok) {
-      res.status(400).json({ error: { code: 'BAD_FAULT', message: r.reason } });
-      return;
-    }
-    state.faults = r.faults;
-    logger.info({ faults: r.faults }, 'faults changed');
-    res.json(state.faults);
-  });
-  app.delete('/fault', (_req, res) => {
-    state.faults = NO_FAULTS;
-    logger.info({ faults: NO_FAULTS }, 'faults cleared');
-    res.json(state.faults);
   });
 
   // Hang applies to everything below, /health included: a hung process answers nothing.
@@ -83,6 +65,12 @@ export function createBackendApp(state: BackendState, logger: Logger, random: ()
   app.use((_req, res, next) => {
     if (!shouldFail(state.faults, random())) return next();
     res.status(state.faults.errorStatus).json({ error: 'injected failure', id: state.id });
+  });
+
+  // Named so a client that reaches this port gets no identity answer it could
+  // take for a fault having been set.
+  app.all('/fault', (_req, res) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'not found: fault injection is served on the control port only' }, id: state.id });
   });
 
   app.all('/echo', (req, res) => {

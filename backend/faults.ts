@@ -2,17 +2,18 @@ import { z } from 'zod';
 
 /**
  * Failure injection for the demo backend. Set at start from flags or env,
- * changed at run time with POST /fault, cleared with DELETE /fault.
+ * changed at run time with POST /fault and cleared with DELETE /fault, both
+ * on the control listener only (control-app.ts), never on the traffic port.
  */
 export interface Faults {
-  /** Added to every response except /health and /fault. */
+  /** Added to every response on the traffic port except /health. */
   readonly latencyMs: number;
   /** Share of requests answered with `errorStatus`, 0 to 1. */
   readonly errorRate: number;
   readonly errorStatus: number;
   /** /health answers 503 while the rest keeps serving. */
   readonly unhealthy: boolean;
-  /** Every request but /fault is accepted and never answered, /health included. */
+  /** Every request on the traffic port is accepted and never answered, /health included. */
   readonly hang: boolean;
 }
 

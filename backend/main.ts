@@ -4,8 +4,12 @@ import { Supervisor } from '../common/lifecycle.js';
 import { createLogger } from '../common/logger.js';
 import { attachEchoSocket, BackendState, createBackendApp } from './app.js';
 import { backendHelp, loadBackendConfig } from './config.js';
+import { createControlApp } from './control-app.js';
 
-/** `switchyard backend`: the demo service. SIGTERM fails /health, finishes open requests, exits. */
+/**
+ * `switchyard backend`: the demo service. Traffic on --port, fault injection
+ * on --control-port. SIGTERM fails /health, finishes open requests, exits.
+ */
 export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { config, help } = loadBackendConfig({ argv, env });
   if (help) {
@@ -21,11 +25,14 @@ export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv
     hang: config.hang,
   });
   const server = createServer({ keepAliveTimeout: 5000 });
-  const app = createBackendApp(state, logger);
+  const app = createBackendApp(state);
   server.on('request', app);
   const wss = attachEchoSocket(server, state);
   const http = new HttpService('http', app, { port: config.port, host: config.host, graceMs: config.shutdownTimeout, server });
+  const control = new HttpService('control', createControlApp(state, logger), { port: config.controlPort, host: config.controlHost, graceMs: 1000 });
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 2000);
+  // Closed after the traffic port (reverse order), so faults can be cleared while requests drain.
+  supervisor.add(control);
   supervisor.add({
     name: 'http',
     start: () => http.start(),
@@ -41,5 +48,5 @@ export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv
   });
   await supervisor.start();
   state.port = http.address.port;
-  logger.info({ port: http.address.port, host: config.host, faults: state.faults }, 'backend listening');
+  logger.info({ port: http.address.port, host: config.host, controlPort: control.address.port, controlHost: config.controlHost, faults: state.faults }, 'backend listening');
 }

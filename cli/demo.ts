@@ -1,20 +1,27 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { loadOptions, option, renderHelp, type OptionValues } from '../common/config/options.js';
+import { ConfigError, loadOptions, option, renderHelp, type OptionValues } from '../common/config/options.js';
 import { boolean, integer, oneOf, port, redisUrl } from '../common/config/values.js';
 import { STRATEGY_NAMES } from '../balancer/strategies/index.js';
+import { CONTROL_PORT_OFFSET, defaultControlPort } from '../backend/config.js';
 
 export const DEMO_OPTIONS = {
   backends: option({ type: integer(1, 50), flag: 'backends', env: ['SWITCHYARD_DEMO_BACKENDS'], default: 3, help: 'How many backends to start.' }),
   port: option({ type: port(), flag: 'port', env: ['SWITCHYARD_PORT'], default: 9090, help: 'Port of the balancer.' }),
   adminPort: option({ type: port(), flag: 'admin-port', env: ['SWITCHYARD_ADMIN_PORT'], default: 9091, help: 'Port of the admin API.' }),
   basePort: option({ type: port(), flag: 'base-port', env: ['SWITCHYARD_DEMO_BASE_PORT'], default: 8081, help: 'Port of the first backend; the others follow.' }),
+  controlBasePort: option({
+    type: port(),
+    flag: 'control-base-port',
+    env: ['SWITCHYARD_DEMO_CONTROL_BASE_PORT'],
+    help: `Control port (fault injection, on 127.0.0.1) of the first backend; the others follow (default: --base-port + ${CONTROL_PORT_OFFSET}, e.g. 18081).`,
+  }),
   strategy: option({ type: oneOf(STRATEGY_NAMES), flag: 'strategy', env: ['SWITCHYARD_STRATEGY'], default: 'round-robin', help: 'Load-balancing strategy.' }),
   redis: option({ type: redisUrl(), flag: 'redis', env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'], help: 'Use this Redis as the registry; without it the registry is in memory.' }),
   verbose: option({ type: boolean(), flag: 'verbose', env: ['SWITCHYARD_DEMO_VERBOSE'], default: false, help: 'Show every log line of the children, debug level included.' }),
 } as const;
 
-type DemoConfig = OptionValues<typeof DEMO_OPTIONS>;
+type DemoConfig = OptionValues<typeof DEMO_OPTIONS> & { readonly controlBasePort: number };
 
 export function demoHelp(): string {
   return renderHelp(DEMO_OPTIONS, {
@@ -50,7 +57,9 @@ export function formatLogLine(name: string, line: string): string {
 }
 
 export async function runDemo(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values: cfg, help } = loadOptions(DEMO_OPTIONS, { argv, env });
+  const { values, help } = loadOptions(DEMO_OPTIONS, { argv, env });
+  const cfg: DemoConfig = Object.freeze({ ...values, controlBasePort: values.controlBasePort ?? defaultControlPort(values.basePort) });
+  checkPorts(cfg);
   if (help) {
     process.stdout.write(demoHelp());
     return 0;
@@ -74,7 +83,7 @@ export async function runDemo(argv: readonly string[], env: NodeJS.ProcessEnv): 
   for (let i = 0; i < cfg.backends; i++) {
     const id = `backend-${i + 1}`;
     const p = cfg.basePort + i;
-    start(id, ['backend', '--port', String(p), '--host', '127.0.0.1', '--id', id]);
+    start(id, ['backend', '--port', String(p), '--host', '127.0.0.1', '--id', id, '--control-port', String(cfg.controlBasePort + i), '--control-host', '127.0.0.1']);
     backendUrls.push(`${id}=http://127.0.0.1:${p}`);
   }
   // Checks every second so a killed backend shows on the dashboard at once.
@@ -115,6 +124,17 @@ export async function runDemo(argv: readonly string[], env: NodeJS.ProcessEnv): 
   });
 }
 
+/** Every child needs ports of its own: both rows of backend ports must fit and overlap nothing. */
+function checkPorts(cfg: DemoConfig): void {
+  const n = cfg.backends;
+  const rows = [['--base-port', cfg.basePort], ['--control-base-port', cfg.controlBasePort]] as const;
+  for (const [flag, base] of rows) {
+    if (base === 0 || base + n - 1 > 65_535) throw new ConfigError(`${flag} ${base}: ${n} backends need ports ${base} to ${base + n - 1}, each from 1 to 65535`);
+  }
+  const used = [...rows.flatMap(([, base]) => Array.from({ length: n }, (_, i) => base + i)), ...[cfg.port, cfg.adminPort].filter((p) => p !== 0)];
+  if (new Set(used).size !== used.length) throw new ConfigError(`--base-port ${cfg.basePort} and --control-base-port ${cfg.controlBasePort} give ${n} backends ports that overlap each other, --port or --admin-port`);
+}
+
 async function waitReady(cfg: DemoConfig): Promise<boolean> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
@@ -138,12 +158,12 @@ function printBanner(cfg: DemoConfig, children: readonly Child[]): void {
     `  proxy      http://localhost:${cfg.port}`,
     `  admin API  http://127.0.0.1:${cfg.adminPort}/backends`,
     `  dashboard  http://127.0.0.1:${cfg.adminPort}/`,
-    ...children.filter((c) => c.name.startsWith('backend')).map((c, i) => `  ${c.name.padEnd(10)} http://127.0.0.1:${cfg.basePort + i}   pid ${c.proc.pid}`),
+    ...children.filter((c) => c.name.startsWith('backend')).map((c, i) => `  ${c.name.padEnd(10)} http://127.0.0.1:${cfg.basePort + i}   faults http://127.0.0.1:${cfg.controlBasePort + i}/fault   pid ${c.proc.pid}`),
     '',
     'Try:',
     `  for i in $(seq 6); do curl -s localhost:${cfg.port}; echo; done`,
     `  kill ${children[1]?.proc.pid ?? '<pid>'}          # stop a backend; traffic flows around it`,
-    `  curl -s -XPOST localhost:${cfg.basePort}/fault -H 'content-type: application/json' -d '{"unhealthy":true}'`,
+    `  curl -s -XPOST 127.0.0.1:${cfg.controlBasePort}/fault -H 'content-type: application/json' -d '{"unhealthy":true}'   # backend-1 fails its checks (control port only)`,
     `  curl -s localhost:${cfg.adminPort}/backends`,
     '',
     'Press Ctrl+C to stop everything.',

@@ -5,6 +5,15 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../../cli/switchyard.ts', import.meta.url));
 
+/**
+ * Environment every child starts with unless the test overrides it. A backend
+ * puts its control listener on --port + 10000 by default, which for the ports
+ * tests pick (20000-32000) lands in the kernel's ephemeral range and in other
+ * tests' picks: here it takes a port the kernel chooses instead. A test that
+ * needs a known control port passes --control-port (a flag beats the env).
+ */
+const CHILD_DEFAULTS: NodeJS.ProcessEnv = { SWITCHYARD_CONTROL_PORT: '0' };
+
 export interface LogLine {
   readonly msg?: string;
   readonly level?: string;
@@ -25,7 +34,7 @@ export class SwitchyardProcess {
   constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
     this.proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'debug', ...env },
+      env: { ...process.env, ...CHILD_DEFAULTS, SWITCHYARD_LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
@@ -85,7 +94,7 @@ export class SwitchyardProcess {
 /** Runs `switchyard <args>` to completion and returns its exit code and output. */
 export function runSwitchyard(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...CHILD_DEFAULTS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

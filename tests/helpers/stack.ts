@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { WebSocketServer } from 'ws';
 import { attachEchoSocket, BackendState, createBackendApp } from '../../backend/app.js';
+import { createControlApp } from '../../backend/control-app.js';
 import type { Faults } from '../../backend/faults.js';
 import { createAdmin, type Admin } from '../../balancer/admin/admin-app.js';
 import { Balancer, type BalancerSettings } from '../../balancer/balancer.js';
@@ -12,33 +13,54 @@ import { parseBackendSpec, type BackendSpec } from '../../common/backend.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { MemoryRegistry } from '../../common/registry/memory-registry.js';
 import type { Registry } from '../../common/registry/registry.js';
+import { get } from './http.js';
 
-/** An in-process demo backend on a free loopback port. */
+/**
+ * An in-process demo backend: traffic on a free loopback port, fault
+ * injection on a second one (`controlUrl`), as the real process has them.
+ */
 export class TestBackend {
   readonly state: BackendState;
   readonly server: Server;
+  readonly controlServer: Server;
   readonly wss: WebSocketServer;
   port = 0;
+  controlPort = 0;
 
   private constructor(id: string, faults?: Faults) {
     this.state = new BackendState(id, 0, faults);
-    this.server = createServer({ keepAliveTimeout: 5000 }, createBackendApp(this.state, silentLogger()));
+    this.server = createServer({ keepAliveTimeout: 5000 }, createBackendApp(this.state));
+    this.controlServer = createServer(createControlApp(this.state, silentLogger()));
     this.wss = attachEchoSocket(this.server, this.state);
   }
 
   static async start(id: string, opts: { port?: number; faults?: Faults } = {}): Promise<TestBackend> {
     const b = new TestBackend(id, opts.faults);
-    await new Promise<void>((resolve, reject) => {
-      b.server.once('error', reject);
-      b.server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-    });
-    b.port = (b.server.address() as AddressInfo).port;
+    b.port = await listen(b.server, opts.port ?? 0);
     b.state.port = b.port;
+    b.controlPort = await listen(b.controlServer, 0);
     return b;
   }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Where /fault is served. */
+  get controlUrl(): string {
+    return `http://127.0.0.1:${this.controlPort}`;
+  }
+
+  /** Changes some faults through the control listener, as a person or a script would. */
+  async setFaults(patch: Partial<Faults>): Promise<void> {
+    const r = await get(`${this.controlUrl}/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+    if (r.status !== 200) throw new Error(`POST ${this.controlUrl}/fault answered ${r.status}`);
+  }
+
+  /** Clears every fault through the control listener. */
+  async clearFaults(): Promise<void> {
+    const r = await get(`${this.controlUrl}/fault`, { method: 'DELETE' });
+    if (r.status !== 200) throw new Error(`DELETE ${this.controlUrl}/fault answered ${r.status}`);
   }
 
   spec(extra: Partial<BackendSpec> = {}): BackendSpec {
@@ -54,8 +76,19 @@ export class TestBackend {
   async close(): Promise<void> {
     for (const ws of this.wss.clients) ws.terminate();
     this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.controlServer.closeAllConnections();
+    await Promise.all([this.server, this.controlServer].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 export const TEST_SETTINGS: BalancerSettings = {

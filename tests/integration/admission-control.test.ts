@@ -111,7 +111,7 @@ describe('admission control', () => {
     await loadLoop(`${lb.url}/`, 40_000, 32, { dispatcher: client, stopAfterMs: 4000 });
     const risen = await limit();
     assert.ok(risen > start, `the cap rose under low latency: ${start} -> ${risen}`);
-    await get(`${backend.url}/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 80 }) });
+    await backend.setFaults({ latencyMs: 80 });
     await loadLoop(`${lb.url}/`, 40_000, 32, { dispatcher: client, stopAfterMs: 5000 });
     const fallen = await limit();
     assert.ok(fallen < risen, `the cap fell when latency rose: ${risen} -> ${fallen}`);

@@ -34,11 +34,11 @@ describe('the live dashboard in headless Chromium', () => {
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `Debian's chromium is installed at ${CHROMIUM} (apt-get install chromium)`);
     mkdirSync(OUTPUT, { recursive: true });
-    const basePort = await freePortRange(3);
+    const [basePort, controlBasePort] = [await freePortRange(3), await freePortRange(3)];
     const [port, adminPort] = [await freePort(), await freePort()];
     proxyUrl = `http://127.0.0.1:${port}`;
     adminUrl = `http://127.0.0.1:${adminPort}`;
-    demo = new SwitchyardProcess(['demo', '--backends', '3', '--port', String(port), '--admin-port', String(adminPort), '--base-port', String(basePort)]);
+    demo = new SwitchyardProcess(['demo', '--backends', '3', '--port', String(port), '--admin-port', String(adminPort), '--base-port', String(basePort), '--control-base-port', String(controlBasePort)]);
     await demo.waitForLine(/^Switchyard demo is up/, 30_000);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });

@@ -68,7 +68,7 @@ describe('dynamic-weighted', () => {
     const before = traffic.share('d2', 1500);
     assert.ok(before > 0.25, `an equal share before: ${before.toFixed(3)}`);
 
-    await get(`${backends[1]!.url}/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 50 }) });
+    await backends[1]!.setFaults({ latencyMs: 50 });
     const slowedAt = Date.now();
     let fellAfterMs = -1;
     while (Date.now() - slowedAt < 10_000) {
@@ -80,7 +80,7 @@ describe('dynamic-weighted', () => {
     }
     assert.ok(fellAfterMs > 0, `d2's share fell below 15 % within 10 s (now ${traffic.share('d2', 1000).toFixed(3)})`);
 
-    await get(`${backends[1]!.url}/fault`, { method: 'DELETE' });
+    await backends[1]!.clearFaults();
     const fixedAt = Date.now();
     let recoveredAfterMs = -1;
     while (Date.now() - fixedAt < 30_000) {

@@ -40,7 +40,7 @@ describe('a backend answering 500 to everything', () => {
     const types = lb.lb.events.recent(50).map((e) => `${e.type}:${e.backendId ?? ''}`);
     assert.ok(types.includes('ejected:bad') && types.includes('breaker-opened:bad'), types.join(' '));
 
-    await get(`${bad.url}/fault`, { method: 'DELETE' });
+    await bad.clearFaults();
     await waitFor('the breaker to close after its half-open trials', async () => {
       await loadLoop(`${lb.url}/`, 9, 1);
       return lb.lb.router.facts(lb.lb.upstreams.get('bad')!).breaker === 'closed' && lb.lb.upstreams.get('bad')!.routable;
