@@ -43,7 +43,7 @@ export function isLoopbackName(name: string): boolean {
   const n = normalizeAddress(name);
   if (n === 'localhost') return true;
   if (isIP(n) === 4) return n.startsWith('127.');
-  if (isIP(n) === 6) return expandIPv6(n) === '0000:0000:0000:0000:0000:0000:0000:0001';
+  if (isIP(n) === 6) return expandIPv6(n) === expandIPv6('::1');
   return false;
 }
 
@@ -67,19 +67,19 @@ export interface HostAllowlistOptions {
  * the address itself, which no rebinding page can do).
  */
 export function hostAllowlist(opts: HostAllowlistOptions): (name: string, localAddress: string | undefined) => boolean {
-  const names = new Set<string>((opts.allowedHosts ?? []).map(normalizeAddress));
-  if (opts.bindHost && !isWildcardAddress(opts.bindHost)) names.add(normalizeAddress(opts.bindHost));
+  const names = new Set<string>((opts.allowedHosts ?? []).map(canonical));
+  if (opts.bindHost && !isWildcardAddress(opts.bindHost)) names.add(canonical(opts.bindHost));
   return (name, localAddress) => {
-    const n = normalizeAddress(name);
+    const n = canonical(name);
     if (isLoopbackName(n) || names.has(n)) return true;
-    if (isIP(n) !== 0 && localAddress !== undefined) return sameAddress(n, normalizeAddress(localAddress));
-    return false;
+    return isIP(n) !== 0 && localAddress !== undefined && n === canonical(localAddress);
   };
 }
 
-function sameAddress(a: string, b: string): boolean {
-  if (isIP(a) === 6 && isIP(b) === 6) return expandIPv6(a) === expandIPv6(b);
-  return a === b;
+/** normalizeAddress, with IPv6 written out in full so every spelling compares equal. */
+function canonical(address: string): string {
+  const n = normalizeAddress(address);
+  return isIP(n) === 6 ? expandIPv6(n) : n;
 }
 
 /** Eight groups of four hex digits; a trailing dotted IPv4 part becomes two groups. */
