@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
 import { duration, oneOf, port, redisUrl, text } from '../common/config/values.js';
 import { LOG_LEVELS } from '../common/logger.js';
-import { DOCKER_HOST_EXPECTED, parseDockerHost, type DockerEndpoint } from './docker-endpoint.js';
+import { DOCKER_HOST_EXPECTED, dockerEndpointOption, type DockerEndpoint } from './docker-endpoint.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -93,8 +93,7 @@ export function loadControllerConfig(sources: OptionSources): { readonly help: t
   if (help) return { help };
   if (!values.network) throw new ConfigError('--network (or SWITCHYARD_NETWORK) is required: name the Docker network the balancer reaches backends on');
   if (!values.redis) throw new ConfigError('--redis (or REDIS_URL) is required: the controller writes the registry in Redis');
-  const docker = parseDockerHost(values.dockerHost);
-  if (!docker) throw new ConfigError(`invalid value '${values.dockerHost}' for --docker-host (or DOCKER_HOST): expected ${DOCKER_HOST_EXPECTED}`);
+  const docker = dockerEndpointOption(values.dockerHost);
   const config: ControllerConfig = Object.freeze({
     ...values,
     docker,

@@ -1,3 +1,5 @@
+import { ConfigError } from '../common/config/options.js';
+
 /**
  * Where the Docker Engine API is: a unix socket or a TCP address (plain
  * HTTP, as a filtering socket proxy serves it). Read from `--docker-host`
@@ -26,3 +28,10 @@ export function describeEndpoint(e: DockerEndpoint): string {
 }
 
 export const DOCKER_HOST_EXPECTED = 'unix:///path/to/docker.sock, tcp://host:port (plain HTTP) or an absolute socket path';
+
+/** The endpoint named by `--docker-host` (or DOCKER_HOST); a ConfigError naming the option when it names none. */
+export function dockerEndpointOption(value: string): DockerEndpoint {
+  const e = parseDockerHost(value);
+  if (!e) throw new ConfigError(`invalid value '${value}' for --docker-host (or DOCKER_HOST): expected ${DOCKER_HOST_EXPECTED}`);
+  return e;
+}

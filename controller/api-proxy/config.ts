@@ -1,7 +1,7 @@
-import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../../common/config/options.js';
+import { loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../../common/config/options.js';
 import { integer, oneOf, port, text } from '../../common/config/values.js';
 import { LOG_LEVELS } from '../../common/logger.js';
-import { DOCKER_HOST_EXPECTED, parseDockerHost, type DockerEndpoint } from '../docker-endpoint.js';
+import { DOCKER_HOST_EXPECTED, dockerEndpointOption, type DockerEndpoint } from '../docker-endpoint.js';
 
 export const API_PROXY_OPTIONS = {
   port: option({ type: port(), flag: 'port', env: ['SWITCHYARD_API_PROXY_PORT'], default: 2375, help: 'Port the filtered Docker API is served on.', group: 'Listener' }),
@@ -34,7 +34,6 @@ export function apiProxyHelp(): string {
 export function loadApiProxyConfig(sources: OptionSources): { readonly help: true } | { readonly help: false; readonly config: ApiProxyConfig } {
   const { values, help } = loadOptions(API_PROXY_OPTIONS, sources);
   if (help) return { help };
-  const docker = parseDockerHost(values.dockerHost);
-  if (!docker) throw new ConfigError(`invalid value '${values.dockerHost}' for --docker-host (or DOCKER_HOST): expected ${DOCKER_HOST_EXPECTED}`);
+  const docker = dockerEndpointOption(values.dockerHost);
   return { help, config: Object.freeze({ ...values, docker }) };
 }
