@@ -100,7 +100,7 @@ pick_image() {
   say "pulling $want"
   if timeout "${PULL_TIMEOUT:-120}" docker pull -q "$want" >/dev/null 2>&1; then echo "$want"; return; fi
   [[ -z $requested || $requested == "$default" ]] || die "cannot pull $requested (set by NODE_IMAGE/REDIS_IMAGE); unset it to fall back to a host-made image"
-  say "cannot pull $want: no image registry reachable. Building the $what base image from this host's own binaries instead (OFFLINE=1 skips the attempt)."
+  say "cannot pull $want: no image registry reachable. Building the $what base image from local binaries (Node.js from the npm registry, this host's redis-server) instead (OFFLINE=1 skips the attempt)."
   scripts/base-images.sh "$what"
 }
 
