@@ -44,7 +44,7 @@ export interface BackendFacts {
  * its workers. Mutations go through the registry and setStrategy().
  */
 export interface BalancerView {
-  readonly settings: { readonly instanceId: string };
+  readonly settings: { readonly instanceId: string; readonly metricsBackendLimit?: number };
   readonly registry: Registry;
   readonly listening: boolean;
   readonly upstreams: {

@@ -49,6 +49,8 @@ export interface BalancerSettings extends ForwardSettings {
   /** How long shutdown waits for in-flight requests before closing connections. */
   readonly shutdownTimeoutMs: number;
   readonly instanceId: string;
+  /** Backends with their own /metrics series (the rest are summed as backend="_other"); 0 = all. */
+  readonly metricsBackendLimit?: number;
   /** Add X-LB-Decision to every response. */
   readonly explain?: boolean;
   /** A request header (lowercase) that asks for X-LB-Decision on that request; off when unset. */
@@ -205,12 +207,14 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     if (this.forwarder instanceof RawForwarder) this.forwarder.attach(this.server);
   }
 
-  /** Starts following the registry and health checking. Does not listen. */
+  /** Starts following the registry and health checking; resolves after the first round of checks (bounded by the check timeout). Does not listen. */
   async start(): Promise<void> {
     this.upstreams.apply(this.registry.current());
-    this.#unsubscribe = this.registry.subscribe((snap) => this.upstreams.apply(snap));
+    this.#unsubscribe = this.registry.subscribe((snap) => this.upstreams.update(snap));
     this.router.start();
+    // Warm start: the first round of checks completes before listen(); the routable set is then current.
     await this.health.start();
+    this.upstreams.refresh();
   }
 
   get strategy(): Strategy<Upstream> {

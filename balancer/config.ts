@@ -188,6 +188,7 @@ export const BALANCER_OPTIONS = {
   explain: option({ type: boolean(), flag: 'explain', env: ['SWITCHYARD_EXPLAIN'], default: false, help: 'Add X-LB-Decision to every response: strategy, candidates, the pick and why others were skipped.', group: 'Observability' }),
   explainHeader: option({ type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9-]+$/, expected: 'a header name' }), flag: 'explain-header', env: ['SWITCHYARD_EXPLAIN_HEADER'], help: 'A request header (e.g. x-lb-explain) that asks for X-LB-Decision on that request only.', group: 'Observability' }),
   accessLog: option({ type: boolean(), flag: 'access-log', env: ['SWITCHYARD_ACCESS_LOG'], default: false, help: 'Log one JSON line per request (component "access").', group: 'Observability' }),
+  metricsBackendLimit: option({ type: integer(0, 1_000_000), flag: 'metrics-backend-limit', env: ['SWITCHYARD_METRICS_BACKEND_LIMIT'], default: 500, help: 'Backends given their own series in /metrics, in id order; the others are summed under backend="_other" (0 = every backend, which for 10,000 backends is over 30 MB per scrape).', group: 'Observability' }),
   accessLogSample: option({ type: decimal(0, 1), flag: 'access-log-sample', env: ['SWITCHYARD_ACCESS_LOG_SAMPLE'], default: 1, help: 'Share of requests the access log records.', group: 'Observability' }),
 
   logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level; nothing is logged per request at info (the access log is separate).', group: 'Observability' }),

@@ -22,7 +22,12 @@ export function registryPart(registry: Registry, config: BalancerConfig, logger:
     name: 'registry',
     start: async () => {
       await registry.start();
-      if (config.redis && config.staticBackends.length) stopSeeding = seedRegistry(registry, config, logger);
+      if (config.redis && config.staticBackends.length) {
+        // The first try is waited for, so the proxy starts (and warms up) with them; later tries run in the background.
+        const seeding = seedRegistry(registry, config, logger);
+        stopSeeding = seeding.stop;
+        await seeding.firstTry;
+      }
     },
     close: async () => {
       stopSeeding?.();
@@ -63,7 +68,7 @@ export function adminPart(view: BalancerView, config: BalancerConfig, logger: Lo
   };
 }
 
-/** The proxy: follow the registry, check health, listen; close drains. */
+/** The proxy: follow the registry, check health (the first round completes before it listens: warm start), listen; close drains. */
 export function proxyPart(lb: Balancer, config: BalancerConfig): NamedPart {
   return {
     name: 'proxy',
@@ -84,8 +89,8 @@ export async function startUntilSignal(supervisor: Supervisor, logger: Logger): 
   await supervisor.start();
 }
 
-/** Writes --backends into a shared registry, retrying while Redis is away. Returns a cancel function. */
-function seedRegistry(registry: Registry, config: BalancerConfig, logger: Logger): () => void {
+/** Writes --backends into a shared registry, retrying while Redis is away. */
+function seedRegistry(registry: Registry, config: BalancerConfig, logger: Logger): { readonly firstTry: Promise<void>; readonly stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const attempt = async (): Promise<void> => {
@@ -98,9 +103,11 @@ function seedRegistry(registry: Registry, config: BalancerConfig, logger: Logger
       timer.unref();
     }
   };
-  void attempt();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
+  return {
+    firstTry: attempt(),
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
   };
 }

@@ -22,6 +22,7 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
     keepAliveTimeoutMs: config.keepAliveTimeout,
     shutdownTimeoutMs: config.shutdownTimeout,
     instanceId: config.instanceId,
+    metricsBackendLimit: config.metricsBackendLimit,
     explain: config.explain,
     explainHeader: config.explainHeader,
     accessLog: config.accessLog,

@@ -5,6 +5,13 @@ import type { HealthStatus } from './health/health-state.js';
 import type { EventLog } from './stats/event-log.js';
 import { Upstream, type PoolOptions } from './upstream.js';
 
+/** Beyond this many backends added (or removed) by one snapshot, each is logged at debug and one summary at info. */
+const LOGGED_CHANGES_PER_SNAPSHOT = 20;
+/** New backends made per turn of the event loop when a snapshot brings many (update()). */
+const PREPARE_SLICE = 1000;
+/** Least time between two rebuilds caused by health changes (a lone change is applied at once). */
+const REBUILD_SPACING_MS = 25;
+
 export interface UpstreamSetOptions {
   readonly pool: PoolOptions;
   readonly logger: Logger;
@@ -35,6 +42,11 @@ export class UpstreamSet {
   /** Told the active backends (any health) whenever that set changes. */
   onMembersChanged: ((active: readonly Upstream[]) => void) | undefined;
   #version = 0;
+  /** Upstreams made ahead for a large snapshot (update()), taken by the apply that follows. */
+  readonly #staged = new Map<string, Upstream>();
+  #next: RegistrySnapshot | undefined;
+  #preparing = false;
+  #closed = false;
   readonly #closing = new Set<Promise<void>>();
   /** Refused entries already warned about (id and URL), so a snapshot repeats no warning. */
   #warned = new Set<string>();
@@ -47,15 +59,18 @@ export class UpstreamSet {
 
   /** Routable upstreams in id order. The same array until the next change. */
   get routable(): readonly Upstream[] {
+    if (this.#stale) this.#freshen();
     return this.#routable;
   }
 
   get all(): readonly Upstream[] {
+    if (this.#stale) this.#freshen();
     return this.#all;
   }
 
   /** Backends active in the registry with a weight above 0, healthy or not (panic mode balances over these). */
   get active(): readonly Upstream[] {
+    if (this.#stale) this.#freshen();
     return this.#active;
   }
 
@@ -67,8 +82,13 @@ export class UpstreamSet {
     return this.#byId.get(id);
   }
 
-  /** Reconciles with a full registry snapshot. Idempotent. */
-  apply(snapshot: RegistrySnapshot): void {
+  /**
+   * Reconciles with a full registry snapshot. Idempotent, and linear in the
+   * snapshot's size: one pass over it, one rebuild of the routable set at the
+   * end, whatever the number of backends added or removed.
+   */
+  apply(snapshot: RegistrySnapshot, preparedMs = 0): void {
+    const t0 = performance.now();
     this.#version = snapshot.version;
     const wanted = new Map<string, BackendSpec>();
     const refuse = this.#opts.refuse;
@@ -84,13 +104,19 @@ export class UpstreamSet {
       warned.add(key);
     }
     this.#warned = warned;
+    const removed: Upstream[] = [];
     for (const [id, u] of this.#byId) {
       const spec = wanted.get(id);
-      if (!spec || spec.url !== u.url) this.#remove(u, spec ? 'url changed' : 'deregistered');
+      if (!spec || spec.url !== u.url) removed.push(u);
     }
+    const loud = removed.length <= LOGGED_CHANGES_PER_SNAPSHOT;
+    for (const u of removed) this.#remove(u, wanted.has(u.id) ? 'url changed' : 'deregistered', loud);
+    if (!loud) this.#opts.events?.add('removed', undefined, `${removed.length} backends`);
+    const added: Upstream[] = [];
     for (const spec of wanted.values()) {
       const u = this.#byId.get(spec.id);
       if (u) {
+        if (u.spec === spec) continue;
         if (u.spec.state !== spec.state) {
           this.#log.info({ backendId: spec.id, from: u.spec.state, to: spec.state }, 'backend state changed');
           this.#opts.events?.add('state-changed', spec.id, `${u.spec.state} -> ${spec.state}`);
@@ -99,14 +125,78 @@ export class UpstreamSet {
         u.spec = spec;
         continue;
       }
-      const added = new Upstream(spec, this.#opts.pool, this.#now(), this.#now);
-      this.#byId.set(spec.id, added);
-      this.#log.info({ backendId: spec.id, url: spec.url, weight: spec.weight, state: spec.state }, 'backend registered');
-      this.#opts.events?.add('registered', spec.id, spec.url);
-      this.#rebuild();
-      this.#opts.onAdded(added);
+      const staged = this.#staged.get(spec.id);
+      const fresh = staged?.url === spec.url ? staged : new Upstream(spec, this.#opts.pool, this.#now(), this.#now);
+      if (fresh === staged) fresh.spec = spec;
+      this.#byId.set(spec.id, fresh);
+      added.push(fresh);
     }
+    this.#staged.clear();
+    this.#logAdded(added);
+    if (added.length || removed.length) this.#membersChanged = true;
     this.#rebuild();
+    for (const u of added) this.#opts.onAdded(u);
+    if (added.length > LOGGED_CHANGES_PER_SNAPSHOT || removed.length > LOGGED_CHANGES_PER_SNAPSHOT) {
+      const ms = Math.round((performance.now() - t0) * 10) / 10;
+      this.#log.info({ version: snapshot.version, added: added.length, removed: removed.length, total: this.#byId.size, ms, preparedMs }, 'registry snapshot applied');
+    }
+  }
+
+  /**
+   * The registry's path in: like apply(), but a snapshot that brings more than
+   * PREPARE_SLICE new backends has their objects made a slice per turn of the
+   * event loop first (requests keep flowing meanwhile), then is applied at
+   * once. Snapshots are applied in order; one that arrives during the
+   * preparation of another replaces it.
+   */
+  update(snapshot: RegistrySnapshot): void {
+    if (this.#preparing) {
+      this.#next = snapshot;
+      return;
+    }
+    const fresh = this.#freshSpecs(snapshot);
+    if (fresh.length <= PREPARE_SLICE) return this.apply(snapshot);
+    void this.#drain(snapshot, fresh);
+  }
+
+  async #drain(first: RegistrySnapshot, firstFresh: readonly BackendSpec[]): Promise<void> {
+    this.#preparing = true;
+    try {
+      let snap: RegistrySnapshot | undefined = first;
+      let fresh = firstFresh;
+      while (snap !== undefined && !this.#closed) {
+        const t0 = performance.now();
+        const complete = await this.#prepare(fresh);
+        if (this.#closed) break;
+        if (complete && this.#next === undefined) this.apply(snap, Math.round(performance.now() - t0));
+        snap = this.#next;
+        this.#next = undefined;
+        if (snap) fresh = this.#freshSpecs(snap);
+      }
+    } finally {
+      this.#preparing = false;
+      this.#staged.clear();
+    }
+  }
+
+  /** Backends of a snapshot that would need a new Upstream (new id or new URL), not yet made ahead. */
+  #freshSpecs(snapshot: RegistrySnapshot): BackendSpec[] {
+    const fresh: BackendSpec[] = [];
+    for (const b of snapshot.backends) if (this.#byId.get(b.id)?.url !== b.url && this.#staged.get(b.id)?.url !== b.url) fresh.push(b);
+    return fresh;
+  }
+
+  /** Makes Upstreams ahead, PREPARE_SLICE per turn of the event loop; false when a newer snapshot (or close) interrupted. */
+  async #prepare(fresh: readonly BackendSpec[]): Promise<boolean> {
+    for (let i = 0; i < fresh.length; i++) {
+      if (i > 0 && i % PREPARE_SLICE === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.#next !== undefined || this.#closed) return false;
+      }
+      const spec = fresh[i]!;
+      this.#staged.set(spec.id, new Upstream(spec, this.#opts.pool, this.#now(), this.#now));
+    }
+    return true;
   }
 
   setHealth(id: string, status: HealthStatus): void {
@@ -115,7 +205,7 @@ export class UpstreamSet {
     u.health = status;
     u.healthChangedAt = this.#now();
     if (status === 'healthy') u.healthySince = u.healthChangedAt;
-    this.#rebuild();
+    this.#rebuildSoon();
   }
 
   /** Recomputes the routable set (after a resilience part changed its mind). */
@@ -124,35 +214,89 @@ export class UpstreamSet {
   }
 
   async close(): Promise<void> {
-    for (const u of this.#byId.values()) this.#closing.add(u.pool.close().catch(() => undefined));
+    this.#closed = true;
+    clearTimeout(this.#rebuildTimer);
+    for (const u of this.#byId.values()) this.#closing.add(u.closePool().catch(() => undefined));
     this.#byId.clear();
+    this.#membersChanged = true;
     this.#rebuild();
     await Promise.all(this.#closing);
   }
 
   /** Destroys every pool at once (shutdown deadline passed). */
   async destroy(): Promise<void> {
+    this.#closed = true;
     const all = [...this.#byId.values()];
     this.#byId.clear();
+    this.#membersChanged = true;
     this.#rebuild();
-    await Promise.all(all.map((u) => u.pool.destroy().catch(() => undefined)));
+    await Promise.all(all.map((u) => u.destroyPool().catch(() => undefined)));
   }
 
-  #remove(u: Upstream, reason: string): void {
+  #remove(u: Upstream, reason: string, loud: boolean): void {
     this.#byId.delete(u.id);
     u.routable = false;
-    this.#log.info({ backendId: u.id, url: u.url, reason, inFlight: u.inFlight }, 'backend removed');
-    this.#opts.events?.add('removed', u.id, reason);
+    const fields = { backendId: u.id, url: u.url, reason, inFlight: u.inFlight };
+    if (loud) {
+      this.#log.info(fields, 'backend removed');
+      this.#opts.events?.add('removed', u.id, reason);
+    } else this.#log.debug(fields, 'backend removed');
     this.#opts.onRemoved(u);
     // In-flight requests finish on the old pool; close() waits for them.
-    const p = u.pool.close().catch(() => undefined).finally(() => this.#closing.delete(p));
+    const p = u.closePool().catch(() => undefined).finally(() => this.#closing.delete(p));
     this.#closing.add(p);
+  }
+
+  /** One line per new backend; for a snapshot that brings many, each at debug and one summary when applied. */
+  #logAdded(added: readonly Upstream[]): void {
+    const loud = added.length <= LOGGED_CHANGES_PER_SNAPSHOT;
+    if (!loud) {
+      // The dashboard's event log keeps 200 lines: one for the lot, not 10,000.
+      this.#opts.events?.add('registered', undefined, `${added.length} backends`);
+      if (this.#log.isLevelEnabled('debug')) for (const u of added) this.#log.debug({ backendId: u.id, url: u.url, weight: u.spec.weight, state: u.spec.state }, 'backend registered');
+      return;
+    }
+    for (const u of added) {
+      this.#log.info({ backendId: u.id, url: u.url, weight: u.spec.weight, state: u.spec.state }, 'backend registered');
+      this.#opts.events?.add('registered', u.id, u.url);
+    }
   }
 
   #rebuilding = false;
   #rebuildAgain = false;
+  /** Health changed since the last rebuild: the next read (or the next turn of the event loop) rebuilds once. */
+  #stale = false;
+  #rebuildTimer: NodeJS.Timeout | undefined;
+  #rebuiltAt = -Infinity;
+  /** Backends were added or removed: the id-ordered list is sorted again. */
+  #membersChanged = false;
+
+  /**
+   * Health results arrive one by one (10,000 of them in a first round). Each
+   * marks the set stale; a read rebuilds it at once unless it was rebuilt in
+   * the last REBUILD_SPACING_MS, and a timer catches the rest: a storm of
+   * changes costs a rebuild per spacing, while a lone change is seen by the
+   * very next request.
+   */
+  #rebuildSoon(): void {
+    this.#stale = true;
+    if (this.#rebuildTimer) return;
+    const wait = Math.max(0, REBUILD_SPACING_MS - (performance.now() - this.#rebuiltAt));
+    this.#rebuildTimer = setTimeout(() => {
+      this.#rebuildTimer = undefined;
+      if (this.#stale) this.#rebuild();
+    }, wait);
+    this.#rebuildTimer.unref();
+  }
+
+  /** For reads: a stale set is rebuilt unless a rebuild happened moments ago (the timer then follows shortly). */
+  #freshen(): void {
+    if (performance.now() - this.#rebuiltAt >= REBUILD_SPACING_MS) this.#rebuild();
+  }
 
   #rebuild(): void {
+    this.#stale = false;
+    this.#rebuiltAt = performance.now();
     // A resilience part may change its mind while we ask it (an event during blocked()): go again.
     if (this.#rebuilding) {
       this.#rebuildAgain = true;
@@ -170,7 +314,11 @@ export class UpstreamSet {
   }
 
   #rebuildOnce(): void {
-    const all = [...this.#byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (this.#membersChanged) {
+      this.#membersChanged = false;
+      this.#all = [...this.#byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+    const all = this.#all;
     const routable: Upstream[] = [];
     const active: Upstream[] = [];
     const blocked = this.blocked;
@@ -180,7 +328,6 @@ export class UpstreamSet {
       u.routable = isActive && u.health === 'healthy' && (blocked === undefined || !blocked(u));
       if (u.routable) routable.push(u);
     }
-    this.#all = all;
     // Strategies cache per array: hand out a new array only when membership changed.
     if (!sameMembers(routable, this.#routable)) this.#routable = routable;
     if (!sameMembers(active, this.#active)) {

@@ -27,7 +27,6 @@ export interface PoolOptions {
 export class Upstream implements Candidate {
   readonly id: string;
   readonly url: string;
-  readonly pool: Pool;
   spec: BackendSpec;
   health: HealthStatus = 'unknown';
   healthChangedAt: number;
@@ -62,6 +61,8 @@ export class Upstream implements Candidate {
   rawPool: UpstreamPool | undefined = undefined;
   /** The undici pool's wait for a response head, for attempts that have less time left. */
   readonly headersTimeoutMs: number;
+  readonly #poolOptions: PoolOptions;
+  #pool: Pool | undefined;
 
   constructor(spec: BackendSpec, pool: PoolOptions, now: number, clock: () => number = Date.now) {
     this.window = new RollingWindow(120, clock);
@@ -71,18 +72,26 @@ export class Upstream implements Candidate {
     this.spec = spec;
     this.healthChangedAt = now;
     this.headersTimeoutMs = pool.headersTimeoutMs;
-    this.pool = new Pool(spec.url, {
-      connections: pool.connections,
-      pipelining: 1,
-      connectTimeout: pool.connectTimeoutMs,
-      headersTimeout: pool.headersTimeoutMs,
-      bodyTimeout: pool.bodyTimeoutMs,
-      keepAliveTimeout: 4_000,
-      keepAliveMaxTimeout: 60_000,
-    });
-    // Connection failures are reported per request; the pool must not throw them.
-    this.pool.on('connectionError', () => undefined);
-    (this.pool as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+    this.#poolOptions = pool;
+  }
+
+  /**
+   * The undici engine's connections to this backend, made on its first
+   * request there: a registry of 10,000 backends builds no transport object
+   * for the ones never used, nor for engines that do not use undici.
+   */
+  get pool(): Pool {
+    return (this.#pool ??= makePool(this.url, this.#poolOptions));
+  }
+
+  /** Closes the undici pool once its requests finish; nothing to do when it was never made. */
+  async closePool(): Promise<void> {
+    await this.#pool?.close();
+  }
+
+  /** Destroys the undici pool and its open requests at once. */
+  async destroyPool(): Promise<void> {
+    await this.#pool?.destroy();
   }
 
   get weight(): number {
@@ -105,4 +114,20 @@ export class Upstream implements Candidate {
     else if (status < 500) this.responses4xx++;
     else this.responses5xx++;
   }
+}
+
+function makePool(url: string, o: PoolOptions): Pool {
+  const pool = new Pool(url, {
+    connections: o.connections,
+    pipelining: 1,
+    connectTimeout: o.connectTimeoutMs,
+    headersTimeout: o.headersTimeoutMs,
+    bodyTimeout: o.bodyTimeoutMs,
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 60_000,
+  });
+  // Connection failures are reported per request; the pool must not throw them.
+  pool.on('connectionError', () => undefined);
+  (pool as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+  return pool;
 }

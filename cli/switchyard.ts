@@ -36,6 +36,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'measure Switchyard against nginx, HAProxy and Node baselines in one run',
     run: async (argv, env) => (await import('./bench/main.js')).runBench(argv, env),
   },
+  'bench-registry': {
+    summary: 'write 10,000 backends into a Redis registry at once; measure apply time, RSS, event-loop delay, /metrics',
+    run: async (argv, env) => (await import('./bench/registry-main.js')).runRegistryBench(argv, env),
+  },
   soak: {
     summary: 'soak a balancer with aborting clients; check RSS and open fds stay flat',
     run: async (argv, env) => (await import('./bench/soak-main.js')).runSoak(argv, env),

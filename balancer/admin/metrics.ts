@@ -19,6 +19,10 @@ export interface MetricsOptions {
 }
 
 const HEALTH_STATES = ['unknown', 'healthy', 'unhealthy'] as const;
+/** Backends with their own series unless the settings say otherwise (--metrics-backend-limit). */
+const DEFAULT_BACKEND_LIMIT = 500;
+/** The label of the row that sums the backends past the limit. */
+export const OTHER_BACKENDS = '_other';
 const REGISTRY_STATES = ['active', 'draining'] as const;
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 
@@ -29,8 +33,13 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
   if (opts.processMetrics !== false) {
     collectProcessMetrics(registry, 'switchyard_process_');
   }
+  const limit = lb.settings.metricsBackendLimit ?? DEFAULT_BACKEND_LIMIT;
   const ups = (): readonly UpstreamView[] => lb.upstreams.all;
-  const perBackend = (f: (u: UpstreamView) => number): Sample[] => ups().map((u) => ({ labels: { backend: u.id }, value: f(u) }));
+  const rows = (): readonly BackendRow[] => backendRows(ups(), limit);
+  /** One sample per row: a backend's value, or the sum over the backends past the limit. */
+  const perBackend = (f: (u: UpstreamView) => number, labels: Record<string, string> = {}): Sample[] =>
+    rows().map((r) => ({ labels: { backend: r.backend, ...labels }, value: sum(r.members, f) }));
+  const byState = <S extends string>(states: readonly S[], stateOf: (u: UpstreamView) => S): Sample[] => states.flatMap((st) => perBackend((u) => (stateOf(u) === st ? 1 : 0), { state: st }));
   const views: ViewMetric[] = [
     new ViewMetric('switchyard_requests_total', 'Client requests received by the proxy.', 'counter', () => [{ labels: {}, value: lb.requestsTotal }]),
     new ViewMetric('switchyard_in_flight_requests', 'Client requests being handled now.', 'gauge', () => [{ labels: {}, value: lb.inFlight }]),
@@ -39,47 +48,38 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
     ),
     new ViewMetric('switchyard_retries_total', 'Attempts made on another backend after a failed attempt.', 'counter', () => [{ labels: {}, value: lb.retriesTotal }]),
     new ViewMetric('switchyard_backend_responses_total', 'Responses from each backend passed to clients, by status class.', 'counter', () =>
-      ups().flatMap((u) => [
-        { labels: { backend: u.id, code_class: '2xx' }, value: u.responses1xx2xx },
-        { labels: { backend: u.id, code_class: '3xx' }, value: u.responses3xx },
-        { labels: { backend: u.id, code_class: '4xx' }, value: u.responses4xx },
-        { labels: { backend: u.id, code_class: '5xx' }, value: u.responses5xx },
-      ]),
+      [
+        ...perBackend((u) => u.responses1xx2xx, { code_class: '2xx' }),
+        ...perBackend((u) => u.responses3xx, { code_class: '3xx' }),
+        ...perBackend((u) => u.responses4xx, { code_class: '4xx' }),
+        ...perBackend((u) => u.responses5xx, { code_class: '5xx' }),
+      ],
     ),
     new ViewMetric('switchyard_backend_attempts_total', 'Attempts sent to each backend (a retried request counts once per backend tried).', 'counter', () => perBackend((u) => u.requests)),
     new ViewMetric('switchyard_backend_failures_total', 'Attempts that failed at the transport level (refused, reset, timeout).', 'counter', () => perBackend((u) => u.failures)),
     new ViewMetric('switchyard_backend_in_flight', 'Requests open to each backend now.', 'gauge', () => perBackend((u) => u.inFlight)),
     new ViewMetric('switchyard_backend_tunnels', 'WebSocket (upgrade) tunnels open to each backend.', 'gauge', () => perBackend((u) => u.tunnels)),
-    new ViewMetric('switchyard_backend_health', 'Health of each backend: 1 for its current state.', 'gauge', () =>
-      ups().flatMap((u) => HEALTH_STATES.map((s) => ({ labels: { backend: u.id, state: s }, value: u.health === s ? 1 : 0 }))),
-    ),
-    new ViewMetric('switchyard_backend_registry_state', 'Registry state of each backend: 1 for its current state.', 'gauge', () =>
-      ups().flatMap((u) => REGISTRY_STATES.map((s) => ({ labels: { backend: u.id, state: s }, value: u.spec.state === s ? 1 : 0 }))),
-    ),
+    new ViewMetric('switchyard_backend_health', 'Health of each backend: 1 for its current state.', 'gauge', () => byState(HEALTH_STATES, (u) => u.health)),
+    new ViewMetric('switchyard_backend_registry_state', 'Registry state of each backend: 1 for its current state.', 'gauge', () => byState(REGISTRY_STATES, (u) => u.spec.state)),
     new ViewMetric('switchyard_backend_routable', '1 when the backend may receive new requests.', 'gauge', () => perBackend((u) => (u.routable ? 1 : 0))),
-    new ViewMetric('switchyard_backend_breaker_state', 'Circuit breaker of each backend: 1 for its current state.', 'gauge', () =>
-      ups().flatMap((u) => {
-        const b = opts.facts?.(u).breaker ?? 'closed';
-        return BREAKER_STATES.map((s) => ({ labels: { backend: u.id, state: s }, value: b === s ? 1 : 0 }));
-      }),
-    ),
+    new ViewMetric('switchyard_backend_breaker_state', 'Circuit breaker of each backend: 1 for its current state.', 'gauge', () => byState(BREAKER_STATES, (u) => opts.facts?.(u).breaker ?? 'closed')),
     new ViewMetric('switchyard_backend_ejected', '1 while passive outlier detection has ejected the backend.', 'gauge', () => perBackend((u) => (opts.facts?.(u).ejected ? 1 : 0))),
     new ViewMetric('switchyard_backend_weight', 'Weight of each backend in the registry.', 'gauge', () => perBackend((u) => u.spec.weight)),
     new ViewMetric('switchyard_backend_effective_weight', 'Weight the strategy uses now (after slow start and dynamic weights).', 'gauge', () =>
       perBackend((u) => opts.facts?.(u).effectiveWeight ?? u.weight),
     ),
     new ViewMetric('switchyard_backend_response_seconds', 'Time from sending a request to a backend to the end of its response (or failure).', 'histogram', () =>
-      ups().flatMap((u) => {
+      rows().flatMap(({ backend, members }) => {
         const out: Sample[] = [];
         let cumulative = 0;
         for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
-          cumulative += u.latencyBuckets[i]!;
-          out.push({ metricName: 'switchyard_backend_response_seconds_bucket', labels: { backend: u.id, le: LATENCY_BUCKETS_SECONDS[i]! }, value: cumulative });
+          cumulative += sum(members, (u) => u.latencyBuckets[i]!);
+          out.push({ metricName: 'switchyard_backend_response_seconds_bucket', labels: { backend, le: LATENCY_BUCKETS_SECONDS[i]! }, value: cumulative });
         }
-        cumulative += u.latencyBuckets[LATENCY_BUCKETS_SECONDS.length]!;
-        out.push({ metricName: 'switchyard_backend_response_seconds_bucket', labels: { backend: u.id, le: '+Inf' }, value: cumulative });
-        out.push({ metricName: 'switchyard_backend_response_seconds_sum', labels: { backend: u.id }, value: u.latencySumSeconds });
-        out.push({ metricName: 'switchyard_backend_response_seconds_count', labels: { backend: u.id }, value: u.latencyCount });
+        cumulative += sum(members, (u) => u.latencyBuckets[LATENCY_BUCKETS_SECONDS.length]!);
+        out.push({ metricName: 'switchyard_backend_response_seconds_bucket', labels: { backend, le: '+Inf' }, value: cumulative });
+        out.push({ metricName: 'switchyard_backend_response_seconds_sum', labels: { backend }, value: sum(members, (u) => u.latencySumSeconds) });
+        out.push({ metricName: 'switchyard_backend_response_seconds_count', labels: { backend }, value: sum(members, (u) => u.latencyCount) });
         return out;
       }),
     ),
@@ -110,4 +110,29 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
   ];
   for (const v of views) registry.registerMetric(v as unknown as Metric);
   return registry;
+}
+
+/** One `backend` label value and the backends it stands for: one each, then all the rest under `_other`. */
+interface BackendRow {
+  readonly backend: string;
+  readonly members: readonly UpstreamView[];
+}
+
+/**
+ * Per-backend series for the first `limit` backends (id order, so a backend
+ * keeps its series while the registry changes elsewhere), and one `_other`
+ * row for the rest: 10,000 backends make a scrape of 0.5 MB, not 30.
+ */
+export function backendRows(all: readonly UpstreamView[], limit: number): BackendRow[] {
+  const shown = limit > 0 && all.length > limit ? limit : all.length;
+  const rows: BackendRow[] = new Array(shown);
+  for (let i = 0; i < shown; i++) rows[i] = { backend: all[i]!.id, members: [all[i]!] };
+  if (shown < all.length) rows.push({ backend: OTHER_BACKENDS, members: all.slice(shown) });
+  return rows;
+}
+
+function sum(members: readonly UpstreamView[], f: (u: UpstreamView) => number): number {
+  let total = 0;
+  for (const u of members) total += f(u);
+  return total;
 }

@@ -113,7 +113,7 @@ export interface ControlPlaneDeps {
  * retry budget and their share of the admission cap.
  */
 export class ControlPlane implements BalancerView {
-  readonly settings: { readonly instanceId: string };
+  readonly settings: { readonly instanceId: string; readonly metricsBackendLimit: number };
   readonly registry: Registry;
   readonly events: EventLog;
   readonly health: HttpHealthChecker;
@@ -152,7 +152,7 @@ export class ControlPlane implements BalancerView {
     this.#log = deps.logger;
     this.#now = deps.now ?? Date.now;
     this.registry = deps.registry;
-    this.settings = { instanceId: deps.config.instanceId };
+    this.settings = { instanceId: deps.config.instanceId, metricsBackendLimit: deps.config.metricsBackendLimit };
     this.startedAt = this.#now();
     this.forwarder = { name: deps.config.engine };
     this.events = new EventLog(200, this.#now);
@@ -313,19 +313,29 @@ export class ControlPlane implements BalancerView {
     this.#rebuild();
   }
 
+  /** Health changes not yet sent to the workers: a first round over 10,000 backends goes out in a few messages, not 10,000. */
+  #healthOut: [string, HealthStatus][] = [];
+  #healthFlush: NodeJS.Immediate | undefined;
+
   #healthChanged(id: string, status: HealthStatus): void {
     const u = this.#byId.get(id);
     if (!u) return;
     u.health = status;
     u.healthChangedAt = this.#now();
     if (status !== 'unknown') this.events.add(status, id);
-    this.#rebuild();
-    this.#broadcast({ swy: 1, t: 'health', states: [[id, status]] });
+    u.routable = isRoutable(u);
+    this.#healthOut.push([id, status]);
+    this.#healthFlush ??= setImmediate(() => {
+      this.#healthFlush = undefined;
+      const states = this.#healthOut;
+      this.#healthOut = [];
+      this.#broadcast({ swy: 1, t: 'health', states });
+    });
   }
 
   #rebuild(): void {
     this.#all = [...this.#byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    for (const u of this.#all) u.routable = u.spec.state === 'active' && u.spec.weight > 0 && u.health === 'healthy' && u.facts.breaker !== 'open' && !u.facts.ejected;
+    for (const u of this.#all) u.routable = isRoutable(u);
   }
 
   // --- BalancerView ---------------------------------------------------------------
@@ -443,4 +453,8 @@ export class ControlPlane implements BalancerView {
     this.#sections = { resilience: { retryBudget: retry, note: 'outlier detection, breakers and retry budgets are per worker; a backend shows ejected or open when any worker ejected it or opened its breaker' } };
     this.#rebuild();
   }
+}
+
+function isRoutable(u: MergedUpstream): boolean {
+  return u.spec.state === 'active' && u.spec.weight > 0 && u.health === 'healthy' && u.facts.breaker !== 'open' && !u.facts.ejected;
 }

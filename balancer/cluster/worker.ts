@@ -39,7 +39,9 @@ export async function runWorker(config: BalancerConfig, workers: number, workerI
     if (FORWARDED.has(e.type)) send({ swy: 1, t: 'event', type: e.type, backendId: e.backendId, detail: `${e.detail ?? ''} (worker ${workerId})`.trim() });
   });
   let gotSnapshot: () => void = () => undefined;
+  let gotHealth: () => void = () => undefined;
   const firstSnapshot = new Promise<void>((resolve) => (gotSnapshot = resolve));
+  const firstHealth = new Promise<void>((resolve) => (gotHealth = resolve));
   process.on('message', (m: unknown) => {
     if (!isMessage<ToWorker>(m)) return;
     switch (m.t) {
@@ -49,6 +51,7 @@ export async function runWorker(config: BalancerConfig, workers: number, workerI
         break;
       case 'health':
         remote?.receive(m.states);
+        gotHealth();
         break;
       case 'strategy':
         try {
@@ -66,7 +69,8 @@ export async function runWorker(config: BalancerConfig, workers: number, workerI
   // The primary stops us with SIGTERM; a lost channel means it died: drain and go.
   process.on('disconnect', () => void supervisor.stop().then(() => process.exit(0)));
   send({ swy: 1, t: 'hello' });
-  await Promise.race([firstSnapshot, new Promise((r) => setTimeout(r, 5000))]);
+  // The primary answers hello with the registry and the health it has checked (its warm start): listen with both.
+  await Promise.race([Promise.all([firstSnapshot, firstHealth]), new Promise((r) => setTimeout(r, 5000))]);
 
   supervisor.add(proxyPart(lb, config));
   await startUntilSignal(supervisor, logger);

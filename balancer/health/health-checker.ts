@@ -20,6 +20,11 @@ export interface HealthTarget {
 }
 
 export interface HealthChecker extends Lifecycle {
+  /*
+   * start() begins checking and resolves once the first round of checks of the
+   * targets watched so far has completed (bounded by the check timeout), so a
+   * balancer opens its listener with its backends' health known (warm start).
+   */
   /** Starts checking a target; idempotent. A changed URL restarts its state. */
   watch(target: HealthTarget): void;
   unwatch(id: string): void;
@@ -36,7 +41,13 @@ export interface HttpHealthCheckerOptions extends HealthThresholds {
   readonly sink: HealthSink;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Most checks in flight at once (a registry of 10,000 backends must not open 10,000 connections at once); 128 by default. */
+  readonly maxConcurrent?: number;
+  /** Source of the spread of later checks over the interval (tests pass a fixed one). */
+  readonly random?: () => number;
 }
+
+const DEFAULT_MAX_CONCURRENT = 128;
 
 interface Watched {
   readonly target: HealthTarget;
@@ -44,8 +55,16 @@ interface Watched {
   last?: CheckResult;
   timer?: NodeJS.Timeout;
   running: boolean;
+  /** Waiting for one of the `maxConcurrent` check slots. */
+  queued: boolean;
   soon: boolean;
   closed: boolean;
+}
+
+/** The first round of checks after start: who is still to be checked, and who waits for it. */
+interface FirstRound {
+  readonly pending: Set<string>;
+  readonly done: () => void;
 }
 
 /**
@@ -53,6 +72,11 @@ interface Watched {
  * within the timeout. Each target runs on its own timer: every `intervalMs`
  * when settled, every `fastIntervalMs` while a change of status is being
  * counted. Status changes are logged and reported to the sink.
+ *
+ * The first check of every target runs at once; the next one lands at a
+ * random point of the interval, so 10,000 targets checked together at start
+ * are not checked together ever after. At most `maxConcurrent` checks run at
+ * once; the others wait for a slot, and their timeout starts with the check.
  */
 export class HttpHealthChecker implements HealthChecker {
   readonly #opts: HttpHealthCheckerOptions;
@@ -60,25 +84,58 @@ export class HttpHealthChecker implements HealthChecker {
   readonly #now: () => number;
   readonly #targets = new Map<string, Watched>();
   readonly #agent: Agent;
+  readonly #maxConcurrent: number;
+  readonly #random: () => number;
+  readonly #waiting: Watched[] = [];
+  #inFlight = 0;
+  #kick: NodeJS.Immediate | undefined;
   #started = false;
+  #firstRound: FirstRound | undefined;
 
   constructor(opts: HttpHealthCheckerOptions) {
     this.#opts = opts;
     this.#log = opts.logger;
     this.#now = opts.now ?? Date.now;
-    this.#agent = new Agent({ connections: 2, pipelining: 0, connectTimeout: opts.timeoutMs });
+    this.#maxConcurrent = opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+    this.#random = opts.random ?? Math.random;
+    // Every check uses a fresh connection (reset: true); the global cap is #maxConcurrent.
+    this.#agent = new Agent({ connections: 64, pipelining: 0, connectTimeout: opts.timeoutMs });
     (this.#agent as unknown as NodeJS.EventEmitter).on('error', () => undefined);
   }
 
-  async start(): Promise<void> {
+  /** Checks every target once at once and resolves when all have an answer, or after the check timeout (and the queue) allows no more waiting. */
+  start(): Promise<void> {
     this.#started = true;
-    for (const w of this.#targets.values()) this.#schedule(w, 0);
+    const targets = [...this.#targets.values()];
+    for (const w of targets) this.#schedule(w, 0);
+    if (targets.length === 0) return Promise.resolve();
+    const t0 = this.#now();
+    // Checks run `maxConcurrent` at a time, each within the timeout: the round cannot take longer than this.
+    const boundMs = this.#opts.timeoutMs * Math.ceil(targets.length / this.#maxConcurrent) + 100;
+    return new Promise<void>((resolve) => {
+      const finish = (timedOut: boolean): void => {
+        if (this.#firstRound !== round) return;
+        this.#firstRound = undefined;
+        clearTimeout(timer);
+        const healthy = targets.filter((w) => w.health.status === 'healthy').length;
+        this.#log.info({ targets: targets.length, healthy, unchecked: round.pending.size, ms: this.#now() - t0, timedOut }, 'first round of health checks done');
+        resolve();
+      };
+      const round: FirstRound = { pending: new Set(targets.map((w) => w.target.id)), done: () => finish(false) };
+      const timer = setTimeout(() => finish(true), boundMs);
+      timer.unref();
+      this.#firstRound = round;
+    });
   }
 
   async close(): Promise<void> {
     this.#started = false;
     for (const w of this.#targets.values()) this.#stop(w);
     this.#targets.clear();
+    this.#waiting.length = 0;
+    if (this.#kick) clearImmediate(this.#kick);
+    this.#kick = undefined;
+    this.#firstRound?.done();
     await this.#agent.destroy().catch(() => undefined);
   }
 
@@ -86,7 +143,7 @@ export class HttpHealthChecker implements HealthChecker {
     const existing = this.#targets.get(target.id);
     if (existing && existing.target.url === target.url) return;
     if (existing) this.#stop(existing);
-    const w: Watched = { target, health: INITIAL_HEALTH, running: false, soon: false, closed: false };
+    const w: Watched = { target, health: INITIAL_HEALTH, running: false, queued: false, soon: false, closed: false };
     this.#targets.set(target.id, w);
     if (this.#started) this.#schedule(w, 0);
   }
@@ -96,11 +153,13 @@ export class HttpHealthChecker implements HealthChecker {
     if (!w) return;
     this.#stop(w);
     this.#targets.delete(id);
+    this.#checked(id);
   }
 
   checkSoon(id: string): void {
     const w = this.#targets.get(id);
     if (!w || w.closed || !this.#started) return;
+    if (w.queued) return;
     if (w.running) {
       w.soon = true;
       return;
@@ -124,6 +183,8 @@ export class HttpHealthChecker implements HealthChecker {
   #schedule(w: Watched, delayMs: number): void {
     if (w.closed) return;
     if (w.timer) clearTimeout(w.timer);
+    w.timer = undefined;
+    if (delayMs <= 0) return this.#enqueue(w);
     w.timer = setTimeout(() => {
       w.timer = undefined;
       void this.#run(w);
@@ -131,23 +192,72 @@ export class HttpHealthChecker implements HealthChecker {
     w.timer.unref();
   }
 
+  /** Takes a check slot, or waits in line for one. */
   async #run(w: Watched): Promise<void> {
-    if (w.closed || w.running) return;
+    if (w.closed || w.running || w.queued) return;
+    if (this.#inFlight >= this.#maxConcurrent) {
+      w.queued = true;
+      this.#waiting.push(w);
+      return;
+    }
+    this.#inFlight++;
+    try {
+      await this.#check(w);
+    } finally {
+      this.#inFlight--;
+      this.#next();
+    }
+  }
+
+  /** Due now: in line for a slot, started on the next turn of the event loop (no timer each: 10,000 arrive in one snapshot). */
+  #enqueue(w: Watched): void {
+    if (w.queued) return;
+    if (w.running) {
+      w.soon = true;
+      return;
+    }
+    w.queued = true;
+    this.#waiting.push(w);
+    this.#kick ??= setImmediate(() => {
+      this.#kick = undefined;
+      this.#next();
+    });
+  }
+
+  #next(): void {
+    while (this.#inFlight < this.#maxConcurrent && this.#waiting.length) {
+      const w = this.#waiting.shift()!;
+      w.queued = false;
+      if (!w.closed) void this.#run(w);
+    }
+  }
+
+  #checked(id: string): void {
+    const round = this.#firstRound;
+    if (round && round.pending.delete(id) && round.pending.size === 0) round.done();
+  }
+
+  async #check(w: Watched): Promise<void> {
     w.running = true;
     w.soon = false;
     const result = await this.#probe(w.target);
     w.running = false;
     if (w.closed) return;
+    const first = w.last === undefined;
     w.last = result;
     const before = w.health;
     w.health = nextHealth(before, result.outcome, this.#opts);
     if (w.health.status !== before.status) {
       const fields = { backendId: w.target.id, url: w.target.url, from: before.status, to: w.health.status, outcome: result.outcome, statusCode: result.statusCode, error: result.error, durationMs: result.durationMs };
-      if (w.health.status === 'healthy') this.#log.info(fields, 'backend is healthy');
+      // A new backend passing its first check is routine (10,000 of them at start): debug; coming back is news.
+      if (w.health.status === 'healthy') this.#log[before.status === 'unknown' ? 'debug' : 'info'](fields, 'backend is healthy');
       else this.#log.warn(fields, 'backend is unhealthy');
       this.#opts.sink(w.target.id, w.health.status, result);
     }
-    const next = w.soon ? 0 : inTransition(w.health) ? this.#opts.fastIntervalMs : this.#opts.intervalMs;
+    if (first) this.#checked(w.target.id);
+    const settled = w.soon ? 0 : inTransition(w.health) ? this.#opts.fastIntervalMs : this.#opts.intervalMs;
+    // After the first check, a settled target's next one lands anywhere in the interval: start-up bursts do not repeat.
+    const next = first && settled === this.#opts.intervalMs ? Math.max(1, Math.round(this.#random() * this.#opts.intervalMs)) : settled;
     this.#schedule(w, next);
   }
 

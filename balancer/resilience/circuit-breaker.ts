@@ -82,8 +82,9 @@ export class CircuitBreaker {
   #trialsInFlight = 0;
   #trialSuccesses = 0;
 
-  constructor(options: Partial<CircuitBreakerOptions> = {}, onChange: StateListener = noop) {
-    this.options = Object.freeze(validateBreakerOptions({ ...CIRCUIT_BREAKER_DEFAULTS, ...options }));
+  /** `options` already complete, validated and frozen (CircuitBreakers makes 10,000 breakers from one set) are taken as they are. */
+  constructor(options: Partial<CircuitBreakerOptions> = {}, onChange: StateListener = noop, validated = false) {
+    this.options = validated ? (options as CircuitBreakerOptions) : Object.freeze(validateBreakerOptions({ ...CIRCUIT_BREAKER_DEFAULTS, ...options }));
     this.#window = new RollingCounts(this.options.windowMs, this.options.buckets);
     this.#onChange = onChange;
   }

@@ -29,7 +29,7 @@ export class CircuitBreakers {
   get(id: string): CircuitBreaker {
     let b = this.#byId.get(id);
     if (b === undefined) {
-      b = new CircuitBreaker(this.options, (from, to, at) => this.#onChange({ id, from, to, at }));
+      b = new CircuitBreaker(this.options, (from, to, at) => this.#onChange({ id, from, to, at }), true);
       this.#byId.set(id, b);
     }
     return b;

@@ -7,36 +7,23 @@ import { BIN_COUNT, binOf, quantileMs } from './latency-histogram.js';
  */
 export class RollingWindow {
   readonly seconds: number;
-  readonly #count: Uint32Array;
-  readonly #errors: Uint32Array;
-  readonly #latency: Uint32Array;
-  /** The second (since epoch) each slot holds. */
-  readonly #slotSecond: Float64Array;
+  /** Made on the first record: a backend that never served (most of 10,000) holds no arrays. */
+  #slots: Slots | undefined;
   readonly #now: () => number;
 
   constructor(seconds: number, now: () => number = Date.now) {
     this.seconds = seconds;
-    this.#count = new Uint32Array(seconds);
-    this.#errors = new Uint32Array(seconds);
-    this.#latency = new Uint32Array(seconds * BIN_COUNT);
-    this.#slotSecond = new Float64Array(seconds).fill(-1);
     this.#now = now;
   }
 
   record(micros: number, error: boolean): void {
     const second = Math.floor(this.#now() / 1000);
     const slot = second % this.seconds;
-    if (this.#slotSecond[slot] !== second) this.#clear(slot, second);
-    this.#count[slot]!++;
-    if (error) this.#errors[slot]!++;
-    this.#latency[slot * BIN_COUNT + binOf(micros)]!++;
-  }
-
-  #clear(slot: number, second: number): void {
-    this.#slotSecond[slot] = second;
-    this.#count[slot] = 0;
-    this.#errors[slot] = 0;
-    this.#latency.fill(0, slot * BIN_COUNT, (slot + 1) * BIN_COUNT);
+    const s = (this.#slots ??= makeSlots(this.seconds));
+    if (s.second[slot] !== second) clearSlot(s, slot, second);
+    s.count[slot]!++;
+    if (error) s.errors[slot]!++;
+    s.latency[slot * BIN_COUNT + binOf(micros)]!++;
   }
 
   /**
@@ -52,15 +39,17 @@ export class RollingWindow {
     const nowSecond = Math.floor(this.#now() / 1000);
     const n = Math.min(span, this.seconds - 1);
     const hist = new Uint32Array(BIN_COUNT);
+    const slots = this.#slots;
     let count = 0;
     let errors = 0;
+    if (!slots) return { count, errors, hist };
     for (let s = nowSecond - n; s < nowSecond; s++) {
       const slot = ((s % this.seconds) + this.seconds) % this.seconds;
-      if (this.#slotSecond[slot] !== s) continue;
-      count += this.#count[slot]!;
-      errors += this.#errors[slot]!;
+      if (slots.second[slot] !== s) continue;
+      count += slots.count[slot]!;
+      errors += slots.errors[slot]!;
       const base = slot * BIN_COUNT;
-      for (let i = 0; i < BIN_COUNT; i++) hist[i]! += this.#latency[base + i]!;
+      for (let i = 0; i < BIN_COUNT; i++) hist[i]! += slots.latency[base + i]!;
     }
     return { count, errors, hist };
   }
@@ -71,10 +60,29 @@ export class RollingWindow {
     const out: number[] = [];
     for (let s = nowSecond - Math.min(span, this.seconds - 1); s < nowSecond; s++) {
       const slot = ((s % this.seconds) + this.seconds) % this.seconds;
-      out.push(this.#slotSecond[slot] === s ? this.#count[slot]! : 0);
+      out.push(this.#slots?.second[slot] === s ? this.#slots.count[slot]! : 0);
     }
     return out;
   }
+}
+
+interface Slots {
+  readonly count: Uint32Array;
+  readonly errors: Uint32Array;
+  readonly latency: Uint32Array;
+  /** The second (since epoch) each slot holds. */
+  readonly second: Float64Array;
+}
+
+function makeSlots(seconds: number): Slots {
+  return { count: new Uint32Array(seconds), errors: new Uint32Array(seconds), latency: new Uint32Array(seconds * BIN_COUNT), second: new Float64Array(seconds).fill(-1) };
+}
+
+function clearSlot(s: Slots, slot: number, second: number): void {
+  s.second[slot] = second;
+  s.count[slot] = 0;
+  s.errors[slot] = 0;
+  s.latency.fill(0, slot * BIN_COUNT, (slot + 1) * BIN_COUNT);
 }
 
 export interface WindowHistogram {
