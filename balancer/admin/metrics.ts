@@ -20,7 +20,7 @@ export interface MetricsOptions {
 
 const HEALTH_STATES = ['unknown', 'healthy', 'unhealthy'] as const;
 /** Backends with their own series unless the settings say otherwise (--metrics-backend-limit). */
-const DEFAULT_BACKEND_LIMIT = 500;
+const DEFAULT_BACKEND_LIMIT = 100;
 /** The label of the row that sums the backends past the limit. */
 export const OTHER_BACKENDS = '_other';
 const REGISTRY_STATES = ['active', 'draining'] as const;
@@ -121,7 +121,7 @@ interface BackendRow {
 /**
  * Per-backend series for the first `limit` backends (id order, so a backend
  * keeps its series while the registry changes elsewhere), and one `_other`
- * row for the rest: 10,000 backends make a scrape of 0.5 MB, not 30.
+ * row for the rest: 10,000 backends make a scrape of 0.4 MB, not 30.
  */
 export function backendRows(all: readonly UpstreamView[], limit: number): BackendRow[] {
   const shown = limit > 0 && all.length > limit ? limit : all.length;
