@@ -7,7 +7,7 @@
 # base image made from this host's own node (scripts/base-images.sh).
 ARG NODE_IMAGE=node:26-bookworm-slim
 
-# --- build: all dependencies, compile, then drop the dev ones ---------------
+# --- build: all dependencies, npm run build, then drop the dev ones ---------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 # npm may reach the registry through a TLS-intercepting proxy: trust the CA
@@ -22,14 +22,17 @@ ENV NODE_EXTRA_CA_CERTS=/usr/local/share/switchyard-ca/ca-certificates.crt
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+COPY scripts/copy-assets.mjs scripts/copy-assets.mjs
 COPY common/ common/
 COPY balancer/ balancer/
 COPY backend/ backend/
 COPY controller/ controller/
 COPY cli/ cli/
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund
+# The same build as on the host (`npm run build`: tsc, then the files tsc does
+# not emit, such as the dashboard's page, script and styles, into dist/).
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-# --- runtime: production dependencies and compiled code only ----------------
+# --- runtime: production dependencies and everything the build put in dist/ --
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
