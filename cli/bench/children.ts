@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { processTree } from './proc-stats.js';
 
 export interface Child {
@@ -67,6 +68,26 @@ export class ChildSet {
     });
   }
 
+  /**
+   * Resolves once a balancer child may be measured: its admin API at
+   * `adminUrl` answers `/readyz` 200 with at least `minRoutable` backends past
+   * their first health checks. A first 200 through the proxy is not enough:
+   * it can come while only one of two backends is routable, and the run would
+   * then begin on one backend. Rejects if the child exits first or time runs out.
+   */
+  async waitReady(child: Child, adminUrl: string, minRoutable: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer';
+    for (;;) {
+      if (child.exited) throw new Error(`${child.name} exited before it was ready: ${child.tail.slice(-5).join(' | ')}`);
+      const r = await readyz(`${adminUrl}/readyz`);
+      if (r && r.status === 200 && r.routableBackends >= minRoutable) return;
+      if (r) last = `status ${r.status}, ${r.routableBackends} routable`;
+      if (Date.now() > deadline) throw new Error(`${child.name} not ready within ${timeoutMs} ms (${adminUrl}/readyz: ${last}, want ${minRoutable} routable): ${child.tail.slice(-5).join(' | ')}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
   /** SIGTERM to each child and its descendants, SIGKILL after `graceMs` to whatever is left. */
   async stop(child: Child, graceMs = 3000): Promise<void> {
     const tree = child.exited ? [] : processTree(child.pid);
@@ -89,6 +110,30 @@ export class ChildSet {
       for (const pid of processTree(c.pid)) signal(pid, 'SIGKILL');
     }
   }
+}
+
+/** One GET of a /readyz with `Connection: close` (no socket left open in the process measured): status and routable count, or undefined. */
+function readyz(url: string, timeoutMs = 2000): Promise<{ status: number; routableBackends: number } | undefined> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('error', () => resolve(undefined));
+      res.on('end', () => {
+        let routableBackends = 0;
+        try {
+          routableBackends = Number((JSON.parse(body) as { routableBackends?: unknown }).routableBackends) || 0;
+        } catch {
+          // not JSON: counts as none routable
+        }
+        resolve({ status: res.statusCode ?? 0, routableBackends });
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -17,6 +17,7 @@ describe('make up from a clean clone', () => {
     await ensureCopy();
     // From nothing: no containers, no volume of a previous run.
     await make('down');
+    // readiness: make up returns only once the admin API lists 3 routable backends (scripts/stack.sh wait_serving).
     const up = await make('up', { BACKENDS: 3 });
     upOutput = up.output;
     t.diagnostic(`make up: ${(up.ms / 1000).toFixed(1)} s`);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { waitReady } from './wait.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../../cli/switchyard.ts', import.meta.url));
@@ -83,6 +84,30 @@ export class SwitchyardProcess {
   /** Resolves with the first output line (past or future) matching `pattern`. */
   waitForLine(pattern: RegExp, timeoutMs = 10_000): Promise<LogLine> {
     return this.waitForLog('', timeoutMs, (l) => pattern.test(String(l.msg ?? '')), true);
+  }
+
+  /**
+   * Resolves once this balancer (or demo) is ready to take traffic: its admin
+   * API at `adminUrl` answers `/readyz` 200 with at least `minRoutable`
+   * backends past their first health checks. Use it, not the `balancer
+   * listening` line, before the first request. Fails at once, with the
+   * process's stderr, if it exits first.
+   */
+  async waitReady(adminUrl: string, minRoutable = 0, timeoutMs = 15_000): Promise<void> {
+    let settled = false;
+    const exited = this.exited.then(({ code, signal }) => {
+      if (!settled) throw new Error(`process exited (${signal ?? code}) before ${adminUrl}/readyz said ready; stderr: ${this.stderr.join('\n')}`);
+    });
+    try {
+      await Promise.race([
+        waitReady(adminUrl, minRoutable, timeoutMs).catch((err: unknown) => {
+          throw new Error(`${String(err)}; stderr: ${this.stderr.join('\n')}; log: ${this.lines.slice(-10).map((l) => l.msg).join(' | ')}`);
+        }),
+        exited,
+      ]);
+    } finally {
+      settled = true;
+    }
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

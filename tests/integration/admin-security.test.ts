@@ -9,7 +9,7 @@ import { silentLogger } from '../../common/logger.js';
 import { freePort } from '../helpers/ports.js';
 import { runSwitchyard, SwitchyardProcess } from '../helpers/processes.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
-import { waitFor, waitReady } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'admin-security-token-1';
 
@@ -79,7 +79,7 @@ describe('admin API: refuses to run open on a reachable address', () => {
     const adminPort = await freePort();
     const lb = new SwitchyardProcess(['balancer', '--admin-host', '0.0.0.0', '--admin-port', String(adminPort), '--port', String(await freePort()), '--host', '127.0.0.1'], { SWITCHYARD_ADMIN_INSECURE_NO_TOKEN: 'true' });
     try {
-      await waitReady(`http://127.0.0.1:${adminPort}`);
+      await lb.waitReady(`http://127.0.0.1:${adminPort}`);
       const warning = await lb.waitForLog('', 5000, (l) => l.level === 'warn' && /without a token/.test(String(l.msg)), true);
       assert.equal(warning.adminHost, '0.0.0.0');
       // Open, but still only for Host names that name it.

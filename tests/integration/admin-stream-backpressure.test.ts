@@ -7,7 +7,7 @@ import { get } from '../helpers/http.js';
 import { sumMetric } from '../helpers/metrics-text.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
-import { waitFor, waitReady } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BACKENDS = 300;
 const STALLED = 16;
@@ -42,7 +42,7 @@ describe('the event stream drops a client that never reads, and memory comes bac
       ['balancer', '--host', '127.0.0.1', '--port', String(await freePort()), '--admin-port', String(adminPort), '--no-health-checks', '--admin-stream-interval', '50ms', '--admin-stream-backlog', String(BACKLOG), '--log-level', 'warn'],
       { SWITCHYARD_BACKENDS: backends },
     );
-    await waitReady(adminUrl, BACKENDS, 30_000);
+    await lb.waitReady(adminUrl, BACKENDS, 30_000);
   });
 
   after(async () => {

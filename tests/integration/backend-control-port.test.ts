@@ -5,7 +5,7 @@ import { NO_FAULTS, type Faults } from '../../backend/faults.js';
 import { get, json } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
-import { waitFor, waitReady } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A body that, were it obeyed, would make the backend fail every request and every check. */
 const BREAK_IT = JSON.stringify({ errorRate: 1, errorStatus: 503, unhealthy: true });
@@ -45,7 +45,7 @@ describe('the backend serves fault injection on its control port only', () => {
     lb = new SwitchyardProcess(['balancer', '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', `b1=${trafficUrl}`, '--health-interval', '500ms', '--health-timeout', '400ms', '--health-fast-interval', '100ms']);
     try {
       await waitFor('the backend control listener', async () => (await get(`${controlUrl}/fault`)).status === 200, 15_000);
-      await waitReady(adminUrl, 1);
+      await lb.waitReady(adminUrl, 1);
     } catch (err) {
       throw new Error(`${String(err)}\nbackend stderr: ${backend.stderr.join('\n')}\nbalancer stderr: ${lb.stderr.join('\n')}`);
     }
@@ -95,7 +95,7 @@ describe('the backend serves fault injection on its control port only', () => {
     assert.deepEqual(json<Faults>(cleared), NO_FAULTS);
     assert.equal((await get(`${trafficUrl}/`)).status, 200);
     // Whatever the balancer's checks saw meanwhile, it routes to the backend again.
-    await waitReady(adminUrl, 1);
+    await lb.waitReady(adminUrl, 1);
     assert.equal((await get(`${proxyUrl}/`)).status, 200);
   });
 

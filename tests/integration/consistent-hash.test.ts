@@ -7,12 +7,12 @@ import { SwitchyardProcess } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { writeBackend } from '../helpers/registry-writer.js';
 import { TestBackend } from '../helpers/stack.js';
-import { waitFor, waitReady } from '../helpers/wait.js';
 
-async function balancer(redisUrl: string, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; adminUrl: string }> {
+/** A balancer child process reading the given Redis, ready with `minRoutable` backends routable. */
+async function balancer(redisUrl: string, minRoutable: number, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; adminUrl: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const proc = new SwitchyardProcess(['balancer', '--redis', redisUrl, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--strategy', 'consistent-hash', '--hash-key', 'header:x-user', ...extra]);
-  await waitReady(`http://127.0.0.1:${adminPort}`);
+  await proc.waitReady(`http://127.0.0.1:${adminPort}`, minRoutable);
   return { proc, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }
 
@@ -35,14 +35,8 @@ describe('consistent-hash across balancer processes', () => {
   });
 
   it('maps a key to the same backend in two balancer processes reading the same registry', async (t: TestContext) => {
-    const [a, b] = [await balancer(redis.url, ['--instance-id', 'lb-a']), await balancer(redis.url, ['--instance-id', 'lb-b'])];
+    const [a, b] = [await balancer(redis.url, 4, ['--instance-id', 'lb-a']), await balancer(redis.url, 4, ['--instance-id', 'lb-b'])];
     procs.push(a.proc, b.proc);
-    for (const lb of [a, b]) {
-      await waitFor('four routable backends', async () => {
-        const r = await get(`${lb.adminUrl}/readyz`);
-        return (JSON.parse(r.body) as { routableBackends: number }).routableBackends === 4;
-      }, 15_000, 100);
-    }
     const client = testClient(8);
     const spread = new Map<string, number>();
     for (let k = 0; k < 300; k++) {

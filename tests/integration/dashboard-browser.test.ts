@@ -39,6 +39,7 @@ describe('the live dashboard in headless Chromium', () => {
     proxyUrl = `http://127.0.0.1:${port}`;
     adminUrl = `http://127.0.0.1:${adminPort}`;
     demo = new SwitchyardProcess(['demo', '--backends', '3', '--port', String(port), '--admin-port', String(adminPort), '--base-port', String(basePort), '--control-base-port', String(controlBasePort)]);
+    // readiness: the demo prints this banner only once its /readyz counts all 3 backends routable (cli/demo.ts).
     await demo.waitForLine(/^Switchyard demo is up/, 30_000);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });

@@ -6,7 +6,6 @@ import { get } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
 import { TestBackend } from '../helpers/stack.js';
-import { waitReady } from '../helpers/wait.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // As in dashboard-browser.test.ts: without the background-networking flags Chromium keeps
@@ -33,7 +32,7 @@ describe('the dashboard of an admin API with a token, in headless Chromium', () 
       ['balancer', '--host', '127.0.0.1', '--port', String(await freePort()), '--admin-port', String(adminPort), '--health-interval', '200ms', '--health-timeout', '100ms', '--backends', backends.map((b) => `${b.state.id}=${b.url}`).join(',')],
       { SWITCHYARD_ADMIN_TOKEN: TOKEN },
     );
-    await waitReady(adminUrl, 2);
+    await lb.waitReady(adminUrl, 2);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();

@@ -20,6 +20,7 @@ describe('switchyard demo', () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const demo = new SwitchyardProcess(['demo', '--backends', '3', '--port', String(port), '--admin-port', String(adminPort), '--base-port', String(basePort), '--control-base-port', String(controlBasePort)]);
     try {
+      // readiness: the demo prints this banner only once its /readyz counts all 3 backends routable (cli/demo.ts).
       await demo.waitForLine(/^Switchyard demo is up: 3 backends/, 30_000);
       assert.ok(demo.lines.some((l) => String(l.msg).includes(`proxy      http://localhost:${port}`)), 'it prints where to curl');
       const spread = await loadLoop(`http://127.0.0.1:${port}/`, 30, 1);

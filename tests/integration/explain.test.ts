@@ -36,6 +36,7 @@ describe('X-LB-Decision', () => {
     const b = await TestBackend.start('x1');
     const lb = await TestBalancer.start({ backends: [b.spec({ state: 'draining' })], settings: { explainHeader: 'x-lb-explain' } });
     cleanup.push(() => lb.close(), () => b.close());
+    // readiness: a draining backend never becomes routable; its first passed check is the state this test needs.
     await waitFor('the health check', () => lb.lb.upstreams.get('x1')!.health === 'healthy');
     const plain = await get(`${lb.url}/`);
     assert.equal(plain.status, 503);

@@ -4,7 +4,7 @@ import { get } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
 import { TestBackend } from '../helpers/stack.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 describe('graceful shutdown on SIGTERM', () => {
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -13,10 +13,11 @@ describe('graceful shutdown on SIGTERM', () => {
   });
 
   async function balancer(backendUrl: string, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; port: number }> {
-    const port = await freePort();
-    const proc = new SwitchyardProcess(['balancer', '--backends', `b=${backendUrl}`, '--port', String(port), '--host', '127.0.0.1', '--admin-port', '0', ...extra]);
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const proc = new SwitchyardProcess(['balancer', '--backends', `b=${backendUrl}`, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), ...extra]);
     cleanup.push(() => proc.kill('SIGKILL'));
-    await proc.waitForLog('backend is healthy', 15_000);
+    // Not 'backend is healthy': that line comes during the first round of checks, before the proxy listens.
+    await proc.waitReady(`http://127.0.0.1:${adminPort}`, 1);
     return { proc, url: `http://127.0.0.1:${port}`, port };
   }
 
@@ -25,7 +26,7 @@ describe('graceful shutdown on SIGTERM', () => {
     cleanup.push(() => backend.close());
     const lb = await balancer(backend.url);
     const inFlight = get(`${lb.url}/delay/800`);
-    await sleep(150);
+    await waitFor('the request to reach the backend', () => backend.state.requests >= 1);
     const t0 = Date.now();
     lb.proc.proc.kill('SIGTERM');
     await sleep(150);
@@ -46,7 +47,7 @@ describe('graceful shutdown on SIGTERM', () => {
       () => 'answered',
       () => 'cut',
     );
-    await sleep(150);
+    await waitFor('the request to reach the backend', () => backend.state.requests >= 1);
     const t0 = Date.now();
     lb.proc.proc.kill('SIGTERM');
     const exit = await lb.proc.exited;
@@ -61,6 +62,7 @@ describe('graceful shutdown on SIGTERM', () => {
     const port = await freePort();
     const proc = new SwitchyardProcess(['backend', '--port', String(port), '--host', '127.0.0.1', '--id', 'g1']);
     cleanup.push(() => proc.kill('SIGKILL'));
+    // readiness: a demo backend has no warm-up; it serves from the moment it listens.
     await proc.waitForLog('backend listening');
     const url = `http://127.0.0.1:${port}`;
     const slow = get(`${url}/delay/600`);

@@ -598,6 +598,7 @@ for (const engine of ENGINES) {
         // Two balancers of one deployment sending to each other (a URL no check can see through): Via stops it after one hop.
         const peer = await TestBalancer.start({ backends: [spec('first', lb.url)], settings: { engine, health: { ...TEST_SETTINGS.health, enabled: false }, limits: { via: lb.lb.limits.via } } });
         try {
+          await peer.routable(1);
           await lb.registry.upsert(spec('peer', peer.url));
           await lb.routable(1);
           const before = lb.lb.requestsTotal + peer.lb.requestsTotal;

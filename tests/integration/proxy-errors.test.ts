@@ -38,6 +38,7 @@ describe('error answers from the catalogue', () => {
   it('answers 503 SWY_NO_BACKEND with Retry-After when nothing is routable', async () => {
     const lb = await TestBalancer.start();
     cleanup.push(() => lb.close());
+    // readiness: none on purpose; with no backend at all the 503 is what is tested.
     const r = await get(`${lb.url}/x`);
     assert.equal(r.status, 503);
     assert.equal(r.headers['content-type'], 'application/json');

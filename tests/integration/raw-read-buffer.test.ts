@@ -5,7 +5,6 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { Agent, request } from 'undici';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
-import { waitReady } from '../helpers/wait.js';
 
 // The raw engine reads every plain backend connection into one shared buffer
 // (net.connect onread). These responses are large, interleaved across many
@@ -59,7 +58,7 @@ describe('raw engine: backend reads into one shared buffer', () => {
     const adminPort = await freePort();
     lb = new SwitchyardProcess(['balancer', '--engine', 'raw', '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', `b1=http://127.0.0.1:${ports[0]},b2=http://127.0.0.1:${ports[1]}`]);
     // Ready means both backends passed their first health checks: a request before that would get 503.
-    await waitReady(`http://127.0.0.1:${adminPort}`, 2, 20_000);
+    await lb.waitReady(`http://127.0.0.1:${adminPort}`, 2, 20_000);
   });
 
   after(async () => {

@@ -11,7 +11,7 @@ import { RedisLease } from '../../controller/lease.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis-server.js';
-import { waitFor, waitReady } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -130,7 +130,7 @@ describe('Redis credentials and per-role users', () => {
     const adminPort = await freePort();
     const proc = new SwitchyardProcess(['balancer', '--port', String(await freePort()), '--host', '127.0.0.1', '--admin-port', String(adminPort)], { REDIS_URL_FILE: file });
     try {
-      await waitReady(`http://127.0.0.1:${adminPort}`);
+      await proc.waitReady(`http://127.0.0.1:${adminPort}`);
       const all = proc.lines.map((l) => JSON.stringify(l)).join('\n') + proc.stderr.join('\n');
       assert.ok(!all.includes(pw.balancer!), 'the password appears in no log line');
       assert.match(all, /balancer:\*{3,}@|redacted|\*\*\*/, 'the registry URL is logged redacted');

@@ -7,16 +7,16 @@ import { SwitchyardProcess } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { removeBackend, writeBackend, writeRawEntry } from '../helpers/registry-writer.js';
 import { TestBackend } from '../helpers/stack.js';
-import { sleep, waitFor, waitReady } from '../helpers/wait.js';
+import { sleep } from '../helpers/wait.js';
 
 const PREFIX = 'switchyard:';
 
-/** A balancer child process reading the given Redis. */
-async function startBalancer(redisUrl: string, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; adminUrl: string }> {
+/** A balancer child process reading the given Redis, ready with `minRoutable` backends routable (those the registry holds at start). */
+async function startBalancer(redisUrl: string, minRoutable: number, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; adminUrl: string }> {
   const port = await freePort();
   const adminPort = await freePort();
   const proc = new SwitchyardProcess(['balancer', '--redis', redisUrl, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--health-interval', '500ms', '--health-fast-interval', '100ms', '--health-timeout', '400ms', ...extra]);
-  await waitReady(`http://127.0.0.1:${adminPort}`);
+  await proc.waitReady(`http://127.0.0.1:${adminPort}`, minRoutable);
   return { proc, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }
 
@@ -59,9 +59,8 @@ describe('the Redis registry', () => {
     await writer.flushall();
     await writeBackend(writer, PREFIX, backends[0]!.spec());
     // Polling once a minute: only pub/sub can deliver changes in time.
-    const lb = await startBalancer(redis.url, ['--registry-poll', '60s']);
+    const lb = await startBalancer(redis.url, 1, ['--registry-poll', '60s']);
     procs.push(lb.proc);
-    await timeUntilRouting(lb.url, 'r1', true);
     await writeBackend(writer, PREFIX, backends[1]!.spec());
     const addedMs = await timeUntilRouting(lb.url, 'r2', true);
     await removeBackend(writer, PREFIX, 'r2');
@@ -75,9 +74,8 @@ describe('the Redis registry', () => {
   it('catches up within 1 s by polling the version when pub/sub messages are lost', async (t: TestContext) => {
     await writer.flushall();
     await writeBackend(writer, PREFIX, backends[0]!.spec());
-    const lb = await startBalancer(redis.url);
+    const lb = await startBalancer(redis.url, 1);
     procs.push(lb.proc);
-    await timeUntilRouting(lb.url, 'r1', true);
     await writeBackend(writer, PREFIX, backends[2]!.spec(), { publish: false });
     const addedMs = await timeUntilRouting(lb.url, 'r3', true);
     await removeBackend(writer, PREFIX, 'r3', { publish: false });
@@ -93,12 +91,11 @@ describe('the Redis registry', () => {
     await writeBackend(writer, PREFIX, backends[0]!.spec());
     await writeRawEntry(writer, PREFIX, 'broken', { url: 'not a url', weight: 'heavy' });
     await writeRawEntry(writer, PREFIX, 'no-hash', {});
-    const lb = await startBalancer(redis.url);
+    const lb = await startBalancer(redis.url, 1);
     procs.push(lb.proc);
     const warn = await lb.proc.waitForLog('skipping malformed registry entry', 5000, (l) => l.backendId === 'broken');
     assert.match(String(warn.reason), /not an http\(s\) origin/);
     await lb.proc.waitForLog('skipping malformed registry entry', 5000, (l) => l.backendId === 'no-hash');
-    await timeUntilRouting(lb.url, 'r1', true);
     const r = await loadLoop(`${lb.url}/`, 50, 5);
     assert.equal(r.failed, 0);
     await sleep(1200); // several polls later the warning has not repeated
@@ -110,9 +107,8 @@ describe('the Redis registry', () => {
     await writer.flushall();
     await writeBackend(writer, PREFIX, backends[0]!.spec());
     await writeBackend(writer, PREFIX, backends[1]!.spec());
-    const lb = await startBalancer(redis.url);
+    const lb = await startBalancer(redis.url, 2);
     procs.push(lb.proc);
-    await timeUntilRouting(lb.url, 'r2', true);
 
     await redis.stop({ keepData: true });
     await lb.proc.waitForLog('registry connection lost, serving the last known backends', 5000);

@@ -78,6 +78,7 @@ describe('WebSocket sessions through the balancer', () => {
   it('answers 503 when no backend is routable', async () => {
     const empty = await TestBalancer.start();
     try {
+      // readiness: none on purpose; with no backend at all the 503 is what is tested.
       await assert.rejects(open(`ws://127.0.0.1:${empty.port}/ws`), /Unexpected server response: 503/);
     } finally {
       await empty.close();

@@ -6,7 +6,7 @@ import { get, json, loadLoop, testClient } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { runSwitchyard, SwitchyardProcess } from '../helpers/processes.js';
 import { TestBackend } from '../helpers/stack.js';
-import { waitFor, waitReady } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Stats {
   instanceId: string;
@@ -54,7 +54,7 @@ describe('switchyard balancer --workers 2', () => {
       '--backends',
       backends.map((b) => `${b.state.id}=${b.url}`).join(','),
     ]);
-    await waitReady(admin, 3, 30_000);
+    await lb.waitReady(admin, 3, 30_000);
   });
 
   after(async () => {
@@ -136,7 +136,7 @@ describe('switchyard balancer --workers 2 --worker-accept primary', () => {
     const lb = new SwitchyardProcess(['balancer', '--workers', '2', '--worker-accept', 'primary', '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', `p1=${backend.url}`]);
     const client = testClient(8);
     try {
-      await waitReady(`http://127.0.0.1:${adminPort}`, 1, 30_000);
+      await lb.waitReady(`http://127.0.0.1:${adminPort}`, 1, 30_000);
       await waitFor('both workers listening', () => lb.lines.filter((l) => l.msg === 'worker listening').length === 2, 10_000);
       const workerPids = [...new Set(lb.lines.filter((l) => l.msg === 'worker listening').map((l) => l.pid as number))];
       assert.equal(workerPids.length, 2);
