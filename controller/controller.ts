@@ -1,7 +1,7 @@
 import type { BackendSpec } from '../common/backend.js';
 import type { Lifecycle } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
-import type { Registry } from '../common/registry/registry.js';
+import { RegistryConflictError, type Registry } from '../common/registry/registry.js';
 import type { ContainerEvent, ContainerFacts, ContainerSource } from './container-source.js';
 import { classifyEvent, type EventKind } from './event-kinds.js';
 import type { WriterLease } from './lease.js';
@@ -82,6 +82,8 @@ export class DockerController implements Lifecycle {
   /** Misconfigured containers already reported, with the reason, so each is logged once. */
   readonly #reported = new Map<string, string>();
   readonly #conflictsReported = new Set<string>();
+  /** Ids whose write the registry refused (their key holds a foreign value), so each is logged once. */
+  readonly #refusedReported = new Set<string>();
   readonly #unsubscribe: (() => void)[] = [];
   #facts: readonly ContainerFacts[] | undefined;
   /** Bumped by every event; a listing taken at an older value is stale. */
@@ -278,12 +280,14 @@ export class DockerController implements Lifecycle {
   async #apply(): Promise<void> {
     const facts = this.#facts;
     if (!facts || !this.#lease.held) return;
-    if (!this.#registry.status().synced) throw new Error('the registry has not loaded a snapshot yet');
+    const reg = this.#registry.status();
+    if (!reg.synced) throw new Error(reg.syncError ? `the registry cannot be read: ${reg.syncError}` : 'the registry has not loaded a snapshot yet');
     const seq = this.#factsSeq;
     const desired = toBackends(facts, { network: this.#settings.network, labelPrefix: this.#settings.labelPrefix, project: this.#settings.project, stopping: this.#stopping });
     this.#desiredCount = desired.backends.length;
     this.#report(desired.skipped);
-    const plan = reconcile(desired.backends, this.#registry.current().backends, (b) => isOwned(b, this.#scope));
+    const actual = this.#registry.current();
+    const plan = reconcile(desired.backends, actual.backends, (b) => isOwned(b, this.#scope), actual.skipped);
     for (const id of this.#conflictsReported) if (!plan.conflicts.some((c) => c.id === id)) this.#conflictsReported.delete(id);
     for (const c of plan.conflicts) {
       if (this.#conflictsReported.has(c.id)) continue;
@@ -298,8 +302,18 @@ export class DockerController implements Lifecycle {
         return;
       }
       if (!this.#lease.held) return;
-      await this.#execute(op, desired.backends);
+      try {
+        await this.#execute(op, desired.backends);
+        if (op.kind === 'upsert') this.#refusedReported.delete(op.spec.id);
+      } catch (err) {
+        // A key the snapshot did not list (so not in `conflicts`) holds a foreign value: leave it, apply the rest.
+        if (!(err instanceof RegistryConflictError)) throw err;
+        if (this.#refusedReported.has(err.id)) continue;
+        this.#refusedReported.add(err.id);
+        this.#log.error({ backendId: err.id, reason: err.message }, 'backend id conflict, entry left alone');
+      }
     }
+    for (const id of this.#refusedReported) if (!desired.backends.some((b) => b.id === id)) this.#refusedReported.delete(id);
     if (!this.#synced) {
       this.#synced = true;
       this.#log.info({ backends: desired.backends.length, containers: facts.length, skipped: desired.skipped.length, writes: plan.operations.length }, 'registry in step with containers');

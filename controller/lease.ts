@@ -14,10 +14,13 @@ export interface WriterLease extends Lifecycle {
 /**
  * Takes the lease when it is free and extends it when this holder still has it.
  * KEYS: lease key. ARGV: holder, ttl ms.
- * Returns {1} when held, {0, holder, pttl} when someone else holds it.
+ * Returns {1} when held, {0, holder, pttl} when someone else holds it, and
+ * {2, error} when the key holds something other than a string: not a lease,
+ * and not ours to delete, so nobody holds it until an operator removes it.
  */
 export const CLAIM_SCRIPT = `
-local v = redis.call('GET', KEYS[1])
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' then return { 2, v.err } end
 if v == false then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return { 1 }
@@ -31,7 +34,7 @@ return { 0, v, redis.call('PTTL', KEYS[1]) }
 
 /** Deletes the lease only if this holder has it. KEYS: lease key. ARGV: holder. */
 export const RELEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.pcall('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 
@@ -146,6 +149,13 @@ export class RedisLease implements WriterLease {
       if (won === 1) {
         this.#validUntil = sentAt + ttl - margin(ttl);
         this.#setHeld(true, 'claimed');
+      } else if (won === 2) {
+        this.#setHeld(false, 'the lease key is not a lease');
+        const seen = `not a lease: ${other}`;
+        if (seen !== this.#lastHolderSeen) {
+          this.#lastHolderSeen = seen;
+          this.#log.error({ key: this.#opts.key, error: other }, 'writer lease key holds a value that is not a lease, standing by until it is deleted');
+        }
       } else {
         this.#setHeld(false, 'held by another controller');
         if (other !== this.#lastHolderSeen) {

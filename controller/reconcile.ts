@@ -13,19 +13,33 @@ export interface Conflict {
 export interface ReconcilePlan {
   /** Upserts first (capacity arrives), then state changes, then removals; each group by id. */
   readonly operations: readonly Operation[];
-  /** Desired backends whose id is taken by an entry this controller does not own; left alone. */
+  /** Desired backends whose id is taken by an entry this controller does not own, or cannot read; left alone. */
   readonly conflicts: readonly Conflict[];
+}
+
+/** An id the registry lists whose entry could not be read (wrong type, malformed): its owner is unknown. */
+export interface UnreadableEntry {
+  readonly id: string;
+  readonly reason: string;
 }
 
 /**
  * The writes that make the registry (`actual`) hold exactly the `desired`
  * backends, as a pure function. Only entries `owns` accepts are changed or
  * removed; an entry written by someone else is never touched, even when its
- * id is wanted. Applying the plan and reconciling again gives an empty plan.
+ * id is wanted, and neither is an `unreadable` one, whose writer cannot be
+ * told. Applying the plan and reconciling again gives an empty plan.
  */
-export function reconcile(desired: readonly BackendSpec[], actual: readonly BackendSpec[], owns: (spec: BackendSpec) => boolean): ReconcilePlan {
+export function reconcile(
+  desired: readonly BackendSpec[],
+  actual: readonly BackendSpec[],
+  owns: (spec: BackendSpec) => boolean,
+  unreadable: readonly UnreadableEntry[] = [],
+): ReconcilePlan {
   const current = new Map<string, BackendSpec>();
   for (const a of actual) current.set(a.id, a);
+  const unknown = new Map<string, string>();
+  for (const u of unreadable) unknown.set(u.id, u.reason);
   const wanted = new Map<string, BackendSpec>();
   for (const d of desired) if (!wanted.has(d.id)) wanted.set(d.id, d);
 
@@ -37,7 +51,9 @@ export function reconcile(desired: readonly BackendSpec[], actual: readonly Back
   for (const d of [...wanted.values()].sort(byId)) {
     const a = current.get(d.id);
     if (a === undefined) {
-      upserts.push({ kind: 'upsert', spec: d, isNew: true });
+      const why = unknown.get(d.id);
+      if (why === undefined) upserts.push({ kind: 'upsert', spec: d, isNew: true });
+      else conflicts.push({ id: d.id, reason: `the registry holds an entry for '${d.id}' that cannot be read (${why}); fix or delete it` });
     } else if (!owns(a)) {
       conflicts.push({ id: d.id, reason: `the registry already holds '${d.id}' (${a.url}) written by someone else (labels ${JSON.stringify(a.labels)})` });
     } else if (sameSpec(a, d)) {

@@ -179,11 +179,15 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   app.get('/readyz', (_req, res) => {
     const reg = lb.registry.status();
     const ready = lb.listening && reg.synced;
+    // Why the registry holds readiness back: a snapshot that cannot be read, or none loaded yet.
+    const registryError = reg.syncError ?? (reg.synced ? null : reg.connected ? 'no registry snapshot loaded yet' : 'registry unreachable, no snapshot loaded yet');
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not ready',
       listening: lb.listening,
       registrySynced: reg.synced,
       registryConnected: reg.connected,
+      registryError,
+      registrySkippedEntries: reg.skippedEntries,
       routableBackends: lb.upstreams.routable.length,
     });
   });

@@ -1,10 +1,21 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { sameSpec, type BackendSpec, type BackendState } from '../backend.js';
 import type { Logger } from '../logger.js';
-import { EMPTY_SNAPSHOT, RegistryUnavailableError, type Registry, type RegistryListener, type RegistrySnapshot, type RegistryStatus } from './registry.js';
 import {
-  decodeBackend,
+  EMPTY_SNAPSHOT,
+  MAX_REPORTED_SKIPPED,
+  RegistryConflictError,
+  RegistryUnavailableError,
+  type Registry,
+  type RegistryListener,
+  type RegistrySnapshot,
+  type RegistryStatus,
+  type SkippedRegistryEntry,
+} from './registry.js';
+import {
+  decodeSnapshot,
   encodeBackend,
+  MAX_FIELD_BYTES,
   parseChangeMessage,
   redisKeys,
   REMOVE_SCRIPT,
@@ -12,6 +23,7 @@ import {
   SNAPSHOT_SCRIPT,
   UPSERT_SCRIPT,
   type RedisKeys,
+  type SkippedEntry,
 } from './redis-schema.js';
 
 export interface RedisRegistryOptions {
@@ -32,7 +44,7 @@ export function reconnectDelay(times: number): number {
 }
 
 type ScriptClient = Redis & {
-  swySnapshot(backendsKey: string, versionKey: string, backendPrefix: string): Promise<unknown[]>;
+  swySnapshot(backendsKey: string, versionKey: string, backendPrefix: string, maxFieldBytes: string): Promise<unknown>;
   swyUpsert(setKey: string, hashKey: string, versionKey: string, ...args: string[]): Promise<number>;
   swyRemove(setKey: string, hashKey: string, versionKey: string, id: string, now: string, channel: string): Promise<number>;
   swySetState(setKey: string, hashKey: string, versionKey: string, id: string, now: string, channel: string, state: string): Promise<number>;
@@ -42,7 +54,11 @@ type ScriptClient = Redis & {
  * The shared registry in Redis. Loads a full snapshot atomically (one Lua
  * script), reloads on a pub/sub message and whenever a poll of the version
  * key shows a change, and keeps serving the last snapshot while Redis is
- * away. Malformed entries are skipped with a warning.
+ * away. An entry that cannot be read as a backend (wrong type, malformed,
+ * too large) is skipped, counted and logged once; a snapshot that cannot be
+ * read at all while Redis answers (a wrong-typed set or version key, a
+ * script refused) clears `synced` and sets `syncError` until one loads again,
+ * the last snapshot staying in use meanwhile.
  */
 export class RedisRegistry implements Registry {
   readonly #opts: RedisRegistryOptions;
@@ -55,7 +71,10 @@ export class RedisRegistry implements Registry {
   #poll: NodeJS.Timeout | undefined;
   #snapshot: RegistrySnapshot = EMPTY_SNAPSHOT;
   #connected = false;
-  #synced = false;
+  /** A snapshot was loaded since start. */
+  #loaded = false;
+  /** Why the latest snapshot read failed while Redis answered. */
+  #syncError: string | undefined;
   #everConnected = false;
   #lastSyncAt: number | undefined;
   #lastPropagationMs: number | undefined;
@@ -64,7 +83,7 @@ export class RedisRegistry implements Registry {
   #closed = false;
   /** Malformed entries already warned about, keyed by id and raw content, so each is logged once. */
   readonly #warned = new Map<string, string>();
-  #skipped = 0;
+  #skipped: readonly SkippedEntry[] = [];
 
   constructor(opts: RedisRegistryOptions) {
     this.#opts = opts;
@@ -144,17 +163,20 @@ export class RedisRegistry implements Registry {
     return {
       kind: 'redis',
       connected: this.#connected,
-      synced: this.#synced,
+      synced: this.#loaded && this.#syncError === undefined,
+      ...(this.#syncError === undefined ? {} : { syncError: this.#syncError }),
       version: this.#snapshot.version,
       lastSyncAt: this.#lastSyncAt,
       lastPropagationMs: this.#lastPropagationMs,
-      skippedEntries: this.#skipped,
+      skippedEntries: this.#skipped.length,
+      skipped: this.#skipped.slice(0, MAX_REPORTED_SKIPPED).map((e) => ({ id: e.id, reason: clip(e.reason, 200) })),
     };
   }
 
   async upsert(spec: BackendSpec): Promise<void> {
     const k = this.#keys;
-    await this.#write(() => this.#ready().swyUpsert(k.backends, k.backend(spec.id), k.version, spec.id, String(this.#now()), k.channel, ...encodeBackend(spec)));
+    const v = await this.#write(() => this.#ready().swyUpsert(k.backends, k.backend(spec.id), k.version, spec.id, String(this.#now()), k.channel, ...encodeBackend(spec)));
+    if (v === -1) throw new RegistryConflictError(spec.id);
   }
 
   async remove(id: string): Promise<boolean> {
@@ -218,9 +240,14 @@ export class RedisRegistry implements Registry {
   #pollVersion(): void {
     const c = this.#client;
     if (!c || c.status !== 'ready' || this.#reloading) return;
+    // Until a snapshot loads (again), every poll retries the full read.
+    if (!this.#loaded || this.#syncError !== undefined) {
+      this.#requestReload();
+      return;
+    }
     c.get(this.#keys.version).then(
       (v) => {
-        if (Number(v ?? 0) !== this.#snapshot.version || !this.#synced) this.#requestReload();
+        if (Number(v ?? 0) !== this.#snapshot.version) this.#requestReload();
       },
       () => undefined,
     );
@@ -257,55 +284,87 @@ export class RedisRegistry implements Registry {
   async #loadOnce(): Promise<void> {
     const c = this.#client;
     if (!c || c.status !== 'ready') return;
-    let raw: unknown[];
+    let raw: unknown;
     try {
-      raw = await c.swySnapshot(this.#keys.backends, this.#keys.version, this.#keys.backend(''));
+      raw = await c.swySnapshot(this.#keys.backends, this.#keys.version, this.#keys.backend(''), String(MAX_FIELD_BYTES));
     } catch (err) {
-      this.#onError(err as Error);
+      // A command lost with its connection is an outage (see #onClose), not an unreadable registry.
+      if (c.status !== 'ready') {
+        this.#onError(err as Error);
+        throw err;
+      }
+      this.#failSync(describeReadError(err));
       throw err;
     }
-    const now = this.#now();
-    const version = Number(raw[0] ?? 0);
-    const changedAt = Number(raw[1] ?? 0) || undefined;
-    const backends: BackendSpec[] = [];
-    let skipped = 0;
-    const seen = new Set<string>();
-    for (let i = 2; i + 1 < raw.length; i += 2) {
-      const id = String(raw[i]);
-      const flat = raw[i + 1] as string[];
-      const fields: Record<string, string> = {};
-      for (let j = 0; j + 1 < flat.length; j += 2) fields[flat[j]!] = flat[j + 1]!;
-      const decoded = decodeBackend(id, fields);
-      seen.add(id);
-      if (decoded.ok) {
-        backends.push(decoded.value);
-        this.#warned.delete(id);
-        continue;
-      }
-      skipped++;
-      const sig = `${decoded.reason}|${JSON.stringify(fields)}`;
-      if (this.#warned.get(id) !== sig) {
-        this.#warned.set(id, sig);
-        this.#log.warn({ backendId: id, reason: decoded.reason, entry: fields }, 'skipping malformed registry entry');
-      }
+    const decoded = decodeSnapshot(raw, this.#keys);
+    if (!decoded.ok) {
+      this.#failSync(decoded.reason);
+      throw new Error(decoded.reason);
     }
-    for (const id of this.#warned.keys()) if (!seen.has(id)) this.#warned.delete(id);
-    backends.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const { version, changedAt, backends, skipped } = decoded.value;
+    const now = this.#now();
+    this.#warnSkipped(skipped);
     this.#skipped = skipped;
     this.#lastSyncAt = now;
-    const first = !this.#synced;
-    this.#synced = true;
+    if (this.#syncError !== undefined) {
+      this.#log.info({ version, backends: backends.length, skipped: skipped.length, was: this.#syncError }, 'registry snapshot readable again');
+      this.#syncError = undefined;
+    }
+    const first = !this.#loaded;
+    this.#loaded = true;
     const prev = this.#snapshot;
-    if (!first && version === prev.version && sameList(prev.backends, backends)) return;
+    const skippedView: SkippedRegistryEntry[] = skipped.map((e) => ({ id: e.id, reason: e.reason }));
+    if (!first && version === prev.version && sameList(prev.backends, backends) && sameSkipped(prev.skipped ?? [], skippedView)) return;
     if (changedAt && version !== prev.version) this.#lastPropagationMs = Math.max(0, now - changedAt);
-    this.#snapshot = Object.freeze({ version, backends: Object.freeze(backends), changedAt });
-    this.#log.info({ version, backends: backends.length, skipped }, 'registry snapshot loaded');
+    this.#snapshot = Object.freeze({ version, backends: Object.freeze(backends), changedAt, skipped: Object.freeze(skippedView) });
+    this.#log.info({ version, backends: backends.length, skipped: skipped.length }, 'registry snapshot loaded');
     for (const l of this.#listeners) l(this.#snapshot);
+  }
+
+  /** Logs each skipped entry once per id and reason/content, and forgets the ones gone or repaired. */
+  #warnSkipped(skipped: readonly SkippedEntry[]): void {
+    const seen = new Set<string>();
+    for (const e of skipped) {
+      seen.add(e.id);
+      const sig = `${e.reason}|${JSON.stringify(e.fields ?? null)}`;
+      if (this.#warned.get(e.id) === sig) continue;
+      this.#warned.set(e.id, sig);
+      this.#log.warn({ backendId: e.id, reason: e.reason, entry: e.fields ? clipFields(e.fields) : null }, 'skipping malformed registry entry');
+    }
+    for (const id of this.#warned.keys()) if (!seen.has(id)) this.#warned.delete(id);
+  }
+
+  /** The store answered but its snapshot cannot be read: not synced until one loads; logged once per reason. */
+  #failSync(reason: string): void {
+    if (this.#syncError === reason) return;
+    this.#syncError = reason;
+    this.#log.warn({ reason, version: this.#snapshot.version, backends: this.#snapshot.backends.length }, 'registry snapshot cannot be read, serving the last known backends');
   }
 }
 
 function sameList(a: readonly BackendSpec[], b: readonly BackendSpec[]): boolean {
   return a.length === b.length && a.every((x, i) => sameSpec(x, b[i]!));
+}
+
+function sameSkipped(a: readonly SkippedRegistryEntry[], b: readonly SkippedRegistryEntry[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.id === b[i]!.id && x.reason === b[i]!.reason);
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
+/** Field values cut for a log line: a skipped entry may hold up to MAX_FIELD_BYTES per field. */
+function clipFields(fields: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = clip(v, 200);
+  return out;
+}
+
+/** A Redis error as a one-line reason for status and logs: the server's message names no credentials. */
+function describeReadError(err: unknown): string {
+  const message = String((err as { message?: unknown }).message ?? err).split('\n')[0]!;
+  return clip(`the snapshot script failed: ${message}`, 300);
 }
 
 /** Hides a password in a Redis URL before it is logged. */

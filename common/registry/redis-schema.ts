@@ -1,4 +1,4 @@
-import { parseBackendSpec, type BackendSpec, type ParseResult } from '../backend.js';
+import { isBackendId, parseBackendSpec, type BackendSpec, type ParseResult } from '../backend.js';
 
 /**
  * The Redis key schema (docs/registry.md). With the default prefix
@@ -74,29 +74,156 @@ export function parseChangeMessage(text: string): ChangeMessage | undefined {
   return typeof o.at === 'number' ? { version: o.version, at: o.at } : { version: o.version };
 }
 
+/** The backend hash fields a snapshot reads, in the order the snapshot script returns them. */
+export const ENTRY_FIELDS = ['url', 'weight', 'state', 'labels', 'updated_at'] as const;
+
+/** A hash field longer than this is not read: the entry is skipped (our own writers stay far below it). */
+export const MAX_FIELD_BYTES = 16_384;
+
+/** An id in the set longer than this is not looked up; the snapshot reports it cut short. */
+const MAX_ID_BYTES = 128;
+
 /**
- * Reads the whole registry atomically.
- * KEYS: backends set, version. ARGV: backend key prefix.
- * Returns [version, updated_at, id1, [f, v, ...], id2, [...], ...].
+ * Reads the whole registry atomically and never fails on a bad entry.
+ * KEYS: backends set, version. ARGV: backend key prefix, MAX_FIELD_BYTES.
+ * Returns {'ok', version, version_at, id1, entry1, id2, entry2, ...} where an
+ * entry is the ENTRY_FIELDS values (nil when absent) or, for an entry that
+ * cannot be read as a backend hash, a string saying why. Version and
+ * version_at are '' when absent.
+ * Returns {'error', reason} when the set or the version key has the wrong
+ * type: the registry as a whole cannot be read.
+ *
+ * It calls only GET, SMEMBERS, HLEN and HGET (redis.pcall where a key may
+ * have the wrong type), the commands the stack's ACL users already have
+ * (scripts/stack-secrets.sh): TYPE, HSTRLEN or HMGET would be refused there.
  */
 export const SNAPSHOT_SCRIPT = `
-local ids = redis.call('SMEMBERS', KEYS[1])
-local out = { redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[2] .. ':at') or '0' }
+local function failed(r) return type(r) == 'table' and r.err ~= nil end
+local ids = redis.pcall('SMEMBERS', KEYS[1])
+if failed(ids) then return { 'error', KEYS[1] .. ' cannot be read as a set: ' .. ids.err } end
+local version = redis.pcall('GET', KEYS[2])
+if failed(version) then return { 'error', KEYS[2] .. ' cannot be read as a string: ' .. version.err } end
+local at = redis.pcall('GET', KEYS[2] .. ':at')
+if failed(at) or not at then at = '' end
+local limit = tonumber(ARGV[2])
+local fields = { ${ENTRY_FIELDS.map((f) => `'${f}'`).join(', ')} }
+local out = { 'ok', string.sub(version or '', 1, 40), string.sub(at, 1, 40) }
 for _, id in ipairs(ids) do
+  local entry
+  if #id > ${MAX_ID_BYTES} then
+    entry = 'id is ' .. #id .. ' bytes long, over ${MAX_ID_BYTES}'
+    id = string.sub(id, 1, 64) .. ' [cut]'
+  else
+    local key = ARGV[1] .. id
+    local n = redis.pcall('HLEN', key)
+    if failed(n) then
+      local s = redis.pcall('GET', key)
+      entry = 'wrong type: ' .. (failed(s) and 'not a hash' or 'string, not a hash')
+    elseif n == 0 then
+      entry = 'listed in the set but its hash is missing'
+    else
+      local values = {}
+      for i, f in ipairs(fields) do
+        local v = redis.call('HGET', key, f)
+        if v and #v > limit then
+          entry = 'field ' .. f .. ' is ' .. #v .. ' bytes, over the ' .. limit .. '-byte limit'
+          break
+        end
+        values[i] = v
+      end
+      if entry == nil then entry = values end
+    end
+  end
   out[#out + 1] = id
-  out[#out + 1] = redis.call('HGETALL', ARGV[1] .. id)
+  out[#out + 1] = entry
 end
 return out
 `;
+
+/** One registry entry left out of a snapshot, and why. */
+export interface SkippedEntry {
+  readonly id: string;
+  readonly reason: string;
+  /** The fields read, for the warning; absent when the entry was not read (wrong type, too large). */
+  readonly fields?: Readonly<Record<string, string>>;
+}
+
+export interface DecodedSnapshot {
+  readonly version: number;
+  readonly changedAt?: number;
+  /** Sorted by id. */
+  readonly backends: readonly BackendSpec[];
+  /** Sorted by id. */
+  readonly skipped: readonly SkippedEntry[];
+}
+
+const VERSION_PATTERN = /^\d{1,15}$/;
+
+/**
+ * Decodes the snapshot script's reply: every entry is validated on its own and
+ * a bad one is skipped with its reason. Fails only when the registry as a
+ * whole cannot be read (a wrong-typed set or version key, a version that is
+ * not a non-negative integer), with the reason.
+ */
+export function decodeSnapshot(raw: unknown, keys: RedisKeys): ParseResult<DecodedSnapshot> {
+  if (!Array.isArray(raw) || raw.length < 1) return { ok: false, reason: 'the snapshot script returned no reply' };
+  if (raw[0] === 'error') return { ok: false, reason: String(raw[1] ?? 'the snapshot script failed') };
+  if (raw[0] !== 'ok' || raw.length < 3) return { ok: false, reason: 'the snapshot script returned an unexpected reply' };
+  const versionText = String(raw[1] ?? '');
+  if (versionText !== '' && !VERSION_PATTERN.test(versionText)) {
+    return { ok: false, reason: `${keys.version} holds '${clip(versionText, 40)}', not a non-negative integer` };
+  }
+  const version = versionText === '' ? 0 : Number(versionText);
+  const atText = String(raw[2] ?? '');
+  const changedAt = VERSION_PATTERN.test(atText) ? Number(atText) || undefined : undefined;
+  const backends: BackendSpec[] = [];
+  const skipped: SkippedEntry[] = [];
+  for (let i = 3; i + 1 < raw.length; i += 2) {
+    const id = String(raw[i]);
+    const entry = decodeEntry(id, raw[i + 1]);
+    if (entry.ok) backends.push(entry.value);
+    else skipped.push(entry.skipped);
+  }
+  backends.sort(byId);
+  skipped.sort(byId);
+  return { ok: true, value: changedAt === undefined ? { version, backends, skipped } : { version, changedAt, backends, skipped } };
+}
+
+type EntryResult = { readonly ok: true; readonly value: BackendSpec } | { readonly ok: false; readonly skipped: SkippedEntry };
+
+/** One id and its entry from the snapshot script: a backend, or the reason it is skipped. */
+export function decodeEntry(id: string, entry: unknown): EntryResult {
+  if (typeof entry === 'string') return { ok: false, skipped: { id, reason: entry } };
+  if (!Array.isArray(entry)) return { ok: false, skipped: { id, reason: 'unexpected reply for this entry' } };
+  const fields: Record<string, string> = {};
+  ENTRY_FIELDS.forEach((f, j) => {
+    const v: unknown = entry[j];
+    if (typeof v === 'string') fields[f] = v;
+  });
+  if (!isBackendId(id)) return { ok: false, skipped: { id, reason: `id '${clip(id, 64)}' is not a valid backend id`, fields } };
+  const decoded = decodeBackend(id, fields);
+  return decoded.ok ? decoded : { ok: false, skipped: { id, reason: decoded.reason, fields } };
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
+function byId(a: { readonly id: string }, b: { readonly id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
 
 /**
  * Idempotent upsert: writes only when a field differs, so a reconcile that
  * changes nothing does not bump the version.
  * KEYS: backends set, backend hash, version. ARGV: id, now ms, channel, f1, v1, ...
- * Returns the new version, or 0 when nothing changed.
+ * Returns the new version, 0 when nothing changed, or -1 when the key holds
+ * something other than a hash: a value it did not write is never replaced.
  */
 export const UPSERT_SCRIPT = `
 local key = KEYS[2]
+local held = redis.pcall('HLEN', key)
+if type(held) == 'table' then return -1 end
 local changed = redis.call('EXISTS', key) == 0 or redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0
 if not changed then
   local nfields = 0
@@ -131,10 +258,11 @@ return v
 
 /**
  * KEYS: backends set, backend hash, version. ARGV: id, now ms, channel, state.
- * Returns -1 when the id is not registered, 0 when the state was already set, else the new version.
+ * Returns -1 when the id is not registered (or its key is not a hash), 0 when the state was already set, else the new version.
  */
 export const SET_STATE_SCRIPT = `
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+local held = redis.pcall('HLEN', KEYS[2])
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 or type(held) == 'table' or held == 0 then return -1 end
 if redis.call('HGET', KEYS[2], 'state') == ARGV[4] then return 0 end
 redis.call('HSET', KEYS[2], 'state', ARGV[4], 'updated_at', ARGV[2])
 local v = redis.call('INCR', KEYS[3])

@@ -74,6 +74,14 @@ describe('reconcile(desired, actual): the writes that make the registry true', (
     });
   }
 
+  it('leaves an id whose entry the registry cannot read alone, reports it, and still applies the rest', () => {
+    const unreadable = [{ id: 'a', reason: 'wrong type: string, not a hash' }, { id: 'z', reason: 'url is missing' }];
+    const plan = reconcile([spec('a'), spec('b')], [spec('c')], owns, unreadable);
+    assert.deepEqual(plan.operations.map(show), ['add b', 'remove c']);
+    assert.deepEqual(plan.conflicts.map((x) => x.id), ['a']);
+    assert.match(plan.conflicts[0]!.reason, /cannot be read \(wrong type: string, not a hash\)/);
+  });
+
   it('carries the full desired spec in upserts', () => {
     const d = spec('a', { weight: 7 });
     const [op] = reconcile([d], [], owns).operations;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseBackendSpec } from '../../common/backend.js';
-import { decodeBackend, encodeBackend, parseChangeMessage, redisKeys } from '../../common/registry/redis-schema.js';
+import { decodeBackend, decodeEntry, decodeSnapshot, encodeBackend, parseChangeMessage, redisKeys } from '../../common/registry/redis-schema.js';
 
 describe('redis schema', () => {
   it('names its keys from the prefix', () => {
@@ -42,5 +42,80 @@ describe('redis schema', () => {
     assert.deepEqual(parseChangeMessage('8'), { version: 8 });
     assert.equal(parseChangeMessage('{"v":1}'), undefined);
     assert.equal(parseChangeMessage('nope'), undefined);
+  });
+
+  // decodeSnapshot reads the snapshot script's reply: {'ok', version, at, id, entry, ...} or {'error', reason}.
+  const keys = redisKeys('switchyard:');
+  const good = (url: string, weight = '1'): (string | null)[] => [url, weight, 'active', '{}', '1700000000000'];
+
+  it('decodes a snapshot, skipping each unreadable entry with its reason and keeping the rest', () => {
+    const raw = [
+      'ok', '12', '1700000000000',
+      'b2', good('http://10.0.0.2:80', '3'),
+      'str', 'wrong type: string, not a hash',
+      'lst', 'wrong type: not a hash',
+      'b1', good('http://10.0.0.1:80'),
+      'bad-url', ['nope', null, null, null, null],
+      'bad-weight', ['http://a:1', 'heavy', null, null, null],
+      'bad-labels', ['http://a:1', null, null, '{oops', null],
+      'big', 'field labels is 20000 bytes, over the 16384-byte limit',
+      'bad id!', good('http://a:1'),
+    ];
+    const r = decodeSnapshot(raw, keys);
+    assert.ok(r.ok);
+    assert.equal(r.value.version, 12);
+    assert.equal(r.value.changedAt, 1700000000000);
+    assert.deepEqual(r.value.backends.map((b) => [b.id, b.url, b.weight]), [['b1', 'http://10.0.0.1', 1], ['b2', 'http://10.0.0.2', 3]]);
+    const why = Object.fromEntries(r.value.skipped.map((s) => [s.id, s.reason]));
+    assert.deepEqual(Object.keys(why), ['bad id!', 'bad-labels', 'bad-url', 'bad-weight', 'big', 'lst', 'str']);
+    assert.match(why['str']!, /wrong type: string/);
+    assert.match(why['lst']!, /wrong type: not a hash/);
+    assert.match(why['bad-url']!, /not an http\(s\) origin/);
+    assert.match(why['bad-weight']!, /weight 'heavy'/);
+    assert.match(why['bad-labels']!, /labels is not valid JSON/);
+    assert.match(why['big']!, /over the 16384-byte limit/);
+    assert.match(why['bad id!']!, /not a valid backend id/);
+  });
+
+  it('keeps the fields read of a malformed hash for the warning, and none of a wrong-typed key', () => {
+    const hash = decodeEntry('b1', ['nope', '2', null, null, null]);
+    assert.equal(hash.ok, false);
+    if (!hash.ok) assert.deepEqual(hash.skipped.fields, { url: 'nope', weight: '2' });
+    const str = decodeEntry('b1', 'wrong type: string, not a hash');
+    assert.equal(str.ok, false);
+    if (!str.ok) assert.equal(str.skipped.fields, undefined);
+  });
+
+  const versions: [string, string, number | RegExp][] = [
+    ['an absent version as 0', '', 0],
+    ['an integer version', '42', 42],
+    ['a version that is not a number', 'abc', /switchyard:version holds 'abc', not a non-negative integer/],
+    ['a negative version', '-3', /not a non-negative integer/],
+    ['a fractional version', '1.5', /not a non-negative integer/],
+    ['a version beyond 2^53', '9007199254740993123', /not a non-negative integer/],
+  ];
+  for (const [what, text, expected] of versions) {
+    it(`reads ${what}`, () => {
+      const r = decodeSnapshot(['ok', text, ''], keys);
+      if (typeof expected === 'number') {
+        assert.ok(r.ok);
+        assert.equal(r.value.version, expected);
+      } else {
+        assert.equal(r.ok, false);
+        if (!r.ok) assert.match(r.reason, expected);
+      }
+    });
+  }
+
+  it('ignores a version time that is not an integer', () => {
+    const r = decodeSnapshot(['ok', '1', 'soon'], keys);
+    assert.ok(r.ok);
+    assert.equal(r.value.changedAt, undefined);
+  });
+
+  it('fails a snapshot the script refused as a whole, or a reply it does not know', () => {
+    const refused = decodeSnapshot(['error', 'switchyard:backends is a string, not a set'], keys);
+    assert.deepEqual(refused, { ok: false, reason: 'switchyard:backends is a string, not a set' });
+    for (const raw of [null, [], ['?', '1', ''], 'ok']) assert.equal(decodeSnapshot(raw, keys).ok, false);
   });
 });
