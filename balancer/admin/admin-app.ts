@@ -11,6 +11,7 @@ import { liveStrategyFactory } from '../strategy-setup.js';
 import { accessGuard } from './access-guard.js';
 import { sendAdminError } from './admin-error.js';
 import { crossSiteGuard } from './cross-site-guard.js';
+import { dashboardFiles } from './dashboard-files.js';
 import { hostGuard } from './host-guard.js';
 import { LiveStream } from './live-stream.js';
 import { ViewMetric } from '../../common/view-metric.js';
@@ -35,6 +36,8 @@ export interface AdminOptions {
   readonly strategyFactory?: (name: string, options: unknown) => { readonly name: string };
   readonly now?: () => number;
   readonly processMetrics?: boolean;
+  /** The dashboard's files (index.html, app.js, style.css); defaults to ./dashboard/ beside this module. */
+  readonly dashboardDir?: string;
 }
 
 export interface Admin {
@@ -118,10 +121,9 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
     }
   };
 
-  app.get('/', (_req, res) => {
-    res.sendFile('index.html', { root: DASHBOARD_DIR, headers: { 'cache-control': 'no-store' } });
-  });
-  app.use('/dashboard', express.static(DASHBOARD_DIR, { index: false, maxAge: 0 }));
+  const dashboard = dashboardFiles(opts.dashboardDir ?? DASHBOARD_DIR, opts.logger);
+  app.get('/', dashboard.page('index.html'));
+  app.use('/dashboard', dashboard.files());
 
   app.get(
     '/stats',
