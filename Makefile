@@ -20,10 +20,10 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-concurrency=1 
 UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
 INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help install build typecheck test unit integration e2e demo docs screenshot clean up down scale stop kill start pause unpause fault logs ps
+.PHONY: help install build typecheck test unit integration e2e demo docs screenshot clean up down scale stop kill start pause unpause fault logs ps compose-v2
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci
@@ -86,6 +86,9 @@ logs: ## Docker: follow the logs of the stack
 
 ps: ## Docker: list the stack's containers
 	$(STACK) ps
+
+compose-v2: ## Docker: install Compose v2 (docker compose) beside v1, from Debian trixie (bookworm has only v1)
+	bash scripts/compose-v2.sh
 
 demo: build ## run N local backends and a balancer (BACKENDS=3); Ctrl+C stops all
 	node dist/cli/switchyard.js demo --backends $(BACKENDS)

@@ -16,7 +16,9 @@
 # OFFLINE=1 (skip the registry, build base images from this host's node and
 # redis-server), NODE_IMAGE / REDIS_IMAGE (explicit base images),
 # SWITCHYARD_PUBLISH_PORT (9090), SWITCHYARD_PUBLISH_ADMIN_PORT (9091),
-# SWITCHYARD_NETWORK (switchyard), UP_TIMEOUT (seconds to wait, 180).
+# SWITCHYARD_NETWORK (switchyard), UP_TIMEOUT (seconds to wait, 180),
+# SWITCHYARD_COMPOSE ('docker compose' or 'docker-compose': which Compose; by
+# default v2 when installed, else v1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,18 +38,34 @@ need_docker() {
 }
 
 # --- Compose flavour ---------------------------------------------------------
+# SWITCHYARD_COMPOSE picks one ('docker compose' or v2, 'docker-compose' or v1)
+# and fails when it is missing; unset, v2 is preferred when both are installed.
 COMPOSE=()
+v1_env() {
+  # Compose v1 builds through docker-py or the CLI; without buildx only the classic builder works.
+  if [[ $(docker-compose version --short 2>/dev/null) == 1.* ]]; then export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0; fi
+}
 detect_compose() {
   ((${#COMPOSE[@]})) && return
-  if docker compose version >/dev/null 2>&1; then
-    COMPOSE=(docker compose)
-  elif command -v docker-compose >/dev/null; then
-    COMPOSE=(docker-compose)
-    # Compose v1 builds through docker-py or the CLI; without buildx only the classic builder works.
-    if [[ $(docker-compose version --short 2>/dev/null) == 1.* ]]; then export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0; fi
-  else
-    die "neither 'docker compose' (v2) nor 'docker-compose' (v1) is installed (Debian: apt-get install docker-compose)"
-  fi
+  case "${SWITCHYARD_COMPOSE:-}" in
+    'docker compose' | v2)
+      docker compose version >/dev/null 2>&1 || die "SWITCHYARD_COMPOSE=${SWITCHYARD_COMPOSE} but 'docker compose' (Compose v2) is not installed (make compose-v2 installs it)"
+      COMPOSE=(docker compose) ;;
+    docker-compose | v1)
+      command -v docker-compose >/dev/null || die "SWITCHYARD_COMPOSE=${SWITCHYARD_COMPOSE} but 'docker-compose' (Compose v1) is not installed (Debian: apt-get install docker-compose)"
+      COMPOSE=(docker-compose)
+      v1_env ;;
+    '')
+      if docker compose version >/dev/null 2>&1; then
+        COMPOSE=(docker compose)
+      elif command -v docker-compose >/dev/null; then
+        COMPOSE=(docker-compose)
+        v1_env
+      else
+        die "neither 'docker compose' (v2) nor 'docker-compose' (v1) is installed (Debian: apt-get install docker-compose; make compose-v2 adds v2)"
+      fi ;;
+    *) die "SWITCHYARD_COMPOSE=${SWITCHYARD_COMPOSE} is not a Compose: use 'docker compose' (v2) or 'docker-compose' (v1)" ;;
+  esac
 }
 
 compose() {
@@ -205,6 +223,8 @@ cmd_up() {
   grep -q '^COMPOSE_PROJECT_NAME=' .env || set_env_key COMPOSE_PROJECT_NAME "$PROJECT"
   build_image
   local backends=${BACKENDS:-3}
+  detect_compose
+  say "starting project $PROJECT with ${COMPOSE[*]} $("${COMPOSE[@]}" version --short 2>/dev/null || true)"
   compose up -d --no-build --remove-orphans --scale "backend=$backends"
   wait_serving "$backends"
 }
