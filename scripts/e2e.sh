@@ -5,6 +5,15 @@
 #
 # In CI (CI=true) a missing Docker engine or Compose is a failure. On a
 # developer machine without them the suite is not run, and this says so loudly.
+#
+# One Compose runs the suite, the same on every run: Compose v1
+# (`docker-compose`, Debian bookworm's) when installed, else v2
+# (`docker compose`); SWITCHYARD_E2E_COMPOSE='docker compose' or
+# 'docker-compose' chooses. The Compose v2 walk-through
+# (tests/e2e/10-compose-v2-walkthrough.test.ts) runs on v2 alone, in a project
+# of its own (SWITCHYARD_E2E_V2_PROJECT, ports SWITCHYARD_E2E_V2_PORT and
+# SWITCHYARD_E2E_V2_ADMIN_PORT: the suite's + 10); without v2 it fails in CI and
+# is reported as not run elsewhere (make compose-v2 installs v2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +27,17 @@ if ! command -v docker >/dev/null; then
   missing='the docker command is not installed'
 elif ! docker info >/dev/null 2>&1; then
   missing="no Docker engine answers on ${DOCKER_HOST:-/var/run/docker.sock}"
-elif ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+elif [[ -n ${SWITCHYARD_E2E_COMPOSE:-} ]]; then
+  case $SWITCHYARD_E2E_COMPOSE in
+    'docker compose') docker compose version >/dev/null 2>&1 || missing="SWITCHYARD_E2E_COMPOSE='docker compose' but Compose v2 is not installed (make compose-v2)" ;;
+    docker-compose) command -v docker-compose >/dev/null || missing="SWITCHYARD_E2E_COMPOSE=docker-compose but Compose v1 is not installed" ;;
+    *) echo "e2e: SWITCHYARD_E2E_COMPOSE must be 'docker compose' or 'docker-compose', not '$SWITCHYARD_E2E_COMPOSE'" >&2; exit 2 ;;
+  esac
+elif command -v docker-compose >/dev/null; then
+  SWITCHYARD_E2E_COMPOSE=docker-compose
+elif docker compose version >/dev/null 2>&1; then
+  SWITCHYARD_E2E_COMPOSE='docker compose'
+else
   missing='neither docker compose (v2) nor docker-compose (v1) is installed'
 fi
 if [[ -n $missing ]]; then
@@ -36,6 +55,13 @@ export SWITCHYARD_E2E_ADMIN_PORT=${SWITCHYARD_E2E_ADMIN_PORT:-19091}
 export SWITCHYARD_E2E_NETWORK=${SWITCHYARD_E2E_NETWORK:-$SWITCHYARD_E2E_PROJECT-net}
 export SWITCHYARD_E2E_IMAGE=${SWITCHYARD_E2E_IMAGE:-switchyard:$SWITCHYARD_E2E_PROJECT}
 export SWITCHYARD_E2E_DIR=${SWITCHYARD_E2E_DIR:-${TMPDIR:-/tmp}/switchyard-e2e-$SWITCHYARD_E2E_PROJECT}
+# The suite's make targets run stack.sh, which takes the Compose from here.
+export SWITCHYARD_COMPOSE=$SWITCHYARD_E2E_COMPOSE
+export SWITCHYARD_E2E_V2_PROJECT=${SWITCHYARD_E2E_V2_PROJECT:-${SWITCHYARD_E2E_PROJECT}v2}
+export SWITCHYARD_E2E_V2_PORT=${SWITCHYARD_E2E_V2_PORT:-$((SWITCHYARD_E2E_PORT + 10))}
+export SWITCHYARD_E2E_V2_ADMIN_PORT=${SWITCHYARD_E2E_V2_ADMIN_PORT:-$((SWITCHYARD_E2E_ADMIN_PORT + 10))}
+export SWITCHYARD_E2E_V2_DIR=${SWITCHYARD_E2E_V2_DIR:-$SWITCHYARD_E2E_DIR-v2}
+echo "e2e: the suite runs on $SWITCHYARD_COMPOSE ($($SWITCHYARD_COMPOSE version --short 2>/dev/null)); the Compose v2 walk-through on: $(docker compose version --short 2>/dev/null || echo 'none installed')" >&2
 
 teardown() {
   if [[ ${E2E_KEEP:-0} == 1 ]]; then
@@ -45,10 +71,17 @@ teardown() {
   PROJECT=$SWITCHYARD_E2E_PROJECT SWITCHYARD_NETWORK=$SWITCHYARD_E2E_NETWORK SWITCHYARD_IMAGE=$SWITCHYARD_E2E_IMAGE \
     bash "$SWITCHYARD_E2E_DIR/scripts/stack.sh" down >/dev/null 2>&1 || true
   docker ps -aq --filter "label=switchyard.e2e=$SWITCHYARD_E2E_PROJECT" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  # The walk-through takes its stack down itself; this is for a run cut short.
+  if [[ -f $SWITCHYARD_E2E_V2_DIR/.env ]]; then
+    PROJECT=$SWITCHYARD_E2E_V2_PROJECT SWITCHYARD_NETWORK=$SWITCHYARD_E2E_V2_PROJECT-net SWITCHYARD_IMAGE=switchyard:$SWITCHYARD_E2E_V2_PROJECT \
+      SWITCHYARD_COMPOSE='' bash "$SWITCHYARD_E2E_V2_DIR/scripts/stack.sh" down >/dev/null 2>&1 || true
+  fi
+  rm -rf "$SWITCHYARD_E2E_V2_DIR"
 }
 
 started=$SECONDS
 bash scripts/clean-copy.sh "$SWITCHYARD_E2E_DIR"
+rm -rf "$SWITCHYARD_E2E_V2_DIR"
 trap teardown EXIT
 
 files=()
