@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { parseBackendSpec, isBackendId, type BackendState } from '../../common/backend.js';
 import type { Logger } from '../../common/logger.js';
-import { RegistryUnavailableError } from '../../common/registry/registry.js';
+import { RegistryConflictError, RegistryUnavailableError } from '../../common/registry/registry.js';
 import type { BalancerView, BackendFacts, UpstreamView } from '../balancer-view.js';
 import { buildSnapshot, type StatsSnapshot } from '../stats/snapshot.js';
 import { STRATEGY_NAMES } from '../strategies/index.js';
@@ -281,6 +281,10 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
     if (res.headersSent) return;
     if (err instanceof RegistryUnavailableError) {
       res.status(503).json({ error: { code: err.code, message: err.message } });
+      return;
+    }
+    if (err instanceof RegistryConflictError) {
+      res.status(409).json({ error: { code: err.code, message: err.message } });
       return;
     }
     const e = err as { status?: number; type?: string; message?: string };

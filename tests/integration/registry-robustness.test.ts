@@ -141,6 +141,11 @@ describe('the Redis registry with bad keys and unreadable snapshots', () => {
       await waitFor('the weight change to load', async () => json<{ backends: { id: string; weight: number }[] }>(await get(`${lb.adminUrl}/backends`)).backends.some((b) => b.id === 'g3' && b.weight === 2));
       for (const id of BAD_IDS) assert.equal(skipWarnings(lb, id), 1, `${id} warned once`);
     }
+    // The admin API does not overwrite a key that is not a backend hash: 409, and the key is left as it was.
+    const conflict = await get(`${running.adminUrl}/backends`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'as-string', url: backends[0]!.url }) });
+    assert.equal(conflict.status, 409, conflict.body);
+    assert.equal(json<{ error: { code: string } }>(conflict).error.code, 'SWY_REGISTRY_CONFLICT');
+    assert.equal(await writer.type(`${PREFIX}backend:as-string`), 'string');
     // A changed bad entry is new content: warned once more.
     await writeRawEntry(writer, PREFIX, 'bad-weight', { url: 'http://127.0.0.1:1', weight: '-4' });
     const again = await running.proc.waitForLog(SKIP_LOG, 5000, (l) => l.backendId === 'bad-weight' && /'-4'/.test(String(l.reason)));
