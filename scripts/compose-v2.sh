@@ -113,6 +113,6 @@ if docker info >/dev/null 2>&1; then
   fi
   say "it talks to the Docker engine $(docker version -f '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null)"
 else
-  say "no Docker engine answers now; 'docker compose ls' was not tried"
+  say "no Docker engine answers (not running, or this user may not use its socket): 'docker compose ls' against it was not tried"
 fi
 docker compose version
