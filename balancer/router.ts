@@ -178,6 +178,8 @@ export class Router {
   attemptEnded(u: Upstream, outcome: Outcome, latencyMs: number): void {
     const now = this.#now();
     this.outlier?.record(u.id, outcome, now);
+    // A backend's breaker is made with its first attempt (10,000 registered backends hold none until used).
+    if (u.breaker === undefined && this.breakers !== undefined && this.#upstreams.get(u.id) === u) u.breaker = this.breakers.get(u.id);
     u.breaker?.record(outcome, now);
     if (outcome !== 'cancelled') this.#strategy.observe?.(u.id, latencyMs, outcome === 'success', now);
   }
@@ -235,7 +237,7 @@ export class Router {
     );
     if (this.breakers) {
       this.breakers.setMembers(active.map((u) => u.id));
-      for (const u of active) u.breaker = this.breakers.get(u.id);
+      for (const u of active) u.breaker = this.breakers.existing(u.id);
     }
   }
 }

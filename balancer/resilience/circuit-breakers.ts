@@ -35,6 +35,11 @@ export class CircuitBreakers {
     return b;
   }
 
+  /** The breaker of `id` if one was made, without making one. */
+  existing(id: string): CircuitBreaker | undefined {
+    return this.#byId.get(id);
+  }
+
   allow(id: string, now: number): boolean {
     return this.get(id).allow(now);
   }
