@@ -96,9 +96,16 @@ demo: build ## run N local backends and a balancer (BACKENDS=3); Ctrl+C stops al
 docs: install ## regenerate docs/configuration.md from the option tables
 	npx tsx scripts/config-docs.ts
 
-screenshot: ## refresh docs/images/dashboard.png from the browser test's latest screenshot
-	@test -f tests/output/dashboard.png || { echo "no tests/output/dashboard.png yet: run make integration (the dashboard browser test takes it)" >&2; exit 1; }
-	cp tests/output/dashboard.png docs/images/dashboard.png
+screenshot: ## refresh docs/images/dashboard.png from the Docker stack's dashboard (e2e), else the browser test's
+	@if [ -f tests/output/dashboard-stack.png ]; then \
+	  cp tests/output/dashboard-stack.png docs/images/dashboard.png; \
+	  echo "docs/images/dashboard.png <- tests/output/dashboard-stack.png (the Docker stack's dashboard, tests/e2e/10-dashboard-in-stack.test.ts)"; \
+	elif [ -f tests/output/dashboard.png ]; then \
+	  cp tests/output/dashboard.png docs/images/dashboard.png; \
+	  echo "no tests/output/dashboard-stack.png (bash scripts/e2e.sh tests/e2e/10-dashboard-in-stack.test.ts takes it): used the integration test's tests/output/dashboard.png (local demo, not the Docker stack)" >&2; \
+	else \
+	  echo "no screenshot yet: run bash scripts/e2e.sh tests/e2e/10-dashboard-in-stack.test.ts (the Docker stack) or make integration (the local demo)" >&2; exit 1; \
+	fi
 
 clean: ## remove build output
 	rm -rf dist tests/output

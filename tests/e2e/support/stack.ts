@@ -235,3 +235,8 @@ export function dockerCli(...args: string[]): Promise<string> {
     execFile('docker', args, { timeout: 120_000 }, (err, stdout, stderr) => (err ? reject(new Error(`docker ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
   });
 }
+
+// --- output -------------------------------------------------------------------------
+
+/** tests/output of the repository the suite runs from (not of the clean copy): screenshots people look at. */
+export const OUTPUT_DIR = join(REPO, 'tests/output');
