@@ -279,21 +279,18 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return;
-    if (err instanceof RegistryUnavailableError) {
-      res.status(503).json({ error: { code: err.code, message: err.message } });
-      return;
-    }
-    if (err instanceof RegistryConflictError) {
-      res.status(409).json({ error: { code: err.code, message: err.message } });
-      return;
-    }
+    if (err instanceof RegistryUnavailableError) return sendAdminError(res, 503, err.code, err.message);
+    if (err instanceof RegistryConflictError) return sendAdminError(res, 409, err.code, err.message);
     const e = err as { status?: number; type?: string; message?: string };
     if (e.status && e.status >= 400 && e.status < 500) {
-      res.status(e.status).json({ error: { code: 'SWY_ADMIN_BAD_REQUEST', message: e.type === 'entity.parse.failed' ? 'body is not valid JSON' : (e.message ?? 'bad request') } });
-      return;
+      // Only the body parser's own words describe the request; any other error's message may describe the server (a path, a stack).
+      const fromParser = typeof e.type === 'string';
+      if (!fromParser) opts.logger.warn({ err }, 'admin request refused');
+      const message = e.type === 'entity.parse.failed' ? 'body is not valid JSON' : fromParser && e.message ? e.message : 'bad request';
+      return sendAdminError(res, e.status, 'SWY_ADMIN_BAD_REQUEST', message);
     }
     opts.logger.error({ err }, 'admin request failed');
-    res.status(500).json({ error: { code: 'SWY_INTERNAL', message: 'internal error' } });
+    sendAdminError(res, 500, 'SWY_ADMIN_INTERNAL', 'internal error');
   });
 
   return {

@@ -15,7 +15,9 @@ export type AdminErrorCode =
   | 'SWY_ADMIN_STREAMS_FULL'
   | 'SWY_ADMIN_UNKNOWN_BACKEND'
   | 'SWY_ADMIN_NOT_FOUND'
-  | 'SWY_ADMIN_INTERNAL';
+  | 'SWY_ADMIN_INTERNAL'
+  | 'SWY_REGISTRY_CONFLICT'
+  | 'SWY_REGISTRY_UNAVAILABLE';
 
 /** Answers `{"error":{"code","message"}}` with `status` and optional extra headers. */
 export function sendAdminError(res: Response, status: number, code: AdminErrorCode, message: string, headers: Record<string, string> = {}): void {
