@@ -10,6 +10,8 @@ import { networkInterfaces, hostname } from 'node:os';
 export class SelfAddresses {
   /** port -> hosts (lowercase literals and names) that reach this process on it. */
   readonly #byPort = new Map<number, Set<string>>();
+  /** Verdicts by URL: every snapshot asks about every backend again (10,000 of them), the answers change only with add(). */
+  readonly #verdicts = new Map<string, boolean>();
 
   constructor(listen: readonly { readonly host: string; readonly port: number }[] = []) {
     for (const l of listen) this.add(l.host, l.port);
@@ -18,6 +20,7 @@ export class SelfAddresses {
   /** Records one listening address; a wildcard host stands for every local address. */
   add(host: string, port: number): void {
     if (port <= 0) return;
+    this.#verdicts.clear();
     let hosts = this.#byPort.get(port);
     if (hosts === undefined) this.#byPort.set(port, (hosts = new Set()));
     const h = normalise(host);
@@ -30,6 +33,16 @@ export class SelfAddresses {
 
   /** True when `url` (a backend origin) reaches one of the recorded addresses. */
   has(url: string): boolean {
+    let verdict = this.#verdicts.get(url);
+    if (verdict === undefined) {
+      verdict = this.#check(url);
+      if (this.#verdicts.size >= MAX_VERDICTS) this.#verdicts.clear();
+      this.#verdicts.set(url, verdict);
+    }
+    return verdict;
+  }
+
+  #check(url: string): boolean {
     let u: URL;
     try {
       u = new URL(url);
@@ -43,6 +56,9 @@ export class SelfAddresses {
     return hosts.has(h) || (isLoopback(h) && (hosts.has('127.0.0.1') || hosts.has('::1')));
   }
 }
+
+/** Verdicts kept at most (a registry larger than this is re-checked, not refused). */
+const MAX_VERDICTS = 100_000;
 
 function normalise(host: string): string {
   const h = host.toLowerCase();

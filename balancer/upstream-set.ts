@@ -9,8 +9,14 @@ import { Upstream, type PoolOptions } from './upstream.js';
 const LOGGED_CHANGES_PER_SNAPSHOT = 20;
 /** New backends made per turn of the event loop when a snapshot brings many (update()). */
 const PREPARE_SLICE = 1000;
-/** Least time between two rebuilds caused by health changes (a lone change is applied at once). */
-const REBUILD_SPACING_MS = 25;
+/**
+ * Least time between two rebuilds caused by health changes (a lone change is
+ * applied at once): 25 ms, and 1 ms more per 100 backends, so a rebuild (linear
+ * in the set) never takes more than about a tenth of the time between two.
+ */
+function rebuildSpacingMs(size: number): number {
+  return 25 + size / 100;
+}
 
 export interface UpstreamSetOptions {
   readonly pool: PoolOptions;
@@ -274,14 +280,14 @@ export class UpstreamSet {
   /**
    * Health results arrive one by one (10,000 of them in a first round). Each
    * marks the set stale; a read rebuilds it at once unless it was rebuilt in
-   * the last REBUILD_SPACING_MS, and a timer catches the rest: a storm of
+   * the last rebuildSpacingMs(), and a timer catches the rest: a storm of
    * changes costs a rebuild per spacing, while a lone change is seen by the
    * very next request.
    */
   #rebuildSoon(): void {
     this.#stale = true;
     if (this.#rebuildTimer) return;
-    const wait = Math.max(0, REBUILD_SPACING_MS - (performance.now() - this.#rebuiltAt));
+    const wait = Math.max(0, rebuildSpacingMs(this.#byId.size) - (performance.now() - this.#rebuiltAt));
     this.#rebuildTimer = setTimeout(() => {
       this.#rebuildTimer = undefined;
       if (this.#stale) this.#rebuild();
@@ -291,7 +297,7 @@ export class UpstreamSet {
 
   /** For reads: a stale set is rebuilt unless a rebuild happened moments ago (the timer then follows shortly). */
   #freshen(): void {
-    if (performance.now() - this.#rebuiltAt >= REBUILD_SPACING_MS) this.#rebuild();
+    if (performance.now() - this.#rebuiltAt >= rebuildSpacingMs(this.#byId.size)) this.#rebuild();
   }
 
   #rebuild(): void {

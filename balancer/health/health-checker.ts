@@ -1,6 +1,6 @@
-import { Agent, request } from 'undici';
 import type { Lifecycle } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
+import { probe, probeTarget, type ProbeTarget } from './http-probe.js';
 import { INITIAL_HEALTH, inTransition, nextHealth, type CheckOutcome, type HealthState, type HealthStatus, type HealthThresholds } from './health-state.js';
 
 export interface CheckResult {
@@ -48,9 +48,12 @@ export interface HttpHealthCheckerOptions extends HealthThresholds {
 }
 
 const DEFAULT_MAX_CONCURRENT = 128;
+const USER_AGENT = 'switchyard-health-check';
 
 interface Watched {
   readonly target: HealthTarget;
+  /** What each check sends, built at the first check (not when 10,000 targets are watched at once); null for a URL no check can reach. */
+  probe: ProbeTarget | null | undefined;
   health: HealthState;
   last?: CheckResult;
   timer?: NodeJS.Timeout;
@@ -83,7 +86,6 @@ export class HttpHealthChecker implements HealthChecker {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #targets = new Map<string, Watched>();
-  readonly #agent: Agent;
   readonly #maxConcurrent: number;
   readonly #random: () => number;
   readonly #waiting: Watched[] = [];
@@ -98,9 +100,6 @@ export class HttpHealthChecker implements HealthChecker {
     this.#now = opts.now ?? Date.now;
     this.#maxConcurrent = opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
     this.#random = opts.random ?? Math.random;
-    // Every check uses a fresh connection (reset: true); the global cap is #maxConcurrent.
-    this.#agent = new Agent({ connections: 64, pipelining: 0, connectTimeout: opts.timeoutMs });
-    (this.#agent as unknown as NodeJS.EventEmitter).on('error', () => undefined);
   }
 
   /** Checks every target once at once and resolves when all have an answer, or after the check timeout (and the queue) allows no more waiting. */
@@ -136,14 +135,13 @@ export class HttpHealthChecker implements HealthChecker {
     if (this.#kick) clearImmediate(this.#kick);
     this.#kick = undefined;
     this.#firstRound?.done();
-    await this.#agent.destroy().catch(() => undefined);
   }
 
   watch(target: HealthTarget): void {
     const existing = this.#targets.get(target.id);
     if (existing && existing.target.url === target.url) return;
     if (existing) this.#stop(existing);
-    const w: Watched = { target, health: INITIAL_HEALTH, running: false, queued: false, soon: false, closed: false };
+    const w: Watched = { target, probe: undefined, health: INITIAL_HEALTH, running: false, queued: false, soon: false, closed: false };
     this.#targets.set(target.id, w);
     if (this.#started) this.#schedule(w, 0);
   }
@@ -240,7 +238,7 @@ export class HttpHealthChecker implements HealthChecker {
   async #check(w: Watched): Promise<void> {
     w.running = true;
     w.soon = false;
-    const result = await this.#probe(w.target);
+    const result = await this.#probe(w);
     w.running = false;
     if (w.closed) return;
     const first = w.last === undefined;
@@ -261,29 +259,15 @@ export class HttpHealthChecker implements HealthChecker {
     this.#schedule(w, next);
   }
 
-  async #probe(target: HealthTarget): Promise<CheckResult> {
-    const started = this.#now();
+  async #probe(w: Watched): Promise<CheckResult> {
+    const at = this.#now();
+    if (w.probe === undefined) w.probe = probeTarget(w.target.url, this.#opts.path, USER_AGENT) ?? null;
+    if (w.probe === null) return { outcome: 'fail', at, durationMs: 0, error: 'bad url' };
     const t0 = performance.now();
-    try {
-      const res = await request(target.url + this.#opts.path, {
-        method: 'GET',
-        dispatcher: this.#agent,
-        headers: { 'user-agent': 'switchyard-health-check', accept: '*/*' },
-        headersTimeout: this.#opts.timeoutMs,
-        bodyTimeout: this.#opts.timeoutMs,
-        reset: true,
-        signal: AbortSignal.timeout(this.#opts.timeoutMs),
-      });
-      await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
-      const durationMs = Math.round(performance.now() - t0);
-      const ok = res.statusCode >= 200 && res.statusCode < 400;
-      return { outcome: ok ? 'pass' : 'fail', at: started, durationMs, statusCode: res.statusCode };
-    } catch (err) {
-      const e = err as { code?: string; name?: string; message?: string };
-      const durationMs = Math.round(performance.now() - t0);
-      const code = e.code ?? e.name ?? 'error';
-      return { outcome: code === 'ECONNREFUSED' ? 'refused' : 'fail', at: started, durationMs, error: code === 'TimeoutError' ? 'timeout' : code };
-    }
+    const r = await probe(w.probe, this.#opts.timeoutMs);
+    const durationMs = Math.round(performance.now() - t0);
+    if ('status' in r) return { outcome: r.status >= 200 && r.status < 400 ? 'pass' : 'fail', at, durationMs, statusCode: r.status };
+    return { outcome: r.error === 'ECONNREFUSED' ? 'refused' : 'fail', at, durationMs, error: r.error };
   }
 }
 

@@ -58,17 +58,19 @@ async function soak(cfg: SoakConfig, children: ChildSet, argv: readonly string[]
   );
   for (const p of backendPorts) await waitServing(`http://127.0.0.1:${p}/health`, 30_000);
   const port = await freePort();
+  const adminPort = await freePort();
   const lb = children.spawn('balancer', process.execPath, [
     ...cliArgs,
     'balancer',
     '--host', '127.0.0.1',
     '--port', String(port),
-    '--admin-port', String(await freePort()),
+    '--admin-port', String(adminPort),
     '--engine', cfg.engine,
     '--backends', backendPorts.map((p, i) => `soak-${i + 1}=http://127.0.0.1:${p}`).join(','),
     '--log-level', 'warn',
   ]);
   const url = `http://127.0.0.1:${port}`;
+  await children.waitReady(lb, `http://127.0.0.1:${adminPort}`, backendPorts.length, 30_000);
   await waitServing(url, 30_000, (r) => r.status === 200 && typeof r.headers['x-backend'] === 'string').catch((err: Error) => {
     throw new Error(`${err.message}; balancer said: ${lb.tail.slice(-5).join(' | ') || 'nothing'}`);
   });

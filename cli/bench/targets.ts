@@ -126,14 +126,17 @@ export async function startProxy(id: ProxyId, ctx: StartContext, backends: Runni
       if ((id === 'switchyard-w2' || id === 'switchyard-raw-w2') && !ctx.workersSupported) throw new Unavailable('not available: this balancer has no --workers flag yet');
       if (id === 'switchyard-baseline' && ctx.baselineCli === undefined) throw new Unavailable('not available: give --baseline DIR, a built checkout to compare with');
       const list = ups.map((u, i) => `${backends.variant}-${i + 1}=${url(u)}`).join(',');
-      const args = [...(id === 'switchyard-baseline' ? ctx.baselineCli! : ctx.cli), 'balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(await freePort()), '--backends', list, '--log-level', 'warn'];
+      const adminPort = await freePort();
+      const args = [...(id === 'switchyard-baseline' ? ctx.baselineCli! : ctx.cli), 'balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--backends', list, '--log-level', 'warn'];
       if (id === 'switchyard-w2' || id === 'switchyard-raw-w2') args.push('--workers', '2');
       if (id === 'switchyard-http-proxy') args.push('--engine', 'http-proxy');
       if (id === 'switchyard-raw' || id === 'switchyard-raw-w2') args.push('--engine', 'raw');
       if (id === 'switchyard-undici') args.push('--engine', 'undici');
       if (id === 'switchyard-explain') args.push('--explain');
-      pid = ctx.children.spawn(tag, process.execPath, args).pid;
-      // ready once both backends passed their health checks and answer through it
+      const child = ctx.children.spawn(tag, process.execPath, args);
+      pid = child.pid;
+      // Ready: /readyz counts every backend routable (their first health checks passed); then one answer through it.
+      await ctx.children.waitReady(child, `http://127.0.0.1:${adminPort}`, ups.length, ctx.readyTimeoutMs);
       await waitServing(listen, ctx.readyTimeoutMs, (r) => r.status === 200 && typeof r.headers['x-backend'] === 'string');
       return { id, url: listen, pid };
     }
