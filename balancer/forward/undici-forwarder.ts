@@ -72,6 +72,10 @@ function onResponseDrain(this: TaggedResponse): void {
   this[kExchange]?.resumeUpstream();
 }
 
+function onHeadDeadline(exchange: Exchange): void {
+  exchange.headDeadlinePassed();
+}
+
 /** One client request through its attempts. Also the undici dispatch handler and the strategy's PickContext. */
 class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   readonly #host: ForwardHost;
@@ -189,18 +193,33 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
 
   #dispatch(up: Upstream): void {
     const streaming = this.#body.streaming;
+    // A streamed body waits for its client: the head wait starts once it is all sent (onRequestSent).
+    // Otherwise the overall deadline (--request-timeout) is kept by a timer of ours: undici's head
+    // timeout runs on its coarse clock (a tick every half second, whatever the delay), so a retry
+    // left 400 ms could wait 900 and outlive the deadline. undici's own timeout is left the attempt's
+    // limit (--upstream-timeout) only when that limit comes first.
+    const left = streaming ? Infinity : this.#remainingMs();
+    if (left !== Infinity) this.#headTimer = setTimeout(onHeadDeadline, Math.max(1, Math.ceil(left)), this);
     up.pool.dispatch(
       {
         path: this.path,
         method: this.req.method as Dispatcher.HttpMethod,
         headers: this.headers,
         body: this.#payload,
-        // The overall deadline (--request-timeout) shortens the wait for the head of a retry. A streamed
-        // body waits for its client: the head wait starts once it is all sent (onRequestSent).
-        headersTimeout: streaming ? 0 : headWaitMs(up.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs),
+        headersTimeout: streaming || left <= up.headersTimeoutMs ? 0 : up.headersTimeoutMs,
       },
       this,
     );
+  }
+
+  /** The overall deadline passed before the response head: the attempt ends as a timeout (504, never retried). */
+  headDeadlinePassed(): void {
+    this.#headTimer = null;
+    if (this.done) return;
+    const err = new UpstreamTimeout('no response head before the request deadline');
+    if (this.abortUpstream !== null) this.abortUpstream(err);
+    // Still waiting for a connection: answered now; onConnect aborts the request when the pool gets to it.
+    else this.onError(err);
   }
 
   #releaseUpload(): void {
@@ -308,7 +327,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   // --- undici handler -------------------------------------------------------
 
   onConnect(abort: (err?: Error) => void): void {
-    if (this.clientGone) {
+    if (this.clientGone || this.done) {
       abort();
       return;
     }

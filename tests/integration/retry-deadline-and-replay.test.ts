@@ -51,8 +51,9 @@ describe('retries within the overall request deadline, and request bodies replay
       const { lb, backends } = await rig([resetAfter(700), resetAfter(700), resetAfter(700), resetAfter(700)], {
         requestTimeoutMs: 1100,
         engine,
-        // Under a second, so undici uses native timers (its coarse ones may fire early); the short
-        // connect timeout makes the raw engine sweep deadlines every 100 ms.
+        // The short connect timeout makes the raw engine sweep deadlines every 100 ms. undici's own
+        // head timeout runs on its coarse clock (a tick every half second, whatever the delay): the
+        // overall deadline must not rest on it (a retry left 0.4 s once waited for its reset, 502).
         pool: { ...TEST_SETTINGS.pool, connectTimeoutMs: 400, headersTimeoutMs: 900 },
       });
       const started = performance.now();
@@ -65,8 +66,8 @@ describe('retries within the overall request deadline, and request bodies replay
       // Attempt 1 is reset at 0.7 s; attempt 2 may wait only the 0.4 s left, so it gives up before its
       // own reset at 1.4 s.
       if (engine === 'undici') {
-        // undici runs its own timeout timers, which can fire up to half a second early: the first
-        // attempt may already time out (not retried). Either way no attempt outlives the deadline.
+        // undici's head timeout (--upstream-timeout, 0.9 s here) can fire up to half a second early: the
+        // first attempt may already time out (not retried). Either way no attempt outlives the deadline.
         assert.ok(attempts(backends) >= 1 && attempts(backends) <= 2);
         assert.ok(tookMs < 1390, `answered after ${tookMs.toFixed(0)} ms`);
       } else {
