@@ -173,6 +173,8 @@ export class UpstreamSet {
       while (snap !== undefined && !this.#closed) {
         const t0 = performance.now();
         const complete = await this.#prepare(fresh);
+        // The apply gets a turn of the event loop of its own, not the last slice's.
+        if (complete) await nextTurn();
         if (this.#closed) break;
         if (complete && this.#next === undefined) this.apply(snap, Math.round(performance.now() - t0));
         snap = this.#next;
@@ -195,8 +197,8 @@ export class UpstreamSet {
   /** Makes Upstreams ahead, PREPARE_SLICE per turn of the event loop; false when a newer snapshot (or close) interrupted. */
   async #prepare(fresh: readonly BackendSpec[]): Promise<boolean> {
     for (let i = 0; i < fresh.length; i++) {
-      if (i > 0 && i % PREPARE_SLICE === 0) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      if (i % PREPARE_SLICE === 0) {
+        await nextTurn();
         if (this.#next !== undefined || this.#closed) return false;
       }
       const spec = fresh[i]!;
@@ -322,7 +324,7 @@ export class UpstreamSet {
   #rebuildOnce(): void {
     if (this.#membersChanged) {
       this.#membersChanged = false;
-      this.#all = [...this.#byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      this.#all = byId(this.#byId.values());
     }
     const all = this.#all;
     const routable: Upstream[] = [];
@@ -347,4 +349,17 @@ function sameMembers(a: readonly Upstream[], b: readonly Upstream[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The upstreams in id order; a registry snapshot comes sorted already, and then this is one pass. */
+function byId(values: Iterable<Upstream>): Upstream[] {
+  const all = [...values];
+  for (let i = 1; i < all.length; i++) {
+    if (all[i - 1]!.id > all[i]!.id) return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+  return all;
 }

@@ -10,6 +10,7 @@ import type { Candidate } from './strategies/strategy.js';
 /** Upper bounds (seconds) of the Prometheus latency histogram buckets. */
 export const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 const LATENCY_BUCKETS_MICROS = LATENCY_BUCKETS_SECONDS.map((s) => s * 1e6);
+const NO_LATENCIES: ArrayLike<number> = Object.freeze(new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0));
 
 export interface PoolOptions {
   /** Most connections to one backend; requests beyond wait in the pool's queue. */
@@ -53,8 +54,8 @@ export class Upstream implements Candidate {
   breaker: CircuitBreaker | undefined;
   /** Per-second responses, errors and latency over the last two minutes (dashboard, /stats). */
   readonly window: RollingWindow;
-  /** Cumulative latency histogram for Prometheus: one count per bucket, the last is +Inf. */
-  readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS_SECONDS.length + 1);
+  /** Made on the first attempt (see latencyBuckets). */
+  #latencyBuckets: Float64Array | undefined;
   latencySumSeconds = 0;
   latencyCount = 0;
   /** The raw engine's connections to this backend, made on its first request there (undefined with other engines). */
@@ -94,6 +95,11 @@ export class Upstream implements Candidate {
     await this.#pool?.destroy();
   }
 
+  /** Cumulative latency histogram for Prometheus: one count per bucket, the last is +Inf (all zero until the first attempt). */
+  get latencyBuckets(): ArrayLike<number> {
+    return this.#latencyBuckets ?? NO_LATENCIES;
+  }
+
   get weight(): number {
     return this.effectiveWeight;
   }
@@ -103,7 +109,7 @@ export class Upstream implements Candidate {
     this.window.record(micros, failed);
     let i = 0;
     while (i < LATENCY_BUCKETS_MICROS.length && micros > LATENCY_BUCKETS_MICROS[i]!) i++;
-    this.latencyBuckets[i]!++;
+    (this.#latencyBuckets ??= new Float64Array(LATENCY_BUCKETS_SECONDS.length + 1))[i]!++;
     this.latencySumSeconds += micros / 1e6;
     this.latencyCount++;
   }
