@@ -106,6 +106,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   const streamViews = [
     new ViewMetric('switchyard_admin_streams', 'Event streams (/events) open now.', 'gauge', () => [{ labels: {}, value: live.clients }]),
     new ViewMetric('switchyard_admin_streams_refused_total', 'Event streams refused because --admin-max-streams were open.', 'counter', () => [{ labels: {}, value: live.refused }]),
+    new ViewMetric('switchyard_admin_streams_buffered_bytes', 'Bytes queued for event-stream clients that they have not read yet.', 'gauge', () => [{ labels: {}, value: live.bufferedBytes }]),
     new ViewMetric('switchyard_admin_streams_dropped_total', 'Event streams cut because their client did not read (--admin-stream-backlog).', 'counter', () => [{ labels: {}, value: live.dropped }]),
   ];
   const metrics = createBalancerMetrics(lb, { facts, extraViews: [...(opts.extraViews ?? []), ...streamViews], processMetrics: opts.processMetrics });

@@ -70,6 +70,13 @@ export class LiveStream {
     return this.#dropped;
   }
 
+  /** Bytes written to the open streams that their clients have not taken yet: the memory the streams hold. */
+  get bufferedBytes(): number {
+    let sum = 0;
+    for (const res of this.#clients) sum += res.writableLength;
+    return sum;
+  }
+
   /** Starts a stream on `res`; false, with nothing written, when `maxClients` are open (the caller answers 503). */
   attach(_req: IncomingMessage, res: ServerResponse): boolean {
     if (this.#clients.size >= this.#maxClients) {
