@@ -238,7 +238,8 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
   /** One more address of this balancer (its admin API once it listens): entries pointing at it are dropped. */
   addSelfAddress(host: string, port: number): void {
     this.self.add(host, port);
-    this.upstreams.apply(this.registry.current());
+    // update(), not apply(): a large snapshot being prepared is not applied at once in this turn.
+    this.upstreams.update(this.registry.current());
   }
 
   /** True when `url` is an address of this balancer (the admin API refuses it as a backend). */

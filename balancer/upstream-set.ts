@@ -91,9 +91,11 @@ export class UpstreamSet {
   /**
    * Reconciles with a full registry snapshot. Idempotent, and linear in the
    * snapshot's size: one pass over it, one rebuild of the routable set at the
-   * end, whatever the number of backends added or removed.
+   * end, whatever the number of backends added or removed. With `announceInTurns`
+   * (the update() path), more than PREPARE_SLICE new backends are announced
+   * (onAdded: health checks) a slice per later turn of the event loop.
    */
-  apply(snapshot: RegistrySnapshot, preparedMs = 0): void {
+  apply(snapshot: RegistrySnapshot, preparedMs = 0, announceInTurns = false): void {
     const t0 = performance.now();
     this.#version = snapshot.version;
     const wanted = new Map<string, BackendSpec>();
@@ -141,7 +143,8 @@ export class UpstreamSet {
     this.#logAdded(added);
     if (added.length || removed.length) this.#membersChanged = true;
     this.#rebuild();
-    for (const u of added) this.#opts.onAdded(u);
+    if (announceInTurns && added.length > PREPARE_SLICE) void this.#announce(added);
+    else for (const u of added) this.#opts.onAdded(u);
     if (added.length > LOGGED_CHANGES_PER_SNAPSHOT || removed.length > LOGGED_CHANGES_PER_SNAPSHOT) {
       const ms = Math.round((performance.now() - t0) * 10) / 10;
       this.#log.info({ version: snapshot.version, added: added.length, removed: removed.length, total: this.#byId.size, ms, preparedMs }, 'registry snapshot applied');
@@ -176,7 +179,7 @@ export class UpstreamSet {
         // The apply gets a turn of the event loop of its own, not the last slice's.
         if (complete) await nextTurn();
         if (this.#closed) break;
-        if (complete && this.#next === undefined) this.apply(snap, Math.round(performance.now() - t0));
+        if (complete && this.#next === undefined) this.apply(snap, Math.round(performance.now() - t0), true);
         snap = this.#next;
         this.#next = undefined;
         if (snap) fresh = this.#freshSpecs(snap);
@@ -205,6 +208,18 @@ export class UpstreamSet {
       this.#staged.set(spec.id, new Upstream(spec, this.#opts.pool, this.#now(), this.#now));
     }
     return true;
+  }
+
+  /** onAdded for many new backends, PREPARE_SLICE per turn; one removed (or replaced) meanwhile is skipped. */
+  async #announce(added: readonly Upstream[]): Promise<void> {
+    for (let i = 0; i < added.length; i++) {
+      if (i % PREPARE_SLICE === 0) {
+        await nextTurn();
+        if (this.#closed) return;
+      }
+      const u = added[i]!;
+      if (this.#byId.get(u.id) === u) this.#opts.onAdded(u);
+    }
   }
 
   setHealth(id: string, status: HealthStatus): void {

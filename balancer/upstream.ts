@@ -64,6 +64,8 @@ export class Upstream implements Candidate {
   readonly headersTimeoutMs: number;
   readonly #poolOptions: PoolOptions;
   #pool: Pool | undefined;
+  /** closePool() or destroyPool() was called: a pool made after that closes once its first request is done. */
+  #poolClosed = false;
 
   constructor(spec: BackendSpec, pool: PoolOptions, now: number, clock: () => number = Date.now) {
     this.window = new RollingWindow(120, clock);
@@ -82,16 +84,23 @@ export class Upstream implements Candidate {
    * for the ones never used, nor for engines that do not use undici.
    */
   get pool(): Pool {
-    return (this.#pool ??= makePool(this.url, this.#poolOptions));
+    if (this.#pool) return this.#pool;
+    const pool = (this.#pool = makePool(this.url, this.#poolOptions));
+    // Picked just before it was removed, first used after: the request the caller
+    // dispatches now (synchronously) runs, then the pool closes with nothing left behind.
+    if (this.#poolClosed) queueMicrotask(() => void pool.close().catch(() => undefined));
+    return pool;
   }
 
   /** Closes the undici pool once its requests finish; nothing to do when it was never made. */
   async closePool(): Promise<void> {
+    this.#poolClosed = true;
     await this.#pool?.close();
   }
 
   /** Destroys the undici pool and its open requests at once. */
   async destroyPool(): Promise<void> {
+    this.#poolClosed = true;
     await this.#pool?.destroy();
   }
 

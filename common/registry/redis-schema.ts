@@ -166,6 +166,19 @@ const VERSION_PATTERN = /^\d{1,15}$/;
  * not a non-negative integer), with the reason.
  */
 export function decodeSnapshot(raw: unknown, keys: RedisKeys): ParseResult<DecodedSnapshot> {
+  const steps = decodeSnapshotInSteps(raw, keys, Infinity);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * decodeSnapshot() cut into steps: it pauses (yields) after every `entriesPerStep`
+ * entries, so a caller can let the event loop turn between them (10,000 entries
+ * take tens of milliseconds), and returns the same result at the end.
+ */
+export function* decodeSnapshotInSteps(raw: unknown, keys: RedisKeys, entriesPerStep: number): Generator<void, ParseResult<DecodedSnapshot>> {
   if (!Array.isArray(raw) || raw.length < 1) return { ok: false, reason: 'the snapshot script returned no reply' };
   if (raw[0] === 'error') return { ok: false, reason: String(raw[1] ?? 'the snapshot script failed') };
   if (raw[0] !== 'ok' || raw.length < 3) return { ok: false, reason: 'the snapshot script returned an unexpected reply' };
@@ -178,7 +191,12 @@ export function decodeSnapshot(raw: unknown, keys: RedisKeys): ParseResult<Decod
   const changedAt = VERSION_PATTERN.test(atText) ? Number(atText) || undefined : undefined;
   const backends: BackendSpec[] = [];
   const skipped: SkippedEntry[] = [];
+  let inStep = 0;
   for (let i = 3; i + 1 < raw.length; i += 2) {
+    if (++inStep > entriesPerStep) {
+      inStep = 1;
+      yield;
+    }
     const id = String(raw[i]);
     const entry = decodeEntry(id, raw[i + 1]);
     if (entry.ok) backends.push(entry.value);

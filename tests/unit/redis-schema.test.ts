@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseBackendSpec } from '../../common/backend.js';
-import { decodeBackend, decodeEntry, decodeSnapshot, encodeBackend, parseChangeMessage, redisKeys } from '../../common/registry/redis-schema.js';
+import { decodeBackend, decodeEntry, decodeSnapshot, decodeSnapshotInSteps, encodeBackend, parseChangeMessage, redisKeys } from '../../common/registry/redis-schema.js';
 
 describe('redis schema', () => {
   it('names its keys from the prefix', () => {
@@ -47,6 +47,24 @@ describe('redis schema', () => {
   // decodeSnapshot reads the snapshot script's reply: {'ok', version, at, id, entry, ...} or {'error', reason}.
   const keys = redisKeys('switchyard:');
   const good = (url: string, weight = '1'): (string | null)[] => [url, weight, 'active', '{}', '1700000000000'];
+
+  it('decodes in steps (for a large reply, over several turns) to exactly what one call gives', () => {
+    const raw: unknown[] = ['ok', '3', ''];
+    for (let i = 24; i >= 0; i--) raw.push(`b${String(i).padStart(2, '0')}`, i % 7 === 3 ? 'wrong type: not a hash' : good(`http://10.0.0.${i + 1}:80`));
+    const steps = decodeSnapshotInSteps(raw, keys, 10);
+    let pauses = 0;
+    let r = steps.next();
+    while (!r.done) {
+      pauses++;
+      r = steps.next();
+    }
+    assert.equal(pauses, 2, '25 entries, 10 per step: two pauses');
+    assert.deepEqual(r.value, decodeSnapshot(raw, keys));
+    const decoded = r.value;
+    assert.ok(decoded.ok);
+    assert.equal(decoded.value.backends.length, 21);
+    assert.equal(decoded.value.backends[0]!.id, 'b00');
+  });
 
   it('decodes a snapshot, skipping each unreadable entry with its reason and keeping the rest', () => {
     const raw = [
