@@ -2,6 +2,7 @@ import { Registry, type Metric } from 'prom-client';
 import { collectProcessMetrics, ViewMetric, type Sample } from '../../common/view-metric.js';
 import type { BalancerView, UpstreamView } from '../balancer-view.js';
 import { LATENCY_BUCKETS_SECONDS } from '../upstream.js';
+import { BackendRows, type BackendRow } from './backend-rows.js';
 
 /** Extra per-backend facts the resilience parts expose (breaker, ejection, effective weight). */
 export interface BackendMetricFacts {
@@ -21,10 +22,12 @@ export interface MetricsOptions {
 const HEALTH_STATES = ['unknown', 'healthy', 'unhealthy'] as const;
 /** Backends with their own series unless the settings say otherwise (--metrics-backend-limit). */
 const DEFAULT_BACKEND_LIMIT = 100;
-/** The label of the row that sums the backends past the limit. */
-export const OTHER_BACKENDS = '_other';
 const REGISTRY_STATES = ['active', 'draining'] as const;
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+
+/** One counter key and reader per latency bucket (the last is +Inf), made once. */
+const LATENCY_BUCKET_KEYS = Array.from({ length: LATENCY_BUCKETS_SECONDS.length + 1 }, (_, i) => `latency-${i}`);
+const LATENCY_BUCKET_READERS = LATENCY_BUCKET_KEYS.map((_, i) => (u: UpstreamView): number => u.latencyBuckets[i]!);
 
 /** Builds the balancer's Prometheus registry. docs/observability.md lists every metric. */
 export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {}): Registry {
@@ -35,10 +38,14 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
   }
   const limit = lb.settings.metricsBackendLimit ?? DEFAULT_BACKEND_LIMIT;
   const ups = (): readonly UpstreamView[] => lb.upstreams.all;
-  const rows = (): readonly BackendRow[] => backendRows(ups(), limit);
+  const backendRows = new BackendRows(limit);
+  const rows = (): readonly BackendRow[] => backendRows.rows(ups());
   /** One sample per row: a backend's value, or the sum over the backends past the limit. */
   const perBackend = (f: (u: UpstreamView) => number, labels: Record<string, string> = {}): Sample[] =>
     rows().map((r) => ({ labels: { backend: r.backend, ...labels }, value: sum(r.members, f) }));
+  /** The same for a counter: the `_other` row never goes down (BackendRows). */
+  const counterPerBackend = (key: string, f: (u: UpstreamView) => number, labels: Record<string, string> = {}): Sample[] =>
+    rows().map((r) => ({ labels: { backend: r.backend, ...labels }, value: backendRows.counter(r, key, f) }));
   const byState = <S extends string>(states: readonly S[], stateOf: (u: UpstreamView) => S): Sample[] => states.flatMap((st) => perBackend((u) => (stateOf(u) === st ? 1 : 0), { state: st }));
   const views: ViewMetric[] = [
     new ViewMetric('switchyard_requests_total', 'Client requests received by the proxy.', 'counter', () => [{ labels: {}, value: lb.requestsTotal }]),
@@ -49,14 +56,14 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
     new ViewMetric('switchyard_retries_total', 'Attempts made on another backend after a failed attempt.', 'counter', () => [{ labels: {}, value: lb.retriesTotal }]),
     new ViewMetric('switchyard_backend_responses_total', 'Responses from each backend passed to clients, by status class.', 'counter', () =>
       [
-        ...perBackend((u) => u.responses1xx2xx, { code_class: '2xx' }),
-        ...perBackend((u) => u.responses3xx, { code_class: '3xx' }),
-        ...perBackend((u) => u.responses4xx, { code_class: '4xx' }),
-        ...perBackend((u) => u.responses5xx, { code_class: '5xx' }),
+        ...counterPerBackend('2xx', (u) => u.responses1xx2xx, { code_class: '2xx' }),
+        ...counterPerBackend('3xx', (u) => u.responses3xx, { code_class: '3xx' }),
+        ...counterPerBackend('4xx', (u) => u.responses4xx, { code_class: '4xx' }),
+        ...counterPerBackend('5xx', (u) => u.responses5xx, { code_class: '5xx' }),
       ],
     ),
-    new ViewMetric('switchyard_backend_attempts_total', 'Attempts sent to each backend (a retried request counts once per backend tried).', 'counter', () => perBackend((u) => u.requests)),
-    new ViewMetric('switchyard_backend_failures_total', 'Attempts that failed at the transport level (refused, reset, timeout).', 'counter', () => perBackend((u) => u.failures)),
+    new ViewMetric('switchyard_backend_attempts_total', 'Attempts sent to each backend (a retried request counts once per backend tried).', 'counter', () => counterPerBackend('attempts', (u) => u.requests)),
+    new ViewMetric('switchyard_backend_failures_total', 'Attempts that failed at the transport level (refused, reset, timeout).', 'counter', () => counterPerBackend('failures', (u) => u.failures)),
     new ViewMetric('switchyard_backend_in_flight', 'Requests open to each backend now.', 'gauge', () => perBackend((u) => u.inFlight)),
     new ViewMetric('switchyard_backend_tunnels', 'WebSocket (upgrade) tunnels open to each backend.', 'gauge', () => perBackend((u) => u.tunnels)),
     new ViewMetric('switchyard_backend_health', 'Health of each backend: 1 for its current state.', 'gauge', () => byState(HEALTH_STATES, (u) => u.health)),
@@ -69,17 +76,16 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
       perBackend((u) => opts.facts?.(u).effectiveWeight ?? u.weight),
     ),
     new ViewMetric('switchyard_backend_response_seconds', 'Time from sending a request to a backend to the end of its response (or failure).', 'histogram', () =>
-      rows().flatMap(({ backend, members }) => {
+      rows().flatMap((row) => {
+        const backend = row.backend;
         const out: Sample[] = [];
         let cumulative = 0;
-        for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
-          cumulative += sum(members, (u) => u.latencyBuckets[i]!);
-          out.push({ metricName: 'switchyard_backend_response_seconds_bucket', labels: { backend, le: LATENCY_BUCKETS_SECONDS[i]! }, value: cumulative });
+        for (let i = 0; i <= LATENCY_BUCKETS_SECONDS.length; i++) {
+          cumulative += backendRows.counter(row, LATENCY_BUCKET_KEYS[i]!, LATENCY_BUCKET_READERS[i]!);
+          out.push({ metricName: 'switchyard_backend_response_seconds_bucket', labels: { backend, le: LATENCY_BUCKETS_SECONDS[i] ?? '+Inf' }, value: cumulative });
         }
-        cumulative += sum(members, (u) => u.latencyBuckets[LATENCY_BUCKETS_SECONDS.length]!);
-        out.push({ metricName: 'switchyard_backend_response_seconds_bucket', labels: { backend, le: '+Inf' }, value: cumulative });
-        out.push({ metricName: 'switchyard_backend_response_seconds_sum', labels: { backend }, value: sum(members, (u) => u.latencySumSeconds) });
-        out.push({ metricName: 'switchyard_backend_response_seconds_count', labels: { backend }, value: sum(members, (u) => u.latencyCount) });
+        out.push({ metricName: 'switchyard_backend_response_seconds_sum', labels: { backend }, value: backendRows.counter(row, 'latency-sum', (u) => u.latencySumSeconds) });
+        out.push({ metricName: 'switchyard_backend_response_seconds_count', labels: { backend }, value: backendRows.counter(row, 'latency-count', (u) => u.latencyCount) });
         return out;
       }),
     ),
@@ -110,25 +116,6 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
   ];
   for (const v of views) registry.registerMetric(v as unknown as Metric);
   return registry;
-}
-
-/** One `backend` label value and the backends it stands for: one each, then all the rest under `_other`. */
-interface BackendRow {
-  readonly backend: string;
-  readonly members: readonly UpstreamView[];
-}
-
-/**
- * Per-backend series for the first `limit` backends (id order, so a backend
- * keeps its series while the registry changes elsewhere), and one `_other`
- * row for the rest: 10,000 backends make a scrape of 0.4 MB, not 30.
- */
-export function backendRows(all: readonly UpstreamView[], limit: number): BackendRow[] {
-  const shown = limit > 0 && all.length > limit ? limit : all.length;
-  const rows: BackendRow[] = new Array(shown);
-  for (let i = 0; i < shown; i++) rows[i] = { backend: all[i]!.id, members: [all[i]!] };
-  if (shown < all.length) rows.push({ backend: OTHER_BACKENDS, members: all.slice(shown) });
-  return rows;
 }
 
 function sum(members: readonly UpstreamView[], f: (u: UpstreamView) => number): number {
