@@ -3,10 +3,12 @@ import { connect as tlsConnect } from 'node:tls';
 
 /**
  * One active health check: GET <path> on a fresh connection, with
- * `Connection: close`, judged by the status line alone. A check needs nothing
- * of the response but its status, so it reads the first line and closes: a
- * third of the CPU of a full HTTP client per check, which is what 10,000
- * backends checked every 2 s cost (docs/performance.md, "Registry scale").
+ * `Connection: close`, judged by the final status line alone. A check needs
+ * nothing of the response but its status, so it reads up to the final status
+ * line and closes: a third of the CPU of a full HTTP client per check, which
+ * is what 10,000 backends checked every 2 s cost (docs/performance.md,
+ * "Registry scale"). Interim 1xx responses (100 Continue, 103 Early Hints) say
+ * nothing of the backend's health: they are skipped, headers and all.
  */
 export interface ProbeTarget {
   readonly tls: boolean;
@@ -21,6 +23,8 @@ export type ProbeResult = { readonly status: number } | { readonly error: string
 
 /** The longest status line read before the check gives up on the answer. */
 const MAX_STATUS_LINE = 1024;
+/** The most bytes read before the final status line, interim responses included: a backend sending 1xx after 1xx fails its check. */
+const MAX_HEAD = 8192;
 const STATUS_LINE = /^HTTP\/1\.[01] ([1-9][0-9]{2})(?: [^\r\n]*)?$/;
 
 /** Builds what every check of `origin` sends; undefined when the origin is not http(s). */
@@ -43,10 +47,15 @@ export function probeTarget(origin: string, path: string, userAgent: string): Pr
 export function probe(target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let done = false;
-    let line = '';
-    const socket: Socket = target.tls
-      ? tlsConnect({ host: target.host, port: target.port, servername: isIP(target.host) ? undefined : target.host, ALPNProtocols: ['http/1.1'] })
-      : netConnect({ host: target.host, port: target.port });
+    let head = '';
+    let socket: Socket;
+    try {
+      socket = connectTo(target);
+    } catch (err) {
+      // An address connect refuses outright (a bad port, a bad host) is a failed check like any other.
+      const e = err as Error & { code?: string };
+      return resolve({ error: e.code ?? e.message });
+    }
     const finish = (r: ProbeResult): void => {
       if (done) return;
       done = true;
@@ -58,17 +67,41 @@ export function probe(target: ProbeTarget, timeoutMs: number): Promise<ProbeResu
     socket.setNoDelay(true);
     socket.once(target.tls ? 'secureConnect' : 'connect', () => socket.write(target.head));
     socket.on('data', (chunk: Buffer) => {
-      line += chunk.toString('latin1', 0, Math.min(chunk.length, MAX_STATUS_LINE + 2));
-      const end = line.indexOf('\r\n');
-      if (end === -1) {
-        if (line.length > MAX_STATUS_LINE) finish({ error: 'bad status line' });
-        return;
-      }
-      const m = STATUS_LINE.exec(line.slice(0, end));
-      finish(m ? { status: Number(m[1]) } : { error: 'bad status line' });
+      // Only the head is read: a large body is never decoded.
+      head += chunk.toString('latin1', 0, Math.min(chunk.length, MAX_HEAD - head.length));
+      const r = finalStatus(head);
+      if (r) finish(r);
+      else if (head.length >= MAX_HEAD) finish({ error: 'interim responses too long' });
     });
     socket.on('end', () => finish({ error: 'closed before a status line' }));
     socket.on('close', () => finish({ error: 'closed before a status line' }));
     socket.on('error', (err: Error & { code?: string }) => finish({ error: err.code ?? err.message }));
   });
+}
+
+function connectTo(target: ProbeTarget): Socket {
+  return target.tls
+    ? tlsConnect({ host: target.host, port: target.port, servername: isIP(target.host) ? undefined : target.host, ALPNProtocols: ['http/1.1'] })
+    : netConnect({ host: target.host, port: target.port });
+}
+
+/**
+ * The verdict on the head read so far: the final status, an error, or
+ * undefined while more is needed. Interim responses before it are skipped up
+ * to the blank line that ends their headers; 101 is final (nothing asked to
+ * switch protocols, so the check fails on it).
+ */
+export function finalStatus(head: string): ProbeResult | undefined {
+  let at = 0;
+  for (;;) {
+    const eol = head.indexOf('\r\n', at);
+    if (eol === -1) return head.length - at > MAX_STATUS_LINE ? { error: 'bad status line' } : undefined;
+    const m = STATUS_LINE.exec(head.slice(at, eol));
+    if (!m) return { error: 'bad status line' };
+    const status = Number(m[1]);
+    if (status >= 200 || status === 101) return { status };
+    const end = head.indexOf('\r\n\r\n', eol);
+    if (end === -1) return undefined;
+    at = end + 4;
+  }
 }

@@ -77,6 +77,48 @@ describe('the health-check probe', () => {
     }
   });
 
+  it('skips interim 1xx responses and judges the final status: 103 then 200 passes, 100 then 503 fails', async () => {
+    const hints = await tcp((s) => s.end('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'));
+    assert.deepEqual(await probe(probeTarget(hints, '/health', 'x')!, 1000), { status: 200 });
+    const cont = await tcp((s) => s.end('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n'));
+    assert.deepEqual(await probe(probeTarget(cont, '/health', 'x')!, 1000), { status: 503 });
+  });
+
+  it('reads interim responses split over packets, several in a row, and takes 101 as final', async () => {
+    const split = await tcp((s) => {
+      s.write('HTTP/1.1 100 Continue\r\n');
+      setTimeout(() => s.write('\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.js>'), 20);
+      setTimeout(() => s.write('; rel=preload\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 2'), 40);
+      setTimeout(() => s.end('04 No Content\r\n\r\n'), 60);
+    });
+    assert.deepEqual(await probe(probeTarget(split, '/health', 'x')!, 1000), { status: 204 });
+    // Nothing asked to switch protocols: a 101 is the answer, and the checker fails it (not 2xx/3xx).
+    const switching = await tcp((s) => s.end('HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\n\r\n'));
+    assert.deepEqual(await probe(probeTarget(switching, '/health', 'x')!, 1000), { status: 101 });
+  });
+
+  it('fails, within its head budget, a backend that sends interim responses and never a final one', async () => {
+    const cases: [string, (s: Socket) => void, string][] = [
+      ['100 after 100', (s) => s.end('HTTP/1.1 100 Continue\r\n\r\n'.repeat(1000)), 'interim responses too long'],
+      ['a 103 with endless headers', (s) => s.end('HTTP/1.1 103 Early Hints\r\n' + 'Link: </a.js>; rel=preload\r\n'.repeat(1000)), 'interim responses too long'],
+      ['a 100 then garbage', (s) => s.end('HTTP/1.1 100 Continue\r\n\r\nSSH-2.0-OpenSSH\r\n'), 'bad status line'],
+      ['a 100 then silence', (s) => s.write('HTTP/1.1 100 Continue\r\n\r\n'), 'timeout'],
+      ['a 100 then a close', (s) => s.end('HTTP/1.1 100 Continue\r\n\r\n'), 'closed before a status line'],
+    ];
+    for (const [what, answer, error] of cases) {
+      const url = await tcp(answer);
+      const t0 = performance.now();
+      assert.deepEqual(await probe(probeTarget(url, '/health', 'x')!, 300), { error }, what);
+      assert.ok(performance.now() - t0 < 2000, `${what}: bounded by the timeout`);
+    }
+  });
+
+  it('resolves, never rejects, when connect refuses the address outright', async () => {
+    const head = 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n';
+    assert.deepEqual(await probe({ tls: false, host: '127.0.0.1', port: -1, head }, 1000), { error: 'ERR_SOCKET_BAD_PORT' });
+    assert.deepEqual(await probe({ tls: true, host: '127.0.0.1', port: 70_000, head }, 1000), { error: 'ERR_SOCKET_BAD_PORT' });
+  });
+
   it('says ECONNREFUSED when nothing listens, so the checker can take the backend out at once', async () => {
     const port = await freePort();
     assert.deepEqual(await probe(probeTarget(`http://127.0.0.1:${port}`, '/health', 'x')!, 1000), { error: 'ECONNREFUSED' });
