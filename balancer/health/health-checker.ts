@@ -1,6 +1,6 @@
 import type { Lifecycle } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
-import { probe, probeTarget, type ProbeTarget } from './http-probe.js';
+import { probe, probeTarget, type ProbeResult, type ProbeTarget } from './http-probe.js';
 import { INITIAL_HEALTH, inTransition, nextHealth, type CheckOutcome, type HealthState, type HealthStatus, type HealthThresholds } from './health-state.js';
 
 export interface CheckResult {
@@ -41,14 +41,38 @@ export interface HttpHealthCheckerOptions extends HealthThresholds {
   readonly sink: HealthSink;
   readonly logger: Logger;
   readonly now?: () => number;
-  /** Most checks in flight at once (a registry of 10,000 backends must not open 10,000 connections at once); 128 by default. */
+  /** Most checks in flight at once, fixed; by default it follows the number of targets (checkConcurrency). */
   readonly maxConcurrent?: number;
   /** Source of the spread of later checks over the interval (tests pass a fixed one). */
   readonly random?: () => number;
+  /** Runs one check (tests pass one that throws). */
+  readonly probe?: (target: ProbeTarget, timeoutMs: number) => Promise<ProbeResult>;
 }
 
-const DEFAULT_MAX_CONCURRENT = 128;
+/** Checks in flight at once, at least and at most (see checkConcurrency). */
+const MIN_CONCURRENT = 128;
+const MAX_CONCURRENT = 1024;
 const USER_AGENT = 'switchyard-health-check';
+
+/**
+ * How many checks may be in flight at once for `targets` backends. A check
+ * holds its slot until it is answered or times out, so when every backend is
+ * silent a round holds targets × timeout of slot time, and must fit in one
+ * interval: with fewer than targets × timeout / interval slots the queue grows
+ * round after round, and the checks of the healthy backends wait in it behind
+ * the silent ones. Twice that figure leaves room for checks landing unevenly
+ * (they are spread at random over the interval) and for backends being
+ * rechecked at the fast interval while their failures are counted. Never
+ * fewer than 128 (a small set costs nothing to check at once), never more
+ * than 1024 connections (file descriptors and memory): beyond 1024 × interval
+ * / timeout silent backends (1024 with --health-timeout equal to
+ * --health-interval, 2048 with the defaults) a round of silent ones takes
+ * longer than an interval again.
+ */
+export function checkConcurrency(targets: number, timeoutMs: number, intervalMs: number): number {
+  const needed = Math.ceil((2 * targets * timeoutMs) / intervalMs);
+  return Math.min(MAX_CONCURRENT, Math.max(MIN_CONCURRENT, needed));
+}
 
 interface Watched {
   readonly target: HealthTarget;
@@ -58,7 +82,7 @@ interface Watched {
   last?: CheckResult;
   timer?: NodeJS.Timeout;
   running: boolean;
-  /** Waiting for one of the `maxConcurrent` check slots. */
+  /** Waiting for one of the check slots. */
   queued: boolean;
   soon: boolean;
   closed: boolean;
@@ -79,15 +103,17 @@ interface FirstRound {
  * The first check of every target runs at once; the next one lands at a
  * random point of the interval, so 10,000 targets checked together at start
  * are not checked together ever after. At most `maxConcurrent` checks run at
- * once; the others wait for a slot, and their timeout starts with the check.
+ * once (by default as many as a round of silent targets needs, see
+ * checkConcurrency); the others wait for a slot, and their timeout starts with
+ * the check. A check that throws is a failed check: it gives its slot back.
  */
 export class HttpHealthChecker implements HealthChecker {
   readonly #opts: HttpHealthCheckerOptions;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #targets = new Map<string, Watched>();
-  readonly #maxConcurrent: number;
   readonly #random: () => number;
+  readonly #probeFn: (target: ProbeTarget, timeoutMs: number) => Promise<ProbeResult>;
   readonly #waiting: Watched[] = [];
   #inFlight = 0;
   #kick: NodeJS.Immediate | undefined;
@@ -98,8 +124,8 @@ export class HttpHealthChecker implements HealthChecker {
     this.#opts = opts;
     this.#log = opts.logger;
     this.#now = opts.now ?? Date.now;
-    this.#maxConcurrent = opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
     this.#random = opts.random ?? Math.random;
+    this.#probeFn = opts.probe ?? probe;
   }
 
   /** Checks every target once at once and resolves when all have an answer, or after the check timeout (and the queue) allows no more waiting. */
@@ -109,8 +135,10 @@ export class HttpHealthChecker implements HealthChecker {
     for (const w of targets) this.#schedule(w, 0);
     if (targets.length === 0) return Promise.resolve();
     const t0 = this.#now();
-    // Checks run `maxConcurrent` at a time, each within the timeout: the round cannot take longer than this.
-    const boundMs = this.#opts.timeoutMs * Math.ceil(targets.length / this.#maxConcurrent) + 100;
+    // Checks run #limit() at a time, each within the timeout: the round cannot take longer than this. Below the
+    // cap of checkConcurrency that is one timeout when the timeout is at least half the interval, and less than
+    // an interval otherwise; past the cap, one timeout per 1024 targets.
+    const boundMs = this.#opts.timeoutMs * Math.ceil(targets.length / this.#limit()) + 100;
     return new Promise<void>((resolve) => {
       const finish = (timedOut: boolean): void => {
         if (this.#firstRound !== round) return;
@@ -190,10 +218,15 @@ export class HttpHealthChecker implements HealthChecker {
     w.timer.unref();
   }
 
-  /** Takes a check slot, or waits in line for one. */
+  /** Checks in flight at once: fixed by the options, or following the number of targets. */
+  #limit(): number {
+    return this.#opts.maxConcurrent ?? checkConcurrency(this.#targets.size, this.#opts.timeoutMs, this.#opts.intervalMs);
+  }
+
+  /** Takes a check slot, or waits in line for one. Never rejects: it runs from timers with nobody to hear it. */
   async #run(w: Watched): Promise<void> {
     if (w.closed || w.running || w.queued) return;
-    if (this.#inFlight >= this.#maxConcurrent) {
+    if (this.#inFlight >= this.#limit()) {
       w.queued = true;
       this.#waiting.push(w);
       return;
@@ -201,6 +234,9 @@ export class HttpHealthChecker implements HealthChecker {
     this.#inFlight++;
     try {
       await this.#check(w);
+    } catch (err) {
+      // A failing probe is a failed check (#probe); this is the sink or the logger throwing. The slot is given back all the same.
+      this.#log.error({ err, backendId: w.target.id }, 'health check result could not be recorded');
     } finally {
       this.#inFlight--;
       this.#next();
@@ -223,7 +259,8 @@ export class HttpHealthChecker implements HealthChecker {
   }
 
   #next(): void {
-    while (this.#inFlight < this.#maxConcurrent && this.#waiting.length) {
+    const limit = this.#limit();
+    while (this.#inFlight < limit && this.#waiting.length) {
       const w = this.#waiting.shift()!;
       w.queued = false;
       if (!w.closed) void this.#run(w);
@@ -242,6 +279,17 @@ export class HttpHealthChecker implements HealthChecker {
     w.running = false;
     if (w.closed) return;
     const first = w.last === undefined;
+    try {
+      this.#record(w, result);
+    } finally {
+      // Whatever the sink did, the first round hears of this target and its checks go on.
+      if (first) this.#checked(w.target.id);
+      this.#schedule(w, this.#nextDelay(w, first));
+    }
+  }
+
+  /** Counts the result, and logs and reports a change of status. */
+  #record(w: Watched, result: CheckResult): void {
     w.last = result;
     const before = w.health;
     w.health = nextHealth(before, result.outcome, this.#opts);
@@ -252,22 +300,31 @@ export class HttpHealthChecker implements HealthChecker {
       else this.#log.warn(fields, 'backend is unhealthy');
       this.#opts.sink(w.target.id, w.health.status, result);
     }
-    if (first) this.#checked(w.target.id);
-    const settled = w.soon ? 0 : inTransition(w.health) ? this.#opts.fastIntervalMs : this.#opts.intervalMs;
-    // After the first check, a settled target's next one lands anywhere in the interval: start-up bursts do not repeat.
-    const next = first && settled === this.#opts.intervalMs ? Math.max(1, Math.round(this.#random() * this.#opts.intervalMs)) : settled;
-    this.#schedule(w, next);
   }
 
+  #nextDelay(w: Watched, first: boolean): number {
+    const settled = w.soon ? 0 : inTransition(w.health) ? this.#opts.fastIntervalMs : this.#opts.intervalMs;
+    // After the first check, a settled target's next one lands anywhere in the interval: start-up bursts do not repeat.
+    return first && settled === this.#opts.intervalMs ? Math.max(1, Math.round(this.#random() * this.#opts.intervalMs)) : settled;
+  }
+
+  /** One check of `w`; never rejects: a probe that throws or rejects is a failed check. */
   async #probe(w: Watched): Promise<CheckResult> {
     const at = this.#now();
-    if (w.probe === undefined) w.probe = probeTarget(w.target.url, this.#opts.path, USER_AGENT) ?? null;
-    if (w.probe === null) return { outcome: 'fail', at, durationMs: 0, error: 'bad url' };
     const t0 = performance.now();
-    const r = await probe(w.probe, this.#opts.timeoutMs);
-    const durationMs = Math.round(performance.now() - t0);
-    if ('status' in r) return { outcome: r.status >= 200 && r.status < 400 ? 'pass' : 'fail', at, durationMs, statusCode: r.status };
-    return { outcome: r.error === 'ECONNREFUSED' ? 'refused' : 'fail', at, durationMs, error: r.error };
+    try {
+      if (w.probe === undefined) w.probe = probeTarget(w.target.url, this.#opts.path, USER_AGENT) ?? null;
+      if (w.probe === null) return { outcome: 'fail', at, durationMs: 0, error: 'bad url' };
+      const r = await this.#probeFn(w.probe, this.#opts.timeoutMs);
+      const durationMs = Math.round(performance.now() - t0);
+      if ('status' in r) return { outcome: r.status >= 200 && r.status < 400 ? 'pass' : 'fail', at, durationMs, statusCode: r.status };
+      return { outcome: r.error === 'ECONNREFUSED' ? 'refused' : 'fail', at, durationMs, error: r.error };
+    } catch (err) {
+      // A probe that throws (a connect refusing its address outright) is a failed check, not a target left running for ever.
+      const e = err as { code?: unknown; message?: unknown };
+      const error = typeof e?.code === 'string' ? e.code : typeof e?.message === 'string' ? e.message : String(err);
+      return { outcome: 'fail', at, durationMs: Math.round(performance.now() - t0), error };
+    }
   }
 }
 
