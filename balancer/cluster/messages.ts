@@ -12,7 +12,7 @@ import type { LbEventType } from '../stats/event-log.js';
  */
 export type ToWorker =
   | { readonly swy: 1; readonly t: 'snapshot'; readonly snapshot: RegistrySnapshot; readonly status: RegistryStatus }
-  | { readonly swy: 1; readonly t: 'health'; readonly states: readonly (readonly [string, HealthStatus])[] }
+  | { readonly swy: 1; readonly t: 'health'; readonly states: readonly CheckedHealth[] }
   | { readonly swy: 1; readonly t: 'strategy'; readonly name: string; readonly options: unknown }
   | { readonly swy: 1; readonly t: 'collect'; readonly seq: number };
 
@@ -22,6 +22,13 @@ export type ToPrimary =
   | { readonly swy: 1; readonly t: 'hint'; readonly id: string }
   | { readonly swy: 1; readonly t: 'event'; readonly type: LbEventType; readonly backendId?: string; readonly detail?: string }
   | { readonly swy: 1; readonly t: 'stats'; readonly seq: number; readonly stats: WorkerStats };
+
+/**
+ * A backend's health as the primary checked it, with the URL it checked: a
+ * backend whose URL changes starts over, and a state about its old URL must
+ * not make the new one healthy.
+ */
+export type CheckedHealth = readonly [id: string, status: HealthStatus, url: string];
 
 export function isMessage<T extends { swy: 1 }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && (m as { swy?: unknown }).swy === 1;

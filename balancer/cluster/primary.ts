@@ -13,7 +13,7 @@ import { BIN_COUNT } from '../stats/latency-histogram.js';
 import { summarize, type WindowSummary } from '../stats/rolling-window.js';
 import { RATE_WINDOW_SECONDS } from '../stats/snapshot.js';
 import { LATENCY_BUCKETS_SECONDS } from '../upstream.js';
-import { isMessage, type ToPrimary, type ToWorker, type WorkerStats, type WorkerUpstreamStats } from './messages.js';
+import { isMessage, type CheckedHealth, type ToPrimary, type ToWorker, type WorkerStats, type WorkerUpstreamStats } from './messages.js';
 import { configuredAddresses, type SelfAddresses } from '../self-addresses.js';
 
 const BREAKER_RANK = { closed: 0, 'half-open': 1, open: 2 } as const;
@@ -180,6 +180,8 @@ export class ControlPlane implements BalancerView {
   async start(): Promise<void> {
     this.#apply(this.registry.current());
     this.#unsubscribe = this.registry.subscribe((s) => {
+      // Health states still batched are about the backends before this snapshot: they go first.
+      this.#flushHealth();
       this.#apply(s);
       this.#broadcast({ swy: 1, t: 'snapshot', snapshot: s, status: this.registry.status() });
     });
@@ -258,7 +260,7 @@ export class ControlPlane implements BalancerView {
       case 'hello':
         // Everything a fresh worker needs, in order: registry, health, strategy.
         this.#send(worker, { swy: 1, t: 'snapshot', snapshot: this.registry.current(), status: this.registry.status() });
-        this.#send(worker, { swy: 1, t: 'health', states: [...this.#byId.values()].map((u) => [u.id, u.health] as const) });
+        this.#send(worker, { swy: 1, t: 'health', states: [...this.#byId.values()].map((u) => [u.id, u.health, u.url] as const) });
         if (this.#strategy.name !== this.#config.strategy || this.#strategy.options !== undefined) {
           this.#send(worker, { swy: 1, t: 'strategy', name: this.#strategy.name, options: this.#strategy.options });
         }
@@ -314,7 +316,7 @@ export class ControlPlane implements BalancerView {
   }
 
   /** Health changes not yet sent to the workers: a first round over 10,000 backends goes out in a few messages, not 10,000. */
-  #healthOut: [string, HealthStatus][] = [];
+  #healthOut: CheckedHealth[] = [];
   #healthFlush: NodeJS.Immediate | undefined;
 
   #healthChanged(id: string, status: HealthStatus): void {
@@ -324,13 +326,23 @@ export class ControlPlane implements BalancerView {
     u.healthChangedAt = this.#now();
     if (status !== 'unknown') this.events.add(status, id);
     u.routable = isRoutable(u);
-    this.#healthOut.push([id, status]);
-    this.#healthFlush ??= setImmediate(() => {
-      this.#healthFlush = undefined;
-      const states = this.#healthOut;
-      this.#healthOut = [];
-      this.#broadcast({ swy: 1, t: 'health', states });
-    });
+    this.#healthOut.push([id, status, u.url]);
+    this.#healthFlush ??= setImmediate(() => this.#flushHealth());
+  }
+
+  /**
+   * Sends the batched health changes now. Called before a registry snapshot
+   * goes out too, so a worker hears a state about a backend's URL before the
+   * snapshot that replaces that URL, never after (the URL each state names
+   * lets the worker drop a stale one all the same).
+   */
+  #flushHealth(): void {
+    if (this.#healthFlush !== undefined) clearImmediate(this.#healthFlush);
+    this.#healthFlush = undefined;
+    if (this.#healthOut.length === 0) return;
+    const states = this.#healthOut;
+    this.#healthOut = [];
+    this.#broadcast({ swy: 1, t: 'health', states });
   }
 
   #rebuild(): void {

@@ -47,6 +47,7 @@ export async function runWorker(config: BalancerConfig, workers: number, workerI
     switch (m.t) {
       case 'snapshot':
         registry.receive(m.snapshot, m.status);
+        remote?.retain(m.snapshot.backends);
         gotSnapshot();
         break;
       case 'health':
