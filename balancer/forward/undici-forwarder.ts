@@ -21,6 +21,14 @@ class UpstreamTimeout extends Error {
   readonly code = 'UND_ERR_HEADERS_TIMEOUT';
 }
 
+/**
+ * The deadline passed while the request waited in the pool's queue behind
+ * busy connections (--backend-connections all open and in use): a 504 to the
+ * client all the same, but the backend was never asked, so its passive health,
+ * outlier detection and breaker hear nothing of it.
+ */
+class PoolWaitTimeout extends UpstreamTimeout {}
+
 /** undici refused the request itself, before any byte left: never the backend's fault. */
 const LOCAL_ERRORS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN']);
 
@@ -48,17 +56,19 @@ export class UndiciForwarder implements Forwarder {
   readonly #host: ForwardHost;
   readonly #retryOnStatus: ReadonlySet<number> | null;
   readonly #uploads: UploadGate;
+  readonly #connections: number;
 
   /** `connections`: the pool size per backend; streaming uploads may hold half of it. */
   constructor(host: ForwardHost, connections: number) {
     this.#host = host;
+    this.#connections = connections;
     const statuses = host.settings.retryOnStatus ?? [];
     this.#retryOnStatus = statuses.length ? new Set(statuses) : null;
     this.#uploads = new UploadGate(Math.floor(connections / 2));
   }
 
   handle(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void {
-    new Exchange(this.#host, req, res, call, this.#retryOnStatus, this.#uploads).start();
+    new Exchange(this.#host, req, res, call, this.#retryOnStatus, this.#uploads, this.#connections).start();
   }
 
   async close(): Promise<void> {}
@@ -93,6 +103,8 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   #headTimer: NodeJS.Timeout | null = null;
   #clientFault = false;
   readonly #uploads: UploadGate;
+  /** Most connections the pool keeps to one backend. */
+  readonly #connections: number;
   /** The backend whose upload slot this request holds, while its streamed body is being sent. */
   #uploadSlot: string | null = null;
   #cancelUploadWait: (() => void) | null = null;
@@ -119,9 +131,10 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   clientGone = false;
   done = false;
 
-  constructor(host: ForwardHost, req: IncomingMessage, res: ServerResponse, call: IncomingCall, retryOnStatus: ReadonlySet<number> | null, uploads: UploadGate) {
+  constructor(host: ForwardHost, req: IncomingMessage, res: ServerResponse, call: IncomingCall, retryOnStatus: ReadonlySet<number> | null, uploads: UploadGate, connections: number) {
     this.#host = host;
     this.#uploads = uploads;
+    this.#connections = connections;
     this.#retryOnStatus = retryOnStatus;
     this.req = req;
     this.res = res;
@@ -216,10 +229,19 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   headDeadlinePassed(): void {
     this.#headTimer = null;
     if (this.done) return;
-    const err = new UpstreamTimeout('no response head before the request deadline');
-    if (this.abortUpstream !== null) this.abortUpstream(err);
+    const why = 'no response head before the request deadline';
+    if (this.abortUpstream !== null) this.abortUpstream(new UpstreamTimeout(why));
     // Still waiting for a connection: answered now; onConnect aborts the request when the pool gets to it.
-    else this.onError(err);
+    else this.onError(this.#queuedBehindBusyPool() ? new PoolWaitTimeout(why) : new UpstreamTimeout(why));
+  }
+
+  /**
+   * Whether a request not yet given a connection waited only for one of the
+   * pool's busy ones: every connection the pool may open is up. Below that,
+   * undici was opening one for it, and a backend slow to accept is its fault.
+   */
+  #queuedBehindBusyPool(): boolean {
+    return this.upstream!.pool.stats.connected >= this.#connections;
   }
 
   #releaseUpload(): void {
@@ -451,7 +473,8 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     const statusRetry = err instanceof StatusRetry;
     // Found by undici before any byte left (a request it will not send): not the backend's doing.
     const local = !statusRetry && LOCAL_ERRORS.has(String((err as { code?: unknown }).code));
-    const up = this.closeAttempt((gone && !statusRetry) || local ? 'cancelled' : 'failure');
+    const queued = err instanceof PoolWaitTimeout;
+    const up = this.closeAttempt((gone && !statusRetry) || local || queued ? 'cancelled' : 'failure');
     if (gone) {
       this.clientGone = true;
       this.finish('client closed');
@@ -463,7 +486,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     }
     const code: ErrorCode = statusRetry ? 'SWY_UPSTREAM_RESET' : classifyUpstreamError(err);
     const host = this.#host;
-    if (!statusRetry) host.attemptFailed(up, code);
+    if (!statusRetry && !queued) host.attemptFailed(up, code);
     if (this.res.headersSent) {
       // Part of the response is already out: the client must see it cut short.
       this.res.destroy(err);
