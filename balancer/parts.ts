@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { HttpService } from '../common/http-service.js';
 import type { NamedPart, Supervisor } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
-import type { Registry } from '../common/registry/registry.js';
+import { RegistryConflictError, type Registry } from '../common/registry/registry.js';
+import { redisKeys } from '../common/registry/redis-schema.js';
 import { createAdmin } from './admin/admin-app.js';
 import { isLoopbackName } from './admin/host-allowlist.js';
 import type { Balancer } from './balancer.js';
@@ -89,19 +90,40 @@ export async function startUntilSignal(supervisor: Supervisor, logger: Logger): 
   await supervisor.start();
 }
 
-/** Writes --backends into a shared registry, retrying while Redis is away. */
+/**
+ * Writes --backends into a shared registry, retrying while Redis is away. An
+ * entry whose key holds something else (RegistryConflictError: not a backend
+ * hash, written by someone else) is not retried: no retry can change that. It
+ * is named once at warn, and the others are written all the same.
+ */
 function seedRegistry(registry: Registry, config: BalancerConfig, logger: Logger): { readonly firstTry: Promise<void>; readonly stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const backends = config.staticBackends;
+  /** The first entry not yet written (or given up on): a later try starts there. */
+  let next = 0;
+  let skipped = 0;
   const attempt = async (): Promise<void> => {
-    try {
-      for (const b of config.staticBackends) await registry.upsert(b);
-      logger.info({ backends: config.staticBackends.length }, 'static backends written to the registry');
-    } catch {
-      if (stopped) return;
-      timer = setTimeout(() => void attempt(), 2000);
-      timer.unref();
+    for (; next < backends.length; next++) {
+      const b = backends[next]!;
+      try {
+        await registry.upsert(b);
+      } catch (err) {
+        if (!(err instanceof RegistryConflictError)) return retry();
+        skipped++;
+        logger.warn(
+          { backendId: b.id, url: b.url, key: redisKeys(config.redisPrefix).backend(b.id) },
+          'static backend not written to the registry: its key holds something other than a backend hash (delete the key or pick another id); the others are written',
+        );
+      }
     }
+    logger.info({ backends: backends.length - skipped, skipped }, 'static backends written to the registry');
+  };
+  /** Redis is away (or refused the write): this entry and the rest on the next try. */
+  const retry = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => void attempt(), 2000);
+    timer.unref();
   };
   return {
     firstTry: attempt(),
