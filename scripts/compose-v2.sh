@@ -28,6 +28,8 @@ PLUGIN_DIR=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
 
 say() { echo "compose-v2: $*" >&2; }
 die() { say "$*"; exit 1; }
+# A failure no die() foresaw still ends with a line saying where: .ci/run reports the last line.
+trap 'say "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 # The version `docker compose` reports (2.26.1-4, v2.27.0, ...), empty without one.
 compose_version() { docker compose version --short 2>/dev/null || true; }

@@ -15,11 +15,15 @@ import { sleep, waitUntil } from './support/stack.js';
  * backend=5`, `docker stop <project>-backend-3`, GETs to the published port.
  *
  * Without Compose v2 (bookworm has only v1; `make compose-v2` adds it) this
- * fails in CI (CI=true) and is reported as not run elsewhere.
+ * fails in CI (CI=true) and is reported as not run elsewhere. .ci/run goes
+ * on when its install of v2 fails and says why in SWITCHYARD_COMPOSE_V2_ERROR:
+ * the failure names that cause.
  */
 const v2 = await composeV2();
 const missing = 'missing' in v2 ? v2.missing : '';
 const version = 'version' in v2 ? v2.version : '';
+const installFailed = process.env.SWITCHYARD_COMPOSE_V2_ERROR ? `; .ci/run could not install it: ${process.env.SWITCHYARD_COMPOSE_V2_ERROR}` : '';
+const howToInstall = `install it with 'make compose-v2' (scripts/compose-v2.sh: Debian trixie's docker-compose as a Docker CLI plugin; elsewhere https://docs.docker.com/compose/install/linux/)`;
 const banner = (text: string): void => {
   const line = '!'.repeat(76);
   process.stderr.write(`\n${line}\n!!! ${text}\n${line}\n\n`);
@@ -28,12 +32,12 @@ const banner = (text: string): void => {
 if (missing && process.env.CI === 'true') {
   describe('Compose v2 walk-through', () => {
     it('needs Compose v2', () => {
-      banner(`Compose v2 walk-through FAILED: ${missing}. In CI it must run (.ci/run installs it with scripts/compose-v2.sh).`);
-      assert.fail(`${missing}: in CI the Compose v2 walk-through must run (.ci/run installs it with scripts/compose-v2.sh)`);
+      banner(`Compose v2 walk-through FAILED: ${missing}${installFailed}. In CI it must run: ${howToInstall}.`);
+      assert.fail(`${missing}${installFailed}. In CI the Compose v2 walk-through must run: ${howToInstall}`);
     });
   });
 } else if (missing) {
-  banner(`COMPOSE V2 WALK-THROUGH NOT RUN: ${missing}. 'make compose-v2' installs it beside Compose v1.`);
+  banner(`COMPOSE V2 WALK-THROUGH NOT RUN: ${missing}${installFailed}. 'make compose-v2' installs it beside Compose v1.`);
   describe('Compose v2 walk-through', { skip: `NOT RUN: ${missing} (make compose-v2 installs it)` }, () => {
     it('make up, docker compose scale, docker compose up --scale, docker stop, curl');
   });
