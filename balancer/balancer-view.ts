@@ -1,3 +1,4 @@
+import type { WaitHistogram } from './stats/wait-histogram.js';
 import type { BackendSpec } from '../common/backend.js';
 import type { ErrorCode } from '../common/errors.js';
 import type { Registry } from '../common/registry/registry.js';
@@ -19,6 +20,8 @@ export interface UpstreamView {
   readonly inFlight: number;
   readonly tunnels: number;
   readonly requests: number;
+  /** Connections opened to it (any engine): how fast its pool grows. */
+  readonly connectionsOpened: number;
   readonly failures: number;
   readonly responses1xx2xx: number;
   readonly responses3xx: number;
@@ -43,6 +46,16 @@ export interface BackendFacts {
  * Balancer is one; a cluster primary is another, serving the merged view of
  * its workers. Mutations go through the registry and setStrategy().
  */
+/** The wait histograms of a balancer (summed over the workers for a cluster primary). */
+export interface RequestWaits {
+  /** From an attempt's start to its request going out on a connection to the backend. */
+  readonly connection: WaitHistogram;
+  /** Time spent in the admission queue by the requests that waited there. */
+  readonly admissionQueue: WaitHistogram;
+  /** The event loop's delay (each 10 ms sample, past the sampling resolution). */
+  readonly eventLoop: WaitHistogram;
+}
+
 export interface BalancerView {
   readonly settings: { readonly instanceId: string; readonly metricsBackendLimit?: number };
   readonly registry: Registry;
@@ -62,6 +75,8 @@ export interface BalancerView {
   readonly requestsTotal: number;
   readonly retriesTotal: number;
   readonly errors: ReadonlyMap<ErrorCode, number>;
+  /** What requests waited for, and the event loop's delay (docs/observability.md). */
+  readonly waits: RequestWaits;
   info(): Record<string, unknown>;
   /** Switches the strategy live. `spec` is how it was asked for (workers rebuild it from that). */
   setStrategy(strategy: { readonly name: string }, spec: { readonly name: string; readonly options: unknown }): void;

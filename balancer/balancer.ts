@@ -1,3 +1,5 @@
+import { EventLoopDelay } from './stats/event-loop-delay.js';
+import { WaitHistogram } from './stats/wait-histogram.js';
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +26,7 @@ import { AdmissionControl, type AdmissionOptions } from './resilience/admission-
 import { GradientConcurrencyLimit, type GradientLimitOptions } from './resilience/concurrency-limit.js';
 import type { Outcome } from './resilience/outcome.js';
 import { DEFAULT_RESILIENCE, Router, type ResilienceSettings } from './router.js';
-import type { BackendFacts, BalancerView, UpstreamView } from './balancer-view.js';
+import type { BackendFacts, BalancerView, RequestWaits, UpstreamView } from './balancer-view.js';
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { SelfAddresses } from './self-addresses.js';
 import { UpstreamSet } from './upstream-set.js';
@@ -102,6 +104,9 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
   inFlight = 0;
   /** Client requests answered with an error from the catalogue, by code. */
   readonly errors = new Map<ErrorCode, number>();
+  readonly #eventLoop = new EventLoopDelay();
+  readonly connectionWait = new WaitHistogram();
+  readonly waits: RequestWaits;
   /** Client requests received, and retries made. */
   requestsTotal = 0;
   retriesTotal = 0;
@@ -186,6 +191,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
         this.admission.setLimit(this.limiter.limit);
       }
     }
+    this.waits = { connection: this.connectionWait, admissionQueue: this.admission?.queueWait ?? new WaitHistogram(), eventLoop: this.#eventLoop.histogram };
     const engine = deps.settings.engine;
     this.forwarder =
       engine === 'http-proxy'
@@ -213,6 +219,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     this.#unsubscribe = this.registry.subscribe((snap) => this.upstreams.update(snap));
     this.router.start();
     // Warm start: the first round of checks completes before listen(); the routable set is then current.
+    this.#eventLoop.start();
     await this.health.start();
     this.upstreams.refresh();
   }
@@ -269,6 +276,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     if (this.forwarder instanceof RawForwarder) this.forwarder.closeAllConnections();
     this.tunnels.close();
     this.admission?.close();
+    this.#eventLoop.close();
     this.router.close();
     await closed;
     this.#unsubscribe?.();

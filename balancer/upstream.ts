@@ -64,6 +64,8 @@ export class Upstream implements Candidate {
   readonly headersTimeoutMs: number;
   readonly #poolOptions: PoolOptions;
   #pool: Pool | undefined;
+  /** Connections opened to this backend by any engine's pool. */
+  connectionsOpened = 0;
   /** closePool() or destroyPool() was called: a pool made after that closes once its first request is done. */
   #poolClosed = false;
 
@@ -86,6 +88,7 @@ export class Upstream implements Candidate {
   get pool(): Pool {
     if (this.#pool) return this.#pool;
     const pool = (this.#pool = makePool(this.url, this.#poolOptions));
+    pool.on('connect', () => void this.connectionsOpened++);
     // Picked just before it was removed, first used after: the request the caller
     // dispatches now (synchronously) runs, then the pool closes with nothing left behind.
     if (this.#poolClosed) queueMicrotask(() => void pool.close().catch(() => undefined));

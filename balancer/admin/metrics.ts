@@ -63,6 +63,16 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
       ],
     ),
     new ViewMetric('switchyard_backend_attempts_total', 'Attempts sent to each backend (a retried request counts once per backend tried).', 'counter', () => counterPerBackend('attempts', (u) => u.requests)),
+    new ViewMetric('switchyard_backend_connections_opened_total', 'Connections opened to each backend by the proxy (how fast its pool grows).', 'counter', () => counterPerBackend('opened', (u) => u.connectionsOpened)),
+    new ViewMetric('switchyard_upstream_connection_wait_seconds', 'Time from an attempt\'s start until its request went out on a backend connection (raw and undici engines).', 'histogram', () =>
+      lb.waits.connection.samples('switchyard_upstream_connection_wait_seconds'),
+    ),
+    new ViewMetric('switchyard_admission_queue_wait_seconds', 'Time requests waited in the admission queue, granted or timed out (only those that queued).', 'histogram', () =>
+      lb.waits.admissionQueue.samples('switchyard_admission_queue_wait_seconds'),
+    ),
+    new ViewMetric('switchyard_event_loop_delay_seconds', 'Event-loop delay: how late each 10 ms timer sample ran (perf_hooks.monitorEventLoopDelay, summed over workers).', 'histogram', () =>
+      lb.waits.eventLoop.samples('switchyard_event_loop_delay_seconds'),
+    ),
     new ViewMetric('switchyard_backend_failures_total', 'Attempts that failed at the transport level (refused, reset, timeout).', 'counter', () => counterPerBackend('failures', (u) => u.failures)),
     new ViewMetric('switchyard_backend_in_flight', 'Requests open to each backend now.', 'gauge', () => perBackend((u) => u.inFlight)),
     new ViewMetric('switchyard_backend_tunnels', 'WebSocket (upgrade) tunnels open to each backend.', 'gauge', () => perBackend((u) => u.tunnels)),

@@ -1,3 +1,4 @@
+import type { HistogramData } from '../stats/wait-histogram.js';
 import type { ErrorCode } from '../../common/errors.js';
 import type { RegistrySnapshot, RegistryStatus } from '../../common/registry/registry.js';
 import type { HealthStatus } from '../health/health-state.js';
@@ -44,6 +45,7 @@ export interface WorkerStats {
   readonly retryBudget: RetryBudgetStatus;
   readonly ejected: number;
   readonly upstreams: readonly WorkerUpstreamStats[];
+  readonly waits: { readonly connection: HistogramData; readonly admissionQueue: HistogramData; readonly eventLoop: HistogramData };
 }
 
 export interface WorkerUpstreamStats {
@@ -51,6 +53,7 @@ export interface WorkerUpstreamStats {
   readonly inFlight: number;
   readonly tunnels: number;
   readonly requests: number;
+  readonly connectionsOpened: number;
   readonly failures: number;
   readonly responses: readonly [number, number, number, number];
   readonly lastError: { readonly code: ErrorCode; readonly at: number } | null;

@@ -1,9 +1,10 @@
+import { WaitHistogram } from '../stats/wait-histogram.js';
 import cluster, { type Worker } from 'node:cluster';
 import type { BackendSpec } from '../../common/backend.js';
 import type { ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Registry, RegistrySnapshot } from '../../common/registry/registry.js';
-import type { BackendFacts, BalancerView, UpstreamView } from '../balancer-view.js';
+import type { BackendFacts, BalancerView, RequestWaits, UpstreamView } from '../balancer-view.js';
 import type { BalancerConfig } from '../config.js';
 import { HttpHealthChecker } from '../health/health-checker.js';
 import type { HealthStatus } from '../health/health-state.js';
@@ -29,6 +30,7 @@ class MergedUpstream implements UpstreamView {
   inFlight = 0;
   tunnels = 0;
   requests = 0;
+  connectionsOpened = 0;
   failures = 0;
   responses1xx2xx = 0;
   responses3xx = 0;
@@ -60,7 +62,7 @@ class MergedUpstream implements UpstreamView {
   };
 
   reset(): void {
-    this.inFlight = this.tunnels = this.requests = this.failures = 0;
+    this.inFlight = this.tunnels = this.requests = this.failures = this.connectionsOpened = 0;
     this.responses1xx2xx = this.responses3xx = this.responses4xx = this.responses5xx = 0;
     this.latencyBuckets.fill(0);
     this.latencySumSeconds = this.latencyCount = 0;
@@ -73,6 +75,7 @@ class MergedUpstream implements UpstreamView {
     this.inFlight += w.inFlight;
     this.tunnels += w.tunnels;
     this.requests += w.requests;
+    this.connectionsOpened += w.connectionsOpened;
     this.failures += w.failures;
     this.responses1xx2xx += w.responses[0];
     this.responses3xx += w.responses[1];
@@ -123,6 +126,8 @@ export class ControlPlane implements BalancerView {
   requestsTotal = 0;
   retriesTotal = 0;
   errors = new Map<ErrorCode, number>();
+  /** The workers' wait histograms, summed at each collect. */
+  readonly waits: RequestWaits = { connection: new WaitHistogram(), admissionQueue: new WaitHistogram(), eventLoop: new WaitHistogram() };
   shuttingDown = false;
   readonly #config: BalancerConfig;
   readonly #count: number;
@@ -430,6 +435,7 @@ export class ControlPlane implements BalancerView {
     for (const u of this.#all) u.reset();
     this.inFlight = this.requestsTotal = this.retriesTotal = 0;
     this.errors = new Map();
+    for (const h of Object.values(this.waits) as WaitHistogram[]) h.clear();
     let admission: AdmissionStatus | undefined;
     let retry = { requests: 0, retries: 0, allowed: 0, granted: 0, rejected: 0 };
     this.#ejected = 0;
@@ -439,6 +445,9 @@ export class ControlPlane implements BalancerView {
       this.retriesTotal += s.retriesTotal;
       for (const [code, n] of s.errors) this.errors.set(code, (this.errors.get(code) ?? 0) + n);
       for (const w of s.upstreams) this.#byId.get(w.id)?.add(w, stats.length);
+      this.waits.connection.add(s.waits.connection.counts, s.waits.connection.sumSeconds);
+      this.waits.admissionQueue.add(s.waits.admissionQueue.counts, s.waits.admissionQueue.sumSeconds);
+      this.waits.eventLoop.add(s.waits.eventLoop.counts, s.waits.eventLoop.sumSeconds);
       const rb = s.retryBudget;
       retry = { requests: retry.requests + rb.requests, retries: retry.retries + rb.retries, allowed: retry.allowed + rb.allowed, granted: retry.granted + rb.granted, rejected: retry.rejected + rb.rejected };
       this.#ejected = Math.max(this.#ejected, s.ejected);

@@ -13,6 +13,7 @@ export function workerStats(lb: Balancer): WorkerStats {
     admission: lb.admission?.status() ?? null,
     retryBudget: rb,
     ejected: lb.ejectedCount(),
+    waits: { connection: lb.waits.connection.data(), admissionQueue: lb.waits.admissionQueue.data(), eventLoop: lb.waits.eventLoop.data() },
     upstreams: lb.upstreams.all.map((u) => {
       const w = u.window.histogram(RATE_WINDOW_SECONDS);
       return {
@@ -20,6 +21,7 @@ export function workerStats(lb: Balancer): WorkerStats {
         inFlight: u.inFlight,
         tunnels: u.tunnels,
         requests: u.requests,
+        connectionsOpened: u.connectionsOpened,
         failures: u.failures,
         responses: [u.responses1xx2xx, u.responses3xx, u.responses4xx, u.responses5xx],
         lastError: u.lastError ?? null,

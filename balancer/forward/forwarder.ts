@@ -1,3 +1,4 @@
+import type { WaitHistogram } from '../stats/wait-histogram.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
@@ -80,6 +81,8 @@ export interface ForwardHost {
   stickyCookie(ctx: PickContext, served: Upstream): string | undefined;
   /** Called once per client request when it ends, however it ends. */
   requestDone(): void;
+  /** Time from an attempt's start until its request goes out on a backend connection (raw and undici engines). */
+  readonly connectionWait: WaitHistogram;
 }
 
 /** A request Node's http.Server parsed, past the request policy, admission and (when it fits) body buffering. */

@@ -354,6 +354,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
       return;
     }
     this.abortUpstream = abort;
+    this.#host.connectionWait.record(performance.now() - this.attemptStartedAt);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {

@@ -1,3 +1,4 @@
+import { WaitHistogram } from '../stats/wait-histogram.js';
 import { systemScheduler, type Scheduler } from './scheduler.js';
 
 export interface AdmissionOptions {
@@ -92,6 +93,8 @@ export class AdmissionControl {
   #rejected = 0;
   #timedOut = 0;
   #cancelled = 0;
+  /** How long the requests that queued waited, granted or timed out. */
+  readonly queueWait = new WaitHistogram();
 
   constructor(options: Partial<AdmissionOptions> = {}, scheduler: Scheduler = systemScheduler) {
     const o = { ...ADMISSION_DEFAULTS, ...options };
@@ -218,7 +221,9 @@ export class AdmissionControl {
         const e = this.#shift();
         this.#inFlight++;
         this.#admitted++;
-        e.waiter.granted(this.#scheduler.now() - e.enqueuedAt);
+        const waited = this.#scheduler.now() - e.enqueuedAt;
+        this.queueWait.record(waited);
+        e.waiter.granted(waited);
       }
     } finally {
       this.#draining = false;
@@ -232,6 +237,7 @@ export class AdmissionControl {
     while (this.#head !== undefined && this.#head.deadline <= now) {
       const e = this.#shift();
       this.#timedOut++;
+      this.queueWait.record(now - e.enqueuedAt);
       e.waiter.timedOut(now - e.enqueuedAt);
     }
     this.#arm();

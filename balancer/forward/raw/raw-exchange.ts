@@ -314,6 +314,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   onConnection(conn: UpstreamConnection): void {
     this.#waitingForConnection = false;
+    this.#host.connectionWait.record(performance.now() - this.attemptStartedAt);
     this.#conn = conn;
     const pool = conn.pool;
     conn.attach(this, headWaitMs(pool.options.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs));

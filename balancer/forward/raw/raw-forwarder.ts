@@ -111,6 +111,7 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
         idleTimeoutMs: UPSTREAM_IDLE_MS,
         sendTimeoutMs: o.bodyTimeoutMs,
         clientSendTimeoutMs: this.limits.clientSendTimeoutMs,
+        onOpen: () => void up.connectionsOpened++,
       });
       up.rawPool = pool;
       this.#pools.add(pool);

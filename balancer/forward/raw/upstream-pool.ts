@@ -15,6 +15,8 @@ export interface UpstreamPoolOptions {
   readonly sendTimeoutMs: number;
   /** Longest a client may leave response bytes unread before it is cut. */
   readonly clientSendTimeoutMs: number;
+  /** Told each time a connection is opened (the backend's counter of connections opened). */
+  readonly onOpen?: () => void;
 }
 
 /** A request waiting for a connection (the exchange). */
@@ -107,6 +109,7 @@ export class UpstreamPool {
 
   #open(w: PoolWaiter): void {
     const c = new UpstreamConnection(this);
+    this.options.onOpen?.();
     this.#all.add(c);
     this.#opening.set(c, w);
   }
