@@ -1,5 +1,6 @@
 import type { BalancerView, UpstreamView } from '../balancer-view.js';
 import type { LbEvent } from './event-log.js';
+import { WAIT_BUCKETS_SECONDS, type WaitHistogram } from './wait-histogram.js';
 
 /** Seconds the rates, latencies and error rates in a snapshot are computed over. */
 export const RATE_WINDOW_SECONDS = 5;
@@ -44,6 +45,16 @@ export interface StatsSnapshot {
   readonly registry: ReturnType<BalancerView['registry']['status']>;
   readonly backends: readonly BackendStats[];
   readonly events: readonly LbEvent[];
+  /**
+   * The wait histograms since start (counts per bucket, the last +Inf): the
+   * dashboard turns the difference between two snapshots into the recent p99.
+   */
+  readonly waits: {
+    readonly bucketsSeconds: readonly number[];
+    readonly eventLoop: readonly number[];
+    readonly connection: readonly number[];
+    readonly admissionQueue: readonly number[];
+  };
   /** Extra sections added by optional parts (admission queue, retry budget...). */
   readonly [section: string]: unknown;
 }
@@ -104,8 +115,13 @@ export function buildSnapshot(lb: BalancerView, now: number, extend?: BackendSta
     registry: lb.registry.status(),
     backends,
     events: lb.events.recent(50),
+    waits: { bucketsSeconds: WAIT_BUCKETS_SECONDS, eventLoop: counts(lb.waits.eventLoop), connection: counts(lb.waits.connection), admissionQueue: counts(lb.waits.admissionQueue) },
     ...sections,
   };
+}
+
+function counts(h: WaitHistogram): number[] {
+  return Array.from(h.counts);
 }
 
 function round(x: number, digits: number): number {

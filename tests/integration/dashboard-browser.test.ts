@@ -96,6 +96,19 @@ describe('the live dashboard in headless Chromium', () => {
     }
   });
 
+  it('shows the recent p99 of the event loop delay and of the wait for a backend connection', async () => {
+    const load = loadLoop(`${proxyUrl}/`, 20_000, 2, { stopAfterMs: 4000 });
+    try {
+      for (const id of ['wait-loop', 'wait-connection']) {
+        await waitFor(`#${id} to show a p99`, async () => /^(≤ [\d.]+ ms|> \d+ s)$/.test(await page.locator(`#${id}`).innerText()), 8000, 100);
+      }
+      // Nothing queues for admission here: the page says so rather than showing 0.
+      assert.equal(await page.locator('#wait-queue').innerText(), '–');
+    } finally {
+      await load;
+    }
+  });
+
   it("shows a killed backend's state change within 2 s", async () => {
     const pid = Number(demo.lines.map((l) => /^ {2}backend-2 .* pid (\d+)$/.exec(String(l.msg))?.[1]).find(Boolean));
     assert.ok(pid > 0, 'the demo printed backend-2 pid');

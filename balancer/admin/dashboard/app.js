@@ -112,7 +112,32 @@ function renderChart(backends) {
   }
 }
 
+/** p99 of the samples between two cumulative histograms (counts per bucket), as text; '–' with none. */
+function recentP99(now, before, bounds) {
+  if (!now) return '–';
+  const delta = now.map((n, i) => n - ((before && before[i]) || 0));
+  const total = delta.reduce((a, b) => a + b, 0);
+  if (total <= 0) return '–';
+  const rank = Math.ceil(total * 0.99);
+  let seen = 0;
+  for (let i = 0; i < delta.length; i++) {
+    seen += delta[i];
+    if (seen >= rank) return i < bounds.length ? `≤ ${bounds[i] * 1000 >= 1 ? fmt(bounds[i] * 1000, 0) : fmt(bounds[i] * 1000, 1)} ms` : `> ${fmt(bounds[bounds.length - 1], 0)} s`;
+  }
+  return '–';
+}
+
+function renderWaits(s, before) {
+  const w = s.waits;
+  if (!w) return;
+  const prev = before && before.waits;
+  $('wait-loop').textContent = recentP99(w.eventLoop, prev && prev.eventLoop, w.bucketsSeconds);
+  $('wait-connection').textContent = recentP99(w.connection, prev && prev.connection, w.bucketsSeconds);
+  $('wait-queue').textContent = recentP99(w.admissionQueue, prev && prev.admissionQueue, w.bucketsSeconds);
+}
+
 function render(s) {
+  renderWaits(s, lastSnapshot);
   lastSnapshot = s;
   $('instance').textContent = s.instanceId;
   $('engine').textContent = s.engine;
