@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
 import { waitReady } from './wait.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -114,6 +115,25 @@ export class SwitchyardProcess {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
     return this.exited;
   }
+}
+
+/** A balancer process on free ports of 127.0.0.1, with its proxy and admin URLs. */
+export interface RunningBalancer {
+  readonly lb: SwitchyardProcess;
+  readonly url: string;
+  readonly admin: string;
+}
+
+/**
+ * Starts `switchyard balancer <args>` on two free ports of 127.0.0.1 (proxy and
+ * admin API) and waits until it is ready with `minRoutable` backends routable.
+ */
+export async function startBalancer(args: readonly string[], opts: { minRoutable?: number; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningBalancer> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const lb = new SwitchyardProcess(['balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), ...args], opts.env);
+  const admin = `http://127.0.0.1:${adminPort}`;
+  await lb.waitReady(admin, opts.minRoutable ?? 0, opts.timeoutMs);
+  return { lb, url: `http://127.0.0.1:${port}`, admin };
 }
 
 /** Runs `switchyard <args>` to completion and returns its exit code and output. */

@@ -5,8 +5,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { RemoteHealth } from '../../balancer/cluster/remote-health.js';
 import type { HealthStatus } from '../../balancer/health/health-state.js';
 import { get } from '../helpers/http.js';
-import { freePort } from '../helpers/ports.js';
-import { SwitchyardProcess } from '../helpers/processes.js';
+import { startBalancer, type SwitchyardProcess } from '../helpers/processes.js';
 import { TestBackend } from '../helpers/stack.js';
 
 /*
@@ -89,29 +88,10 @@ describe('switchyard balancer --workers 2: a backend whose URL changes', () => {
       res.end('new url of x');
     });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
-    const [port, adminPort] = [await freePort(), await freePort()];
-    url = `http://127.0.0.1:${port}`;
-    admin = `http://127.0.0.1:${adminPort}`;
-    lb = new SwitchyardProcess([
-      'balancer',
-      '--workers',
-      '2',
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--admin-port',
-      String(adminPort),
-      '--health-interval',
-      '1s',
-      '--health-fast-interval',
-      '200ms',
-      '--health-timeout',
-      '1s',
-      '--backends',
-      `x=${x.url},y=${y.url}`,
-    ]);
-    await lb.waitReady(admin, 2, 30_000);
+    ({ lb, url, admin } = await startBalancer(
+      ['--workers', '2', '--health-interval', '1s', '--health-fast-interval', '200ms', '--health-timeout', '1s', '--backends', `x=${x.url},y=${y.url}`],
+      { minRoutable: 2, timeoutMs: 30_000 },
+    ));
   });
 
   after(async () => {

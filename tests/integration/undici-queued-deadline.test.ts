@@ -4,8 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { get, json } from '../helpers/http.js';
-import { freePort } from '../helpers/ports.js';
-import { SwitchyardProcess } from '../helpers/processes.js';
+import { startBalancer, type SwitchyardProcess } from '../helpers/processes.js';
 
 /*
  * The undici engine with --backend-connections 1: while a long response holds
@@ -44,34 +43,26 @@ describe('undici engine: a request whose deadline passes while queued for a busy
       res.end('ok');
     });
     await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', () => resolve()));
-    const [port, adminPort] = [await freePort(), await freePort()];
-    url = `http://127.0.0.1:${port}`;
-    admin = `http://127.0.0.1:${adminPort}`;
-    lb = new SwitchyardProcess([
-      'balancer',
-      '--engine',
-      'undici',
-      '--backend-connections',
-      '1',
-      '--request-timeout',
-      '400ms',
-      // One counted failure would eject it and open its breaker.
-      '--outlier-consecutive-failures',
-      '1',
-      '--outlier-max-ejection-percent',
-      '100',
-      '--breaker-min-requests',
-      '1',
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--admin-port',
-      String(adminPort),
-      '--backends',
-      `q=http://127.0.0.1:${(backend.address() as AddressInfo).port}`,
-    ]);
-    await lb.waitReady(admin, 1);
+    ({ lb, url, admin } = await startBalancer(
+      [
+        '--engine',
+        'undici',
+        '--backend-connections',
+        '1',
+        '--request-timeout',
+        '400ms',
+        // One counted failure would eject it and open its breaker.
+        '--outlier-consecutive-failures',
+        '1',
+        '--outlier-max-ejection-percent',
+        '100',
+        '--breaker-min-requests',
+        '1',
+        '--backends',
+        `q=http://127.0.0.1:${(backend.address() as AddressInfo).port}`,
+      ],
+      { minRoutable: 1 },
+    ));
   });
 
   after(async () => {
