@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, describe, it, type TestContext } from 'node:test';
 import { HttpHealthChecker, type HttpHealthCheckerOptions } from '../../balancer/health/health-checker.js';
 import { silentLogger } from '../../common/logger.js';
+import { RawTcpServers } from '../helpers/tcp-servers.js';
 import { waitFor } from '../helpers/wait.js';
 
 /*
@@ -11,27 +12,15 @@ import { waitFor } from '../helpers/wait.js';
  * judged by its final status, past any interim 1xx.
  */
 describe('the health checker against real sockets', () => {
-  const servers: Server[] = [];
-  const sockets = new Set<Socket>();
+  const raw = new RawTcpServers();
   const checkers: HttpHealthChecker[] = [];
   after(async () => {
     for (const c of checkers) await c.close();
-    for (const s of sockets) s.destroy();
-    for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
+    await raw.close();
   });
 
-  /** A raw TCP server that answers each connection with `onConnection`. */
-  async function tcp(onConnection: (s: Socket) => void): Promise<string> {
-    const srv = createServer((s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-      onConnection(s);
-    });
-    servers.push(srv);
-    await new Promise<void>((r) => srv.listen({ port: 0, host: '127.0.0.1', backlog: 2048 }, () => r()));
-    return `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-  }
+  /** A raw TCP server that answers each connection with `onConnection` (a deep backlog: hundreds connect at once). */
+  const tcp = (onConnection: (s: Socket) => void): Promise<string> => raw.start(onConnection, 2048);
 
   function checker(over: Partial<HttpHealthCheckerOptions>): HttpHealthChecker {
     const c = new HttpHealthChecker({ path: '/health', intervalMs: 1000, fastIntervalMs: 500, timeoutMs: 1000, rise: 1, fall: 1, refusedIsFatal: true, sink: () => undefined, logger: silentLogger(), ...over });

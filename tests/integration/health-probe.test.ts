@@ -1,37 +1,28 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { probe, probeTarget } from '../../balancer/health/http-probe.js';
 import { freePort } from '../helpers/ports.js';
+import { RawTcpServers } from '../helpers/tcp-servers.js';
 
 /*
  * The active health check's probe against real sockets: what a backend may
  * answer (or fail to answer), and the verdict for each.
  */
 describe('the health-check probe', () => {
-  const servers: (Server | HttpServer)[] = [];
-  const sockets = new Set<Socket>();
+  const servers: HttpServer[] = [];
+  const raw = new RawTcpServers();
   after(async () => {
-    for (const s of sockets) s.destroy();
+    await raw.close();
     for (const s of servers) {
-      (s as HttpServer).closeAllConnections?.();
+      s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
     }
   });
 
   /** A raw TCP server that answers each connection with `onConnection`. */
-  async function tcp(onConnection: (s: Socket) => void): Promise<string> {
-    const srv = createServer((s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-      onConnection(s);
-    });
-    servers.push(srv);
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-    return `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-  }
+  const tcp = (onConnection: (s: Socket) => void): Promise<string> => raw.start(onConnection);
 
   it('sends one GET with Host and Connection: close, and reads the status', async () => {
     let seen: { method?: string; url?: string; host?: string; connection?: string; ua?: string } = {};
