@@ -1,5 +1,6 @@
 import { EventLoopDelay } from './stats/event-loop-delay.js';
 import { WaitHistogram } from './stats/wait-histogram.js';
+import { ListenShards } from './listen-shards.js';
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -48,6 +49,8 @@ export interface BalancerSettings extends ForwardSettings {
   readonly health: HealthCheckSettings;
   readonly maxHeaderSize: number;
   readonly keepAliveTimeoutMs: number;
+  /** Listening sockets the proxy port is split into (listen-shards.ts); 1 in a cluster worker. */
+  readonly listenShards: number;
   /** How long shutdown waits for in-flight requests before closing connections. */
   readonly shutdownTimeoutMs: number;
   readonly instanceId: string;
@@ -105,6 +108,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
   /** Client requests answered with an error from the catalogue, by code. */
   readonly errors = new Map<ErrorCode, number>();
   readonly #eventLoop = new EventLoopDelay();
+  readonly #shards: ListenShards;
   readonly connectionWait = new WaitHistogram();
   readonly waits: RequestWaits;
   /** Client requests received, and retries made. */
@@ -209,6 +213,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
     this.server.on('error', (err) => this.#log.error({ err }, 'proxy server error'));
+    this.#shards = new ListenShards(this.server, deps.settings.listenShards, (err) => this.#log.error({ err }, 'proxy listening socket error'));
     // The raw engine takes new connections first; http.Server gets those it hands over.
     if (this.forwarder instanceof RawForwarder) this.forwarder.attach(this.server);
   }
@@ -228,18 +233,16 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     return this.router.strategy;
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        this.#listening = true;
-        const addr = this.server.address() as AddressInfo;
-        this.addSelfAddress(host, addr.port);
-        resolve(addr);
-      });
-    });
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    const addr = await this.#shards.listen(port, host);
+    this.#listening = true;
+    this.addSelfAddress(host, addr.port);
+    return addr;
+  }
+
+  /** Listening sockets of the proxy port now. */
+  get listeningSockets(): number {
+    return this.#shards.listening;
   }
 
   /** One more address of this balancer (its admin API once it listens): entries pointing at it are dropped. */
@@ -266,7 +269,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
   async close(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    const closed = new Promise<void>((resolve) => (this.#listening ? this.server.close(() => resolve()) : resolve()));
+    const closed = Promise.all([new Promise<void>((resolve) => (this.#listening ? this.server.close(() => resolve()) : resolve())), this.#shards.close()]);
     this.#closeIdleConnections();
     const idleTimer = setInterval(() => this.#closeIdleConnections(), 100);
     const drained = await this.#waitIdle(this.settings.shutdownTimeoutMs);

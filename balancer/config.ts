@@ -9,6 +9,7 @@ import { STREAM_DEFAULTS } from './admin/live-stream.js';
 import { SESSION_DEFAULTS } from './admin/session-store.js';
 import { configuredAddresses } from './self-addresses.js';
 import { STRATEGY_NAMES } from './strategies/index.js';
+import { LISTEN_SHARDS_DEFAULT, reusePortSupported } from './listen-shards.js';
 
 export const BALANCER_OPTIONS = {
   port: option({ type: port(), flag: 'port', env: ['SWITCHYARD_PORT'], default: 9090, help: 'Port the proxy listens on.', group: 'Proxy' }),
@@ -84,6 +85,15 @@ export const BALANCER_OPTIONS = {
     env: ['SWITCHYARD_WORKER_ACCEPT'],
     default: 'shared',
     help: 'With --workers: shared = every worker accepts from the one listening socket, as nginx workers do (a new connection never waits for a busy process to hand it over); primary = node:cluster round robin, the first process accepts and passes each connection on (an even spread, but connections opened under load wait for the hand-over).',
+    group: 'Proxy',
+  }),
+  listenShards: option({
+    type: integer(1, 1024),
+    flag: 'listen-shards',
+    env: ['SWITCHYARD_LISTEN_SHARDS'],
+    default: LISTEN_SHARDS_DEFAULT,
+    help:
+      'Listening sockets the proxy port is split into (SO_REUSEPORT, one process; Linux and FreeBSD). Node accepts one connection per socket per event-loop turn, so a busy balancer with one socket takes a burst of N new connections N turns to accept; more sockets accept more per turn. The port is checked free before the group binds. 1: one plain socket.',
     group: 'Proxy',
   }),
   instanceId: option({ type: text({ min: 1, max: 128 }), flag: 'instance-id', env: ['SWITCHYARD_INSTANCE_ID'], help: 'Name of this balancer in logs and the admin API (default: hostname-pid).', group: 'Proxy' }),
@@ -223,6 +233,7 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
   const self = configuredAddresses(values);
   const loop = staticBackends.find((b) => self.has(b.url));
   if (loop !== undefined) throw new ConfigError(`invalid value for --backends: '${loop.url}' is an address of this balancer (--port ${values.port} or --admin-port ${values.adminPort}); requests would loop`);
+  if (values.listenShards > 1 && !reusePortSupported()) throw new ConfigError(`invalid value for --listen-shards: ${values.listenShards} needs SO_REUSEPORT (Linux or FreeBSD), not available on ${process.platform}; use 1`);
   if (values.stickyCookie && !values.stickySecret) throw new ConfigError('--sticky-cookie needs --sticky-secret (a key of at least 16 characters, the same on every balancer)');
   if (values.outlierMaxEjection < values.outlierBaseEjection) throw new ConfigError('--outlier-max-ejection must not be below --outlier-base-ejection');
   if (values.adaptiveConcurrency && values.maxInFlight === 0) throw new ConfigError('--adaptive-concurrency needs --max-in-flight above 0 (its upper bound)');

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { redactUrl } from '../common/registry/redis-registry.js';
@@ -20,6 +21,8 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
     trustForwarded: config.trustForwarded,
     maxHeaderSize: config.maxHeaderSize,
     keepAliveTimeoutMs: config.keepAliveTimeout,
+    // A cluster worker listens through the primary's handle (node:cluster): one socket per worker.
+    listenShards: cluster.isWorker ? 1 : config.listenShards,
     shutdownTimeoutMs: config.shutdownTimeout,
     instanceId: config.instanceId,
     metricsBackendLimit: config.metricsBackendLimit,

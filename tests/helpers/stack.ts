@@ -99,6 +99,8 @@ export const TEST_SETTINGS: BalancerSettings = {
   trustForwarded: false,
   maxHeaderSize: 16_384,
   keepAliveTimeoutMs: 5000,
+  // The product's default: every in-process suite goes through the listening-socket group.
+  listenShards: BALANCER_OPTIONS.listenShards.default,
   shutdownTimeoutMs: 5000,
   instanceId: 'test-balancer',
   pool: { connections: 64, connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 },

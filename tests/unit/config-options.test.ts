@@ -30,7 +30,16 @@ describe('balancer config', () => {
     assert.equal(c.redis, undefined);
     assert.equal(c.healthRise, 2);
     assert.equal(c.healthFall, 3);
+    assert.equal(c.listenShards, process.platform === 'linux' || process.platform === 'freebsd' ? 64 : 1);
     assert.ok(Object.isFrozen(c));
+  });
+
+  it('--listen-shards takes 1 to 1024 and names itself when out of range', () => {
+    assert.equal(load(['--listen-shards', '1']).listenShards, 1);
+    assert.equal(load([], { SWITCHYARD_LISTEN_SHARDS: '16' }).listenShards, 16);
+    rejects(() => load(['--listen-shards', '0']), /--listen-shards/);
+    rejects(() => load(['--listen-shards', '1025']), /--listen-shards/);
+    rejects(() => load(['--listen-shards', 'many']), /--listen-shards/);
   });
 
   it('takes flags over env over the config file', () => {
