@@ -6,7 +6,7 @@ BACKENDS ?= 3
 # Node.js 24 or newer runs everything here. When the `node` on PATH is older
 # (or missing), the targets that need one use the project's own Node 26,
 # fetched once from the npm registry into .cache/node/ (scripts/node-runtime.sh).
-NODE_GOALS := install build typecheck test unit integration e2e demo docs fuzz load bench bench-registry soak
+NODE_GOALS := install build typecheck test unit integration e2e demo docs fuzz load bench bench-registry bench-compose soak
 ifneq ($(filter $(NODE_GOALS),$(MAKECMDGOALS)),)
 PROJECT_NODE_BIN := $(shell bash scripts/node-runtime.sh --unless 24)
 ifneq ($(.SHELLSTATUS),0)
@@ -118,18 +118,22 @@ fuzz: install ## the request fuzzer on every engine, longer than CI's run (FUZZ_
 	node --import tsx tests/fuzz/main.ts $(FUZZ_ARGS)
 
 # --- Measuring: load tool, benchmark, soak (docs/load-tool.md, docs/performance.md) ---
-.PHONY: load bench bench-registry soak
+.PHONY: load bench bench-registry bench-compose soak
 URL ?= http://localhost:9090
 LOAD_ARGS ?= --requests 5000
 BENCH_ARGS ?=
 SOAK_ARGS ?=
 REGISTRY_BENCH_ARGS ?=
+COMPOSE_BENCH_ARGS ?=
 
 load: build ## send bounded load to the local stack (URL=..., LOAD_ARGS=...) and show the per-backend spread
 	node dist/cli/switchyard.js load $(URL) $(LOAD_ARGS)
 
 bench: build ## Switchyard vs nginx, HAProxy and Node baselines in one run, < 10 min (BENCH_ARGS=--smoke ...)
 	node dist/cli/switchyard.js bench $(BENCH_ARGS)
+
+bench-compose: build ## the running stack (make up) through its published port vs straight to the balancer container (COMPOSE_BENCH_ARGS=...)
+	node dist/cli/switchyard.js bench-compose $(COMPOSE_BENCH_ARGS)
 
 bench-registry: build ## 10,000 backends written to a Redis registry at once: apply time, RSS, event-loop delay, /metrics (REGISTRY_BENCH_ARGS=...)
 	bash scripts/ensure-deps.sh redis-server:redis-server

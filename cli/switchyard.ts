@@ -40,6 +40,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'write 10,000 backends into a Redis registry at once; measure apply time, RSS, event-loop delay, /metrics',
     run: async (argv, env) => (await import('./bench/registry-main.js')).runRegistryBench(argv, env),
   },
+  'bench-compose': {
+    summary: 'measure the running Compose stack through its published port and straight to the balancer container',
+    run: async (argv, env) => (await import('./bench/compose-main.js')).runComposeBench(argv, env),
+  },
   soak: {
     summary: 'soak a balancer with aborting clients; check RSS and open fds stay flat',
     run: async (argv, env) => (await import('./bench/soak-main.js')).runSoak(argv, env),

@@ -8,6 +8,7 @@ import { DEMO_OPTIONS } from '../cli/demo.js';
 import { CONTROLLER_OPTIONS } from '../controller/config.js';
 import { API_PROXY_OPTIONS } from '../controller/api-proxy/config.js';
 import { BENCH_OPTIONS } from '../cli/bench/options.js';
+import { COMPOSE_BENCH_OPTIONS } from '../cli/bench/compose-options.js';
 import { SOAK_OPTIONS } from '../cli/bench/soak-options.js';
 import { LOAD_OPTIONS } from '../cli/load/options.js';
 import { renderOptionsMarkdown } from '../common/config/markdown.js';
@@ -34,6 +35,7 @@ export function configurationMarkdown(): string {
     renderOptionsMarkdown('switchyard demo', 'switchyard demo [options]', DEMO_OPTIONS),
     renderOptionsMarkdown('switchyard load', 'switchyard load <url> [options]', LOAD_OPTIONS),
     renderOptionsMarkdown('switchyard bench', 'switchyard bench [options]', BENCH_OPTIONS),
+    renderOptionsMarkdown('switchyard bench-compose', 'switchyard bench-compose [options]', COMPOSE_BENCH_OPTIONS),
     renderOptionsMarkdown('switchyard soak', 'switchyard soak [options]', SOAK_OPTIONS),
   ].join('\n');
 }

@@ -8,7 +8,7 @@ import { ChildSet } from './children.js';
 import { autocannonGenerator, wrkGenerator, type LoadGenerator } from './load-generator.js';
 import { benchHelp, loadBenchConfig, type BenchConfig } from './options.js';
 import { clockTicksPerSecond, cpuDelta, processTree, rssBytes, treeTicks } from './proc-stats.js';
-import { renderChecks, renderRatioTable, formatMs, formatRps } from './ratio-table.js';
+import { renderChecks, renderRatioTable, renderRounds, formatMs, formatRps } from './ratio-table.js';
 import { medianFigures, type BackendVariant, type BenchResult, type BenchRow, type Figures, type Skipped } from './results.js';
 import { benchCli, serverFile, timestamp } from './runtime.js';
 import {
@@ -35,7 +35,7 @@ interface Target {
 }
 
 /** Measures one run: the proxy tree's CPU ticks and RSS around one load-generator run. */
-async function measure(gen: LoadGenerator, t: Target, connections: number, durationMs: number): Promise<Figures> {
+async function measure(gen: LoadGenerator, t: Target, connections: number, durationMs: number, round: number): Promise<Figures> {
   const before = t.proxy.pid !== undefined ? treeTicks(t.proxy.pid) : undefined;
   const load = await gen.run(t.proxy.url, connections, durationMs);
   let cpuUsPerReq: number | null = null;
@@ -46,7 +46,7 @@ async function measure(gen: LoadGenerator, t: Target, connections: number, durat
     cpuUsPerReq = load.requests > 0 ? Math.round((cpuUs / load.requests) * 10) / 10 : null;
     rssMiB = Math.round((rssBytes(processTree(t.proxy.pid)) / 1024 / 1024) * 10) / 10;
   }
-  return { rps: Math.round(load.rps), p50Ms: load.p50Ms, p99Ms: load.p99Ms, p999Ms: load.p999Ms, errors: load.errors, requests: load.requests, rssMiB, cpuUsPerReq };
+  return { rps: Math.round(load.rps), p50Ms: load.p50Ms, p99Ms: load.p99Ms, p999Ms: load.p999Ms, maxMs: load.maxMs, errors: load.errors, requests: load.requests, rssMiB, cpuUsPerReq, round };
 }
 
 /** Rotates a list by `k`, so each round starts with a different proxy and drift hits all alike. */
@@ -177,14 +177,14 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
         const key = `${t.proxy.id}|${t.backend}|${c}`;
         try {
           if (cfg.ramp > 0) await gen.run(t.proxy.url, c, cfg.ramp);
-          const f = await measure(gen, t, c, cfg.duration);
+          const f = await measure(gen, t, c, cfg.duration, round + 1);
           const entry = runs.get(key) ?? { target: t, connections: c, rounds: [] };
           entry.rounds.push(f);
           runs.set(key, entry);
           done++;
           const eta = Math.round((((Date.now() - t0) / done) * (total - done)) / 1000);
           log(
-            `[${done}/${total}, ~${eta}s left] round ${round + 1} c${c} ${PROXY_LABELS[t.proxy.id]} (${t.backend}): ${formatRps(f.rps)} req/s, p99 ${formatMs(f.p99Ms)} ms, ` +
+            `[${done}/${total}, ~${eta}s left] round ${round + 1} c${c} ${PROXY_LABELS[t.proxy.id]} (${t.backend}): ${formatRps(f.rps)} req/s, p99 ${formatMs(f.p99Ms)} ms, max ${formatMs(f.maxMs)} ms, ` +
               `${f.cpuUsPerReq === null ? '' : `${f.cpuUsPerReq} µs/req, `}${f.errors} errors`,
           );
         } catch (err) {
@@ -220,7 +220,7 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
     finishedAt: new Date().toISOString(),
     command: `switchyard bench ${argv.join(' ')}`.trim(),
     machine: { cpus: cpus().length, cpuModel: cpuModel(), node: process.version, loadAverageAtStart: loadAtStart, versions },
-    settings: { rounds: cfg.rounds, durationMs: cfg.duration, warmupMs: cfg.warmup, connections: cfg.connections, proxies: cfg.proxies, variantProxies: cfg.variantProxies, smoke: cfg.smoke },
+    settings: { rounds: cfg.rounds, durationMs: cfg.duration, warmupMs: cfg.warmup, rampMs: cfg.ramp, connections: cfg.connections, proxies: cfg.proxies, variantProxies: cfg.variantProxies, smoke: cfg.smoke, strict: cfg.strict },
     loadGenerator: gen.name,
     rows,
     skipped,
@@ -236,10 +236,13 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
 
   const out: string[] = ['', `Switchyard bench, ${result.startedAt} (${gen.name}, ${cfg.rounds} round(s) of ${cfg.duration / 1000} s)`, ''];
   out.push(renderRatioTable(rows, cfg.rounds));
+  out.push(renderRounds(rows));
   out.push(renderChecks(result.checks));
   if (skipped.length) out.push('Not run:', ...skipped.map((s) => `  ${s.proxy}: ${s.reason}`), '');
   if (notes.length) out.push('Notes:', ...notes.map((n) => `  ${n}`), '');
   out.push(`Results: ${base}.json`, `Chart:   ${base}.svg`, '');
   process.stdout.write(out.join('\n'));
-  return rows.some((r) => r.median.rps > 0) ? 0 : 1;
+  if (!rows.some((r) => r.median.rps > 0)) return 1;
+  // --strict: a failed acceptance figure fails the run (a regression gate); n/a does not.
+  return cfg.strict && result.checks.some((c) => c.pass === false) ? 3 : 0;
 }

@@ -25,6 +25,7 @@ export const BENCH_OPTIONS = {
     env: ['SWITCHYARD_BENCH_BASELINE'],
     help: 'A built checkout (its dist/cli/switchyard.js) run as the proxy switchyard-baseline, for an A/B comparison in the same run, e.g. of CPU per request.',
   }),
+  strict: option({ type: boolean(), flag: 'strict', env: ['SWITCHYARD_BENCH_STRICT'], default: false, help: 'Exit with status 3 when an acceptance figure fails (a regression gate; figures not measured do not count).' }),
   smoke: option({ type: boolean(), flag: 'smoke', env: ['SWITCHYARD_BENCH_SMOKE'], default: false, help: 'A few seconds in all, to prove the bench works (CI): 1 round of 1 s at 32 connections, no warm-up; variant: direct and switchyard only.' }),
 } as const;
 

@@ -77,7 +77,31 @@ export function renderRatioTable(rows: readonly BenchRow[], rounds: number): str
   return out.join('\n');
 }
 
+/**
+ * Every measured run at the highest connection count (nginx backends): p99 and
+ * max per round, so a slow round shows instead of hiding under the median.
+ */
+export function renderRounds(rows: readonly BenchRow[]): string {
+  const nginxRows = rows.filter((r) => r.backend === 'nginx');
+  if (nginxRows.length === 0) return '';
+  const high = Math.max(...nginxRows.map((r) => r.connections));
+  const group = nginxRows.filter((r) => r.connections === high);
+  const rounds = Math.max(...group.map((r) => r.rounds.length));
+  if (rounds < 2) return '';
+  const head = ['proxy', ...Array.from({ length: rounds }, (_, i) => `round ${i + 1}`)];
+  const lines: string[][] = [head];
+  for (const r of group) {
+    const cells = [r.label];
+    for (let i = 1; i <= rounds; i++) {
+      const f = r.rounds.find((x, j) => (x.round ?? j + 1) === i);
+      cells.push(f === undefined ? '-' : `${formatMs(f.p99Ms)} / ${formatMs(f.maxMs)}`);
+    }
+    lines.push(cells);
+  }
+  return [`${high} connections, every round: p99 / max ms (the order of proxies rotates each round)`, ...align(lines), ''].join('\n');
+}
+
 export function renderChecks(checks: readonly Check[]): string {
   const mark = (p: boolean | null): string => (p === null ? ' n/a' : p ? 'pass' : 'FAIL');
-  return ['Issue 6 acceptance figures (this run):', ...checks.map((c) => `  [${mark(c.pass)}] ${c.name}: ${c.detail}`), ''].join('\n');
+  return ['Acceptance figures (this run):', ...checks.map((c) => `  [${mark(c.pass)}] ${c.name}: ${c.detail}`), ''].join('\n');
 }

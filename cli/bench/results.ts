@@ -4,12 +4,16 @@ export interface Figures {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly p999Ms: number;
+  /** The slowest request of the run (median of the runs' maxima in a row's median). */
+  readonly maxMs: number;
   readonly errors: number;
   readonly requests: number;
   /** Resident memory of the proxy's processes at the end of the run; null for `direct`. */
   readonly rssMiB: number | null;
   /** The proxy's own CPU time (utime + stime over its processes) per request, in µs; null for `direct`. */
   readonly cpuUsPerReq: number | null;
+  /** Which interleaved round (1-based) a measured run belongs to; absent in medians. */
+  readonly round?: number;
 }
 
 export type BackendVariant = 'nginx' | 'node';
@@ -43,7 +47,7 @@ export interface BenchResult {
   readonly finishedAt: string;
   readonly command: string;
   readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly node: string; readonly loadAverageAtStart: readonly number[]; readonly versions: Readonly<Record<string, string>> };
-  readonly settings: { readonly rounds: number; readonly durationMs: number; readonly warmupMs: number; readonly connections: readonly number[]; readonly proxies: readonly string[]; readonly variantProxies: readonly string[]; readonly smoke: boolean };
+  readonly settings: { readonly rounds: number; readonly durationMs: number; readonly warmupMs: number; readonly rampMs: number; readonly connections: readonly number[]; readonly proxies: readonly string[]; readonly variantProxies: readonly string[]; readonly smoke: boolean; readonly strict: boolean };
   readonly loadGenerator: 'wrk' | 'autocannon';
   readonly rows: BenchRow[];
   readonly skipped: Skipped[];
@@ -71,6 +75,7 @@ export function medianFigures(rounds: readonly Figures[]): Figures {
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
     p999Ms: median(rounds.map((r) => r.p999Ms)),
+    maxMs: median(rounds.map((r) => r.maxMs)),
     errors: rounds.reduce((s, r) => s + r.errors, 0),
     requests: rounds.reduce((s, r) => s + r.requests, 0),
     rssMiB: medianOrNull(rounds.map((r) => r.rssMiB)),

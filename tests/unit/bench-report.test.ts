@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import { renderBenchChart } from '../../cli/bench/bench-chart-svg.js';
 import { acceptanceChecks } from '../../cli/bench/checks.js';
 import { rotate } from '../../cli/bench/main.js';
-import { renderChecks, renderRatioTable } from '../../cli/bench/ratio-table.js';
+import { renderChecks, renderRatioTable, renderRounds } from '../../cli/bench/ratio-table.js';
 import { median, medianFigures, ratio, type BenchResult, type BenchRow, type Figures } from '../../cli/bench/results.js';
 
-const fig = (rps: number, p99Ms: number, cpuUsPerReq: number | null, errors = 0): Figures => ({ rps, p50Ms: p99Ms / 4, p99Ms, p999Ms: p99Ms * 2, errors, requests: rps * 5, rssMiB: cpuUsPerReq === null ? null : 50, cpuUsPerReq });
+const fig = (rps: number, p99Ms: number, cpuUsPerReq: number | null, errors = 0): Figures => ({ rps, p50Ms: p99Ms / 4, p99Ms, p999Ms: p99Ms * 2, maxMs: p99Ms * 4, errors, requests: rps * 5, rssMiB: cpuUsPerReq === null ? null : 50, cpuUsPerReq });
 const row = (proxy: string, connections: number, f: Figures): BenchRow => ({ proxy, label: proxy, backend: 'nginx', connections, rounds: [f], median: f });
 
 const ROWS: BenchRow[] = [
@@ -64,6 +64,41 @@ describe('bench results', () => {
     assert.equal(by.get('p99 vs nginx (c64)')!.pass, true, '4/2 = 2 ≤ 2.5');
     assert.equal(by.get('zero errors in every Switchyard run')!.pass, false);
     assert.match(renderChecks(checks), /\[FAIL\] zero errors in every Switchyard run: 1 errors/);
+  });
+
+  it('bounds the 256-connection tail in every round, not the median: one slow round fails, the first round included', () => {
+    const rounds = (proxy: string, p99s: number[], maxes: number[]): BenchRow => {
+      const rs = p99s.map((p, i) => ({ ...fig(20_000, p, 40), maxMs: maxes[i]!, round: i + 1 }));
+      return { proxy, label: proxy, backend: 'nginx', connections: 256, rounds: rs, median: medianFigures(rs) };
+    };
+    const nginx = rounds('nginx', [10, 12, 11], [20, 25, 22]);
+    const good = [rounds('switchyard', [18, 20, 21], [60, 70, 80]), rounds('switchyard-undici', [25, 30, 33], [90, 90, 90]), nginx];
+    const by = (rows: BenchRow[]) => new Map(acceptanceChecks(rows, [64, 256]).map((c) => [c.name, c]));
+    const ok = by(good);
+    assert.equal(ok.get('p99 every round, 1 process vs nginx (c256)')!.pass, true, '21/11 = 1.91 ≤ 2');
+    assert.equal(ok.get('max every round, 1 process vs nginx (c256)')!.pass, true, '80/22 = 3.6 ≤ 5');
+    assert.equal(ok.get('p99 every round, undici engine vs nginx (c256)')!.pass, true, '33/11 = 3.0 ≤ 3');
+    // The median of [300, 20, 21] is 21: only a per-round check sees the slow first round.
+    const slowFirst = by([rounds('switchyard', [300, 20, 21], [600, 70, 80]), nginx]);
+    const p99 = slowFirst.get('p99 every round, 1 process vs nginx (c256)')!;
+    assert.equal(p99.pass, false);
+    assert.match(p99.detail, /worst 30\.00× in round 1 \(300 vs 10 ms\)/);
+    assert.equal(slowFirst.get('max every round, 1 process vs nginx (c256)')!.pass, false, '600/20 = 30 > 5');
+    assert.equal(slowFirst.get('p99 every round, undici engine vs nginx (c256)')!.pass, null, 'not measured');
+    // Rounds pair by their number: a run missing in round 2 does not shift round 3 onto nginx's round 2.
+    const gap = rounds('switchyard', [18, 20, 21], [60, 70, 80]);
+    const shifted = { ...gap, rounds: [gap.rounds[0]!, gap.rounds[2]!] };
+    assert.match(by([shifted, nginx]).get('p99 every round, 1 process vs nginx (c256)')!.detail, /each of 2 rounds: 1\.80 1\.91/);
+    const table = renderRounds([rounds('switchyard', [300, 20, 21], [600, 70, 80]), nginx]);
+    assert.match(table, /^256 connections, every round: p99 \/ max ms/m);
+    assert.match(table.split('\n').find((l) => l.startsWith('switchyard'))!, /300 \/ 600\s+20\.0 \/ 70\.0\s+21\.0 \/ 80\.0$/);
+  });
+
+  it('compares with a --baseline checkout when one ran (A/B, same run)', () => {
+    const checks = new Map(acceptanceChecks([...ROWS, row('switchyard-baseline', 64, fig(30_000, 4, 36))], [64, 256]).map((c) => [c.name, c]));
+    assert.equal(checks.get('CPU/request vs baseline (c64)')!.pass, false, '40/36 = 1.11 > 1.1');
+    assert.equal(checks.get('p99 vs baseline (c64)')!.pass, true);
+    assert.equal(acceptanceChecks(ROWS, [64, 256]).some((c) => c.name.includes('baseline')), false, 'no baseline, no A/B rows');
   });
 
   it('draws the three panels side by side with one bar per proxy and connection count', () => {
