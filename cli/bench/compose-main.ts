@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../../common/config/options.js';
 import { composeBenchHelp, loadComposeBenchConfig } from './compose-options.js';
-import { wrkGenerator, type LoadSample } from './load-generator.js';
+import { autocannonGenerator, wrkGenerator, type LoadGenerator, type LoadSample } from './load-generator.js';
 import { clockTicksPerSecond, cpuDelta, treeTicks } from './proc-stats.js';
 import { formatMs, formatRps } from './ratio-table.js';
 import { median } from './results.js';
 import { rotate } from './main.js';
-import { timestamp } from './runtime.js';
+import { benchCli, timestamp } from './runtime.js';
 import { findProgram } from './tools.js';
 
 interface Path {
@@ -70,7 +70,6 @@ export async function runComposeBench(argv: readonly string[], env: NodeJS.Proce
     return 0;
   }
   const wrk = findProgram('wrk');
-  if (!wrk) throw new ConfigError('wrk is not installed (Debian: apt-get install wrk)');
   const balancer = findBalancer(cfg.project, cfg.network);
   const paths: Path[] = [
     { name: 'published', url: cfg.published },
@@ -80,7 +79,8 @@ export async function runComposeBench(argv: readonly string[], env: NodeJS.Proce
   const startedAt = new Date();
   const runs = new Map<Path['name'], Run[]>(paths.map((p) => [p.name, []]));
   try {
-    const gen = wrkGenerator(wrk, join(dir, 'report.lua'));
+    // wrk when installed (as make bench uses), else autocannon through switchyard load.
+    const gen: LoadGenerator = wrk ? wrkGenerator(wrk, join(dir, 'report.lua')) : autocannonGenerator(benchCli().cliArgs);
     for (let round = 0; round < cfg.rounds; round++) {
       for (const p of rotate(paths, round)) {
         if (cfg.ramp > 0) await gen.run(p.url, cfg.connections, cfg.ramp);
@@ -104,7 +104,7 @@ export async function runComposeBench(argv: readonly string[], env: NodeJS.Proce
   const fmt = (x: number | null, f: (n: number) => string): string => (x === null ? '-' : f(x));
   const lines = [
     '',
-    `Compose stack, ${cfg.connections} connections, medians of ${cfg.rounds} round(s) of ${cfg.duration / 1000} s (wrk -t1); the same balancer container both ways`,
+    `Compose stack, ${cfg.connections} connections, medians of ${cfg.rounds} round(s) of ${cfg.duration / 1000} s (${wrk ? 'wrk -t1' : 'autocannon'}); the same balancer container both ways`,
     'path        req/s    p50 ms   p99 ms   max ms   errors   balancer µs/req   docker-proxy µs/req',
   ];
   for (const p of paths) {
@@ -132,7 +132,7 @@ export async function runComposeBench(argv: readonly string[], env: NodeJS.Proce
   const outDir = resolve(cfg.out);
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `compose-${timestamp(startedAt)}.json`);
-  writeFileSync(file, `${JSON.stringify({ tool: 'switchyard-bench-compose', startedAt: startedAt.toISOString(), settings: cfg, paths, runs: Object.fromEntries(runs) }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ tool: 'switchyard-bench-compose', startedAt: startedAt.toISOString(), loadGenerator: wrk ? 'wrk' : 'autocannon', settings: cfg, paths, runs: Object.fromEntries(runs) }, null, 2)}\n`);
   lines.push(`Results: ${file}`, '');
   process.stdout.write(lines.join('\n'));
   return 0;

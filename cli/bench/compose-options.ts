@@ -18,7 +18,7 @@ export function composeBenchHelp(): string {
   return renderHelp(COMPOSE_BENCH_OPTIONS, {
     usage: 'switchyard bench-compose [options]',
     summary:
-      'Measure the running Compose stack (make up) two ways in one run: through its published port (localhost:9090, where Docker\'s userland proxy sits in the path) and straight to the balancer container\'s address on the stack network (the same balancer, no proxy in front). Prints req/s, p50, p99 and max per round and their medians, the ratio of the two, and the CPU per request of the balancer and of docker-proxy. Needs wrk and the docker CLI.',
+      'Measure the running Compose stack (make up) two ways in one run: through its published port (localhost:9090, where Docker\'s userland proxy sits in the path) and straight to the balancer container\'s address on the stack network (the same balancer, no proxy in front). Prints req/s, p50, p99 and max per round and their medians, the ratio of the two, and the CPU per request of the balancer and of docker-proxy. Needs the docker CLI; the load comes from wrk when installed, else autocannon.',
     footer: 'Example: make up && switchyard bench-compose --rounds 3 --connections 64',
   });
 }
