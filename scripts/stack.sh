@@ -181,6 +181,20 @@ routable_count() {
   { grep -o '"routable":true' <<<"$body" || true; } | wc -l
 }
 
+# Docker's userland proxy (docker-proxy) carries localhost:$PORT when the engine
+# runs with its default "userland-proxy": true; it costs about as much CPU per
+# request as the balancer itself (docs/performance.md, make bench-compose).
+userland_proxy_note() {
+  [[ -r /proc/self/comm ]] || return 0
+  local comm
+  for comm in /proc/[0-9]*/comm; do
+    if [[ $(cat "$comm" 2>/dev/null) == docker-proxy ]]; then
+      say "note: Docker's userland proxy (docker-proxy) is in the path of localhost:$PORT; for load tests set \"userland-proxy\": false in /etc/docker/daemon.json and restart dockerd (docs/performance.md)"
+      return 0
+    fi
+  done
+}
+
 wait_serving() {
   local want=$1 deadline=$((SECONDS + ${UP_TIMEOUT:-180})) n=0
   say "waiting for $want routable backends behind http://localhost:$PORT"
@@ -189,6 +203,7 @@ wait_serving() {
     if ((n >= want)) && http_get "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then
       say "up: $n backends behind http://localhost:$PORT (admin API http://127.0.0.1:$ADMIN_PORT/backends)"
       say "the admin token is SWITCHYARD_ADMIN_TOKEN in $PWD/.env (also $PWD/.secrets/admin_token): curl -H \"authorization: Bearer \$(cat .secrets/admin_token)\" http://127.0.0.1:$ADMIN_PORT/backends"
+      userland_proxy_note
       return 0
     fi
     sleep 0.5
