@@ -1,5 +1,5 @@
-import { STATUS_CODES } from 'node:http';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../../common/errors.js';
+import { errorBody, statusLine } from '../error-body.js';
 import { httpDate } from './http-date.js';
 
 /**
@@ -9,9 +9,8 @@ import { httpDate } from './http-date.js';
  * request, which has no body (its Content-Length still says how long it would be).
  */
 export function errorResponseText(code: ErrorCode, requestId: string, keepAlive: boolean, keepAliveSeconds: number, retryAfterSeconds: number | undefined, decision: string | null, head: boolean): string {
-  const entry = ERROR_CATALOGUE[code];
-  const body = `{"error":{"code":"${code}","message":"${entry.message}","requestId":${JSON.stringify(requestId)}}}`;
-  let text = `HTTP/1.1 ${entry.status} ${STATUS_CODES[entry.status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\ncache-control: no-store\r\n`;
+  const body = errorBody(code, requestId);
+  let text = `${statusLine(ERROR_CATALOGUE[code].status)}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\ncache-control: no-store\r\n`;
   if (retryAfterSeconds !== undefined) text += `retry-after: ${retryAfterSeconds}\r\n`;
   if (decision !== null) text += `x-lb-decision: ${decision}\r\n`;
   text += `date: ${httpDate()}\r\n`;

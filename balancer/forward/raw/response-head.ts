@@ -1,5 +1,5 @@
-import { STATUS_CODES } from 'node:http';
 import { responseFieldsText, type ResponseShape } from '../response-policy.js';
+import { statusLine } from '../error-body.js';
 import { httpDate } from './http-date.js';
 
 /** How the body goes to the client. */
@@ -18,7 +18,7 @@ export const enum Framing {
  * backend's Content-Length and Date were kept.
  */
 export function responseHeadStart(status: number, statusText: string, raw: readonly string[], shape: ResponseShape): string {
-  return `HTTP/1.1 ${status} ${statusText || STATUS_CODES[status] || 'unknown'}\r\n${responseFieldsText(raw, status < 200 || status === 204, shape)}`;
+  return `${statusLine(status, statusText)}\r\n${responseFieldsText(raw, status < 200 || status === 204, shape)}`;
 }
 
 /** The headers Node's http.Server adds itself: Date when missing, framing, Connection and Keep-Alive. */
