@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { adminUrl, dockerCli, E2E, ensureCopy, expectedFromDocker, make, projectContainers, proxyUrl, redisClient, registryEntries, replica, waitUntil } from './support/stack.js';
+import { adminUrl, dockerCli, E2E, ensureCopy, expectedFromDocker, make, projectContainers, proxyUrl, redisClient, registryEntries, replica, waitFor } from './support/stack.js';
 
 /**
  * Acceptance 1: from a clean copy of the project, `make up` builds and starts
@@ -85,7 +85,7 @@ describe('make up from a clean clone', () => {
   it('the registry holds exactly the running backends, with owner labels', async () => {
     const redis = await redisClient();
     try {
-      const entries = await waitUntil('registry = containers', async () => {
+      const entries = await waitFor('registry = containers', async () => {
         const e = await registryEntries(redis);
         return JSON.stringify(e.map((b) => `${b.id} ${b.url}`)) === JSON.stringify(await expectedFromDocker()) ? e : undefined;
       }, 10_000);

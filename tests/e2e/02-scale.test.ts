@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { DockerEventLog } from './support/events.js';
 import { describeLoad, LoadRun } from './support/load.js';
-import { ensureStack, make, nameOf, proxyUrl, replica, routable, waitUntil } from './support/stack.js';
+import { ensureStack, make, nameOf, proxyUrl, replica, routable, waitFor } from './support/stack.js';
 
 /**
  * Acceptance 2: scaled to 5 backends, each new one receives traffic within
@@ -26,7 +26,7 @@ describe('make scale N=5', () => {
       t.diagnostic(`make scale N=5: ${(scaled.ms / 1000).toFixed(1)} s`);
       const fresh = await Promise.all([4, 5].map((n) => replica(n)));
       const names = fresh.map(nameOf);
-      await waitUntil('traffic on all 5 backends', () => names.every((n) => load.records.some((r) => r.backend === n && r.status === 200)), 30_000);
+      await waitFor('traffic on all 5 backends', () => names.every((n) => load.records.some((r) => r.backend === n && r.status === 200)), 30_000);
       for (const c of fresh) {
         const started = await events.wait('start', c.Id);
         const healthy = await events.wait('health_status: healthy', c.Id);
@@ -48,7 +48,7 @@ describe('make scale N=5', () => {
     const load = new LoadRun({ url: proxyUrl, concurrency: 8, durationMs: 60_000, maxRequests: 500_000 });
     try {
       await make('scale', { N: 3 });
-      await waitUntil('3 routable backends', async () => (await routable()).length === 3, 15_000);
+      await waitFor('3 routable backends', async () => (await routable()).length === 3, 15_000);
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
       const r = await load.stop();

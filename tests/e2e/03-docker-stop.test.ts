@@ -3,7 +3,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
 import { DockerEventLog, RegistryFeed } from './support/events.js';
 import { describeLoad, LoadRun } from './support/load.js';
-import { docker, ensureStack, make, nameOf, proxyUrl, redisClient, replica, routable, sleep, waitUntil } from './support/stack.js';
+import { docker, ensureStack, make, nameOf, proxyUrl, redisClient, replica, routable, sleep, waitFor } from './support/stack.js';
 
 /**
  * Acceptance 3: `docker stop` of a backend under 32 concurrent GETs for at
@@ -71,7 +71,7 @@ describe('docker stop of a backend under load', () => {
     const victim = await replica(3);
     await make('start', { N: 3 });
     const t0 = Date.now();
-    await waitUntil('the restarted backend to be routable', async () => (await routable()).includes(nameOf(victim)), 20_000);
+    await waitFor('the restarted backend to be routable', async () => (await routable()).includes(nameOf(victim)), 20_000);
     t.diagnostic(`routable ${Date.now() - t0} ms after docker start`);
     const load = new LoadRun({ url: proxyUrl, concurrency: 4, durationMs: 1000, maxRequests: 300 });
     const r = await load.done;

@@ -3,7 +3,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
 import { DockerEventLog, RegistryFeed } from './support/events.js';
 import { describeLoad, LoadRun, nowMs } from './support/load.js';
-import { adminBackends, ensureStack, make, nameOf, proxyUrl, redisClient, registryEntries, replica, routable, sleep, waitUntil } from './support/stack.js';
+import { adminBackends, ensureStack, make, nameOf, proxyUrl, redisClient, registryEntries, replica, routable, sleep, waitFor } from './support/stack.js';
 
 /**
  * Acceptance 4: `docker kill` (SIGKILL) of a backend under the same load: no
@@ -35,7 +35,7 @@ describe('docker kill of a backend under load', () => {
     const kill = await events.wait('kill', victim.Id);
     // Watch the balancer's own view too, as fast as it can be read.
     let goneFromBalancerAt = 0;
-    const balancerWatch = waitUntil('the balancer to drop the backend', async () => {
+    const balancerWatch = waitFor('the balancer to drop the backend', async () => {
       const ids = (await adminBackends()).map((b) => b.id);
       if (!ids.includes(name)) goneFromBalancerAt = nowMs();
       return goneFromBalancerAt;
@@ -63,6 +63,6 @@ describe('docker kill of a backend under load', () => {
   it('make start brings it back', async () => {
     const victim = await replica(2);
     await make('start', { N: 2 });
-    await waitUntil('the restarted backend to be routable', async () => (await routable()).includes(nameOf(victim)), 20_000);
+    await waitFor('the restarted backend to be routable', async () => (await routable()).includes(nameOf(victim)), 20_000);
   });
 });

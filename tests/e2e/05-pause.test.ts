@@ -3,7 +3,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
 import { DockerEventLog, RegistryFeed } from './support/events.js';
 import { describeLoad, LoadRun } from './support/load.js';
-import { ensureStack, make, nameOf, proxyUrl, redisClient, replica, routable, sleep, waitUntil } from './support/stack.js';
+import { ensureStack, make, nameOf, proxyUrl, redisClient, replica, routable, sleep, waitFor } from './support/stack.js';
 
 /**
  * Acceptance 5: `docker pause` takes a backend out of rotation (the pause
@@ -34,12 +34,12 @@ describe('docker pause and unpause of a backend under load', () => {
     await make('pause', { N: 1 });
     const pause = await events.wait('pause', victim.Id);
     const removed = await feed.wait('remove', name, pause.at - 50, 5000);
-    await waitUntil('out of rotation', async () => !(await routable()).includes(name), 5000, 10);
+    await waitFor('out of rotation', async () => !(await routable()).includes(name), 5000, 10);
     await sleep(6000);
     await make('unpause', { N: 1 });
     const unpause = await events.wait('unpause', victim.Id);
     const back = await feed.wait('upsert', name, unpause.at - 50, 15_000);
-    await waitUntil('back in rotation', async () => (await routable()).includes(name), 10_000, 20);
+    await waitFor('back in rotation', async () => (await routable()).includes(name), 10_000, 20);
     const backInRotationAt = Date.now();
     const r = await load.done;
     t.diagnostic(describeLoad(r));

@@ -3,7 +3,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
 import { RegistryFeed } from './support/events.js';
 import { describeLoad, LoadRun, nowMs } from './support/load.js';
-import { dockerCli, ensureStack, expectedFromDocker, make, nameOf, proxyUrl, redisClient, registryEntries, replica, routable, sleep, waitUntil } from './support/stack.js';
+import { dockerCli, ensureStack, expectedFromDocker, make, nameOf, proxyUrl, redisClient, registryEntries, replica, routable, sleep, waitFor } from './support/stack.js';
 
 /** The registry as `id url` lines, read from Redis. */
 async function registryLines(redis: Redis): Promise<string[]> {
@@ -48,13 +48,13 @@ describe('controller restart and Redis outage under load', () => {
       await dockerCli('stop', controller);
       await make('scale', { N: 4 });
       const b4 = nameOf(await replica(4));
-      await waitUntil(`${b4} healthy`, async () => (await replica(4)).State.Health?.Status === 'healthy', 20_000, 100);
+      await waitFor(`${b4} healthy`, async () => (await replica(4)).State.Health?.Status === 'healthy', 20_000, 100);
       assert.ok(!(await registryLines(clients.redis)).some((l) => l.startsWith(`${b4} `)), 'nobody registers while the controller is down');
       const controllerStart = nowMs();
       await dockerCli('start', controller);
       const reg4 = await clients.feed.wait('upsert', b4, controllerStart, 20_000);
       t.diagnostic(`controller restarted: ${b4}, started while it was down, registered ${(reg4.at - controllerStart).toFixed(0)} ms after docker start of the controller`);
-      await waitUntil(`${b4} routable`, async () => (await routable()).includes(b4), 10_000);
+      await waitFor(`${b4} routable`, async () => (await routable()).includes(b4), 10_000);
 
       // 3. Redis stopped for 10 s; a backend starts meanwhile.
       const outageStart = nowMs();
@@ -67,10 +67,10 @@ describe('controller restart and Redis outage under load', () => {
       await dockerCli('start', redisName);
       const redisBack = nowMs();
       t.diagnostic(`Redis was down ${((redisBack - outageStart) / 1000).toFixed(1)} s`);
-      clients.redis = await waitUntil('Redis to answer again', () => redisClient(), 20_000, 200);
-      await waitUntil(`${b5} registered after Redis returned`, async () => (await registryLines(clients.redis!)).some((l) => l.startsWith(`${b5} `)), 30_000, 50);
+      clients.redis = await waitFor('Redis to answer again', () => redisClient(), 20_000, 200);
+      await waitFor(`${b5} registered after Redis returned`, async () => (await registryLines(clients.redis!)).some((l) => l.startsWith(`${b5} `)), 30_000, 50);
       t.diagnostic(`${b5}, started while Redis was down, registered ${(nowMs() - redisBack).toFixed(0)} ms after Redis returned`);
-      await waitUntil('5 routable backends', async () => (await routable()).length === 5, 20_000);
+      await waitFor('5 routable backends', async () => (await routable()).length === 5, 20_000);
       await sleep(2000);
     } finally {
       const r = await load.stop();
@@ -81,7 +81,7 @@ describe('controller restart and Redis outage under load', () => {
     // The registry equals the running, healthy backend containers, nothing more.
     const expected = await expectedFromDocker();
     assert.equal(expected.length, 5);
-    await waitUntil('registry = containers', async () => JSON.stringify(await registryLines(clients.redis!)) === JSON.stringify(expected), 10_000);
+    await waitFor('registry = containers', async () => JSON.stringify(await registryLines(clients.redis!)) === JSON.stringify(expected), 10_000);
     assert.deepEqual(await registryLines(clients.redis!), expected);
     assert.deepEqual((await routable()).sort(), expected.map((l) => l.split(' ')[0]));
   });

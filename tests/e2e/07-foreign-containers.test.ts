@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
-import { adminBackends, docker, dockerCli, E2E, ensureStack, expectedFromDocker, redisClient, registryEntries, replica, sleep, waitUntil } from './support/stack.js';
+import { adminBackends, docker, dockerCli, E2E, ensureStack, expectedFromDocker, redisClient, registryEntries, replica, sleep, waitFor } from './support/stack.js';
 
 
 /**
@@ -34,10 +34,10 @@ describe('containers that must not be registered', () => {
 
     // Let them all become healthy: their health events trigger reconciles.
     for (const n of Object.values(names)) {
-      await waitUntil(`${n} healthy`, async () => (await docker.getContainer(n).inspect()).State.Health?.Status === 'healthy', 30_000, 200);
+      await waitFor(`${n} healthy`, async () => (await docker.getContainer(n).inspect()).State.Health?.Status === 'healthy', 30_000, 200);
     }
     const controller = await replica(1, 'controller');
-    const logs = await waitUntil(
+    const logs = await waitFor(
       'the controller to report the wrong network',
       async () => {
         const text = await dockerCli('logs', '--since', '2m', controller.Id);

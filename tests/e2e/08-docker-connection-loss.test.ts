@@ -9,7 +9,7 @@ import { silentLogger } from '../../common/logger.js';
 import type { ContainerEvent } from '../../controller/container-source.js';
 import { DockerSource } from '../../controller/docker-source.js';
 import { nowMs } from './support/load.js';
-import { dockerCli, E2E, ensureStack, waitUntil } from './support/stack.js';
+import { dockerCli, E2E, ensureStack, waitFor } from './support/stack.js';
 
 /** A Unix socket in front of the engine's socket that the test can cut and restore. */
 class CuttableEngineSocket {
@@ -72,22 +72,22 @@ describe('the Docker event stream survives losing the engine', () => {
   });
 
   it('reconnects after the engine was unreachable for 2 s and sees the next events', async (t: TestContext) => {
-    await waitUntil('first connection', () => connects.length === 1, 10_000);
+    await waitFor('first connection', () => connects.length === 1, 10_000);
     await engine.cut();
     const cutAt = nowMs();
-    await waitUntil('the break to be noticed', () => disconnects.length >= 1, 5000);
+    await waitFor('the break to be noticed', () => disconnects.length >= 1, 5000);
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(connects.length, 1, 'no connection while the engine is away');
     // Backoff 100, 200, 400, 800 ms...: a handful of attempts in 2 s, not a busy loop.
     assert.ok(disconnects.length >= 2 && disconnects.length <= 6, `reconnect attempts with backoff (${disconnects.length})`);
     await engine.open();
     const backAt = nowMs();
-    await waitUntil('reconnected', () => connects.length === 2, 5000, 10);
+    await waitFor('reconnected', () => connects.length === 2, 5000, 10);
     t.diagnostic(`break noticed ${(disconnects[0]! - cutAt).toFixed(0)} ms after the cut; ${disconnects.length} failed attempts; reconnected ${(connects[1]! - backAt).toFixed(0)} ms after the engine returned`);
     assert.ok(connects[1]! - backAt < 1500, 'capped backoff: reconnected within one backoff step');
 
     const id = (await dockerCli('run', '-d', '--name', name, '--label', `${label}.enable=true`, '--label', `switchyard.e2e=${E2E.project}`, '--entrypoint', 'node', E2E.image, '-e', 'setTimeout(() => {}, 60000)')).trim();
-    const started = await waitUntil('the start event after the reconnection', () => events.find((e) => e.action === 'start' && e.containerId === id), 10_000);
+    const started = await waitFor('the start event after the reconnection', () => events.find((e) => e.action === 'start' && e.containerId === id), 10_000);
     assert.equal(started.name, name);
     const listed = await source.list();
     assert.deepEqual(

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { adminAuth, docker, dockerCli, E2E, ensureStack, expectedFromDocker, make, nameOf, projectContainers, proxyUrl, redisClient, registryEntries, registryNetwork, replica, stackSecret, waitUntil } from './support/stack.js';
+import { adminAuth, docker, dockerCli, E2E, ensureStack, expectedFromDocker, make, nameOf, projectContainers, proxyUrl, redisClient, registryEntries, registryNetwork, replica, stackSecret, waitFor } from './support/stack.js';
 
 /** Runs a Node script inside a container of the stack and returns what it printed. */
 async function nodeIn(container: string, script: string): Promise<string> {
@@ -60,7 +60,7 @@ describe('the Compose stack\'s trust boundaries', () => {
     // The controller works through it: the registry equals the running backends.
     const r = await redisClient();
     try {
-      await waitUntil('registry = containers', async () => JSON.stringify((await registryEntries(r)).map((b) => `${b.id} ${b.url}`)) === JSON.stringify(await expectedFromDocker()), 15_000, 200);
+      await waitFor('registry = containers', async () => JSON.stringify((await registryEntries(r)).map((b) => `${b.id} ${b.url}`)) === JSON.stringify(await expectedFromDocker()), 15_000, 200);
     } finally {
       r.disconnect();
     }

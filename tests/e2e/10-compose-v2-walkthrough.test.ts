@@ -3,7 +3,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { composeV2, ensureV2Copy, inV2Dir, V2, v2Containers, v2MakeEnv, v2ProxyUrl, v2Routable } from './support/compose-v2.js';
 import { describeLoad, LoadRun } from './support/load.js';
-import { sleep, waitUntil } from './support/stack.js';
+import { sleep, waitFor } from './support/stack.js';
 
 /**
  * Issue 13: the README's walk-through with Compose v2 (`docker compose`,
@@ -64,7 +64,7 @@ if (missing && process.env.CI === 'true') {
       const up = await make('up', { BACKENDS: 3 });
       t.diagnostic(`make up (Compose v2): ${(up.ms / 1000).toFixed(1)} s`);
       assert.match(up.output, /with docker compose v?2\./, 'stack.sh used Compose v2');
-      await waitUntil('3 routable backends', async () => (await v2Routable()).length === 3, 60_000);
+      await waitFor('3 routable backends', async () => (await v2Routable()).length === 3, 60_000);
       assert.deepEqual(await v2Routable(), names(1, 2, 3));
     });
 
@@ -72,14 +72,14 @@ if (missing && process.env.CI === 'true') {
       const before = await ids();
       const r = await inV2Dir('docker', ['compose', 'scale', 'backend=5']);
       const t0 = Date.now();
-      await waitUntil('5 routable backends', async () => (await v2Routable()).length === 5, 60_000);
+      await waitFor('5 routable backends', async () => (await v2Routable()).length === 5, 60_000);
       t.diagnostic(`docker compose scale backend=5: ${(r.ms / 1000).toFixed(1)} s, then 5 routable after ${Date.now() - t0} ms`);
       assert.deepEqual(await v2Routable(), names(1, 2, 3, 4, 5));
       assert.deepEqual(recreated(before, await ids()), []);
 
       // Back to 3 for the next way of scaling.
       await inV2Dir('docker', ['compose', 'scale', 'backend=3']);
-      await waitUntil('3 routable backends', async () => (await v2Routable()).length === 3, 60_000);
+      await waitFor('3 routable backends', async () => (await v2Routable()).length === 3, 60_000);
       assert.equal((await v2Containers('backend', true)).length, 3, 'scaling down removed the two extra containers');
     });
 
@@ -87,7 +87,7 @@ if (missing && process.env.CI === 'true') {
       const before = await ids();
       const r = await inV2Dir('docker', ['compose', 'up', '-d', '--scale', 'backend=5']);
       const t0 = Date.now();
-      await waitUntil('5 routable backends', async () => (await v2Routable()).length === 5, 60_000);
+      await waitFor('5 routable backends', async () => (await v2Routable()).length === 5, 60_000);
       t.diagnostic(`docker compose up -d --scale backend=5: ${(r.ms / 1000).toFixed(1)} s, then 5 routable after ${Date.now() - t0} ms`);
       assert.deepEqual(await v2Routable(), names(1, 2, 3, 4, 5));
       assert.deepEqual(recreated(before, await ids()), []);
@@ -98,7 +98,7 @@ if (missing && process.env.CI === 'true') {
       await sleep(2000);
       const stop = await inV2Dir('docker', ['stop', backendName(3)]);
       assert.equal(stop.output.trim(), backendName(3), 'docker stop takes the Compose v2 container name');
-      await waitUntil('4 routable backends', async () => (await v2Routable()).length === 4, 30_000);
+      await waitFor('4 routable backends', async () => (await v2Routable()).length === 4, 30_000);
       const r = await load.done;
       t.diagnostic(`docker stop: ${(stop.ms / 1000).toFixed(1)} s; ${describeLoad(r)}`);
       assert.equal(r.failed, 0, `failed requests:\n${r.failures.join('\n')}`);

@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../../common/logger.js';
 import { MemoryRegistry } from '../../common/registry/memory-registry.js';
 import type { Registry } from '../../common/registry/registry.js';
 import { get } from './http.js';
+import { waitFor } from './wait.js';
 
 /**
  * An in-process demo backend: traffic on a free loopback port, fault
@@ -155,11 +156,16 @@ export class TestBalancer {
 
   /** Resolves once `n` backends are routable. */
   async routable(n: number, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.lb.upstreams.routable.length !== n) {
-      if (Date.now() > deadline) throw new Error(`expected ${n} routable backends, have ${this.lb.upstreams.routable.map((u) => u.id).join(',') || 'none'}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(
+      `${n} routable backends`,
+      () => {
+        const ids = this.lb.upstreams.routable.map((u) => u.id);
+        if (ids.length === n) return true;
+        throw new Error(`have ${ids.join(',') || 'none'}`);
+      },
+      timeoutMs,
+      20,
+    );
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { docker, E2E, waitUntil } from './stack.js';
+import { docker, E2E, waitFor } from './stack.js';
 
 export interface SeenEvent {
   readonly action: string;
@@ -43,7 +43,7 @@ export class DockerEventLog {
   }
 
   wait(action: string, id: string, timeoutMs = 30_000): Promise<SeenEvent> {
-    return waitUntil(`docker event '${action}' of ${id.slice(0, 12)}`, () => this.find(action, id), timeoutMs, 10);
+    return waitFor(`docker event '${action}' of ${id.slice(0, 12)}`, () => this.find(action, id), timeoutMs, 10);
   }
 
   close(): void {
@@ -89,7 +89,7 @@ export class RegistryFeed {
   }
 
   wait(op: string, id: string, after: number, timeoutMs = 10_000): Promise<RegistryChange> {
-    return waitUntil(`registry ${op} of ${id}`, () => this.find(op, id, after), timeoutMs, 5);
+    return waitFor(`registry ${op} of ${id}`, () => this.find(op, id, after), timeoutMs, 5);
   }
 
   close(): void {

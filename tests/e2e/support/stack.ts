@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { decodeBackend } from '../../../common/registry/redis-schema.js';
 import type { BackendSpec } from '../../../common/backend.js';
+import { sleep, waitFor } from '../../helpers/wait.js';
 import { nowMs } from './load.js';
 
 const env = process.env;
@@ -90,7 +91,7 @@ export async function ensureCopy(): Promise<void> {
 export async function ensureStack(backends = 3): Promise<void> {
   await ensureCopy();
   await make('up', { BACKENDS: backends });
-  await waitUntil(`${backends} routable backends`, async () => (await routable()).length === backends, 60_000);
+  await waitFor(`${backends} routable backends`, async () => (await routable()).length === backends, 60_000);
 }
 
 // --- containers -----------------------------------------------------------------
@@ -210,24 +211,8 @@ export async function routable(): Promise<string[]> {
   return (await adminBackends().catch(() => [])).filter((b) => b.routable).map((b) => b.id);
 }
 
-export async function waitUntil<T>(what: string, check: () => Promise<T> | T, timeoutMs: number, intervalMs = 20): Promise<NonNullable<T>> {
-  const deadline = nowMs() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (nowMs() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(intervalMs);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+// One polling helper for every suite (tests/helpers/wait.ts).
+export { sleep, waitFor };
 
 /** `docker <args>` (for actions the Makefile has no target for). */
 export function dockerCli(...args: string[]): Promise<string> {
