@@ -6,7 +6,7 @@ BACKENDS ?= 3
 # Node.js 24 or newer runs everything here. When the `node` on PATH is older
 # (or missing), the targets that need one use the project's own Node 26,
 # fetched once from the npm registry into .cache/node/ (scripts/node-runtime.sh).
-NODE_GOALS := install build typecheck test unit integration e2e demo docs fuzz load bench bench-registry bench-compose soak
+NODE_GOALS := install build typecheck lint format test unit integration e2e demo docs fuzz load bench bench-registry bench-compose soak
 ifneq ($(filter $(NODE_GOALS),$(MAKECMDGOALS)),)
 PROJECT_NODE_BIN := $(shell bash scripts/node-runtime.sh --unless 24)
 ifneq ($(.SHELLSTATUS),0)
@@ -20,7 +20,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-concurrency=1 
 UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
 INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help install build typecheck test unit integration e2e demo docs screenshot clean up down scale stop kill start pause unpause fault logs ps compose-v2
+.PHONY: help install build typecheck lint format test unit integration e2e demo docs screenshot clean up down scale stop kill start pause unpause fault logs ps compose-v2
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,7 +37,14 @@ build: install ## compile TypeScript to dist/
 typecheck: install ## type-check sources, tests and scripts
 	npx tsc -p tsconfig.test.json
 
-test: typecheck unit integration e2e ## every test: unit, integration (real Redis, real sockets), end-to-end (real Docker)
+lint: install ## ESLint (type-aware: floating promises, unsafe any) and Prettier's check of every TypeScript file
+	npx eslint .
+	npx prettier --check '**/*.ts'
+
+format: install ## rewrite every TypeScript file in Prettier's format
+	npx prettier --write '**/*.ts'
+
+test: typecheck lint unit integration e2e ## every test: lint, unit, integration (real Redis, real sockets), end-to-end (real Docker)
 
 unit: install ## pure logic: strategies, health transitions, config, registry schema
 	$(NODE_TEST) $(UNIT_TESTS)

@@ -82,7 +82,16 @@ export function createBackendApp(state: BackendState, random: () => number = Mat
     });
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      res.json({ id: state.id, method: req.method, url: req.originalUrl, headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: size, bodySha1: sha1(body), remoteAddress: req.socket.remoteAddress });
+      res.json({
+        id: state.id,
+        method: req.method,
+        url: req.originalUrl,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        bodyBytes: size,
+        bodySha1: sha1(body),
+        remoteAddress: req.socket.remoteAddress,
+      });
     });
   });
 

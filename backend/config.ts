@@ -9,9 +9,20 @@ export const CONTROL_PORT_OFFSET = 10_000;
 const FAULTS_GROUP = 'Failure injection (also POST /fault on the control port at run time)';
 
 export const BACKEND_OPTIONS = {
-  port: option({ type: port(), flag: 'port', env: ['SWITCHYARD_BACKEND_PORT', 'PORT'], default: 8081, help: 'Port the backend serves traffic on (the port to register with a balancer).' }),
+  port: option({
+    type: port(),
+    flag: 'port',
+    env: ['SWITCHYARD_BACKEND_PORT', 'PORT'],
+    default: 8081,
+    help: 'Port the backend serves traffic on (the port to register with a balancer).',
+  }),
   host: option({ type: text({ min: 1 }), flag: 'host', env: ['SWITCHYARD_BACKEND_HOST'], default: '0.0.0.0', help: 'Address the backend serves traffic on.' }),
-  id: option({ type: text({ min: 1, max: 128 }), flag: 'id', env: ['SWITCHYARD_BACKEND_ID'], help: 'Name this backend reports in every answer (default: hostname:port).' }),
+  id: option({
+    type: text({ min: 1, max: 128 }),
+    flag: 'id',
+    env: ['SWITCHYARD_BACKEND_ID'],
+    help: 'Name this backend reports in every answer (default: hostname:port).',
+  }),
   controlPort: option({
     type: port(),
     flag: 'control-port',
@@ -19,13 +30,61 @@ export const BACKEND_OPTIONS = {
     help: `Port of the control listener, the only one that serves /fault (default: --port + ${CONTROL_PORT_OFFSET}, e.g. 8081 -> 18081, so backends on consecutive ports get consecutive control ports; --port - ${CONTROL_PORT_OFFSET} above ${65_535 - CONTROL_PORT_OFFSET}; a free port when --port is 0).`,
     group: 'Control listener',
   }),
-  controlHost: option({ type: text({ min: 1 }), flag: 'control-host', env: ['SWITCHYARD_CONTROL_HOST'], default: '127.0.0.1', help: 'Address the control listener binds to. Whoever reaches it can make this backend fail: keep it on loopback (in a container, reach it with docker exec: make fault).', group: 'Control listener' }),
-  latency: option({ type: duration(0, 600_000), flag: 'latency', env: ['SWITCHYARD_FAULT_LATENCY'], default: 0, help: 'Injected delay before every answer except /health.', group: FAULTS_GROUP }),
-  errorRate: option({ type: decimal(0, 1), flag: 'error-rate', env: ['SWITCHYARD_FAULT_ERROR_RATE'], default: 0, help: 'Share of requests answered with --error-status.', group: FAULTS_GROUP }),
-  errorStatus: option({ type: integer(400, 599), flag: 'error-status', env: ['SWITCHYARD_FAULT_ERROR_STATUS'], default: 500, help: 'Status of injected errors.', group: FAULTS_GROUP }),
-  unhealthy: option({ type: boolean(), flag: 'unhealthy', env: ['SWITCHYARD_FAULT_UNHEALTHY'], default: false, help: 'Answer /health with 503 while serving everything else.', group: FAULTS_GROUP }),
-  hang: option({ type: boolean(), flag: 'hang', env: ['SWITCHYARD_FAULT_HANG'], default: false, help: 'Accept requests on the traffic port and never answer them (the control port still answers).', group: FAULTS_GROUP }),
-  shutdownTimeout: option({ type: duration(0, 600_000), flag: 'shutdown-timeout', env: ['SWITCHYARD_SHUTDOWN_TIMEOUT'], default: 10_000, help: 'On SIGTERM, how long open requests may take to finish.' }),
+  controlHost: option({
+    type: text({ min: 1 }),
+    flag: 'control-host',
+    env: ['SWITCHYARD_CONTROL_HOST'],
+    default: '127.0.0.1',
+    help: 'Address the control listener binds to. Whoever reaches it can make this backend fail: keep it on loopback (in a container, reach it with docker exec: make fault).',
+    group: 'Control listener',
+  }),
+  latency: option({
+    type: duration(0, 600_000),
+    flag: 'latency',
+    env: ['SWITCHYARD_FAULT_LATENCY'],
+    default: 0,
+    help: 'Injected delay before every answer except /health.',
+    group: FAULTS_GROUP,
+  }),
+  errorRate: option({
+    type: decimal(0, 1),
+    flag: 'error-rate',
+    env: ['SWITCHYARD_FAULT_ERROR_RATE'],
+    default: 0,
+    help: 'Share of requests answered with --error-status.',
+    group: FAULTS_GROUP,
+  }),
+  errorStatus: option({
+    type: integer(400, 599),
+    flag: 'error-status',
+    env: ['SWITCHYARD_FAULT_ERROR_STATUS'],
+    default: 500,
+    help: 'Status of injected errors.',
+    group: FAULTS_GROUP,
+  }),
+  unhealthy: option({
+    type: boolean(),
+    flag: 'unhealthy',
+    env: ['SWITCHYARD_FAULT_UNHEALTHY'],
+    default: false,
+    help: 'Answer /health with 503 while serving everything else.',
+    group: FAULTS_GROUP,
+  }),
+  hang: option({
+    type: boolean(),
+    flag: 'hang',
+    env: ['SWITCHYARD_FAULT_HANG'],
+    default: false,
+    help: 'Accept requests on the traffic port and never answer them (the control port still answers).',
+    group: FAULTS_GROUP,
+  }),
+  shutdownTimeout: option({
+    type: duration(0, 600_000),
+    flag: 'shutdown-timeout',
+    env: ['SWITCHYARD_SHUTDOWN_TIMEOUT'],
+    default: 10_000,
+    help: 'On SIGTERM, how long open requests may take to finish.',
+  }),
   logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level.' }),
 } as const;
 
@@ -50,13 +109,14 @@ export function backendHelp(): string {
     usage: 'switchyard backend [options]',
     summary:
       'Run a demo backend. On --port, the traffic a balancer sends: GET / (any path) answers JSON saying who served it; /health for checks; /ws is a WebSocket echo; /echo returns the request as seen. On --control-port (loopback by default), /fault injects latency, errors, unhealthiness or hangs; the traffic port answers /fault with 404 like any unknown route.',
-    footer: "Example: switchyard backend --port 8082 --id b2 && curl -XPOST localhost:18082/fault -d '{\"latencyMs\":50}' -H content-type:application/json",
+    footer: 'Example: switchyard backend --port 8082 --id b2 && curl -XPOST localhost:18082/fault -d \'{"latencyMs":50}\' -H content-type:application/json',
   });
 }
 
 export function loadBackendConfig(sources: OptionSources): { config: BackendConfig; help: boolean } {
   const { values, help } = loadOptions(BACKEND_OPTIONS, sources);
   const controlPort = values.controlPort ?? defaultControlPort(values.port);
-  if (controlPort !== 0 && controlPort === values.port) throw new ConfigError(`--control-port ${controlPort} is the traffic port (--port); the control listener needs a port of its own`);
+  if (controlPort !== 0 && controlPort === values.port)
+    throw new ConfigError(`--control-port ${controlPort} is the traffic port (--port); the control listener needs a port of its own`);
   return { config: Object.freeze({ ...values, id: values.id ?? `${hostname()}:${values.port}`, controlPort }), help };
 }

@@ -48,5 +48,8 @@ export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv
   });
   await supervisor.start();
   state.port = http.address.port;
-  logger.info({ port: http.address.port, host: config.host, controlPort: control.address.port, controlHost: config.controlHost, faults: state.faults }, 'backend listening');
+  logger.info(
+    { port: http.address.port, host: config.host, controlPort: control.address.port, controlHost: config.controlHost, faults: state.faults },
+    'backend listening',
+  );
 }

@@ -199,12 +199,22 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     const engine = deps.settings.engine;
     this.forwarder =
       engine === 'http-proxy'
-        ? new HttpProxyForwarder(this, { connectTimeoutMs: deps.settings.pool.connectTimeoutMs, timeoutMs: deps.settings.pool.headersTimeoutMs, maxSockets: deps.settings.pool.connections })
+        ? new HttpProxyForwarder(this, {
+            connectTimeoutMs: deps.settings.pool.connectTimeoutMs,
+            timeoutMs: deps.settings.pool.headersTimeoutMs,
+            maxSockets: deps.settings.pool.connections,
+          })
         : engine === 'raw'
-          ? new RawForwarder(this, { pool: deps.settings.pool, maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs })
+          ? new RawForwarder(this, {
+              pool: deps.settings.pool,
+              maxHeaderSize: deps.settings.maxHeaderSize,
+              keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs,
+            })
           : new UndiciForwarder(this, deps.settings.pool.connections);
     this.tunnels = new WebSocketTunnels(this, deps.logger.child({ component: 'websocket' }));
-    this.server = createServer({ maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeout: deps.settings.keepAliveTimeoutMs, noDelay: true }, (req, res) => this.#onRequest(req, res));
+    this.server = createServer({ maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeout: deps.settings.keepAliveTimeoutMs, noDelay: true }, (req, res) =>
+      this.#onRequest(req, res),
+    );
     // One field more than the policy allows reaches it, so it can answer 431 instead of Node truncating.
     this.server.maxHeadersCount = this.limits.maxHeaders + 1;
     // Expect: answered by the policy (417) or, for 100-continue, after admission (HttpCall).
@@ -366,7 +376,13 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     return this.#explainHeader !== undefined && req.headers[this.#explainHeader] !== undefined;
   }
 
-  explain(ctx: PickContext, picked: Upstream | undefined, attempt: number, exclude: readonly Upstream[] | undefined, tried: readonly { id: string; code: string }[]): string {
+  explain(
+    ctx: PickContext,
+    picked: Upstream | undefined,
+    attempt: number,
+    exclude: readonly Upstream[] | undefined,
+    tried: readonly { id: string; code: string }[],
+  ): string {
     const all = this.router.candidates();
     const candidates = exclude && exclude.length ? all.filter((u) => !exclude.includes(u)) : all;
     const now = this.#now();
@@ -451,7 +467,15 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
 
   /** The request policy's verdict on a request http.Server parsed. */
   #verdictFor(req: IncomingMessage): PolicyVerdict {
-    const facts = { method: req.method ?? 'GET', target: req.url ?? '', major: req.httpVersionMajor, minor: req.httpVersionMinor, headers: req.rawHeaders, clientIp: clientAddress(req.socket.remoteAddress), proto: 'http' };
+    const facts = {
+      method: req.method ?? 'GET',
+      target: req.url ?? '',
+      major: req.httpVersionMajor,
+      minor: req.httpVersionMinor,
+      headers: req.rawHeaders,
+      clientIp: clientAddress(req.socket.remoteAddress),
+      proto: 'http',
+    };
     return evaluateRequest(facts, this.policy, this.#requestId, newVerdict());
   }
 
@@ -515,7 +539,8 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
       socket.destroy();
       return;
     }
-    const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'SWY_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'SWY_REQUEST_TIMEOUT' : 'SWY_BAD_REQUEST';
+    const code: ErrorCode =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 'SWY_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'SWY_REQUEST_TIMEOUT' : 'SWY_BAD_REQUEST';
     this.countError(code);
     this.#log.debug({ code: err.code, remote: socket.remoteAddress }, 'bad request from client');
     const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;

@@ -45,7 +45,10 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
   });
   const admin = adminPart(lb, config, logger, makeStrategy);
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 5000);
-  supervisor.add(registryPart(registry, config, logger)).add(admin).add(proxyPart(lb, config));
+  supervisor
+    .add(registryPart(registry, config, logger))
+    .add(admin)
+    .add(proxyPart(lb, config));
   await startUntilSignal(supervisor, logger);
   const proxyAddr = lb.server.address() as { port: number };
   logger.info(
@@ -68,11 +71,21 @@ async function runPrimary(config: BalancerConfig, workers: number, registry: Reg
   const cp = new ControlPlane({ config, workers, registry, logger });
   const admin = adminPart(cp, config, logger, strategyFactory(config));
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 10_000);
-  supervisor.add(registryPart(registry, config, logger)).add(admin).add({ name: 'workers', start: () => cp.start(), close: () => cp.close() });
+  supervisor
+    .add(registryPart(registry, config, logger))
+    .add(admin)
+    .add({ name: 'workers', start: () => cp.start(), close: () => cp.close() });
   await startUntilSignal(supervisor, logger);
   logger.info(
-    { port: config.port, host: config.host, adminPort: admin.address().port, workers, engine: config.engine, strategy: config.strategy, registry: config.redis ? redactUrl(config.redis) : 'memory' },
+    {
+      port: config.port,
+      host: config.host,
+      adminPort: admin.address().port,
+      workers,
+      engine: config.engine,
+      strategy: config.strategy,
+      registry: config.redis ? redactUrl(config.redis) : 'memory',
+    },
     'balancer listening',
   );
 }
-

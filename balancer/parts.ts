@@ -38,7 +38,12 @@ export function registryPart(registry: Registry, config: BalancerConfig, logger:
 }
 
 /** The admin API (express) on its own port, over a single balancer or a cluster's merged view. */
-export function adminPart(view: BalancerView, config: BalancerConfig, logger: Logger, makeStrategy: ReturnType<typeof strategyFactory>): NamedPart & { address(): AddressInfo } {
+export function adminPart(
+  view: BalancerView,
+  config: BalancerConfig,
+  logger: Logger,
+  makeStrategy: ReturnType<typeof strategyFactory>,
+): NamedPart & { address(): AddressInfo } {
   const adminLogger = logger.child({ component: 'admin' });
   const parts = createAdmin(view, {
     token: config.adminToken,

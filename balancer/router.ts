@@ -58,7 +58,14 @@ export class Router {
   #lastRefresh = 0;
   #panic = false;
 
-  constructor(deps: { upstreams: UpstreamSet; strategy: Strategy<Upstream>; settings: ResilienceSettings; events: EventLog; logger: Logger; now: () => number }) {
+  constructor(deps: {
+    upstreams: UpstreamSet;
+    strategy: Strategy<Upstream>;
+    settings: ResilienceSettings;
+    events: EventLog;
+    logger: Logger;
+    now: () => number;
+  }) {
     const s = deps.settings;
     this.#upstreams = deps.upstreams;
     this.#strategy = deps.strategy;
@@ -141,7 +148,10 @@ export class Router {
     const panic = set !== routable;
     if (panic !== this.#panic) {
       this.#panic = panic;
-      this.#log.warn({ healthy: routable.length, active: this.#upstreams.active.length, thresholdPercent: this.#panicPercent }, panic ? 'panic mode: balancing over all backends' : 'panic mode over');
+      this.#log.warn(
+        { healthy: routable.length, active: this.#upstreams.active.length, thresholdPercent: this.#panicPercent },
+        panic ? 'panic mode: balancing over all backends' : 'panic mode over',
+      );
     }
     return set;
   }

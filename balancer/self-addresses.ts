@@ -76,7 +76,12 @@ function localHosts(): string[] {
 }
 
 /** The addresses a balancer's config says it listens on: the proxy and the admin API. */
-export function configuredAddresses(config: { readonly host: string; readonly port: number; readonly adminHost: string; readonly adminPort: number }): SelfAddresses {
+export function configuredAddresses(config: {
+  readonly host: string;
+  readonly port: number;
+  readonly adminHost: string;
+  readonly adminPort: number;
+}): SelfAddresses {
   return new SelfAddresses([
     { host: config.host, port: config.port },
     { host: config.adminHost, port: config.adminPort },

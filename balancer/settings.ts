@@ -48,7 +48,9 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
             maxInFlight: share(config.maxInFlight),
             queueSize: config.queueSize === 0 ? 0 : share(config.queueSize),
             queueTimeoutMs: config.queueTimeout,
-            adaptive: config.adaptiveConcurrency ? { minLimit: share(config.adaptiveMinLimit), initialLimit: Math.min(share(config.adaptiveInitialLimit), share(config.maxInFlight)) } : undefined,
+            adaptive: config.adaptiveConcurrency
+              ? { minLimit: share(config.adaptiveMinLimit), initialLimit: Math.min(share(config.adaptiveInitialLimit), share(config.maxInFlight)) }
+              : undefined,
           }
         : undefined,
     pool: {
@@ -68,7 +70,6 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
     },
   };
 }
-
 
 /**
  * The Via pseudonym of a deployment that named none: the same for every

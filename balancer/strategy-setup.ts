@@ -15,8 +15,16 @@ export function strategyOptions(c: BalancerConfig): StrategyOptions {
     hashWeightOf: (u) => (u as unknown as Upstream).spec.weight,
     choiceCount: c.lrChoiceCount,
     activeRequestBias: c.lrActiveRequestBias,
-    dynamicWeights: { latencyHalfLifeMs: c.dwLatencyHalfLife, minWeightPercent: c.dwMinWeightPercent, blackoutMs: c.dwBlackout, failureWindowMs: c.dwFailureWindow },
-    sticky: c.stickyCookie && c.stickySecret ? { cookieName: c.stickyCookie, secret: c.stickySecret, maxAgeSeconds: c.stickyMaxAge ? Math.round(c.stickyMaxAge / 1000) : undefined } : undefined,
+    dynamicWeights: {
+      latencyHalfLifeMs: c.dwLatencyHalfLife,
+      minWeightPercent: c.dwMinWeightPercent,
+      blackoutMs: c.dwBlackout,
+      failureWindowMs: c.dwFailureWindow,
+    },
+    sticky:
+      c.stickyCookie && c.stickySecret
+        ? { cookieName: c.stickyCookie, secret: c.stickySecret, maxAgeSeconds: c.stickyMaxAge ? Math.round(c.stickyMaxAge / 1000) : undefined }
+        : undefined,
   };
 }
 
@@ -48,9 +56,20 @@ export function liveStrategyFactory(base: StrategyOptions): (name: string, optio
 
 export function resilienceSettings(c: BalancerConfig): ResilienceSettings {
   return {
-    outlier: { consecutiveFailures: c.outlierConsecutiveFailures, baseEjectionMs: c.outlierBaseEjection, maxEjectionMs: c.outlierMaxEjection, maxEjectionPercent: c.outlierMaxEjectionPercent },
+    outlier: {
+      consecutiveFailures: c.outlierConsecutiveFailures,
+      baseEjectionMs: c.outlierBaseEjection,
+      maxEjectionMs: c.outlierMaxEjection,
+      maxEjectionPercent: c.outlierMaxEjectionPercent,
+    },
     breaker: c.breaker
-      ? { failureRatio: c.breakerFailureRatio, minRequests: c.breakerMinRequests, windowMs: c.breakerWindow, openMs: c.breakerOpen, halfOpenRequests: c.breakerHalfOpenRequests }
+      ? {
+          failureRatio: c.breakerFailureRatio,
+          minRequests: c.breakerMinRequests,
+          windowMs: c.breakerWindow,
+          openMs: c.breakerOpen,
+          halfOpenRequests: c.breakerHalfOpenRequests,
+        }
       : undefined,
     retryBudget: { ratio: c.retryBudgetRatio, minPerSecond: c.retryBudgetMin, windowMs: c.retryBudgetWindow },
     slowStart: { windowMs: c.slowStart, aggression: c.slowStartAggression, minWeightPercent: c.slowStartMinWeightPercent },

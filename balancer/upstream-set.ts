@@ -147,7 +147,10 @@ export class UpstreamSet {
     else for (const u of added) this.#opts.onAdded(u);
     if (added.length > LOGGED_CHANGES_PER_SNAPSHOT || removed.length > LOGGED_CHANGES_PER_SNAPSHOT) {
       const ms = Math.round((performance.now() - t0) * 10) / 10;
-      this.#log.info({ version: snapshot.version, added: added.length, removed: removed.length, total: this.#byId.size, ms, preparedMs }, 'registry snapshot applied');
+      this.#log.info(
+        { version: snapshot.version, added: added.length, removed: removed.length, total: this.#byId.size, ms, preparedMs },
+        'registry snapshot applied',
+      );
     }
   }
 
@@ -266,7 +269,10 @@ export class UpstreamSet {
     } else this.#log.debug(fields, 'backend removed');
     this.#opts.onRemoved(u);
     // In-flight requests finish on the old pool; close() waits for them.
-    const p = u.closePool().catch(() => undefined).finally(() => this.#closing.delete(p));
+    const p = u
+      .closePool()
+      .catch(() => undefined)
+      .finally(() => this.#closing.delete(p));
     this.#closing.add(p);
   }
 
@@ -276,7 +282,8 @@ export class UpstreamSet {
     if (!loud) {
       // The dashboard's event log keeps 200 lines: one for the lot, not 10,000.
       this.#opts.events?.add('registered', undefined, `${added.length} backends`);
-      if (this.#log.isLevelEnabled('debug')) for (const u of added) this.#log.debug({ backendId: u.id, url: u.url, weight: u.spec.weight, state: u.spec.state }, 'backend registered');
+      if (this.#log.isLevelEnabled('debug'))
+        for (const u of added) this.#log.debug({ backendId: u.id, url: u.url, weight: u.spec.weight, state: u.spec.state }, 'backend registered');
       return;
     }
     for (const u of added) {

@@ -9,7 +9,13 @@ export const DEMO_OPTIONS = {
   backends: option({ type: integer(1, 50), flag: 'backends', env: ['SWITCHYARD_DEMO_BACKENDS'], default: 3, help: 'How many backends to start.' }),
   port: option({ type: port(), flag: 'port', env: ['SWITCHYARD_PORT'], default: 9090, help: 'Port of the balancer.' }),
   adminPort: option({ type: port(), flag: 'admin-port', env: ['SWITCHYARD_ADMIN_PORT'], default: 9091, help: 'Port of the admin API.' }),
-  basePort: option({ type: port(), flag: 'base-port', env: ['SWITCHYARD_DEMO_BASE_PORT'], default: 8081, help: 'Port of the first backend; the others follow.' }),
+  basePort: option({
+    type: port(),
+    flag: 'base-port',
+    env: ['SWITCHYARD_DEMO_BASE_PORT'],
+    default: 8081,
+    help: 'Port of the first backend; the others follow.',
+  }),
   controlBasePort: option({
     type: port(),
     flag: 'control-base-port',
@@ -17,8 +23,19 @@ export const DEMO_OPTIONS = {
     help: `Control port (fault injection, on 127.0.0.1) of the first backend; the others follow (default: --base-port + ${CONTROL_PORT_OFFSET}, e.g. 18081).`,
   }),
   strategy: option({ type: oneOf(STRATEGY_NAMES), flag: 'strategy', env: ['SWITCHYARD_STRATEGY'], default: 'round-robin', help: 'Load-balancing strategy.' }),
-  redis: option({ type: redisUrl(), flag: 'redis', env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'], help: 'Use this Redis as the registry; without it the registry is in memory.' }),
-  verbose: option({ type: boolean(), flag: 'verbose', env: ['SWITCHYARD_DEMO_VERBOSE'], default: false, help: 'Show every log line of the children, debug level included.' }),
+  redis: option({
+    type: redisUrl(),
+    flag: 'redis',
+    env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'],
+    help: 'Use this Redis as the registry; without it the registry is in memory.',
+  }),
+  verbose: option({
+    type: boolean(),
+    flag: 'verbose',
+    env: ['SWITCHYARD_DEMO_VERBOSE'],
+    default: false,
+    help: 'Show every log line of the children, debug level included.',
+  }),
 } as const;
 
 type DemoConfig = OptionValues<typeof DEMO_OPTIONS> & { readonly controlBasePort: number };
@@ -83,11 +100,37 @@ export async function runDemo(argv: readonly string[], env: NodeJS.ProcessEnv): 
   for (let i = 0; i < cfg.backends; i++) {
     const id = `backend-${i + 1}`;
     const p = cfg.basePort + i;
-    start(id, ['backend', '--port', String(p), '--host', '127.0.0.1', '--id', id, '--control-port', String(cfg.controlBasePort + i), '--control-host', '127.0.0.1']);
+    start(id, [
+      'backend',
+      '--port',
+      String(p),
+      '--host',
+      '127.0.0.1',
+      '--id',
+      id,
+      '--control-port',
+      String(cfg.controlBasePort + i),
+      '--control-host',
+      '127.0.0.1',
+    ]);
     backendUrls.push(`${id}=http://127.0.0.1:${p}`);
   }
   // Checks every second so a killed backend shows on the dashboard at once.
-  const lbArgs = ['balancer', '--port', String(cfg.port), '--admin-port', String(cfg.adminPort), '--strategy', cfg.strategy, '--health-interval', '1s', '--health-timeout', '500ms', '--backends', backendUrls.join(',')];
+  const lbArgs = [
+    'balancer',
+    '--port',
+    String(cfg.port),
+    '--admin-port',
+    String(cfg.adminPort),
+    '--strategy',
+    cfg.strategy,
+    '--health-interval',
+    '1s',
+    '--health-timeout',
+    '500ms',
+    '--backends',
+    backendUrls.join(','),
+  ];
   if (cfg.redis) lbArgs.push('--redis', cfg.redis);
   const balancer = start('balancer', lbArgs);
 
@@ -127,12 +170,19 @@ export async function runDemo(argv: readonly string[], env: NodeJS.ProcessEnv): 
 /** Every child needs ports of its own: both rows of backend ports must fit and overlap nothing. */
 function checkPorts(cfg: DemoConfig): void {
   const n = cfg.backends;
-  const rows = [['--base-port', cfg.basePort], ['--control-base-port', cfg.controlBasePort]] as const;
+  const rows = [
+    ['--base-port', cfg.basePort],
+    ['--control-base-port', cfg.controlBasePort],
+  ] as const;
   for (const [flag, base] of rows) {
-    if (base === 0 || base + n - 1 > 65_535) throw new ConfigError(`${flag} ${base}: ${n} backends need ports ${base} to ${base + n - 1}, each from 1 to 65535`);
+    if (base === 0 || base + n - 1 > 65_535)
+      throw new ConfigError(`${flag} ${base}: ${n} backends need ports ${base} to ${base + n - 1}, each from 1 to 65535`);
   }
   const used = [...rows.flatMap(([, base]) => Array.from({ length: n }, (_, i) => base + i)), ...[cfg.port, cfg.adminPort].filter((p) => p !== 0)];
-  if (new Set(used).size !== used.length) throw new ConfigError(`--base-port ${cfg.basePort} and --control-base-port ${cfg.controlBasePort} give ${n} backends ports that overlap each other, --port or --admin-port`);
+  if (new Set(used).size !== used.length)
+    throw new ConfigError(
+      `--base-port ${cfg.basePort} and --control-base-port ${cfg.controlBasePort} give ${n} backends ports that overlap each other, --port or --admin-port`,
+    );
 }
 
 async function waitReady(cfg: DemoConfig): Promise<boolean> {
@@ -158,7 +208,11 @@ function printBanner(cfg: DemoConfig, children: readonly Child[]): void {
     `  proxy      http://localhost:${cfg.port}`,
     `  admin API  http://127.0.0.1:${cfg.adminPort}/backends`,
     `  dashboard  http://127.0.0.1:${cfg.adminPort}/`,
-    ...children.filter((c) => c.name.startsWith('backend')).map((c, i) => `  ${c.name.padEnd(10)} http://127.0.0.1:${cfg.basePort + i}   faults http://127.0.0.1:${cfg.controlBasePort + i}/fault   pid ${c.proc.pid}`),
+    ...children
+      .filter((c) => c.name.startsWith('backend'))
+      .map(
+        (c, i) => `  ${c.name.padEnd(10)} http://127.0.0.1:${cfg.basePort + i}   faults http://127.0.0.1:${cfg.controlBasePort + i}/fault   pid ${c.proc.pid}`,
+      ),
     '',
     'Try:',
     `  for i in $(seq 6); do curl -s localhost:${cfg.port}; echo; done`,

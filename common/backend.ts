@@ -90,7 +90,10 @@ export function parseBackendSpec(input: unknown): ParseResult<BackendSpec> {
 export function parseBackendList(text: string): BackendSpec[] {
   const out: BackendSpec[] = [];
   const seen = new Set<string>();
-  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = item.indexOf('=');
     const hasId = eq > 0 && !item.slice(0, eq).includes('/');
     const parsed = parseBackendSpec(hasId ? { id: item.slice(0, eq), url: item.slice(eq + 1) } : { url: item });

@@ -7,7 +7,8 @@ import { collectDefaultMetrics, type Registry } from 'prom-client';
  */
 export function collectProcessMetrics(registry: Registry, prefix: string): void {
   collectDefaultMetrics({ register: registry, prefix });
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(`${prefix}${name}`);
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(`${prefix}${name}`);
 }
 
 export type Labels = Record<string, string | number>;
@@ -42,5 +43,3 @@ export class ViewMetric {
     return { name: this.name, help: this.help, type: this.type, values: this.#read(), aggregator: this.aggregator };
   }
 }
-
-

@@ -46,7 +46,14 @@ export const CONTROLLER_OPTIONS = {
     group: 'Docker',
   }),
 
-  redis: option({ type: redisUrl(), flag: 'redis', env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'], help: 'Redis registry URL (redis://user:password@host:port/db; required).', group: 'Registry', secret: true }),
+  redis: option({
+    type: redisUrl(),
+    flag: 'redis',
+    env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'],
+    help: 'Redis registry URL (redis://user:password@host:port/db; required).',
+    group: 'Registry',
+    secret: true,
+  }),
   redisPrefix: option({
     type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9:_{}.-]+$/, expected: 'letters, digits and : _ - . { }' }),
     flag: 'redis-prefix',
@@ -55,7 +62,14 @@ export const CONTROLLER_OPTIONS = {
     help: 'Prefix of every registry key in Redis.',
     group: 'Registry',
   }),
-  registryPoll: option({ type: duration(50, 600_000), flag: 'registry-poll', env: ['SWITCHYARD_REGISTRY_POLL'], default: 500, help: 'How often the registry version is polled.', group: 'Registry' }),
+  registryPoll: option({
+    type: duration(50, 600_000),
+    flag: 'registry-poll',
+    env: ['SWITCHYARD_REGISTRY_POLL'],
+    default: 500,
+    help: 'How often the registry version is polled.',
+    group: 'Registry',
+  }),
   leaseTtl: option({
     type: duration(1000, 600_000),
     flag: 'lease-ttl',
@@ -64,11 +78,38 @@ export const CONTROLLER_OPTIONS = {
     help: 'Lifetime of the writer lease in Redis; a standby controller takes over at most this long after the writer stops renewing it.',
     group: 'Registry',
   }),
-  instanceId: option({ type: text({ min: 1, max: 128 }), flag: 'instance-id', env: ['SWITCHYARD_INSTANCE_ID'], help: 'Name of this controller in logs and in the lease (default: hostname-pid).', group: 'Registry' }),
+  instanceId: option({
+    type: text({ min: 1, max: 128 }),
+    flag: 'instance-id',
+    env: ['SWITCHYARD_INSTANCE_ID'],
+    help: 'Name of this controller in logs and in the lease (default: hostname-pid).',
+    group: 'Registry',
+  }),
 
-  metricsPort: option({ type: port(), flag: 'metrics-port', env: ['SWITCHYARD_METRICS_PORT'], default: 9092, help: 'Port of the controller\'s /metrics (Prometheus) and /healthz.', group: 'Observability' }),
-  metricsHost: option({ type: text({ min: 1 }), flag: 'metrics-host', env: ['SWITCHYARD_METRICS_HOST'], default: '127.0.0.1', help: 'Address /metrics binds to (the Compose stack sets 0.0.0.0 and publishes nothing).', group: 'Observability' }),
-  logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level.', group: 'Observability' }),
+  metricsPort: option({
+    type: port(),
+    flag: 'metrics-port',
+    env: ['SWITCHYARD_METRICS_PORT'],
+    default: 9092,
+    help: "Port of the controller's /metrics (Prometheus) and /healthz.",
+    group: 'Observability',
+  }),
+  metricsHost: option({
+    type: text({ min: 1 }),
+    flag: 'metrics-host',
+    env: ['SWITCHYARD_METRICS_HOST'],
+    default: '127.0.0.1',
+    help: 'Address /metrics binds to (the Compose stack sets 0.0.0.0 and publishes nothing).',
+    group: 'Observability',
+  }),
+  logLevel: option({
+    type: oneOf(LOG_LEVELS),
+    flag: 'log-level',
+    env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'],
+    default: 'info',
+    help: 'Log level.',
+    group: 'Observability',
+  }),
 } as const;
 
 export interface ControllerConfig extends OptionValues<typeof CONTROLLER_OPTIONS> {

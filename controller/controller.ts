@@ -283,7 +283,12 @@ export class DockerController implements Lifecycle {
     const reg = this.#registry.status();
     if (!reg.synced) throw new Error(reg.syncError ? `the registry cannot be read: ${reg.syncError}` : 'the registry has not loaded a snapshot yet');
     const seq = this.#factsSeq;
-    const desired = toBackends(facts, { network: this.#settings.network, labelPrefix: this.#settings.labelPrefix, project: this.#settings.project, stopping: this.#stopping });
+    const desired = toBackends(facts, {
+      network: this.#settings.network,
+      labelPrefix: this.#settings.labelPrefix,
+      project: this.#settings.project,
+      stopping: this.#stopping,
+    });
     this.#desiredCount = desired.backends.length;
     this.#report(desired.skipped);
     const actual = this.#registry.current();
@@ -316,7 +321,10 @@ export class DockerController implements Lifecycle {
     for (const id of this.#refusedReported) if (!desired.backends.some((b) => b.id === id)) this.#refusedReported.delete(id);
     if (!this.#synced) {
       this.#synced = true;
-      this.#log.info({ backends: desired.backends.length, containers: facts.length, skipped: desired.skipped.length, writes: plan.operations.length }, 'registry in step with containers');
+      this.#log.info(
+        { backends: desired.backends.length, containers: facts.length, skipped: desired.skipped.length, writes: plan.operations.length },
+        'registry in step with containers',
+      );
     }
   }
 

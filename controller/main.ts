@@ -21,7 +21,12 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
   }
   const config = loaded.config;
   const logger = createLogger('controller', config.logLevel, undefined, { instance: config.instanceId });
-  const registry = new RedisRegistry({ url: config.redis, prefix: config.redisPrefix, pollIntervalMs: config.registryPoll, logger: logger.child({ component: 'registry' }) });
+  const registry = new RedisRegistry({
+    url: config.redis,
+    prefix: config.redisPrefix,
+    pollIntervalMs: config.registryPoll,
+    logger: logger.child({ component: 'registry' }),
+  });
   const lease = new RedisLease({
     url: config.redis,
     key: `${config.redisPrefix}controller-lease:${config.network}`,
@@ -42,8 +47,17 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     lease,
     logger: logger.child({ component: 'reconcile' }),
   });
-  const metrics = createControllerMetrics({ instanceId: config.instanceId, counters: () => controller.counters(), status: () => controller.status(), registry });
-  const metricsService = new HttpService('metrics', metricsHandler(metrics, () => controller.status()), { port: config.metricsPort, host: config.metricsHost, graceMs: 1000 });
+  const metrics = createControllerMetrics({
+    instanceId: config.instanceId,
+    counters: () => controller.counters(),
+    status: () => controller.status(),
+    registry,
+  });
+  const metricsService = new HttpService(
+    'metrics',
+    metricsHandler(metrics, () => controller.status()),
+    { port: config.metricsPort, host: config.metricsHost, graceMs: 1000 },
+  );
   const supervisor = new Supervisor(logger, 10_000);
   supervisor
     .add(metricsService)

@@ -7,7 +7,9 @@ export function metricsHandler(metrics: Registry, status: () => ControllerStatus
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":{"code":"SWY_ADMIN_BAD_REQUEST","message":"only GET and HEAD"}}\n');
+      res
+        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' })
+        .end('{"error":{"code":"SWY_ADMIN_BAD_REQUEST","message":"only GET and HEAD"}}\n');
       return;
     }
     if (path === '/metrics') {
@@ -21,6 +23,8 @@ export function metricsHandler(metrics: Registry, status: () => ControllerStatus
       res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: 'ok', ...status() })}\n`);
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"SWY_ADMIN_NOT_FOUND","message":"no such route: GET /metrics or /healthz"}}\n');
+    res
+      .writeHead(404, { 'content-type': 'application/json' })
+      .end('{"error":{"code":"SWY_ADMIN_NOT_FOUND","message":"no such route: GET /metrics or /healthz"}}\n');
   };
 }

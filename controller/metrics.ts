@@ -30,7 +30,9 @@ export function createControllerMetrics(view: ControllerMetricsView): Registry {
       const events = view.counters().events;
       return EVENT_KINDS.map((kind) => ({ labels: { kind }, value: events.get(kind) ?? 0 }));
     }),
-    new ViewMetric('switchyard_controller_reconciles_total', 'Full reconciles completed (listing, diff, writes).', 'counter', () => one(view.counters().reconciles)),
+    new ViewMetric('switchyard_controller_reconciles_total', 'Full reconciles completed (listing, diff, writes).', 'counter', () =>
+      one(view.counters().reconciles),
+    ),
     new ViewMetric('switchyard_controller_reconcile_failures_total', 'Reconciles that failed (Docker or Redis unreachable) and were retried.', 'counter', () =>
       one(view.counters().reconcileFailures),
     ),
@@ -43,17 +45,28 @@ export function createControllerMetrics(view: ControllerMetricsView): Registry {
     }),
     new ViewMetric('switchyard_controller_leader', '1 while this controller holds the writer lease.', 'gauge', () => one(view.status().leader ? 1 : 0)),
     new ViewMetric('switchyard_controller_desired_backends', 'Backends the running, labelled containers call for.', 'gauge', () => one(view.status().desired)),
-    new ViewMetric('switchyard_controller_stopping_containers', 'Containers whose stop signal was seen and that still run.', 'gauge', () => one(view.status().stopping)),
-    new ViewMetric('switchyard_controller_last_reconcile_timestamp_seconds', 'When the last reconcile completed (Unix time; 0 before the first).', 'gauge', () =>
-      one((view.status().lastReconcileAt ?? 0) / 1000),
+    new ViewMetric('switchyard_controller_stopping_containers', 'Containers whose stop signal was seen and that still run.', 'gauge', () =>
+      one(view.status().stopping),
     ),
-    new ViewMetric('switchyard_controller_docker_connected', '1 while the Docker event stream is connected.', 'gauge', () => one(view.counters().dockerConnected ? 1 : 0)),
+    new ViewMetric(
+      'switchyard_controller_last_reconcile_timestamp_seconds',
+      'When the last reconcile completed (Unix time; 0 before the first).',
+      'gauge',
+      () => one((view.status().lastReconcileAt ?? 0) / 1000),
+    ),
+    new ViewMetric('switchyard_controller_docker_connected', '1 while the Docker event stream is connected.', 'gauge', () =>
+      one(view.counters().dockerConnected ? 1 : 0),
+    ),
     new ViewMetric('switchyard_controller_docker_reconnects_total', 'Times the Docker event stream was connected again after a loss.', 'counter', () =>
       one(view.counters().dockerReconnects),
     ),
     new ViewMetric('switchyard_controller_registry_connected', '1 while Redis is reachable.', 'gauge', () => one(view.registry.status().connected ? 1 : 0)),
-    new ViewMetric('switchyard_controller_registry_version', 'Registry version the controller last loaded.', 'gauge', () => one(view.registry.current().version)),
-    new ViewMetric('switchyard_controller_registered_backends', 'Backends in the registry as the controller last loaded it.', 'gauge', () => one(view.registry.current().backends.length)),
+    new ViewMetric('switchyard_controller_registry_version', 'Registry version the controller last loaded.', 'gauge', () =>
+      one(view.registry.current().version),
+    ),
+    new ViewMetric('switchyard_controller_registered_backends', 'Backends in the registry as the controller last loaded it.', 'gauge', () =>
+      one(view.registry.current().backends.length),
+    ),
   ];
   for (const v of views) registry.registerMetric(v as unknown as Metric);
   return registry;

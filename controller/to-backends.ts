@@ -127,7 +127,13 @@ export function toBackends(containers: readonly ContainerFacts[], opts: ToBacken
     const service = c.labels[COMPOSE_SERVICE_LABEL];
     if (project !== undefined) labels.project = project;
     if (service !== undefined) labels.service = service;
-    const parsed = parseBackendSpec({ id, url: `http://${hostForUrl(net.ip)}:${port}`, weight: weightText ?? undefined, state: draining ? 'draining' : 'active', labels });
+    const parsed = parseBackendSpec({
+      id,
+      url: `http://${hostForUrl(net.ip)}:${port}`,
+      weight: weightText ?? undefined,
+      state: draining ? 'draining' : 'active',
+      labels,
+    });
     if (!parsed.ok) {
       skip(parsed.reason, true);
       continue;

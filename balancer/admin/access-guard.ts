@@ -41,6 +41,8 @@ export function accessGuard(token: string | undefined, sessions: SessionStore) {
     const header = req.headers.authorization;
     if (header !== undefined && /^bearer /i.test(header) && matches(header.slice(7).trim())) return next();
     if (sessions.valid(readCookie(req.headers.cookie, SESSION_COOKIE))) return next();
-    sendAdminError(res, 401, 'SWY_ADMIN_UNAUTHORIZED', 'a valid bearer token or dashboard session is required', { 'www-authenticate': 'Bearer realm="switchyard-admin"' });
+    sendAdminError(res, 401, 'SWY_ADMIN_UNAUTHORIZED', 'a valid bearer token or dashboard session is required', {
+      'www-authenticate': 'Bearer realm="switchyard-admin"',
+    });
   };
 }

@@ -70,7 +70,13 @@ export function describeUpstream(u: UpstreamView, health?: BalancerView['health'
     responses: { '2xx': u.responses1xx2xx, '3xx': u.responses3xx, '4xx': u.responses4xx, '5xx': u.responses5xx },
     lastError: u.lastError ? { code: u.lastError.code, at: new Date(u.lastError.at).toISOString() } : null,
     lastCheck: h?.last
-      ? { outcome: h.last.outcome, at: new Date(h.last.at).toISOString(), durationMs: h.last.durationMs, statusCode: h.last.statusCode ?? null, error: h.last.error ?? null }
+      ? {
+          outcome: h.last.outcome,
+          at: new Date(h.last.at).toISOString(),
+          durationMs: h.last.durationMs,
+          statusCode: h.last.statusCode ?? null,
+          error: h.last.error ?? null,
+        }
       : null,
   };
 }
@@ -105,9 +111,15 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   });
   const streamViews = [
     new ViewMetric('switchyard_admin_streams', 'Event streams (/events) open now.', 'gauge', () => [{ labels: {}, value: live.clients }]),
-    new ViewMetric('switchyard_admin_streams_refused_total', 'Event streams refused because --admin-max-streams were open.', 'counter', () => [{ labels: {}, value: live.refused }]),
-    new ViewMetric('switchyard_admin_streams_buffered_bytes', 'Bytes queued for event-stream clients that they have not read yet.', 'gauge', () => [{ labels: {}, value: live.bufferedBytes }]),
-    new ViewMetric('switchyard_admin_streams_dropped_total', 'Event streams cut because their client did not read (--admin-stream-backlog).', 'counter', () => [{ labels: {}, value: live.dropped }]),
+    new ViewMetric('switchyard_admin_streams_refused_total', 'Event streams refused because --admin-max-streams were open.', 'counter', () => [
+      { labels: {}, value: live.refused },
+    ]),
+    new ViewMetric('switchyard_admin_streams_buffered_bytes', 'Bytes queued for event-stream clients that they have not read yet.', 'gauge', () => [
+      { labels: {}, value: live.bufferedBytes },
+    ]),
+    new ViewMetric('switchyard_admin_streams_dropped_total', 'Event streams cut because their client did not read (--admin-stream-backlog).', 'counter', () => [
+      { labels: {}, value: live.dropped },
+    ]),
   ];
   const metrics = createBalancerMetrics(lb, { facts, extraViews: [...(opts.extraViews ?? []), ...streamViews], processMetrics: opts.processMetrics });
   addSessionRoutes(app, opts.token, sessions, opts.logger, now);
@@ -134,7 +146,8 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   );
 
   app.get('/events', (req, res) => {
-    if (!live.attach(req, res)) sendAdminError(res, 503, 'SWY_ADMIN_STREAMS_FULL', 'too many event streams are open (--admin-max-streams); try again shortly', { 'retry-after': '5' });
+    if (!live.attach(req, res))
+      sendAdminError(res, 503, 'SWY_ADMIN_STREAMS_FULL', 'too many event streams are open (--admin-max-streams); try again shortly', { 'retry-after': '5' });
   });
 
   app.get('/metrics', async (_req, res, next) => {
@@ -183,7 +196,8 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
     const reg = lb.registry.status();
     const ready = lb.listening && reg.synced;
     // Why the registry holds readiness back: a snapshot that cannot be read, or none loaded yet.
-    const registryError = reg.syncError ?? (reg.synced ? null : reg.connected ? 'no registry snapshot loaded yet' : 'registry unreachable, no snapshot loaded yet');
+    const registryError =
+      reg.syncError ?? (reg.synced ? null : reg.connected ? 'no registry snapshot loaded yet' : 'registry unreachable, no snapshot loaded yet');
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not ready',
       listening: lb.listening,
@@ -207,7 +221,12 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   app.get(
     '/backends',
     fresh((_req, res) => {
-      res.json({ instanceId: lb.settings.instanceId, strategy: lb.strategy.name, registryVersion: lb.upstreams.version, backends: lb.upstreams.all.map(describe) });
+      res.json({
+        instanceId: lb.settings.instanceId,
+        strategy: lb.strategy.name,
+        registryVersion: lb.upstreams.version,
+        backends: lb.upstreams.all.map(describe),
+      });
     }),
   );
 
@@ -236,8 +255,8 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   });
 
   app.put('/backends/:id', async (req, res, next) => {
-    const body = req.body && typeof req.body === 'object' ? req.body : {};
-    const parsed = parseBackendSpec({ ...body, id: req.params.id });
+    const body: unknown = req.body;
+    const parsed = parseBackendSpec({ ...(body && typeof body === 'object' ? body : {}), id: req.params.id });
     if (!parsed.ok) return badRequest(res, parsed.reason);
     if (lb.isSelf(parsed.value.url)) return badRequest(res, `url '${parsed.value.url}' is an address of this balancer: requests would loop`);
     try {

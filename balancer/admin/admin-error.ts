@@ -21,5 +21,8 @@ export type AdminErrorCode =
 
 /** Answers `{"error":{"code","message"}}` with `status` and optional extra headers. */
 export function sendAdminError(res: Response, status: number, code: AdminErrorCode, message: string, headers: Record<string, string> = {}): void {
-  res.status(status).set({ 'cache-control': 'no-store', ...headers }).json({ error: { code, message } });
+  res
+    .status(status)
+    .set({ 'cache-control': 'no-store', ...headers })
+    .json({ error: { code, message } });
 }

@@ -16,7 +16,7 @@ export interface BackendRow {
  */
 export function backendRows(all: readonly UpstreamView[], limit: number): BackendRow[] {
   const shown = limit > 0 && all.length > limit ? limit : all.length;
-  const rows: BackendRow[] = new Array(shown);
+  const rows = new Array<BackendRow>(shown);
   for (let i = 0; i < shown; i++) rows[i] = { backend: all[i]!.id, members: [all[i]!] };
   if (shown < all.length) rows.push({ backend: OTHER_BACKENDS, members: all.slice(shown) });
   return rows;

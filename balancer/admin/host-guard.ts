@@ -17,7 +17,9 @@ export function hostGuard(opts: HostAllowlistOptions) {
       return;
     }
     if (!allowed(name, req.socket.localAddress)) {
-      sendAdminError(res, 421, 'SWY_ADMIN_MISDIRECTED', `Host '${name}' does not name this admin API; add it to --admin-allowed-hosts if it should`, { connection: 'close' });
+      sendAdminError(res, 421, 'SWY_ADMIN_MISDIRECTED', `Host '${name}' does not name this admin API; add it to --admin-allowed-hosts if it should`, {
+        connection: 'close',
+      });
       return;
     }
     next();

@@ -137,7 +137,10 @@ export class LiveStream {
   #drop(res: ServerResponse, backlog: number): void {
     this.#clients.delete(res);
     this.#dropped++;
-    this.#opts.logger?.warn({ remoteAddress: res.socket?.remoteAddress, remotePort: res.socket?.remotePort, backlogBytes: backlog, limitBytes: this.#maxBacklog }, 'event stream client dropped: it does not read');
+    this.#opts.logger?.warn(
+      { remoteAddress: res.socket?.remoteAddress, remotePort: res.socket?.remotePort, backlogBytes: backlog, limitBytes: this.#maxBacklog },
+      'event stream client dropped: it does not read',
+    );
     res.destroy();
     if (this.#clients.size === 0) this.#stop();
   }

@@ -20,13 +20,16 @@ export function addSessionRoutes(app: Express, token: string | undefined, sessio
   let lastFailureLog = 0;
 
   app.get('/session', (req, res) => {
-    res.set('cache-control', 'no-store').json({ tokenRequired: token !== undefined, authenticated: token === undefined || sessions.valid(readCookie(req.headers.cookie, SESSION_COOKIE)) });
+    res
+      .set('cache-control', 'no-store')
+      .json({ tokenRequired: token !== undefined, authenticated: token === undefined || sessions.valid(readCookie(req.headers.cookie, SESSION_COOKIE)) });
   });
 
   app.post('/session', (req: Request, res: Response) => {
     if (!matches) return sendAdminError(res, 400, 'SWY_ADMIN_BAD_REQUEST', 'this admin API has no token (--admin-token): there is nothing to log in to');
     const given = (req.body as { token?: unknown } | undefined)?.token;
-    if (typeof given !== 'string' || given.length === 0 || given.length > 1024) return sendAdminError(res, 400, 'SWY_ADMIN_BAD_REQUEST', 'the body must be {"token": "<admin token>"}');
+    if (typeof given !== 'string' || given.length === 0 || given.length > 1024)
+      return sendAdminError(res, 400, 'SWY_ADMIN_BAD_REQUEST', 'the body must be {"token": "<admin token>"}');
     if (!matches(given)) {
       failures++;
       if (now() - lastFailureLog >= FAILURE_LOG_EVERY_MS) {

@@ -1,4 +1,11 @@
-import { EMPTY_SNAPSHOT, RegistryUnavailableError, type Registry, type RegistryListener, type RegistrySnapshot, type RegistryStatus } from '../../common/registry/registry.js';
+import {
+  EMPTY_SNAPSHOT,
+  RegistryUnavailableError,
+  type Registry,
+  type RegistryListener,
+  type RegistrySnapshot,
+  type RegistryStatus,
+} from '../../common/registry/registry.js';
 
 /**
  * A worker's registry: the snapshots its primary forwards. Read-only: the

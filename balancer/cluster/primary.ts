@@ -449,7 +449,13 @@ export class ControlPlane implements BalancerView {
       this.waits.admissionQueue.add(s.waits.admissionQueue.counts, s.waits.admissionQueue.sumSeconds);
       this.waits.eventLoop.add(s.waits.eventLoop.counts, s.waits.eventLoop.sumSeconds);
       const rb = s.retryBudget;
-      retry = { requests: retry.requests + rb.requests, retries: retry.retries + rb.retries, allowed: retry.allowed + rb.allowed, granted: retry.granted + rb.granted, rejected: retry.rejected + rb.rejected };
+      retry = {
+        requests: retry.requests + rb.requests,
+        retries: retry.retries + rb.retries,
+        allowed: retry.allowed + rb.allowed,
+        granted: retry.granted + rb.granted,
+        rejected: retry.rejected + rb.rejected,
+      };
       this.#ejected = Math.max(this.#ejected, s.ejected);
       if (s.admission) {
         const a = s.admission;
@@ -471,7 +477,12 @@ export class ControlPlane implements BalancerView {
     }
     this.#admission = admission;
     this.#retryRejections = retry.rejected;
-    this.#sections = { resilience: { retryBudget: retry, note: 'outlier detection, breakers and retry budgets are per worker; a backend shows ejected or open when any worker ejected it or opened its breaker' } };
+    this.#sections = {
+      resilience: {
+        retryBudget: retry,
+        note: 'outlier detection, breakers and retry budgets are per worker; a backend shows ejected or open when any worker ejected it or opened its breaker',
+      },
+    };
     this.#rebuild();
   }
 }

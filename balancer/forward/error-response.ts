@@ -7,7 +7,16 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
   if (res.headersSent || res.destroyed) return;
   const entry = ERROR_CATALOGUE[code];
   const body = errorBody(code, requestId);
-  const headers: (string | number)[] = ['content-type', 'application/json', 'content-length', Buffer.byteLength(body), 'x-request-id', requestId, 'cache-control', 'no-store'];
+  const headers: (string | number)[] = [
+    'content-type',
+    'application/json',
+    'content-length',
+    Buffer.byteLength(body),
+    'x-request-id',
+    requestId,
+    'cache-control',
+    'no-store',
+  ];
   if (retryAfterSeconds !== undefined) headers.push('retry-after', retryAfterSeconds);
   if (closeConnection) headers.push('connection', 'close');
   res.writeHead(entry.status, headers as string[]);

@@ -33,7 +33,12 @@ export function describeDecision(
   }
   // Candidates the strategy itself passed over (consistent-hash: over its bounded load).
   if (passedOver !== undefined) for (const p of passedOver) skipped.push(`${p.id}:${p.reason}`);
-  const parts = [`strategy=${strategy}`, `picked=${picked ? picked.id : 'none'}`, `attempt=${attempt}`, `candidates=${candidates.map((u) => u.id).join(',') || 'none'}`];
+  const parts = [
+    `strategy=${strategy}`,
+    `picked=${picked ? picked.id : 'none'}`,
+    `attempt=${attempt}`,
+    `candidates=${candidates.map((u) => u.id).join(',') || 'none'}`,
+  ];
   if (skipped.length) parts.push(`skipped=${skipped.join(',')}`);
   if (tried.length) parts.push(`tried=${tried.map((t) => `${t.id}:${t.code}`).join(',')}`);
   return parts.join('; ');

@@ -65,7 +65,13 @@ export interface ForwardHost {
   /** True when this request should carry X-LB-Decision. */
   wantsExplanation(req: IncomingMessage): boolean;
   /** The X-LB-Decision value for a pick just made. */
-  explain(ctx: PickContext, picked: Upstream | undefined, attempt: number, exclude: readonly Upstream[] | undefined, tried: readonly { id: string; code: string }[]): string;
+  explain(
+    ctx: PickContext,
+    picked: Upstream | undefined,
+    attempt: number,
+    exclude: readonly Upstream[] | undefined,
+    tried: readonly { id: string; code: string }[],
+  ): string;
   /** A request answered with an error from the catalogue. */
   countError(code: ErrorCode): void;
   /** Picks a routable upstream, skipping `exclude` (backends already tried). */

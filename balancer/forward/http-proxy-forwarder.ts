@@ -141,7 +141,10 @@ export class HttpProxyForwarder implements Forwarder {
     const body = call.body;
     // A buffered body is sent from its copy (so a retry can send it again); a streamed one from the client.
     const buffer = body.buffer !== null ? bufferStream(body.buffer) : (body.stream ?? undefined);
-    const go = (): void => this.#proxy.web(req, res, { target: up.url, agent: this.#agent(up), buffer: buffer === req ? undefined : buffer }, (err: Error) => this.#onError(err, call, req, res));
+    const go = (): void =>
+      this.#proxy.web(req, res, { target: up.url, agent: this.#agent(up), buffer: buffer === req ? undefined : buffer }, (err: Error) =>
+        this.#onError(err, call, req, res),
+      );
     if (!body.streaming || body.complete) {
       go();
       return;
@@ -286,7 +289,19 @@ export class HttpProxyForwarder implements Forwarder {
       return;
     }
     // A streamed body has been piped into the failed request (even before it connected): never replay it.
-    if (!call.body.streaming && mayRetry({ code, requestSent: call.sent, method: req.method ?? 'GET', hasBody: call.bodyLost, attempts: call.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: deadlineLeft(call.startedAt, this.#host.settings.requestTimeoutMs) }) && this.#host.acquireRetry()) {
+    if (
+      !call.body.streaming &&
+      mayRetry({
+        code,
+        requestSent: call.sent,
+        method: req.method ?? 'GET',
+        hasBody: call.bodyLost,
+        attempts: call.attempts,
+        maxRetries: this.#host.settings.maxRetries,
+        remainingMs: deadlineLeft(call.startedAt, this.#host.settings.requestTimeoutMs),
+      }) &&
+      this.#host.acquireRetry()
+    ) {
       call.tried.push(up);
       const next = this.#host.pick(call, call.tried);
       if (call.decision !== null) {

@@ -30,7 +30,15 @@ class UpstreamTimeout extends Error {
 class PoolWaitTimeout extends UpstreamTimeout {}
 
 /** undici refused the request itself, before any byte left: never the backend's fault. */
-const LOCAL_ERRORS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN']);
+const LOCAL_ERRORS = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+  'ERR_INVALID_CHAR',
+  'ERR_INVALID_HTTP_TOKEN',
+]);
 
 /** Aborts an attempt whose status is to be retried elsewhere (`--retry-on-status`). */
 class StatusRetry extends Error {
@@ -131,7 +139,15 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   clientGone = false;
   done = false;
 
-  constructor(host: ForwardHost, req: IncomingMessage, res: ServerResponse, call: IncomingCall, retryOnStatus: ReadonlySet<number> | null, uploads: UploadGate, connections: number) {
+  constructor(
+    host: ForwardHost,
+    req: IncomingMessage,
+    res: ServerResponse,
+    call: IncomingCall,
+    retryOnStatus: ReadonlySet<number> | null,
+    uploads: UploadGate,
+    connections: number,
+  ) {
     this.#host = host;
     this.#uploads = uploads;
     this.#connections = connections;
@@ -376,7 +392,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     if (this.#retryOnStatus !== null && this.#retryOnStatus.has(statusCode) && this.#statusRetry(up, statusCode)) return false;
     up.countStatus(statusCode);
     this.resume = resume;
-    const raw: string[] = new Array(rawHeaders.length);
+    const raw = new Array<string>(rawHeaders.length);
     for (let i = 0; i < rawHeaders.length; i++) raw[i] = rawHeaders[i]!.toString('latin1');
     const out: string[] = [];
     filterResponseHeaders(raw, statusCode === 204, out, { hasLength: false, hasDate: false });
@@ -446,7 +462,15 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
    * drops this answer (and its connection) and lets onError send the request on.
    */
   #statusRetry(up: Upstream, status: number): boolean {
-    const policy = { code: 'SWY_UPSTREAM_RESET' as const, requestSent: true, method: this.req.method ?? 'GET', hasBody: this.#bodyLost, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() };
+    const policy = {
+      code: 'SWY_UPSTREAM_RESET' as const,
+      requestSent: true,
+      method: this.req.method ?? 'GET',
+      hasBody: this.#bodyLost,
+      attempts: this.attempts,
+      maxRetries: this.#host.settings.maxRetries,
+      remainingMs: this.#remainingMs(),
+    };
     if (!mayRetry(policy) || this.abortUpstream === null) return false;
     const exclude = this.tried ? [...this.tried, up] : [up];
     const next = this.#host.pick(this, exclude);
@@ -459,8 +483,15 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   /** Whether this request may go to another backend after a failure with `code`. */
   #mayRetry(code: ErrorCode, requestSent: boolean): boolean {
     return (
-      mayRetry({ code, requestSent, method: this.req.method ?? 'GET', hasBody: this.#bodyLost, attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() }) &&
-      this.#host.acquireRetry()
+      mayRetry({
+        code,
+        requestSent,
+        method: this.req.method ?? 'GET',
+        hasBody: this.#bodyLost,
+        attempts: this.attempts,
+        maxRetries: this.#host.settings.maxRetries,
+        remainingMs: this.#remainingMs(),
+      }) && this.#host.acquireRetry()
     );
   }
 

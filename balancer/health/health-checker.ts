@@ -151,7 +151,10 @@ export class HttpHealthChecker implements HealthChecker {
         this.#firstRound = undefined;
         clearTimeout(timer);
         const healthy = targets.filter((w) => w.health.status === 'healthy').length;
-        this.#log.info({ targets: targets.length, healthy, unchecked: round.pending.size, ms: this.#now() - t0, timedOut }, 'first round of health checks done');
+        this.#log.info(
+          { targets: targets.length, healthy, unchecked: round.pending.size, ms: this.#now() - t0, timedOut },
+          'first round of health checks done',
+        );
         resolve();
       };
       const round: FirstRound = { pending: new Set(targets.map((w) => w.target.id)), done: () => finish(false) };
@@ -303,7 +306,16 @@ export class HttpHealthChecker implements HealthChecker {
     const before = w.health;
     w.health = nextHealth(before, result.outcome, this.#opts);
     if (w.health.status !== before.status) {
-      const fields = { backendId: w.target.id, url: w.target.url, from: before.status, to: w.health.status, outcome: result.outcome, statusCode: result.statusCode, error: result.error, durationMs: result.durationMs };
+      const fields = {
+        backendId: w.target.id,
+        url: w.target.url,
+        from: before.status,
+        to: w.health.status,
+        outcome: result.outcome,
+        statusCode: result.statusCode,
+        error: result.error,
+        durationMs: result.durationMs,
+      };
       // A new backend passing its first check is routine (10,000 of them at start): debug; coming back is news.
       if (w.health.status === 'healthy') this.#log[before.status === 'unknown' ? 'debug' : 'info'](fields, 'backend is healthy');
       else this.#log.warn(fields, 'backend is unhealthy');

@@ -1,4 +1,11 @@
-import { CircuitBreaker, CIRCUIT_BREAKER_DEFAULTS, validateBreakerOptions, type BreakerInfo, type BreakerState, type CircuitBreakerOptions } from './circuit-breaker.js';
+import {
+  CircuitBreaker,
+  CIRCUIT_BREAKER_DEFAULTS,
+  validateBreakerOptions,
+  type BreakerInfo,
+  type BreakerState,
+  type CircuitBreakerOptions,
+} from './circuit-breaker.js';
 import type { Outcome } from './outcome.js';
 
 export interface BreakerEvent {

@@ -66,7 +66,8 @@ export class GradientConcurrencyLimit {
   constructor(options: Partial<GradientLimitOptions> = {}) {
     const o = { ...GRADIENT_LIMIT_DEFAULTS, ...options };
     if (!Number.isInteger(o.minLimit) || o.minLimit < 1) throw new RangeError(`invalid minLimit ${o.minLimit}; expected an integer >= 1`);
-    if (!Number.isInteger(o.maxLimit) || o.maxLimit < o.minLimit) throw new RangeError(`invalid maxLimit ${o.maxLimit}; expected an integer >= minLimit (${o.minLimit})`);
+    if (!Number.isInteger(o.maxLimit) || o.maxLimit < o.minLimit)
+      throw new RangeError(`invalid maxLimit ${o.maxLimit}; expected an integer >= minLimit (${o.minLimit})`);
     if (!(o.initialLimit >= o.minLimit && o.initialLimit <= o.maxLimit)) {
       throw new RangeError(`invalid initialLimit ${o.initialLimit}; expected a value from minLimit (${o.minLimit}) to maxLimit (${o.maxLimit})`);
     }
@@ -75,7 +76,8 @@ export class GradientConcurrencyLimit {
     if (!(o.longWindows >= 1) || !Number.isFinite(o.longWindows)) throw new RangeError(`invalid longWindows ${o.longWindows}; expected a number >= 1`);
     if (!(o.queueSize >= 0) || !Number.isFinite(o.queueSize)) throw new RangeError(`invalid queueSize ${o.queueSize}; expected a number >= 0`);
     if (!(o.windowMs > 0) || !Number.isFinite(o.windowMs)) throw new RangeError(`invalid windowMs ${o.windowMs}; expected a positive number`);
-    if (!Number.isInteger(o.minWindowSamples) || o.minWindowSamples < 1) throw new RangeError(`invalid minWindowSamples ${o.minWindowSamples}; expected an integer >= 1`);
+    if (!Number.isInteger(o.minWindowSamples) || o.minWindowSamples < 1)
+      throw new RangeError(`invalid minWindowSamples ${o.minWindowSamples}; expected an integer >= 1`);
     this.options = Object.freeze(o);
     this.#estimate = o.initialLimit;
   }

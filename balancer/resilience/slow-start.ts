@@ -10,7 +10,8 @@ export interface SlowStartOptions {
 export const SLOW_START_DEFAULTS: SlowStartOptions = Object.freeze({ windowMs: 0, aggression: 1, minWeightPercent: 10 });
 
 export function validateSlowStart(o: SlowStartOptions): SlowStartOptions {
-  if (!(o.windowMs >= 0) || !Number.isFinite(o.windowMs)) throw new RangeError(`invalid slowStartWindowMs ${o.windowMs}; expected a number of milliseconds >= 0`);
+  if (!(o.windowMs >= 0) || !Number.isFinite(o.windowMs))
+    throw new RangeError(`invalid slowStartWindowMs ${o.windowMs}; expected a number of milliseconds >= 0`);
   if (!(o.aggression > 0) || !Number.isFinite(o.aggression)) throw new RangeError(`invalid slowStartAggression ${o.aggression}; expected a positive number`);
   if (!(o.minWeightPercent >= 0 && o.minWeightPercent <= 100)) {
     throw new RangeError(`invalid slowStartMinWeightPercent ${o.minWeightPercent}; expected 0 to 100`);

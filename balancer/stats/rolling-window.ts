@@ -75,7 +75,12 @@ interface Slots {
 }
 
 function makeSlots(seconds: number): Slots {
-  return { count: new Uint32Array(seconds), errors: new Uint32Array(seconds), latency: new Uint32Array(seconds * BIN_COUNT), second: new Float64Array(seconds).fill(-1) };
+  return {
+    count: new Uint32Array(seconds),
+    errors: new Uint32Array(seconds),
+    latency: new Uint32Array(seconds * BIN_COUNT),
+    second: new Float64Array(seconds).fill(-1),
+  };
 }
 
 function clearSlot(s: Slots, slot: number, second: number): void {

@@ -109,13 +109,21 @@ export function buildSnapshot(lb: BalancerView, now: number, extend?: BackendSta
     uptimeSeconds: Math.round((now - lb.startedAt) / 1000),
     strategy: lb.strategy.name,
     engine: lb.forwarder.name,
-    requestsPerSecond: round(backends.reduce((n, b) => n + b.requestsPerSecond, 0), 1),
+    requestsPerSecond: round(
+      backends.reduce((n, b) => n + b.requestsPerSecond, 0),
+      1,
+    ),
     inFlight: lb.inFlight,
     totals: { requests: lb.requestsTotal, retries: lb.retriesTotal, errors: Object.fromEntries(lb.errors) },
     registry: lb.registry.status(),
     backends,
     events: lb.events.recent(50),
-    waits: { bucketsSeconds: WAIT_BUCKETS_SECONDS, eventLoop: counts(lb.waits.eventLoop), connection: counts(lb.waits.connection), admissionQueue: counts(lb.waits.admissionQueue) },
+    waits: {
+      bucketsSeconds: WAIT_BUCKETS_SECONDS,
+      eventLoop: counts(lb.waits.eventLoop),
+      connection: counts(lb.waits.connection),
+      admissionQueue: counts(lb.waits.admissionQueue),
+    },
     ...sections,
   };
 }

@@ -58,7 +58,11 @@ export class WaitHistogram {
     let cumulative = 0;
     for (let i = 0; i < this.counts.length; i++) {
       cumulative += this.counts[i]!;
-      out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: i < WAIT_BUCKETS_SECONDS.length ? String(WAIT_BUCKETS_SECONDS[i]) : '+Inf' }, value: cumulative });
+      out.push({
+        metricName: `${name}_bucket`,
+        labels: { ...labels, le: i < WAIT_BUCKETS_SECONDS.length ? String(WAIT_BUCKETS_SECONDS[i]) : '+Inf' },
+        value: cumulative,
+      });
     }
     out.push({ metricName: `${name}_sum`, labels, value: this.sumSeconds });
     out.push({ metricName: `${name}_count`, labels, value: this.count });

@@ -71,7 +71,8 @@ export class ConsistentHash<C extends Candidate = Candidate> implements Strategy
     }
     if (!Number.isInteger(o.vnodes) || o.vnodes < 1) throw new RangeError(`invalid vnodes ${o.vnodes}; expected an integer >= 1`);
     if (!Number.isInteger(o.maxPoints) || o.maxPoints < 1) throw new RangeError(`invalid maxPoints ${o.maxPoints}; expected an integer >= 1`);
-    if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) throw new RangeError(`invalid hashSeed ${o.seed}; expected an integer from 0 to 4294967295`);
+    if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff)
+      throw new RangeError(`invalid hashSeed ${o.seed}; expected an integer from 0 to 4294967295`);
     this.#key = parseHashKey(o.hashKey);
     this.options = Object.freeze({ ...o, hashKey: this.#key.spec });
   }

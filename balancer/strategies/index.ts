@@ -75,12 +75,15 @@ function createBase<C extends Candidate>(name: string, o: StrategyOptions<C>): S
     case 'weighted-round-robin':
       return new WeightedRoundRobin<C>();
     case 'consistent-hash':
-      return new ConsistentHash<C>({
-        hashKey: o.hashKey ?? CONSISTENT_HASH_DEFAULTS.hashKey,
-        balanceFactor: o.hashBalanceFactor ?? CONSISTENT_HASH_DEFAULTS.balanceFactor,
-        vnodes: o.hashVnodes ?? CONSISTENT_HASH_DEFAULTS.vnodes,
-        seed: o.hashSeed ?? CONSISTENT_HASH_DEFAULTS.seed,
-      }, o.hashWeightOf);
+      return new ConsistentHash<C>(
+        {
+          hashKey: o.hashKey ?? CONSISTENT_HASH_DEFAULTS.hashKey,
+          balanceFactor: o.hashBalanceFactor ?? CONSISTENT_HASH_DEFAULTS.balanceFactor,
+          vnodes: o.hashVnodes ?? CONSISTENT_HASH_DEFAULTS.vnodes,
+          seed: o.hashSeed ?? CONSISTENT_HASH_DEFAULTS.seed,
+        },
+        o.hashWeightOf,
+      );
     case 'least-request':
       return new LeastRequest<C>({
         choiceCount: o.choiceCount ?? LEAST_REQUEST_DEFAULTS.choiceCount,

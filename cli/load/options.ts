@@ -26,18 +26,73 @@ export function headerList(): ValueType<[string, string][]> {
 }
 
 export const LOAD_OPTIONS = {
-  connections: option({ type: integer(1, 10_000), flag: 'connections', env: ['SWITCHYARD_LOAD_CONNECTIONS'], default: 10, help: 'Concurrent connections, each with one request in flight.' }),
-  duration: option({ type: duration(100, 3_600_000), flag: 'duration', env: ['SWITCHYARD_LOAD_DURATION'], help: `How long to run (default ${DEFAULT_DURATION_MS / 1000}s unless --requests is given).` }),
-  requests: option({ type: integer(1, 1_000_000_000), flag: 'requests', env: ['SWITCHYARD_LOAD_REQUESTS'], help: 'Stop after this many responses instead of after a duration.' }),
-  timeLimit: option({ type: duration(100, 86_400_000), flag: 'time-limit', env: ['SWITCHYARD_LOAD_TIME_LIMIT'], default: 300_000, help: 'With --requests: stop anyway after this long, so a run never goes on for ever.' }),
-  rate: option({ type: integer(1, 10_000_000), flag: 'rate', env: ['SWITCHYARD_LOAD_RATE'], help: 'Target total requests per second (default: as fast as the server answers).' }),
-  timeout: option({ type: duration(1, 600_000), flag: 'timeout', env: ['SWITCHYARD_LOAD_TIMEOUT'], default: 10_000, help: 'A request without a response in this time counts as a timeout error and its connection is reopened.' }),
+  connections: option({
+    type: integer(1, 10_000),
+    flag: 'connections',
+    env: ['SWITCHYARD_LOAD_CONNECTIONS'],
+    default: 10,
+    help: 'Concurrent connections, each with one request in flight.',
+  }),
+  duration: option({
+    type: duration(100, 3_600_000),
+    flag: 'duration',
+    env: ['SWITCHYARD_LOAD_DURATION'],
+    help: `How long to run (default ${DEFAULT_DURATION_MS / 1000}s unless --requests is given).`,
+  }),
+  requests: option({
+    type: integer(1, 1_000_000_000),
+    flag: 'requests',
+    env: ['SWITCHYARD_LOAD_REQUESTS'],
+    help: 'Stop after this many responses instead of after a duration.',
+  }),
+  timeLimit: option({
+    type: duration(100, 86_400_000),
+    flag: 'time-limit',
+    env: ['SWITCHYARD_LOAD_TIME_LIMIT'],
+    default: 300_000,
+    help: 'With --requests: stop anyway after this long, so a run never goes on for ever.',
+  }),
+  rate: option({
+    type: integer(1, 10_000_000),
+    flag: 'rate',
+    env: ['SWITCHYARD_LOAD_RATE'],
+    help: 'Target total requests per second (default: as fast as the server answers).',
+  }),
+  timeout: option({
+    type: duration(1, 600_000),
+    flag: 'timeout',
+    env: ['SWITCHYARD_LOAD_TIMEOUT'],
+    default: 10_000,
+    help: 'A request without a response in this time counts as a timeout error and its connection is reopened.',
+  }),
   method: option({ type: oneOf(LOAD_METHODS), flag: 'method', env: ['SWITCHYARD_LOAD_METHOD'], default: 'GET', help: 'HTTP method of every request.' }),
-  header: option({ type: headerList(), flag: 'header', env: ['SWITCHYARD_LOAD_HEADERS'], default: [] as [string, string][], help: "A request header 'name: value'; repeat the flag for more (env: one per line)." }),
+  header: option({
+    type: headerList(),
+    flag: 'header',
+    env: ['SWITCHYARD_LOAD_HEADERS'],
+    default: [] as [string, string][],
+    help: "A request header 'name: value'; repeat the flag for more (env: one per line).",
+  }),
   body: option({ type: text({ max: 1_048_576 }), flag: 'body', env: ['SWITCHYARD_LOAD_BODY'], help: 'Request body sent with every request.' }),
-  json: option({ type: boolean(), flag: 'json', env: ['SWITCHYARD_LOAD_JSON'], default: false, help: 'Print one JSON document (shape: docs/load-tool.md) instead of the summary.' }),
-  chart: option({ type: text({ min: 1 }), flag: 'chart', env: ['SWITCHYARD_LOAD_CHART'], help: 'Write an SVG chart of the per-backend share over time to this file.' }),
-  progress: option({ type: boolean(), flag: 'progress', env: ['SWITCHYARD_LOAD_PROGRESS'], help: 'Show a progress bar on stderr (default: only when stdout and stderr are terminals).' }),
+  json: option({
+    type: boolean(),
+    flag: 'json',
+    env: ['SWITCHYARD_LOAD_JSON'],
+    default: false,
+    help: 'Print one JSON document (shape: docs/load-tool.md) instead of the summary.',
+  }),
+  chart: option({
+    type: text({ min: 1 }),
+    flag: 'chart',
+    env: ['SWITCHYARD_LOAD_CHART'],
+    help: 'Write an SVG chart of the per-backend share over time to this file.',
+  }),
+  progress: option({
+    type: boolean(),
+    flag: 'progress',
+    env: ['SWITCHYARD_LOAD_PROGRESS'],
+    help: 'Show a progress bar on stderr (default: only when stdout and stderr are terminals).',
+  }),
 } as const;
 
 export type LoadOptionValues = OptionValues<typeof LOAD_OPTIONS>;

@@ -10,7 +10,13 @@ export const TIMELINE_RESOLUTION_MS = 100;
 const MAX_LATENCY_US = 3_600_000_000;
 
 export function createLatencyHistogram(): hdr.Histogram {
-  return hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: MAX_LATENCY_US, numberOfSignificantValueDigits: 3, autoResize: true });
+  return hdr.build({
+    bitBucketSize: 32,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: MAX_LATENCY_US,
+    numberOfSignificantValueDigits: 3,
+    autoResize: true,
+  });
 }
 
 /**

@@ -104,7 +104,10 @@ export async function runLoad(cfg: LoadConfig, hooks: RunHooks = {}): Promise<Lo
         method: cfg.method,
         connections: cfg.connections,
         rate: cfg.rate,
-        limit: cfg.requests !== undefined ? { kind: 'requests', requests: cfg.requests, timeLimitMs: cfg.timeLimit } : { kind: 'duration', durationMs: cfg.duration ?? 0 },
+        limit:
+          cfg.requests !== undefined
+            ? { kind: 'requests', requests: cfg.requests, timeLimitMs: cfg.timeLimit }
+            : { kind: 'duration', durationMs: cfg.duration ?? 0 },
         startedAt,
         durationMs,
         sent: result.requests.sent,

@@ -35,11 +35,15 @@ export function renderShareChart(r: LoadReport, opts: { width?: number; height?:
   const ids = r.backends.map((b) => b.id);
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
+  );
   out.push(`<title>Share of responses per backend over time</title>`);
   out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
   out.push(`<text x="${m.left}" y="22" font-size="15" font-weight="600">Share of responses per backend over time</text>`);
-  out.push(`<text x="${m.left}" y="40" fill="#555">${escapeXml(`${r.method} ${r.url} · ${r.connections} connections · ${r.requests.completed} responses in ${(r.durationMs / 1000).toFixed(1)} s · ${intervalMs} ms intervals`)}</text>`);
+  out.push(
+    `<text x="${m.left}" y="40" fill="#555">${escapeXml(`${r.method} ${r.url} · ${r.connections} connections · ${r.requests.completed} responses in ${(r.durationMs / 1000).toFixed(1)} s · ${intervalMs} ms intervals`)}</text>`,
+  );
 
   // grid and axes
   for (const s of [0, 0.25, 0.5, 0.75, 1]) {

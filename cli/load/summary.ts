@@ -87,7 +87,11 @@ export function buildReport(run: RunFacts, rec: LoadRecorder, maxTimelinePoints 
     limit: run.limit,
     startedAt: run.startedAt.toISOString(),
     durationMs: Math.round(run.durationMs),
-    requests: { sent: Math.max(run.sent, rec.completed), completed: rec.completed, perSecond: seconds > 0 ? Math.round((rec.completed / seconds) * 10) / 10 : 0 },
+    requests: {
+      sent: Math.max(run.sent, rec.completed),
+      completed: rec.completed,
+      perSecond: seconds > 0 ? Math.round((rec.completed / seconds) * 10) / 10 : 0,
+    },
     latencyMs: latencySummary(rec.latencyUs),
     statusCodes,
     errors: { total: rec.errors, timeouts: rec.timeouts, connection: rec.connectionErrors, non2xx },

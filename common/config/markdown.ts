@@ -8,5 +8,7 @@ export function renderOptionsMarkdown(title: string, usage: string, table: Optio
     const d = defaultText(def);
     return `| ${flag} | ${env} | \`${key}\` | ${d === undefined ? '' : `\`${d}\``} | ${def.help.replaceAll('|', '\\|')} ${def.type.expected ? `Accepts ${def.type.expected.replaceAll('|', '\\|')}.` : ''} |`;
   });
-  return [`## ${title}`, '', `\`${usage}\``, '', '| flag | environment | config file key | default | meaning |', '|---|---|---|---|---|', ...rows, ''].join('\n');
+  return [`## ${title}`, '', `\`${usage}\``, '', '| flag | environment | config file key | default | meaning |', '|---|---|---|---|---|', ...rows, ''].join(
+    '\n',
+  );
 }

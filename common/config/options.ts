@@ -72,11 +72,7 @@ const CONFIG_ENV = 'SWITCHYARD_CONFIG';
  * SWITCHYARD_CONFIG), in that order of precedence, then validates every
  * value. Throws ConfigError naming the flag or variable at fault.
  */
-export function loadOptions<Tbl extends OptionTable>(
-  table: Tbl,
-  sources: OptionSources,
-  opts: { maxPositionals?: number } = {},
-): ParsedOptions<Tbl> {
+export function loadOptions<Tbl extends OptionTable>(table: Tbl, sources: OptionSources, opts: { maxPositionals?: number } = {}): ParsedOptions<Tbl> {
   const byFlag = new Map<string, string>();
   for (const [key, def] of Object.entries(table)) byFlag.set(def.flag, key);
 
@@ -190,11 +186,7 @@ function fromEnv(sources: OptionSources, name: string): RawValue | undefined {
   return { value: content, origin: `the file ${file} (${name}_FILE)` };
 }
 
-function readConfigFile(
-  table: OptionTable,
-  path: RawValue,
-  readFile: (p: string) => string = (p) => readFileSync(p, 'utf8'),
-): Map<string, RawValue> {
+function readConfigFile(table: OptionTable, path: RawValue, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): Map<string, RawValue> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFile(String(path.value)));
@@ -270,8 +262,14 @@ export function renderHelp(table: OptionTable, text: HelpText, formatDefault: (d
     }
     lines.push('');
   }
-  lines.push('  --config <file>', `      JSON file whose keys are the option names above in camelCase (env ${CONFIG_ENV}). Flags beat env, env beats the file.`);
-  lines.push('  <VARIABLE>_FILE', '      Any environment variable above may instead be given as a file holding its value (Docker secrets), named by the variable with _FILE appended.');
+  lines.push(
+    '  --config <file>',
+    `      JSON file whose keys are the option names above in camelCase (env ${CONFIG_ENV}). Flags beat env, env beats the file.`,
+  );
+  lines.push(
+    '  <VARIABLE>_FILE',
+    '      Any environment variable above may instead be given as a file holding its value (Docker secrets), named by the variable with _FILE appended.',
+  );
   lines.push('  -h, --help', '      Show this help.', '');
   if (text.footer) lines.push(text.footer, '');
   return lines.join('\n');

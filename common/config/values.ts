@@ -18,13 +18,10 @@ export interface ValueType<T> {
 const trimmed = (v: unknown): unknown => (typeof v === 'string' ? v.trim() : v);
 
 export function integer(min: number, max: number): ValueType<number> {
-  const schema = z.preprocess(
-    (v) => {
-      const t = trimmed(v);
-      return typeof t === 'string' && /^-?\d+$/.test(t) ? Number(t) : t;
-    },
-    z.number().int().min(min).max(max),
-  );
+  const schema = z.preprocess((v) => {
+    const t = trimmed(v);
+    return typeof t === 'string' && /^-?\d+$/.test(t) ? Number(t) : t;
+  }, z.number().int().min(min).max(max));
   return { schema, expected: `an integer from ${min} to ${max}`, placeholder: '<n>' };
 }
 
@@ -33,13 +30,10 @@ export function port(): ValueType<number> {
 }
 
 export function decimal(min: number, max: number): ValueType<number> {
-  const schema = z.preprocess(
-    (v) => {
-      const t = trimmed(v);
-      return typeof t === 'string' && /^-?(\d+\.?\d*|\.\d+)$/.test(t) ? Number(t) : t;
-    },
-    z.number().min(min).max(max),
-  );
+  const schema = z.preprocess((v) => {
+    const t = trimmed(v);
+    return typeof t === 'string' && /^-?(\d+\.?\d*|\.\d+)$/.test(t) ? Number(t) : t;
+  }, z.number().min(min).max(max));
   return { schema, expected: `a number from ${min} to ${max}`, placeholder: '<x>' };
 }
 
@@ -53,10 +47,7 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export function duration(minMs = 0, maxMs = 86_400_000): ValueType<number> {
-  const schema = z.preprocess(
-    (v) => (typeof v === 'string' ? (parseDuration(v) ?? v) : v),
-    z.number().int().min(minMs).max(maxMs),
-  );
+  const schema = z.preprocess((v) => (typeof v === 'string' ? (parseDuration(v) ?? v) : v), z.number().int().min(minMs).max(maxMs));
   return {
     schema,
     expected: `a duration from ${formatMs(minMs)} to ${formatMs(maxMs)} such as 500ms, 2s or 1m (a bare number is milliseconds)`,
@@ -92,7 +83,10 @@ export function oneOf<const T extends string>(values: readonly T[]): ValueType<T
 }
 
 export function text(opts: { min?: number; max?: number; pattern?: RegExp; expected?: string } = {}): ValueType<string> {
-  let s = z.string().min(opts.min ?? 0).max(opts.max ?? 4096);
+  let s = z
+    .string()
+    .min(opts.min ?? 0)
+    .max(opts.max ?? 4096);
   if (opts.pattern) s = s.regex(opts.pattern);
   const schema = z.preprocess(trimmed, s);
   const expected = opts.expected ?? (opts.min ? 'a non-empty text' : 'a text');
@@ -130,13 +124,10 @@ export function httpUrl(): ValueType<string> {
 
 /** A comma-separated list (or a JSON array in a config file) of items of one type. */
 export function listOf<T>(item: ValueType<T>, what: string): ValueType<T[]> {
-  const schema = z.preprocess(
-    (v) => {
-      if (typeof v !== 'string') return v;
-      const t = v.trim();
-      return t === '' ? [] : t.split(',').map((s) => s.trim());
-    },
-    z.array(item.schema),
-  );
+  const schema = z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const t = v.trim();
+    return t === '' ? [] : t.split(',').map((s) => s.trim());
+  }, z.array(item.schema));
   return { schema, expected: `a comma-separated list of ${what}`, placeholder: '<a,b,...>' };
 }

@@ -55,7 +55,15 @@ export class MemoryRegistry implements Registry {
   }
 
   status(): RegistryStatus {
-    return { kind: 'memory', connected: true, synced: true, version: this.#snapshot.version, lastSyncAt: this.#snapshot.changedAt, lastPropagationMs: 0, skippedEntries: 0 };
+    return {
+      kind: 'memory',
+      connected: true,
+      synced: true,
+      version: this.#snapshot.version,
+      lastSyncAt: this.#snapshot.changedAt,
+      lastPropagationMs: 0,
+      skippedEntries: 0,
+    };
   }
 
   #publish(): void {

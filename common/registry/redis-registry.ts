@@ -182,7 +182,9 @@ export class RedisRegistry implements Registry {
 
   async upsert(spec: BackendSpec): Promise<void> {
     const k = this.#keys;
-    const v = await this.#write(() => this.#ready().swyUpsert(k.backends, k.backend(spec.id), k.version, spec.id, String(this.#now()), k.channel, ...encodeBackend(spec)));
+    const v = await this.#write(() =>
+      this.#ready().swyUpsert(k.backends, k.backend(spec.id), k.version, spec.id, String(this.#now()), k.channel, ...encodeBackend(spec)),
+    );
     if (v === -1) throw new RegistryConflictError(spec.id);
   }
 
@@ -351,7 +353,10 @@ export class RedisRegistry implements Registry {
   #failSync(reason: string): void {
     if (this.#syncError === reason) return;
     this.#syncError = reason;
-    this.#log.warn({ reason, version: this.#snapshot.version, backends: this.#snapshot.backends.length }, 'registry snapshot cannot be read, serving the last known backends');
+    this.#log.warn(
+      { reason, version: this.#snapshot.version, backends: this.#snapshot.backends.length },
+      'registry snapshot cannot be read, serving the last known backends',
+    );
   }
 }
 

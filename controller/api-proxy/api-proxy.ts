@@ -15,7 +15,19 @@ export interface ApiProxyOptions {
 }
 
 /** Request fields never passed on: hop-by-hop ones and any upgrade (attach, exec). */
-const DROP_REQUEST = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'host', 'expect']);
+const DROP_REQUEST = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'host',
+  'expect',
+]);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer']);
 
 /**
@@ -34,7 +46,9 @@ export class DockerApiProxy implements NamedPart {
 
   constructor(opts: ApiProxyOptions) {
     this.#opts = opts;
-    this.#server = createServer({ maxHeaderSize: 8192, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => this.#handle(req, res));
+    this.#server = createServer({ maxHeaderSize: 8192, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) =>
+      this.#handle(req, res),
+    );
     this.#server.maxConnections = opts.maxConnections;
     this.#server.on('clientError', (_err, socket: Socket) => socket.destroy());
     this.#server.on('connection', (socket: Socket) => socket.on('error', () => undefined));
@@ -116,7 +130,8 @@ export class DockerApiProxy implements NamedPart {
     const headers = passHeaders(req.headers, DROP_REQUEST);
     headers.host = 'docker';
     if (body) headers['content-length'] = String(body.length);
-    const target = 'socketPath' in this.#opts.docker ? { socketPath: this.#opts.docker.socketPath } : { host: this.#opts.docker.host, port: this.#opts.docker.port };
+    const target =
+      'socketPath' in this.#opts.docker ? { socketPath: this.#opts.docker.socketPath } : { host: this.#opts.docker.host, port: this.#opts.docker.port };
     const up = httpRequest({ ...target, method: req.method, path: req.url, headers, agent: false }, (upRes) => {
       upRes.on('error', () => res.destroy());
       res.writeHead(upRes.statusCode ?? 502, passHeaders(upRes.headers, DROP_RESPONSE));

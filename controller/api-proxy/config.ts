@@ -4,9 +4,30 @@ import { LOG_LEVELS } from '../../common/logger.js';
 import { DOCKER_HOST_EXPECTED, dockerEndpointOption, type DockerEndpoint } from '../docker-endpoint.js';
 
 export const API_PROXY_OPTIONS = {
-  port: option({ type: port(), flag: 'port', env: ['SWITCHYARD_API_PROXY_PORT'], default: 2375, help: 'Port the filtered Docker API is served on.', group: 'Listener' }),
-  host: option({ type: text({ min: 1 }), flag: 'host', env: ['SWITCHYARD_API_PROXY_HOST'], default: '127.0.0.1', help: 'Address it binds to (the Compose stack sets 0.0.0.0 on a network only the controller joins).', group: 'Listener' }),
-  maxConnections: option({ type: integer(1, 10_000), flag: 'max-connections', env: ['SWITCHYARD_API_PROXY_MAX_CONNECTIONS'], default: 32, help: 'Most client connections at once; more are refused.', group: 'Listener' }),
+  port: option({
+    type: port(),
+    flag: 'port',
+    env: ['SWITCHYARD_API_PROXY_PORT'],
+    default: 2375,
+    help: 'Port the filtered Docker API is served on.',
+    group: 'Listener',
+  }),
+  host: option({
+    type: text({ min: 1 }),
+    flag: 'host',
+    env: ['SWITCHYARD_API_PROXY_HOST'],
+    default: '127.0.0.1',
+    help: 'Address it binds to (the Compose stack sets 0.0.0.0 on a network only the controller joins).',
+    group: 'Listener',
+  }),
+  maxConnections: option({
+    type: integer(1, 10_000),
+    flag: 'max-connections',
+    env: ['SWITCHYARD_API_PROXY_MAX_CONNECTIONS'],
+    default: 32,
+    help: 'Most client connections at once; more are refused.',
+    group: 'Listener',
+  }),
   dockerHost: option({
     type: text({ min: 1, max: 512, expected: DOCKER_HOST_EXPECTED }),
     flag: 'docker-host',
@@ -15,7 +36,14 @@ export const API_PROXY_OPTIONS = {
     help: 'The Docker Engine API behind the proxy (the socket this program alone mounts).',
     group: 'Docker',
   }),
-  logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level.', group: 'Observability' }),
+  logLevel: option({
+    type: oneOf(LOG_LEVELS),
+    flag: 'log-level',
+    env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'],
+    default: 'info',
+    help: 'Log level.',
+    group: 'Observability',
+  }),
 } as const;
 
 export interface ApiProxyConfig extends OptionValues<typeof API_PROXY_OPTIONS> {

@@ -14,7 +14,14 @@ export async function runApiProxy(argv: readonly string[], env: NodeJS.ProcessEn
   }
   const config = loaded.config;
   const logger = createLogger('docker-api-proxy', config.logLevel);
-  const proxy = new DockerApiProxy({ port: config.port, host: config.host, docker: config.docker, rules: CONTROLLER_RULES, maxConnections: config.maxConnections, logger });
+  const proxy = new DockerApiProxy({
+    port: config.port,
+    host: config.host,
+    docker: config.docker,
+    rules: CONTROLLER_RULES,
+    maxConnections: config.maxConnections,
+    logger,
+  });
   const supervisor = new Supervisor(logger, 5000).add(proxy);
   supervisor.handleSignals((code) => {
     logger.flush();
@@ -22,7 +29,11 @@ export async function runApiProxy(argv: readonly string[], env: NodeJS.ProcessEn
   });
   await supervisor.start();
   logger.info(
-    { listen: `${config.host}:${proxy.address.port}`, docker: describeEndpoint(config.docker), allowed: CONTROLLER_RULES.map((r) => `${r.methods.join('|')} ${r.path.source}`) },
+    {
+      listen: `${config.host}:${proxy.address.port}`,
+      docker: describeEndpoint(config.docker),
+      allowed: CONTROLLER_RULES.map((r) => `${r.methods.join('|')} ${r.path.source}`),
+    },
     'docker api proxy started',
   );
 }

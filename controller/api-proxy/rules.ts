@@ -24,7 +24,7 @@ export const MAX_CHECKED_BODY = 64 * 1024;
 const ID = '[A-Za-z0-9][A-Za-z0-9_.-]{0,127}';
 
 export const CONTROLLER_RULES: readonly ApiRule[] = Object.freeze([
-  { methods: ['GET', 'HEAD'], path: /^\/_ping$/, why: 'engine health (the proxy\'s own health check)' },
+  { methods: ['GET', 'HEAD'], path: /^\/_ping$/, why: "engine health (the proxy's own health check)" },
   { methods: ['GET'], path: /^\/containers\/json$/, why: 'list labelled containers (reconcile)' },
   { methods: ['GET'], path: new RegExp(`^/containers/${ID}/json$`), why: 'inspect one container: networks, health, labels' },
   { methods: ['GET'], path: /^\/events$/, why: 'follow container events' },

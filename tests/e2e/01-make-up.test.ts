@@ -3,7 +3,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { adminUrl, dockerCli, E2E, ensureCopy, expectedFromDocker, make, projectContainers, proxyUrl, redisClient, registryEntries, replica, waitFor } from './support/stack.js';
+import {
+  adminUrl,
+  dockerCli,
+  E2E,
+  ensureCopy,
+  expectedFromDocker,
+  make,
+  projectContainers,
+  proxyUrl,
+  redisClient,
+  registryEntries,
+  replica,
+  waitFor,
+} from './support/stack.js';
 
 /**
  * Acceptance 1: from a clean copy of the project, `make up` builds and starts
@@ -35,7 +48,10 @@ describe('make up from a clean clone', () => {
     t.diagnostic(`30 GETs: ${[...seen.entries()].map(([k, v]) => `${k}=${v}`).join(' ')}`);
     assert.equal(seen.size, 3, `answers from ${[...seen.keys()].join(', ')}`);
     assert.equal(hosts.size, 3, 'three different containers answered');
-    assert.deepEqual([...seen.keys()].sort(), (await expectedFromDocker()).map((l) => l.split(' ')[0]));
+    assert.deepEqual(
+      [...seen.keys()].sort(),
+      (await expectedFromDocker()).map((l) => l.split(' ')[0]),
+    );
   });
 
   it('used the official images when they could be pulled, else base images made from this host', async (t: TestContext) => {
@@ -63,13 +79,25 @@ describe('make up from a clean clone', () => {
       assert.equal(c.HostConfig.Init, true, `${c.Name} runs under an init`);
       assert.equal(c.Config.User, 'node', `${c.Name} runs as the node user`);
     }
-    assert.equal(controller.Mounts.find((m) => m.Destination === '/var/run/docker.sock'), undefined, 'the controller has no Docker socket');
-    assert.ok(apiProxy.Mounts.find((m) => m.Destination === '/var/run/docker.sock'), 'the API proxy holds the socket');
+    assert.equal(
+      controller.Mounts.find((m) => m.Destination === '/var/run/docker.sock'),
+      undefined,
+      'the controller has no Docker socket',
+    );
+    assert.ok(
+      apiProxy.Mounts.find((m) => m.Destination === '/var/run/docker.sock'),
+      'the API proxy holds the socket',
+    );
     const ports = balancer.HostConfig.PortBindings as Record<string, { HostIp: string; HostPort: string }[]>;
     assert.deepEqual(ports['9091/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(E2E.adminPort) }]);
     assert.equal(ports['9090/tcp']?.[0]?.HostPort, String(E2E.port));
     for (const svc of ['redis', 'controller', 'backend', 'docker-api']) {
-      for (const info of await projectContainers(svc)) assert.deepEqual(info.Ports.filter((p) => p.PublicPort), [], `${info.Names[0]} publishes nothing`);
+      for (const info of await projectContainers(svc))
+        assert.deepEqual(
+          info.Ports.filter((p) => p.PublicPort),
+          [],
+          `${info.Names[0]} publishes nothing`,
+        );
     }
     // The admin API answers on loopback.
     const res = await request(`${adminUrl}/readyz`);
@@ -85,10 +113,14 @@ describe('make up from a clean clone', () => {
   it('the registry holds exactly the running backends, with owner labels', async () => {
     const redis = await redisClient();
     try {
-      const entries = await waitFor('registry = containers', async () => {
-        const e = await registryEntries(redis);
-        return JSON.stringify(e.map((b) => `${b.id} ${b.url}`)) === JSON.stringify(await expectedFromDocker()) ? e : undefined;
-      }, 10_000);
+      const entries = await waitFor(
+        'registry = containers',
+        async () => {
+          const e = await registryEntries(redis);
+          return JSON.stringify(e.map((b) => `${b.id} ${b.url}`)) === JSON.stringify(await expectedFromDocker()) ? e : undefined;
+        },
+        10_000,
+      );
       for (const e of entries) {
         assert.equal(e.labels.source, 'docker');
         assert.equal(e.labels.network, E2E.network);

@@ -32,7 +32,9 @@ describe('make scale N=5', () => {
         const healthy = await events.wait('health_status: healthy', c.Id);
         const first = load.records.filter((r) => r.backend === nameOf(c) && r.status === 200).reduce((m, r) => Math.min(m, r.end), Infinity);
         const healthyToTraffic = first - healthy.at;
-        t.diagnostic(`${nameOf(c)}: start -> healthy ${(healthy.at - started.at).toFixed(0)} ms, healthy -> first response ${healthyToTraffic.toFixed(0)} ms, start -> first response ${(first - started.at).toFixed(0)} ms`);
+        t.diagnostic(
+          `${nameOf(c)}: start -> healthy ${(healthy.at - started.at).toFixed(0)} ms, healthy -> first response ${healthyToTraffic.toFixed(0)} ms, start -> first response ${(first - started.at).toFixed(0)} ms`,
+        );
         assert.ok(healthyToTraffic < 3000, `${nameOf(c)} got its first request ${healthyToTraffic.toFixed(0)} ms after its first passing health check`);
       }
       assert.equal((await routable()).length, 5);

@@ -35,11 +35,16 @@ describe('docker kill of a backend under load', () => {
     const kill = await events.wait('kill', victim.Id);
     // Watch the balancer's own view too, as fast as it can be read.
     let goneFromBalancerAt = 0;
-    const balancerWatch = waitFor('the balancer to drop the backend', async () => {
-      const ids = (await adminBackends()).map((b) => b.id);
-      if (!ids.includes(name)) goneFromBalancerAt = nowMs();
-      return goneFromBalancerAt;
-    }, 5000, 5);
+    const balancerWatch = waitFor(
+      'the balancer to drop the backend',
+      async () => {
+        const ids = (await adminBackends()).map((b) => b.id);
+        if (!ids.includes(name)) goneFromBalancerAt = nowMs();
+        return goneFromBalancerAt;
+      },
+      5000,
+      5,
+    );
     const removed = await feed.wait('remove', name, kill.at - 50, 5000);
     await balancerWatch;
     await killed;

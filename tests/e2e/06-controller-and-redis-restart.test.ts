@@ -3,7 +3,20 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
 import { RegistryFeed } from './support/events.js';
 import { describeLoad, LoadRun, nowMs } from './support/load.js';
-import { dockerCli, ensureStack, expectedFromDocker, make, nameOf, proxyUrl, redisClient, registryEntries, replica, routable, sleep, waitFor } from './support/stack.js';
+import {
+  dockerCli,
+  ensureStack,
+  expectedFromDocker,
+  make,
+  nameOf,
+  proxyUrl,
+  redisClient,
+  registryEntries,
+  replica,
+  routable,
+  sleep,
+  waitFor,
+} from './support/stack.js';
 
 /** The registry as `id url` lines, read from Redis. */
 async function registryLines(redis: Redis): Promise<string[]> {
@@ -53,7 +66,9 @@ describe('controller restart and Redis outage under load', () => {
       const controllerStart = nowMs();
       await dockerCli('start', controller);
       const reg4 = await clients.feed.wait('upsert', b4, controllerStart, 20_000);
-      t.diagnostic(`controller restarted: ${b4}, started while it was down, registered ${(reg4.at - controllerStart).toFixed(0)} ms after docker start of the controller`);
+      t.diagnostic(
+        `controller restarted: ${b4}, started while it was down, registered ${(reg4.at - controllerStart).toFixed(0)} ms after docker start of the controller`,
+      );
       await waitFor(`${b4} routable`, async () => (await routable()).includes(b4), 10_000);
 
       // 3. Redis stopped for 10 s; a backend starts meanwhile.
@@ -83,6 +98,9 @@ describe('controller restart and Redis outage under load', () => {
     assert.equal(expected.length, 5);
     await waitFor('registry = containers', async () => JSON.stringify(await registryLines(clients.redis!)) === JSON.stringify(expected), 10_000);
     assert.deepEqual(await registryLines(clients.redis!), expected);
-    assert.deepEqual((await routable()).sort(), expected.map((l) => l.split(' ')[0]));
+    assert.deepEqual(
+      (await routable()).sort(),
+      expected.map((l) => l.split(' ')[0]),
+    );
   });
 });

@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
-import { adminBackends, docker, dockerCli, E2E, ensureStack, expectedFromDocker, redisClient, registryEntries, replica, sleep, waitFor } from './support/stack.js';
-
+import {
+  adminBackends,
+  docker,
+  dockerCli,
+  E2E,
+  ensureStack,
+  expectedFromDocker,
+  redisClient,
+  registryEntries,
+  replica,
+  sleep,
+  waitFor,
+} from './support/stack.js';
 
 /**
  * Acceptance 7: a container without the labels, or labelled but on another
@@ -28,9 +39,37 @@ describe('containers that must not be registered', () => {
     // Same network, the demo backend, healthy, but no switchyard labels.
     await dockerCli(...common, '--name', names.unlabelled, '--network', E2E.network, E2E.image, 'backend', '--port', '8081');
     // Labelled as a backend, but attached to Docker's default bridge only.
-    await dockerCli(...common, '--name', names.otherNet, '--network', 'bridge', '--label', 'switchyard.enable=true', '--label', 'switchyard.port=8081', E2E.image, 'backend', '--port', '8081');
+    await dockerCli(
+      ...common,
+      '--name',
+      names.otherNet,
+      '--network',
+      'bridge',
+      '--label',
+      'switchyard.enable=true',
+      '--label',
+      'switchyard.port=8081',
+      E2E.image,
+      'backend',
+      '--port',
+      '8081',
+    );
     // On the network with a port label, but switched off.
-    await dockerCli(...common, '--name', names.disabled, '--network', E2E.network, '--label', 'switchyard.enable=false', '--label', 'switchyard.port=8081', E2E.image, 'backend', '--port', '8081');
+    await dockerCli(
+      ...common,
+      '--name',
+      names.disabled,
+      '--network',
+      E2E.network,
+      '--label',
+      'switchyard.enable=false',
+      '--label',
+      'switchyard.port=8081',
+      E2E.image,
+      'backend',
+      '--port',
+      '8081',
+    );
 
     // Let them all become healthy: their health events trigger reconciles.
     for (const n of Object.values(names)) {
@@ -60,6 +99,9 @@ describe('containers that must not be registered', () => {
       await sleep(250);
     }
     for (const n of Object.values(names)) assert.ok(!everSeen.has(n), `${n} was registered`);
-    assert.deepEqual([...everSeen].sort(), (await expectedFromDocker()).map((l) => l.split(' ')[0]));
+    assert.deepEqual(
+      [...everSeen].sort(),
+      (await expectedFromDocker()).map((l) => l.split(' ')[0]),
+    );
   });
 });

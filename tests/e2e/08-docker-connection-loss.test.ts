@@ -61,7 +61,12 @@ describe('the Docker event stream survives losing the engine', () => {
     await ensureStack(3); // for the image
     await dockerCli('rm', '-f', name).catch(() => undefined);
     await engine.open();
-    source = new DockerSource({ docker: new Docker({ socketPath: engine.path }), labelPrefix: label, logger: silentLogger(), backoff: (n) => Math.min(1000, 100 * 2 ** (n - 1)) });
+    source = new DockerSource({
+      docker: new Docker({ socketPath: engine.path }),
+      labelPrefix: label,
+      logger: silentLogger(),
+      backoff: (n) => Math.min(1000, 100 * 2 ** (n - 1)),
+    });
     source.watch({ event: (e) => events.push(e), connected: () => connects.push(nowMs()), disconnected: () => disconnects.push(nowMs()) });
     await source.start();
   });
@@ -83,10 +88,28 @@ describe('the Docker event stream survives losing the engine', () => {
     await engine.open();
     const backAt = nowMs();
     await waitFor('reconnected', () => connects.length === 2, 5000, 10);
-    t.diagnostic(`break noticed ${(disconnects[0]! - cutAt).toFixed(0)} ms after the cut; ${disconnects.length} failed attempts; reconnected ${(connects[1]! - backAt).toFixed(0)} ms after the engine returned`);
+    t.diagnostic(
+      `break noticed ${(disconnects[0]! - cutAt).toFixed(0)} ms after the cut; ${disconnects.length} failed attempts; reconnected ${(connects[1]! - backAt).toFixed(0)} ms after the engine returned`,
+    );
     assert.ok(connects[1]! - backAt < 1500, 'capped backoff: reconnected within one backoff step');
 
-    const id = (await dockerCli('run', '-d', '--name', name, '--label', `${label}.enable=true`, '--label', `switchyard.e2e=${E2E.project}`, '--entrypoint', 'node', E2E.image, '-e', 'setTimeout(() => {}, 60000)')).trim();
+    const id = (
+      await dockerCli(
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--label',
+        `${label}.enable=true`,
+        '--label',
+        `switchyard.e2e=${E2E.project}`,
+        '--entrypoint',
+        'node',
+        E2E.image,
+        '-e',
+        'setTimeout(() => {}, 60000)',
+      )
+    ).trim();
     const started = await waitFor('the start event after the reconnection', () => events.find((e) => e.action === 'start' && e.containerId === id), 10_000);
     assert.equal(started.name, name);
     const listed = await source.list();

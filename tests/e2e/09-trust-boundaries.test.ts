@@ -3,7 +3,24 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { adminAuth, docker, dockerCli, E2E, ensureStack, expectedFromDocker, make, nameOf, projectContainers, proxyUrl, redisClient, registryEntries, registryNetwork, replica, stackSecret, waitFor } from './support/stack.js';
+import {
+  adminAuth,
+  docker,
+  dockerCli,
+  E2E,
+  ensureStack,
+  expectedFromDocker,
+  make,
+  nameOf,
+  projectContainers,
+  proxyUrl,
+  redisClient,
+  registryEntries,
+  registryNetwork,
+  replica,
+  stackSecret,
+  waitFor,
+} from './support/stack.js';
 
 /** Runs a Node script inside a container of the stack and returns what it printed. */
 async function nodeIn(container: string, script: string): Promise<string> {
@@ -22,7 +39,7 @@ function fetchScript(url: string, init: Record<string, unknown> = {}): string {
  * every capability, no secret is in any environment, and the backends' fault
  * API is not reachable through the proxy.
  */
-describe('the Compose stack\'s trust boundaries', () => {
+describe("the Compose stack's trust boundaries", () => {
   let containers: Awaited<ReturnType<typeof projectContainers>>;
   before(async () => {
     await ensureStack(3);
@@ -45,8 +62,18 @@ describe('the Compose stack\'s trust boundaries', () => {
   it('the API proxy answers 403 to create and archive while the controller keeps the registry in step', async (t: TestContext) => {
     const controller = nameOf(await replica(1, 'controller'));
     const redis = nameOf(await replica(1, 'redis'));
-    const create = await nodeIn(controller, fetchScript('http://docker-api:2375/v1.41/containers/create?name=evil', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Image: E2E.image, HostConfig: { Privileged: true, Binds: ['/:/host'] } }) }));
-    const createUnversioned = await nodeIn(controller, fetchScript('http://docker-api:2375/containers/create', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
+    const create = await nodeIn(
+      controller,
+      fetchScript('http://docker-api:2375/v1.41/containers/create?name=evil', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ Image: E2E.image, HostConfig: { Privileged: true, Binds: ['/:/host'] } }),
+      }),
+    );
+    const createUnversioned = await nodeIn(
+      controller,
+      fetchScript('http://docker-api:2375/containers/create', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+    );
     const archive = await nodeIn(controller, fetchScript(`http://docker-api:2375/containers/${redis}/archive?path=/data`));
     const exportIt = await nodeIn(controller, fetchScript(`http://docker-api:2375/v1.41/containers/${redis}/export`));
     const list = await nodeIn(controller, fetchScript('http://docker-api:2375/containers/json'));
@@ -60,7 +87,12 @@ describe('the Compose stack\'s trust boundaries', () => {
     // The controller works through it: the registry equals the running backends.
     const r = await redisClient();
     try {
-      await waitFor('registry = containers', async () => JSON.stringify((await registryEntries(r)).map((b) => `${b.id} ${b.url}`)) === JSON.stringify(await expectedFromDocker()), 15_000, 200);
+      await waitFor(
+        'registry = containers',
+        async () => JSON.stringify((await registryEntries(r)).map((b) => `${b.id} ${b.url}`)) === JSON.stringify(await expectedFromDocker()),
+        15_000,
+        200,
+      );
     } finally {
       r.disconnect();
     }
@@ -72,17 +104,36 @@ describe('the Compose stack\'s trust boundaries', () => {
   it('from inside a backend container, Redis and the admin API refuse writes without credentials', async (t: TestContext) => {
     const backend = nameOf(await replica(1, 'backend'));
     // Backends are not on the registry network at all.
-    const reach = await nodeIn(backend, `require('net').connect(6379, 'redis').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => console.log('ERR ' + e.code))`);
+    const reach = await nodeIn(
+      backend,
+      `require('net').connect(6379, 'redis').on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => console.log('ERR ' + e.code))`,
+    );
     t.diagnostic(`redis from a backend: ${reach}`);
     assert.match(reach, /^ERR /);
     // A container put on the registry network still cannot write without a password.
     const redisC = await replica(1, 'redis');
-    const out = await dockerCli('run', '--rm', '--network', registryNetwork(redisC), '--entrypoint', 'redis-cli', String(redisC.Config.Image), '-h', 'redis', 'SET', `${E2E.prefix}backend:evil`, 'x').catch((e: Error) => e.message);
+    const out = await dockerCli(
+      'run',
+      '--rm',
+      '--network',
+      registryNetwork(redisC),
+      '--entrypoint',
+      'redis-cli',
+      String(redisC.Config.Image),
+      '-h',
+      'redis',
+      'SET',
+      `${E2E.prefix}backend:evil`,
+      'x',
+    ).catch((e: Error) => e.message);
     t.diagnostic(`unauthenticated SET on the registry network: ${out.trim()}`);
     assert.match(out, /NOPERM/);
     // The admin API from the backend's network: 401 without the token, for writes and reads.
     const body = JSON.stringify({ id: 'evil', url: 'http://203.0.113.1:80' });
-    const write = await nodeIn(backend, fetchScript('http://balancer:9091/backends', { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+    const write = await nodeIn(
+      backend,
+      fetchScript('http://balancer:9091/backends', { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
+    );
     const read = await nodeIn(backend, fetchScript('http://balancer:9091/backends'));
     const foreignHost = await nodeIn(backend, fetchScript('http://balancer:9091/backends', { headers: { host: 'attacker.example' } }));
     t.diagnostic(`admin API from a backend: write ${write}, read ${read}`);
@@ -103,7 +154,10 @@ describe('the Compose stack\'s trust boundaries', () => {
       services.add(c.Config.Labels['com.docker.compose.service']!);
       assert.deepEqual(c.HostConfig.CapDrop, ['ALL'], `${name} drops every capability`);
       assert.deepEqual(c.HostConfig.CapAdd ?? [], [], `${name} adds none back`);
-      assert.ok((c.HostConfig.SecurityOpt ?? ([] as string[])).some((o: string) => /^no-new-privileges(:true)?$/.test(o)), `${name} sets no-new-privileges`);
+      assert.ok(
+        ((c.HostConfig.SecurityOpt as string[] | undefined) ?? []).some((o) => /^no-new-privileges(:true)?$/.test(o)),
+        `${name} sets no-new-privileges`,
+      );
       assert.equal(c.HostConfig.ReadonlyRootfs, true, `${name} has a read-only root`);
       assert.ok((c.HostConfig.Memory ?? 0) > 0, `${name} has a memory limit`);
       assert.ok((c.HostConfig.PidsLimit ?? 0) > 0, `${name} has a pid limit`);
@@ -119,9 +173,13 @@ describe('the Compose stack\'s trust boundaries', () => {
     assert.ok(readFileSync(envFile, 'utf8').includes('SWITCHYARD_ADMIN_TOKEN='));
   });
 
-  it('POST /fault through the proxy does not reach a backend\'s fault API', async () => {
+  it("POST /fault through the proxy does not reach a backend's fault API", async () => {
     for (let i = 0; i < 6; i++) {
-      const res = await request(`${proxyUrl}/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errorRate: 1, errorStatus: 503, hang: true }) });
+      const res = await request(`${proxyUrl}/fault`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ errorRate: 1, errorStatus: 503, hang: true }),
+      });
       await res.body.dump();
       assert.notEqual(res.statusCode, 200, 'no backend accepted a fault through the proxy');
     }
@@ -136,7 +194,7 @@ describe('the Compose stack\'s trust boundaries', () => {
     assert.equal(seen.size, 3);
   });
 
-  it('the fault API answers on the backend\'s own loopback, by docker exec (make fault)', async () => {
+  it("the fault API answers on the backend's own loopback, by docker exec (make fault)", async () => {
     const set = await make('fault', { N: 1, FAULT: JSON.stringify({ latencyMs: 5 }) });
     assert.match(set.output, /"latencyMs":5/);
     const clear = await make('fault', { N: 1, FAULT: 'clear' });

@@ -46,7 +46,8 @@ if (missing && process.env.CI === 'true') {
   const names = (...ns: number[]): string[] => ns.map(backendName).sort();
   const ids = async (): Promise<Map<string, string>> => new Map((await v2Containers()).map((c) => [c.Names[0]!.replace(/^\//, ''), c.Id]));
   /** Containers running before a scale-up that are not the same containers after it. */
-  const recreated = (before: Map<string, string>, after: Map<string, string>): string[] => [...before].filter(([name, id]) => after.get(name) !== id).map(([name]) => name);
+  const recreated = (before: Map<string, string>, after: Map<string, string>): string[] =>
+    [...before].filter(([name, id]) => after.get(name) !== id).map(([name]) => name);
   const make = (target: string, vars: Record<string, string | number> = {}) =>
     inV2Dir('make', ['--no-print-directory', target, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)], { env: v2MakeEnv() });
 

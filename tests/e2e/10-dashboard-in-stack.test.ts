@@ -7,10 +7,25 @@ import { request } from 'undici';
 import { LoadRun, describeLoad } from './support/load.js';
 import { adminBackends, adminUrl, ensureStack, expectedFromDocker, OUTPUT_DIR, proxyUrl, stackSecret } from './support/stack.js';
 
+/** What the page functions read of an element (the tests compile without the DOM library). */
+interface DomElement {
+  getAttribute(name: string): string | null;
+}
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // As in tests/integration/dashboard-browser.test.ts: without the background-networking flags
 // Chromium keeps dialling out of a closed network.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 /** `make screenshot` copies it to docs/images/dashboard.png. */
 const SCREENSHOT = join(OUTPUT_DIR, 'dashboard-stack.png');
 
@@ -66,7 +81,7 @@ describe('the dashboard of the Docker stack, in headless Chromium', () => {
     assert.doesNotMatch(body, /\/app\/|ENOENT/, 'no path of the container in the answer');
   });
 
-  it('logs in with the stack\'s admin token and shows a card for every backend container', async (t: TestContext) => {
+  it("logs in with the stack's admin token and shows a card for every backend container", async (t: TestContext) => {
     await page.goto(`${adminUrl}/`);
     await page.waitForSelector('#login-form', { state: 'visible', timeout: 10_000 });
     assert.equal(await page.locator('[data-backend]').count(), 0, 'nothing of the API before the login');
@@ -80,7 +95,9 @@ describe('the dashboard of the Docker stack, in headless Chromium', () => {
     assert.equal(containers.length, 3, `3 running, healthy backend containers: ${containers.join(', ')}`);
     assert.deepEqual(registered, containers, 'the balancer knows every backend container');
     await page.waitForFunction(`document.querySelectorAll('[data-backend]').length === ${containers.length}`, undefined, { timeout: 5000 });
-    const cards = (await page.locator('[data-backend]').evaluateAll((els) => els.map((e) => e.getAttribute('data-backend')))).sort();
+    const cards = (
+      await page.locator('[data-backend]').evaluateAll((els) => (els as unknown as DomElement[]).map((e) => e.getAttribute('data-backend')))
+    ).sort();
     t.diagnostic(`cards: ${cards.join(', ')}`);
     assert.deepEqual(cards, containers, 'one card per backend container');
     for (const id of cards) {
@@ -89,7 +106,7 @@ describe('the dashboard of the Docker stack, in headless Chromium', () => {
     }
   });
 
-  it('is live: while load goes through the proxy every card\'s req/s moves, and the screenshot is taken', async (t: TestContext) => {
+  it("is live: while load goes through the proxy every card's req/s moves, and the screenshot is taken", async (t: TestContext) => {
     // Browser-side code as strings: the test's type-check has no DOM library (as in the integration tests).
     const shown = async (): Promise<Shown> =>
       (await page.evaluate(`({

@@ -23,11 +23,32 @@ interface ComposeRun {
  * docs/performance.md.
  */
 describe('bench-compose against the running stack', () => {
-  it('measures the published port and the balancer container directly, with the balancer\'s CPU both ways', async (t: TestContext) => {
+  it("measures the published port and the balancer container directly, with the balancer's CPU both ways", async (t: TestContext) => {
     await ensureStack(3);
     const out = mkdtempSync(join(tmpdir(), 'swy-bench-compose-'));
     try {
-      const args = ['--import', 'tsx', 'cli/switchyard.ts', 'bench-compose', '--rounds', '1', '--duration', '1s', '--ramp', '0', '--connections', '16', '--project', E2E.project, '--network', E2E.network, '--published', `${proxyUrl}/`, '--out', out];
+      const args = [
+        '--import',
+        'tsx',
+        'cli/switchyard.ts',
+        'bench-compose',
+        '--rounds',
+        '1',
+        '--duration',
+        '1s',
+        '--ramp',
+        '0',
+        '--connections',
+        '16',
+        '--project',
+        E2E.project,
+        '--network',
+        E2E.network,
+        '--published',
+        `${proxyUrl}/`,
+        '--out',
+        out,
+      ];
       const r = await run(process.execPath, args, { cwd: REPO, env: stackEnv(), timeoutMs: 120_000 });
       t.diagnostic(r.output.trim().split('\n').slice(-6).join('\n'));
       assert.equal(r.code, 0, r.output);

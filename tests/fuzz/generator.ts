@@ -77,8 +77,40 @@ export type FuzzCase = RequestCase | ResponseCase;
 
 const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n';
 const FRAMING_TOKENS = ['content-length', 'Content-Length', 'transfer-encoding', 'Transfer-Encoding'];
-const CONNECTION_TOKENS = ['host', 'Host', 'keep-alive', 'close', 'x-extra', 'te', 'upgrade', 'via', 'x-forwarded-for', 'X-Forwarded-Host', 'x-request-id', 'forwarded', 'x-real-ip', 'trailer'];
-const TE_VALUES = ['chunked', 'Chunked', 'CHUNKED', ' chunked', 'chunked ', '\tchunked', 'chunked, chunked', 'gzip, chunked', 'chunked, gzip', 'identity', 'xchunked', 'chunked;x=1', '"chunked"', 'chunk', 'ch\x00unked', 'chunked\x0b'];
+const CONNECTION_TOKENS = [
+  'host',
+  'Host',
+  'keep-alive',
+  'close',
+  'x-extra',
+  'te',
+  'upgrade',
+  'via',
+  'x-forwarded-for',
+  'X-Forwarded-Host',
+  'x-request-id',
+  'forwarded',
+  'x-real-ip',
+  'trailer',
+];
+const TE_VALUES = [
+  'chunked',
+  'Chunked',
+  'CHUNKED',
+  ' chunked',
+  'chunked ',
+  '\tchunked',
+  'chunked, chunked',
+  'gzip, chunked',
+  'chunked, gzip',
+  'identity',
+  'xchunked',
+  'chunked;x=1',
+  '"chunked"',
+  'chunk',
+  'ch\x00unked',
+  'chunked\x0b',
+];
 const HOSTS = ['t', 'a.example', 'a.example:8080', '[::1]:1', '127.0.0.1', '', 'user@evil.example', 'evil.example/x', 'a b', 'a:99999', 'a..b', 'x_y.example'];
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'HEAD', 'get', 'CONNECT', 'TRACE'];
 
@@ -125,7 +157,19 @@ function requestCase(rng: Rng, seed: number, n: number, via: string | undefined)
         break;
       }
       case 2: {
-        const v = rng.pick([String(body.length), `+${body.length}`, `0${body.length}`, `${body.length} `, `${body.length},${body.length}`, '-1', '99999999999999999999', String(body.length + 3), '0', ` ${body.length}`, `0x${body.length.toString(16)}`]);
+        const v = rng.pick([
+          String(body.length),
+          `+${body.length}`,
+          `0${body.length}`,
+          `${body.length} `,
+          `${body.length},${body.length}`,
+          '-1',
+          '99999999999999999999',
+          String(body.length + 3),
+          '0',
+          ` ${body.length}`,
+          `0x${body.length.toString(16)}`,
+        ]);
         fields.push([rng.pick(['Content-Length', 'content-length', 'Content_Length', 'Content-Length ']), v]);
         mutations.push(`CL ${JSON.stringify(v)}`);
         framingMutated = true;
@@ -190,11 +234,26 @@ function requestCase(rng: Rng, seed: number, n: number, via: string | undefined)
         mutations.push('underscore name');
         break;
       case 12:
-        fields.push(...rng.pick<Field[]>([[['Forwarded', 'for=6.6.6.6']], [['X-Real-IP', '6.6.6.6']], [['X-Forwarded-For', '6.6.6.6']], [['X-Forwarded-Host', 'evil.example']], [['X-Forwarded-Proto', 'https'], ['X-Forwarded-Port', '1']]]));
+        fields.push(
+          ...rng.pick<Field[]>([
+            [['Forwarded', 'for=6.6.6.6']],
+            [['X-Real-IP', '6.6.6.6']],
+            [['X-Forwarded-For', '6.6.6.6']],
+            [['X-Forwarded-Host', 'evil.example']],
+            [
+              ['X-Forwarded-Proto', 'https'],
+              ['X-Forwarded-Port', '1'],
+            ],
+          ]),
+        );
         mutations.push('forwarded fields');
         break;
       case 13:
-        fields.push(['Upgrade', rng.pick(['h2c', 'websocket', 'foo/1'])], ['Connection', rng.pick(['Upgrade', 'Upgrade, HTTP2-Settings'])], ['HTTP2-Settings', 'AAMAAABkAAQCAAAAAAIAAAAA']);
+        fields.push(
+          ['Upgrade', rng.pick(['h2c', 'websocket', 'foo/1'])],
+          ['Connection', rng.pick(['Upgrade', 'Upgrade, HTTP2-Settings'])],
+          ['HTTP2-Settings', 'AAMAAABkAAQCAAAAAAIAAAAA'],
+        );
         mutations.push('upgrade');
         break;
       case 14:
@@ -238,7 +297,8 @@ function requestCase(rng: Rng, seed: number, n: number, via: string | undefined)
   const eol = rng.chance(0.08) ? '\n' : '\r\n';
   if (eol === '\n') mutations.push('bare LF');
   let head = `${method} ${target} ${version}${eol}`;
-  for (const [name, value] of fields) head += name === '' ? `${value}${eol}` : `${name}:${value.startsWith(' ') || value.startsWith('\t') ? '' : ' '}${value}${eol}`;
+  for (const [name, value] of fields)
+    head += name === '' ? `${value}${eol}` : `${name}:${value.startsWith(' ') || value.startsWith('\t') ? '' : ' '}${value}${eol}`;
   head += eol;
   const chunked = fields.some(([name]) => name.trim().toLowerCase() === 'transfer-encoding');
   let wire: Buffer;
@@ -298,7 +358,12 @@ function responseCase(rng: Rng, seed: number, n: number): ResponseCase {
         mutations.push('trailers');
         break;
       case 3:
-        prefix = rng.pick(['HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n', 'HTTP/1.1 100 Continue\r\n\r\n'.repeat(40), 'HTTP/1.1 101 Switching Protocols\r\n\r\n']);
+        prefix = rng.pick([
+          'HTTP/1.1 100 Continue\r\n\r\n',
+          'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n',
+          'HTTP/1.1 100 Continue\r\n\r\n'.repeat(40),
+          'HTTP/1.1 101 Switching Protocols\r\n\r\n',
+        ]);
         mutations.push('interim');
         break;
       case 4:

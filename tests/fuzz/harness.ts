@@ -144,7 +144,10 @@ export async function runCase(t: FuzzTarget, c: FuzzCase, crashes: string[]): Pr
   }
   client.destroy();
   await waitIdle(t);
-  const backend = t.backend.requests.slice(before).filter((q) => !q.target.startsWith('/follow-')).map(toSeen);
+  const backend = t.backend.requests
+    .slice(before)
+    .filter((q) => !q.target.startsWith('/follow-'))
+    .map(toSeen);
   // Another client, on its own connection, right after: it must get its own answer.
   const victimExpected = `/victim-${c.n}`;
   const v = await RawClient.connect(t.lb.port);
@@ -161,10 +164,19 @@ export async function runCase(t: FuzzTarget, c: FuzzCase, crashes: string[]): Pr
  * Cases `from` .. `from + cases - 1` of `seed` on every target; returns the
  * violations. `onProgress` hears of each case (for long runs).
  */
-export async function fuzz(targets: readonly FuzzTarget[], opts: { seed: number; from: number; cases: number; onProgress?: (n: number, found: number) => void }): Promise<FuzzReport> {
+export async function fuzz(
+  targets: readonly FuzzTarget[],
+  opts: { seed: number; from: number; cases: number; onProgress?: (n: number, found: number) => void },
+): Promise<FuzzReport> {
   const started = Date.now();
   const crashes: string[] = [];
-  const onCrash = (err: unknown): void => void crashes.push(String((err as Error)?.stack ?? err).split('\n').slice(0, 3).join(' | '));
+  const onCrash = (err: unknown): void =>
+    void crashes.push(
+      String((err as Error)?.stack ?? err)
+        .split('\n')
+        .slice(0, 3)
+        .join(' | '),
+    );
   process.on('uncaughtException', onCrash);
   const violations: Violation[] = [];
   try {
@@ -175,11 +187,13 @@ export async function fuzz(targets: readonly FuzzTarget[], opts: { seed: number;
         c = generate(opts.seed, n, t.lb.lb.limits?.via);
         const o = await runCase(t, c, crashes);
         byEngine.set(t.engine, o);
-        for (const rule of check(c, o)) violations.push({ seed: opts.seed, n, engine: t.engine, rule, mutations: c.mutations, bytes: c.bytes.toString('latin1').slice(0, 400) });
+        for (const rule of check(c, o))
+          violations.push({ seed: opts.seed, n, engine: t.engine, rule, mutations: c.mutations, bytes: c.bytes.toString('latin1').slice(0, 400) });
       }
       if (c !== undefined && c.kind === 'request' && targets.length > 1) {
         const d = disagreement(c, byEngine);
-        if (d !== undefined) violations.push({ seed: opts.seed, n, engine: 'all', rule: d, mutations: c.mutations, bytes: c.bytes.toString('latin1').slice(0, 400) });
+        if (d !== undefined)
+          violations.push({ seed: opts.seed, n, engine: 'all', rule: d, mutations: c.mutations, bytes: c.bytes.toString('latin1').slice(0, 400) });
       }
       opts.onProgress?.(n, violations.length);
     }

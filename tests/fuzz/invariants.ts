@@ -59,8 +59,10 @@ export function finalResponse(o: Observation): SeenResponse | undefined {
 export function check(c: FuzzCase, o: Observation): string[] {
   const out: string[] = [];
   if (o.crashes.length > 0) out.push(`the balancer threw: ${o.crashes.join('; ')}`);
-  if (o.victim !== o.victimExpected) out.push(`a victim on another connection got ${o.victim === null ? 'no answer' : `the answer for ${o.victim}`} instead of ${o.victimExpected}`);
-  if (o.followUpExpected !== null && o.followUp !== null && o.followUp !== o.followUpExpected) out.push(`the next request on the same connection got the answer for ${o.followUp}`);
+  if (o.victim !== o.victimExpected)
+    out.push(`a victim on another connection got ${o.victim === null ? 'no answer' : `the answer for ${o.victim}`} instead of ${o.victimExpected}`);
+  if (o.followUpExpected !== null && o.followUp !== null && o.followUp !== o.followUpExpected)
+    out.push(`the next request on the same connection got the answer for ${o.followUp}`);
   for (const r of o.responses) {
     if (values(r.headers, 'content-length').length > 0 && values(r.headers, 'transfer-encoding').length > 0) out.push('the client saw two framings');
     if (values(r.headers, 'content-length').length > 1) out.push('the client saw two Content-Lengths');
@@ -85,7 +87,9 @@ function checkRequest(c: Extract<FuzzCase, { kind: 'request' }>, o: Observation)
       if (n.includes('_')) out.push(`the backend saw the name ${n}`);
       if (HOP_BY_HOP_REQUEST.has(n.toLowerCase())) out.push(`the backend saw the hop-by-hop field ${n}`);
     }
-    for (const v of values(q.headers, 'connection')) for (const t of v.split(',')) if (!['keep-alive', 'close', 'upgrade', ''].includes(t.trim().toLowerCase())) out.push(`the backend saw Connection naming ${t.trim()}`);
+    for (const v of values(q.headers, 'connection'))
+      for (const t of v.split(','))
+        if (!['keep-alive', 'close', 'upgrade', ''].includes(t.trim().toLowerCase())) out.push(`the backend saw Connection naming ${t.trim()}`);
     if (values(q.headers, 'content-length').length > 0 && values(q.headers, 'transfer-encoding').length > 0) out.push('the backend saw two framings');
     if (values(q.headers, 'forwarded').length > 0 || values(q.headers, 'x-real-ip').length > 0) out.push('the backend saw an untrusted Forwarded or X-Real-IP');
     const xff = values(q.headers, 'x-forwarded-for');
@@ -97,7 +101,8 @@ function checkRequest(c: Extract<FuzzCase, { kind: 'request' }>, o: Observation)
   if (forwarded.length === 0) {
     // Nothing reached the backend: whatever went wrong was not its doing.
     if (o.blamed > 0) out.push('the backend was blamed for a request it never received');
-    if (final !== undefined && (final.status === 502 || final.status === 504)) out.push(`the client got ${final.status} for a request the backend never received`);
+    if (final !== undefined && (final.status === 502 || final.status === 504))
+      out.push(`the client got ${final.status} for a request the backend never received`);
   } else if (final !== undefined && final.status !== 200) out.push(`the client got ${final.status} although its request was forwarded and answered 200`);
   return out;
 }
@@ -114,7 +119,8 @@ function checkResponse(c: Extract<FuzzCase, { kind: 'response' }>, o: Observatio
       if (name === 'x-secret' && c.mutations.includes('Connection names X-Secret')) out.push('the client saw a field the backend’s Connection named');
     }
     const noBody = c.head || final.status === 204 || final.status === 304;
-    if (!noBody && final.status < 500 && !o.cut && final.body.length > 0 && !final.body.equals(Buffer.from(`body-${c.n}`))) out.push(`the client got a body it was not sent: ${JSON.stringify(final.body.toString('latin1').slice(0, 40))}`);
+    if (!noBody && final.status < 500 && !o.cut && final.body.length > 0 && !final.body.equals(Buffer.from(`body-${c.n}`)))
+      out.push(`the client got a body it was not sent: ${JSON.stringify(final.body.toString('latin1').slice(0, 40))}`);
     if (final.status === 204 && values(final.headers, 'content-length').length > 0) out.push('the client saw Content-Length on a 204');
   }
   return out;

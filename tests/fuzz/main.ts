@@ -54,8 +54,13 @@ try {
 } finally {
   await closeTargets(targets);
 }
-for (const v of report.violations) process.stdout.write(`VIOLATION seed ${v.seed} case ${v.n} [${v.engine}] ${v.rule}\n  mutations: ${v.mutations.join('; ')}\n  bytes: ${JSON.stringify(v.bytes)}\n`);
-process.stdout.write(`fuzz: ${report.cases} cases x ${report.engines.length} engines in ${(report.ms / 1000).toFixed(1)} s (seed ${seed}): ${report.violations.length} violations\n`);
+for (const v of report.violations)
+  process.stdout.write(
+    `VIOLATION seed ${v.seed} case ${v.n} [${v.engine}] ${v.rule}\n  mutations: ${v.mutations.join('; ')}\n  bytes: ${JSON.stringify(v.bytes)}\n`,
+  );
+process.stdout.write(
+  `fuzz: ${report.cases} cases x ${report.engines.length} engines in ${(report.ms / 1000).toFixed(1)} s (seed ${seed}): ${report.violations.length} violations\n`,
+);
 process.stdout.write(`replay one: make fuzz FUZZ_ARGS="--seed ${seed} --from <case> --cases 1"\n`);
 if (values.out) writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
 process.exit(report.violations.length > 0 ? 1 : 0);

@@ -55,7 +55,9 @@ export function hostileHandler(req: RawRequest, c: RawConn): void {
   const path = req.target.split('?')[0];
   switch (path) {
     case '/trailer-framing':
-      c.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-sum\r\n\r\n5\r\nhello\r\n0\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\nx-sum: 7\r\n\r\n');
+      c.write(
+        'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-sum\r\n\r\n5\r\nhello\r\n0\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\nx-sum: 7\r\n\r\n',
+      );
       return;
     case '/connection-named':
       c.write('HTTP/1.1 200 OK\r\nconnection: x-secret, keep-alive\r\nx-secret: 1\r\nx-public: 2\r\ncontent-length: 2\r\n\r\nok');
@@ -88,7 +90,19 @@ export function hostileHandler(req: RawRequest, c: RawConn): void {
       c.write(Buffer.alloc(32 * 1024 * 1024, 0x61));
       return;
     default:
-      respond(c, 200, JSON.stringify({ method: req.method, target: req.target, headers: req.headers, bodyLength: req.body.length, bodySha1: sha1(req.body), chunked: req.chunked }), [['content-type', 'application/json']]);
+      respond(
+        c,
+        200,
+        JSON.stringify({
+          method: req.method,
+          target: req.target,
+          headers: req.headers,
+          bodyLength: req.body.length,
+          bodySha1: sha1(req.body),
+          chunked: req.chunked,
+        }),
+        [['content-type', 'application/json']],
+      );
   }
 }
 

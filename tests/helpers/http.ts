@@ -25,7 +25,12 @@ export function json<T = Record<string, unknown>>(r: Reply): T {
  * Runs `total` GETs with `concurrency` workers and counts outcomes per
  * X-Backend. Bounded by count; `stopAfterMs` also bounds it in time.
  */
-export async function loadLoop(url: string, total: number, concurrency: number, opts: { dispatcher?: Agent; stopAfterMs?: number; onResponse?: (backend: string, at: number) => void } = {}): Promise<{ ok: number; failed: number; failures: string[]; byBackend: Map<string, number> }> {
+export async function loadLoop(
+  url: string,
+  total: number,
+  concurrency: number,
+  opts: { dispatcher?: Agent; stopAfterMs?: number; onResponse?: (backend: string, at: number) => void } = {},
+): Promise<{ ok: number; failed: number; failures: string[]; byBackend: Map<string, number> }> {
   let next = 0;
   let ok = 0;
   let failed = 0;

@@ -67,7 +67,10 @@ export class SwitchyardProcess {
     const seen = this.lines.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no log '${msg}' within ${timeoutMs} ms; stderr: ${this.stderr.join('\n')}; log: ${this.lines.map((l) => l.msg).join(' | ')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no log '${msg}' within ${timeoutMs} ms; stderr: ${this.stderr.join('\n')}; log: ${this.lines.map((l) => l.msg).join(' | ')}`)),
+        timeoutMs,
+      );
       this.#waiters.push({
         match,
         resolve: (l) => {
@@ -102,7 +105,12 @@ export class SwitchyardProcess {
     try {
       await Promise.race([
         waitReady(adminUrl, minRoutable, timeoutMs).catch((err: unknown) => {
-          throw new Error(`${String(err)}; stderr: ${this.stderr.join('\n')}; log: ${this.lines.slice(-10).map((l) => l.msg).join(' | ')}`);
+          throw new Error(
+            `${String(err)}; stderr: ${this.stderr.join('\n')}; log: ${this.lines
+              .slice(-10)
+              .map((l) => l.msg)
+              .join(' | ')}`,
+          );
         }),
         exited,
       ]);
@@ -128,7 +136,10 @@ export interface RunningBalancer {
  * Starts `switchyard balancer <args>` on two free ports of 127.0.0.1 (proxy and
  * admin API) and waits until it is ready with `minRoutable` backends routable.
  */
-export async function startBalancer(args: readonly string[], opts: { minRoutable?: number; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningBalancer> {
+export async function startBalancer(
+  args: readonly string[],
+  opts: { minRoutable?: number; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningBalancer> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const lb = new SwitchyardProcess(['balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), ...args], opts.env);
   const admin = `http://127.0.0.1:${adminPort}`;
@@ -137,9 +148,17 @@ export async function startBalancer(args: readonly string[], opts: { minRoutable
 }
 
 /** Runs `switchyard <args>` to completion and returns its exit code and output. */
-export function runSwitchyard(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runSwitchyard(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...CHILD_DEFAULTS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...CHILD_DEFAULTS, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -66,7 +66,10 @@ class ByteReader {
     if (this.ended) return false;
     const before = this.#length;
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no bytes within ${timeoutMs} ms (have ${this.#length}: ${JSON.stringify(this.buf.toString('latin1').slice(0, 200))})`)), timeoutMs);
+      const t = setTimeout(
+        () => reject(new Error(`no bytes within ${timeoutMs} ms (have ${this.#length}: ${JSON.stringify(this.buf.toString('latin1').slice(0, 200))})`)),
+        timeoutMs,
+      );
       this.#wake = () => {
         clearTimeout(t);
         resolve();
@@ -84,7 +87,10 @@ class ByteReader {
   async head(timeoutMs: number): Promise<string | null> {
     for (;;) {
       const i = this.buf.indexOf('\r\n\r\n');
-      if (i >= 0) return this.take(i + 4).toString('latin1').slice(0, -4);
+      if (i >= 0)
+        return this.take(i + 4)
+          .toString('latin1')
+          .slice(0, -4);
       if (!(await this.more(timeoutMs))) return null;
     }
   }
@@ -97,7 +103,10 @@ class ByteReader {
   async line(timeoutMs: number): Promise<string | null> {
     for (;;) {
       const i = this.buf.indexOf('\r\n');
-      if (i >= 0) return this.take(i + 2).toString('latin1').slice(0, -2);
+      if (i >= 0)
+        return this.take(i + 2)
+          .toString('latin1')
+          .slice(0, -2);
       if (!(await this.more(timeoutMs))) return null;
     }
   }
@@ -257,7 +266,7 @@ export class RawBackend {
 
   private constructor(handler: RawHandler) {
     this.handler = handler;
-    this.server = createServer((s) => this.#serve(s));
+    this.server = createServer((s) => void this.#serve(s));
   }
 
   static async start(handler: RawHandler): Promise<RawBackend> {

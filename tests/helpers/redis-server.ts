@@ -39,7 +39,29 @@ export class RedisServer {
 
   async #spawn(): Promise<void> {
     const bin = process.env.REDIS_SERVER ?? 'redis-server';
-    const proc = spawn(bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...this.#args], { stdio: 'ignore' });
+    const proc = spawn(
+      bin,
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--dbfilename',
+        'dump.rdb',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'no',
+        '--loglevel',
+        'warning',
+        ...this.#args,
+      ],
+      { stdio: 'ignore' },
+    );
     await new Promise<void>((resolve, reject) => {
       proc.once('error', (err) => reject(new Error(`cannot start ${bin} (install redis-server): ${err.message}`)));
       proc.once('spawn', () => resolve());

@@ -11,7 +11,19 @@ export async function writeBackend(redis: Redis, prefix: string, spec: BackendSp
   const res = await redis
     .multi()
     .del(`${prefix}backend:${spec.id}`)
-    .hset(`${prefix}backend:${spec.id}`, 'url', spec.url, 'weight', String(spec.weight), 'state', spec.state, 'labels', JSON.stringify(spec.labels), 'updated_at', String(now))
+    .hset(
+      `${prefix}backend:${spec.id}`,
+      'url',
+      spec.url,
+      'weight',
+      String(spec.weight),
+      'state',
+      spec.state,
+      'labels',
+      JSON.stringify(spec.labels),
+      'updated_at',
+      String(now),
+    )
     .sadd(`${prefix}backends`, spec.id)
     .incr(`${prefix}version`)
     .set(`${prefix}version:at`, String(now))
@@ -23,7 +35,13 @@ export async function writeBackend(redis: Redis, prefix: string, spec: BackendSp
 
 export async function removeBackend(redis: Redis, prefix: string, id: string, opts: { publish?: boolean } = {}): Promise<number> {
   const now = Date.now();
-  const res = await redis.multi().srem(`${prefix}backends`, id).del(`${prefix}backend:${id}`).incr(`${prefix}version`).set(`${prefix}version:at`, String(now)).exec();
+  const res = await redis
+    .multi()
+    .srem(`${prefix}backends`, id)
+    .del(`${prefix}backend:${id}`)
+    .incr(`${prefix}version`)
+    .set(`${prefix}version:at`, String(now))
+    .exec();
   const version = Number(res![2]![1]);
   if (opts.publish !== false) await redis.publish(`${prefix}changes`, JSON.stringify({ version, op: 'remove', id, at: now }));
   return version;

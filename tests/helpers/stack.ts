@@ -130,7 +130,12 @@ export class TestBalancer {
   private constructor(opts: TestBalancerOptions) {
     this.registry = opts.registry ?? new MemoryRegistry(opts.backends ?? []);
     const logger = opts.logger ?? silentLogger();
-    this.lb = new Balancer({ settings: { ...TEST_SETTINGS, ...opts.settings }, registry: this.registry, strategy: createStrategy<Upstream>(opts.strategy ?? 'round-robin'), logger });
+    this.lb = new Balancer({
+      settings: { ...TEST_SETTINGS, ...opts.settings },
+      registry: this.registry,
+      strategy: createStrategy<Upstream>(opts.strategy ?? 'round-robin'),
+      logger,
+    });
     this.admin = createAdmin(this.lb, { token: opts.adminToken, logger, processMetrics: opts.processMetrics ?? false });
     this.adminServer = createServer(this.admin.app);
   }

@@ -30,11 +30,16 @@ describe('the admin API', () => {
 
   it('lists backends with health, state and counters', async () => {
     await get(`${lb.url}/`);
-    const list = json<{ backends: { id: string; health: string; state: string; routable: boolean; requests: number; lastCheck: { outcome: string } }[] }>(await get(`${lb.adminUrl}/backends`, { headers: bearer }));
-    assert.deepEqual(list.backends.map((b) => [b.id, b.health, b.state, b.routable]), [
-      ['a1', 'healthy', 'active', true],
-      ['a2', 'healthy', 'active', true],
-    ]);
+    const list = json<{ backends: { id: string; health: string; state: string; routable: boolean; requests: number; lastCheck: { outcome: string } }[] }>(
+      await get(`${lb.adminUrl}/backends`, { headers: bearer }),
+    );
+    assert.deepEqual(
+      list.backends.map((b) => [b.id, b.health, b.state, b.routable]),
+      [
+        ['a1', 'healthy', 'active', true],
+        ['a2', 'healthy', 'active', true],
+      ],
+    );
     assert.equal(list.backends[0]!.lastCheck.outcome, 'pass');
     assert.equal(list.backends.reduce((n, b) => n + b.requests, 0) >= 1, true);
   });
@@ -49,10 +54,18 @@ describe('the admin API', () => {
   });
 
   it('registers a backend, which takes traffic once healthy', async () => {
-    const r = await get(`${lb.adminUrl}/backends`, { method: 'POST', headers: auth, body: JSON.stringify({ id: 'a3', url: backends[2]!.url, weight: 2, labels: { zone: 'b' } }) });
+    const r = await get(`${lb.adminUrl}/backends`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ id: 'a3', url: backends[2]!.url, weight: 2, labels: { zone: 'b' } }),
+    });
     assert.equal(r.status, 201);
     await lb.routable(3);
-    const again = await get(`${lb.adminUrl}/backends`, { method: 'POST', headers: auth, body: JSON.stringify({ id: 'a3', url: backends[2]!.url, weight: 2, labels: { zone: 'b' } }) });
+    const again = await get(`${lb.adminUrl}/backends`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ id: 'a3', url: backends[2]!.url, weight: 2, labels: { zone: 'b' } }),
+    });
     assert.equal(again.status, 200, 'registering again is idempotent');
     const spread = await loadLoop(`${lb.url}/`, 30, 1);
     assert.equal(spread.byBackend.get('a3'), 10);
@@ -84,7 +97,8 @@ describe('the admin API', () => {
   });
 
   it('switches the strategy live with PUT /strategy, and refuses an unknown name or option with 400, keeping the old one', async () => {
-    const put = (body: unknown, headers: Record<string, string> = auth) => get(`${lb.adminUrl}/strategy`, { method: 'PUT', headers, body: JSON.stringify(body) });
+    const put = (body: unknown, headers: Record<string, string> = auth) =>
+      get(`${lb.adminUrl}/strategy`, { method: 'PUT', headers, body: JSON.stringify(body) });
     assert.equal((await put({ name: 'random' }, { 'content-type': 'application/json' })).status, 401);
     const unknown = await put({ name: 'fastest' });
     assert.equal(unknown.status, 400);
@@ -93,7 +107,11 @@ describe('the admin API', () => {
     assert.match(unknown.body, /round-robin/, 'the answer lists the names it knows');
     const badOption = await put({ name: 'consistent-hash', options: { hashKey: 'moon' } });
     assert.equal(badOption.status, 400);
-    assert.equal(json<{ strategy: string }>(await get(`${lb.adminUrl}/strategy`, { headers: bearer })).strategy, 'round-robin', 'a refused change leaves the strategy as it was');
+    assert.equal(
+      json<{ strategy: string }>(await get(`${lb.adminUrl}/strategy`, { headers: bearer })).strategy,
+      'round-robin',
+      'a refused change leaves the strategy as it was',
+    );
     const ok = await put({ name: 'least-request' });
     assert.equal(ok.status, 200);
     assert.equal(json<{ strategy: string }>(await get(`${lb.adminUrl}/strategy`, { headers: bearer })).strategy, 'least-request');

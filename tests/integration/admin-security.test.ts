@@ -23,18 +23,29 @@ interface Answer {
 function call(port: number, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers = opts.headers ?? {};
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers, setHost: !Object.keys(headers).some((h) => h.toLowerCase() === 'host'), agent: false }, (res) => {
-      if (String(res.headers['content-type']).startsWith('text/event-stream')) {
-        // A live stream never ends: its status and head are the answer.
-        res.destroy();
-        resolve({ status: res.statusCode!, headers: res.headers, body: '' });
-        return;
-      }
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: opts.method ?? 'GET',
+        headers,
+        setHost: !Object.keys(headers).some((h) => h.toLowerCase() === 'host'),
+        agent: false,
+      },
+      (res) => {
+        if (String(res.headers['content-type']).startsWith('text/event-stream')) {
+          // A live stream never ends: its status and head are the answer.
+          res.destroy();
+          resolve({ status: res.statusCode!, headers: res.headers, body: '' });
+          return;
+        }
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -77,7 +88,10 @@ describe('admin API: refuses to run open on a reachable address', () => {
 
   it('starts on 0.0.0.0 with --admin-insecure-no-token (or its variable), and warns', async () => {
     const adminPort = await freePort();
-    const lb = new SwitchyardProcess(['balancer', '--admin-host', '0.0.0.0', '--admin-port', String(adminPort), '--port', String(await freePort()), '--host', '127.0.0.1'], { SWITCHYARD_ADMIN_INSECURE_NO_TOKEN: 'true' });
+    const lb = new SwitchyardProcess(
+      ['balancer', '--admin-host', '0.0.0.0', '--admin-port', String(adminPort), '--port', String(await freePort()), '--host', '127.0.0.1'],
+      { SWITCHYARD_ADMIN_INSECURE_NO_TOKEN: 'true' },
+    );
     try {
       await lb.waitReady(`http://127.0.0.1:${adminPort}`);
       const warning = await lb.waitForLog('', 5000, (l) => l.level === 'warn' && /without a token/.test(String(l.msg)), true);
@@ -130,12 +144,19 @@ describe('admin API: cross-site changes, content types and Host names', () => {
     assert.equal((await call(port, '/backends', { method: 'POST', headers: form, body: 'id=evil&url=http://10.0.0.1:80' })).status, 403);
     assert.equal((await call(port, '/backends/s1', { method: 'DELETE', headers: { origin: 'http://evil.example' } })).status, 403);
     const json = { 'content-type': 'application/json', origin: 'null' };
-    assert.equal((await call(port, '/strategy', { method: 'PUT', headers: json, body: '{"name":"random"}' })).status, 403, 'an opaque origin is another origin');
+    assert.equal(
+      (await call(port, '/strategy', { method: 'PUT', headers: json, body: '{"name":"random"}' })).status,
+      403,
+      'an opaque origin is another origin',
+    );
     const otherPort = { 'content-type': 'application/json', origin: `http://127.0.0.1:${port + 1}` };
     assert.equal((await call(port, '/backends/s1/drain', { method: 'POST', headers: otherPort })).status, 403, 'another port is another origin');
     assert.equal(state(), 'active');
     assert.equal(lb.lb.strategy.name, 'round-robin');
-    assert.deepEqual(lb.registry.current().backends.map((b) => b.id), ['s1']);
+    assert.deepEqual(
+      lb.registry.current().backends.map((b) => b.id),
+      ['s1'],
+    );
   });
 
   it('refuses Sec-Fetch-Site: cross-site and same-site (403), even with JSON', async () => {
@@ -169,7 +190,17 @@ describe('admin API: cross-site changes, content types and Host names', () => {
   });
 
   it('answers 421 to a Host that does not name the admin API, on reads, writes, probes and the dashboard', async () => {
-    for (const [method, path] of [['GET', '/backends'], ['GET', '/stats'], ['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/'], ['GET', '/dashboard/app.js'], ['GET', '/events'], ['GET', '/metrics'], ['POST', '/backends/s1/drain']] as const) {
+    for (const [method, path] of [
+      ['GET', '/backends'],
+      ['GET', '/stats'],
+      ['GET', '/healthz'],
+      ['GET', '/readyz'],
+      ['GET', '/'],
+      ['GET', '/dashboard/app.js'],
+      ['GET', '/events'],
+      ['GET', '/metrics'],
+      ['POST', '/backends/s1/drain'],
+    ] as const) {
       const r = await call(port, path, { method, headers: { host: `attacker.example:${port}`, 'content-type': 'application/json' } });
       assert.equal(r.status, 421, `${method} ${path}`);
       assert.equal(code(r), 'SWY_ADMIN_MISDIRECTED');
@@ -277,11 +308,19 @@ describe('admin API with a token', () => {
     const wrong = await call(port, '/session', { method: 'POST', headers: json, body: JSON.stringify({ token: 'guess-guess-guess' }) });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.headers['set-cookie'], undefined);
-    const crossSite = await call(port, '/session', { method: 'POST', headers: { ...json, origin: 'http://evil.example' }, body: JSON.stringify({ token: TOKEN }) });
+    const crossSite = await call(port, '/session', {
+      method: 'POST',
+      headers: { ...json, origin: 'http://evil.example' },
+      body: JSON.stringify({ token: TOKEN }),
+    });
     assert.equal(crossSite.status, 403, 'the login is a change too');
     assert.equal((await call(port, '/session', { method: 'POST', body: JSON.stringify({ token: TOKEN }) })).status, 415);
 
-    const login = await call(port, '/session', { method: 'POST', headers: { ...json, origin: `http://127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin' }, body: JSON.stringify({ token: TOKEN }) });
+    const login = await call(port, '/session', {
+      method: 'POST',
+      headers: { ...json, origin: `http://127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin' },
+      body: JSON.stringify({ token: TOKEN }),
+    });
     assert.equal(login.status, 204, login.body);
     const setCookie = String(login.headers['set-cookie']);
     assert.match(setCookie, /^switchyard_admin_session=[A-Za-z0-9_-]{43}; /);
@@ -310,7 +349,11 @@ describe('admin API with a token', () => {
     const small = await serveAdmin(lb, { token: TOKEN, sessions: { max: 2, ttlMs: 60_000 }, now: () => now });
     try {
       const login = async (): Promise<string> => {
-        const r = await call(small.port, '/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN }) });
+        const r = await call(small.port, '/session', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ token: TOKEN }),
+        });
         assert.equal(r.status, 204);
         return String(r.headers['set-cookie']).split(';')[0]!;
       };

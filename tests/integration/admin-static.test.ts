@@ -200,7 +200,11 @@ describe('admin API: a dashboard directory with files missing or broken', () => 
     assert.equal(a.status, 404);
     assert.deepEqual(errorOf(a), { code: 'SWY_ADMIN_NOT_FOUND', message: 'no such dashboard file' });
     assertNothingInternal(a, withPage.dir, 'app.js');
-    assert.deepEqual(withPage.logs.filter((l) => l.level === 'error'), [], 'a client asking for a missing name is no server fault');
+    assert.deepEqual(
+      withPage.logs.filter((l) => l.level === 'error'),
+      [],
+      'a client asking for a missing name is no server fault',
+    );
     // The page itself is still there.
     assert.equal((await call(withPage.port, '/')).status, 200);
   });
@@ -238,7 +242,13 @@ describe('admin API: a dashboard directory with files missing or broken', () => 
   }
 
   it('never serves the file beside the dashboard directory, whatever the spelling', async () => {
-    for (const path of ['/dashboard/../secret.txt', '/dashboard/%2e%2e/secret.txt', '/dashboard/%2e%2e%2fsecret.txt', '/dashboard/..%5csecret.txt', '/dashboard/.hidden']) {
+    for (const path of [
+      '/dashboard/../secret.txt',
+      '/dashboard/%2e%2e/secret.txt',
+      '/dashboard/%2e%2e%2fsecret.txt',
+      '/dashboard/..%5csecret.txt',
+      '/dashboard/.hidden',
+    ]) {
       const a = await call(withPage.port, path);
       assert.ok(a.status === 404 || a.status === 400, `${path}: ${a.status}`);
       assertNothingInternal(a, withPage.dir, path);

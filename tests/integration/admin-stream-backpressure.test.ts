@@ -39,7 +39,22 @@ describe('the event stream drops a client that never reads, and memory comes bac
     adminUrl = `http://127.0.0.1:${adminPort}`;
     const backends = Array.from({ length: BACKENDS }, (_, i) => `b${String(i).padStart(3, '0')}=http://127.0.0.1:${40_000 + i}`).join(',');
     lb = new SwitchyardProcess(
-      ['balancer', '--host', '127.0.0.1', '--port', String(await freePort()), '--admin-port', String(adminPort), '--no-health-checks', '--admin-stream-interval', '50ms', '--admin-stream-backlog', String(BACKLOG), '--log-level', 'warn'],
+      [
+        'balancer',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(await freePort()),
+        '--admin-port',
+        String(adminPort),
+        '--no-health-checks',
+        '--admin-stream-interval',
+        '50ms',
+        '--admin-stream-backlog',
+        String(BACKLOG),
+        '--log-level',
+        'warn',
+      ],
       { SWITCHYARD_BACKENDS: backends },
     );
     await lb.waitReady(adminUrl, BACKENDS, 30_000);
@@ -112,7 +127,10 @@ describe('the event stream drops a client that never reads, and memory comes bac
 
     // The balancer closed them: once they read again, they reach the end of the stream.
     for (const s of stalled) s.resume();
-    await Promise.race([Promise.all(closed), new Promise((_, reject) => setTimeout(() => reject(new Error('a dropped client was not closed')), 10_000).unref())]);
+    await Promise.race([
+      Promise.all(closed),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('a dropped client was not closed')), 10_000).unref()),
+    ]);
 
     const warn = await lb.waitForLog('event stream client dropped: it does not read', 5000, (l) => l.level === 'warn');
     assert.equal(warn.remoteAddress, '127.0.0.1');
@@ -141,7 +159,10 @@ describe('the event stream drops a client that never reads, and memory comes bac
       `snapshot ${mib(frameBytes)}; streams held at most ${mib(peakBuffered)}, ${mib(buffered)} after the drops; RSS baseline ${mib(baseline)} (settled after ${settledAt} snapshots), peak ${mib(peak)}, after the drops ${mib(afterwards)}`,
     );
     // Each stalled client holds at most the backlog plus one frame before it is cut.
-    assert.ok(peakBuffered <= STALLED * (BACKLOG + 2 * frameBytes) + 2 * frameBytes + 65536, `the streams held ${mib(peakBuffered)} while ${STALLED} clients stalled`);
+    assert.ok(
+      peakBuffered <= STALLED * (BACKLOG + 2 * frameBytes) + 2 * frameBytes + 65536,
+      `the streams held ${mib(peakBuffered)} while ${STALLED} clients stalled`,
+    );
     assert.ok(peak - baseline < 64 * 1048576, `RSS grew by ${mib(peak - baseline)} while ${STALLED} clients stalled`);
     assert.ok(afterwards - baseline < 64 * 1048576, `RSS still ${mib(afterwards - baseline)} above its baseline after the drops`);
   });

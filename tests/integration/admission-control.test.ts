@@ -27,7 +27,10 @@ describe('admission control', () => {
     const Q = 6;
     const backend = await TestBackend.start('slow', { faults: { latencyMs: 600, errorRate: 0, errorStatus: 500, unhealthy: false, hang: false } });
     const lb = await TestBalancer.start({ backends: [backend.spec()], settings: { admission: { maxInFlight: C, queueSize: Q, queueTimeoutMs: 10_000 } } });
-    cleanup.push(() => backend.close(), () => lb.close());
+    cleanup.push(
+      () => backend.close(),
+      () => lb.close(),
+    );
     await lb.routable(1);
     const client = testClient(C + Q + 120);
     cleanup.push(() => client.close());
@@ -59,14 +62,20 @@ describe('admission control', () => {
     assert.ok(maxInFlight <= C, `in flight peaked at ${maxInFlight}`);
     assert.ok(sawFull, '/queue/status reported the cap reached and the queue full');
     const end = json<QueueStatus>(await get(`${lb.adminUrl}/queue/status`));
-    assert.deepEqual({ enabled: end.enabled, limit: end.limit, queueSize: end.queueSize, rejected: end.rejected, inFlight: end.inFlight, queued: end.queued }, { enabled: true, limit: C, queueSize: Q, rejected: 100, inFlight: 0, queued: 0 });
+    assert.deepEqual(
+      { enabled: end.enabled, limit: end.limit, queueSize: end.queueSize, rejected: end.rejected, inFlight: end.inFlight, queued: end.queued },
+      { enabled: true, limit: C, queueSize: Q, rejected: 100, inFlight: 0, queued: 0 },
+    );
     t.diagnostic(`cap ${C}, queue ${Q}: ${ok} served, ${full.length} x 503 SWY_QUEUE_FULL; queue peak ${maxQueued}, in-flight peak ${maxInFlight}`);
   });
 
   it('answers 503 SWY_QUEUE_TIMEOUT when a queued request waits too long, and frees its place if the client leaves', async () => {
     const backend = await TestBackend.start('slower', { faults: { latencyMs: 1500, errorRate: 0, errorStatus: 500, unhealthy: false, hang: false } });
     const lb = await TestBalancer.start({ backends: [backend.spec()], settings: { admission: { maxInFlight: 1, queueSize: 5, queueTimeoutMs: 300 } } });
-    cleanup.push(() => backend.close(), () => lb.close());
+    cleanup.push(
+      () => backend.close(),
+      () => lb.close(),
+    );
     await lb.routable(1);
     const client = testClient(8);
     cleanup.push(() => client.close());
@@ -98,11 +107,19 @@ describe('admission control', () => {
     const lb = await TestBalancer.start({
       backends: [backend.spec()],
       settings: {
-        admission: { maxInFlight: 500, queueSize: 1000, queueTimeoutMs: 30_000, adaptive: { initialLimit: 20, minLimit: 4, windowMs: 250, minWindowSamples: 5 } },
+        admission: {
+          maxInFlight: 500,
+          queueSize: 1000,
+          queueTimeoutMs: 30_000,
+          adaptive: { initialLimit: 20, minLimit: 4, windowMs: 250, minWindowSamples: 5 },
+        },
         resilience: { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 } },
       },
     });
-    cleanup.push(() => backend.close(), () => lb.close());
+    cleanup.push(
+      () => backend.close(),
+      () => lb.close(),
+    );
     await lb.routable(1);
     const client = testClient(64);
     cleanup.push(() => client.close());

@@ -42,7 +42,23 @@ describe('the backend serves fault injection on its control port only', () => {
     adminUrl = `http://127.0.0.1:${adminPort}`;
     // The traffic port on every address (its default), the control host left at its default.
     backend = new SwitchyardProcess(['backend', '--port', String(trafficPort), '--host', '0.0.0.0', '--control-port', String(controlPort), '--id', 'b1']);
-    lb = new SwitchyardProcess(['balancer', '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', `b1=${trafficUrl}`, '--health-interval', '500ms', '--health-timeout', '400ms', '--health-fast-interval', '100ms']);
+    lb = new SwitchyardProcess([
+      'balancer',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--admin-port',
+      String(adminPort),
+      '--backends',
+      `b1=${trafficUrl}`,
+      '--health-interval',
+      '500ms',
+      '--health-timeout',
+      '400ms',
+      '--health-fast-interval',
+      '100ms',
+    ]);
     try {
       await waitFor('the backend control listener', async () => (await get(`${controlUrl}/fault`)).status === 200, 15_000);
       await lb.waitReady(adminUrl, 1);

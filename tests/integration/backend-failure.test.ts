@@ -27,7 +27,10 @@ describe('a backend process dies under load', () => {
       assert.ok(r.ok);
       return r.value;
     });
-    lb = await TestBalancer.start({ backends: specs, settings: { health: { enabled: true, path: '/health', intervalMs: 500, fastIntervalMs: 100, timeoutMs: 400, rise: 2, fall: 3 } } });
+    lb = await TestBalancer.start({
+      backends: specs,
+      settings: { health: { enabled: true, path: '/health', intervalMs: 500, fastIntervalMs: 100, timeoutMs: 400, rise: 2, fall: 3 } },
+    });
     await lb.routable(3);
   });
 
@@ -68,6 +71,8 @@ describe('a backend process dies under load', () => {
     const again = await loadLoop(`${lb.url}/`, 300, 10, { dispatcher: client });
     assert.equal(again.failed, 0);
     assert.equal(again.byBackend.get('b2'), 100, 'round robin includes it again');
-    t.diagnostic(`b2 killed: detected unhealthy after ${detectedMs} ms; restarted: healthy after ${cameBackMs} ms (${afterListeningMs} ms after it listened); 3000 requests, 0 failed`);
+    t.diagnostic(
+      `b2 killed: detected unhealthy after ${detectedMs} ms; restarted: healthy after ${cameBackMs} ms (${afterListeningMs} ms after it listened); 3000 requests, 0 failed`,
+    );
   });
 });

@@ -65,7 +65,11 @@ describe('make bench / make soak, smoke runs (a few seconds each; CI proves they
     assert.ok(result.load.ok > 0, 'requests were served');
     assert.ok(result.load.aborted > 0, 'some clients aborted mid-flight');
     assert.equal(result.load.errors, 0, `errors: ${result.load.lastError}`);
-    for (const phase of ['baseline', 'load', 'settle'] as const) assert.ok(result.samples.some((s) => s.phase === phase), `samples in phase ${phase}`);
+    for (const phase of ['baseline', 'load', 'settle'] as const)
+      assert.ok(
+        result.samples.some((s) => s.phase === phase),
+        `samples in phase ${phase}`,
+      );
     assert.ok(result.samples.every((s) => s.rssBytes > 0 && s.fds > 0));
     const v = result.verdict;
     assert.ok(v.fdsAfter <= v.fdsBaseline, `fds back to baseline: ${v.fdsBaseline} -> ${v.fdsAfter}`);

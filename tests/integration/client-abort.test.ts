@@ -33,7 +33,10 @@ for (const engine of ['undici', 'http-proxy', 'raw'] as EngineName[]) {
     it('1,000 requests aborted mid-flight leave no upstream socket behind', async (t: TestContext) => {
       const backend = await TestBackend.start(`slow-${engine}`);
       const lb = await TestBalancer.start({ backends: [backend.spec()], settings: { engine } });
-      closers.push(() => lb.close(), () => backend.close());
+      closers.push(
+        () => lb.close(),
+        () => backend.close(),
+      );
       await lb.routable(1);
       const fdsBefore = openFds();
       const upstream = lb.lb.upstreams.get(`slow-${engine}`)!;

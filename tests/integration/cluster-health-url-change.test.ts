@@ -20,10 +20,16 @@ const B = 'http://127.0.0.1:1002';
 
 function remote(): { health: RemoteHealth; seen: [string, HealthStatus][] } {
   const seen: [string, HealthStatus][] = [];
-  return { health: new RemoteHealth((id, status) => seen.push([id, status]), () => undefined), seen };
+  return {
+    health: new RemoteHealth(
+      (id, status) => seen.push([id, status]),
+      () => undefined,
+    ),
+    seen,
+  };
 }
 
-describe('a worker\'s RemoteHealth', () => {
+describe("a worker's RemoteHealth", () => {
   it('replays a state only to a watch of the URL it is about', () => {
     const { health, seen } = remote();
     health.watch({ id: 'x', url: A });
@@ -34,7 +40,10 @@ describe('a worker\'s RemoteHealth', () => {
     health.watch({ id: 'x', url: B });
     assert.deepEqual(seen, [['x', 'healthy']], 'the state of A is not replayed to B');
     health.receive([['x', 'unhealthy', B]]);
-    assert.deepEqual(seen, [['x', 'healthy'], ['x', 'unhealthy']]);
+    assert.deepEqual(seen, [
+      ['x', 'healthy'],
+      ['x', 'unhealthy'],
+    ]);
   });
 
   it('drops a state about an old URL that arrives after the watch of the new one', () => {
@@ -62,7 +71,10 @@ describe('a worker\'s RemoteHealth', () => {
       health.unwatch(`b${i}`);
     }
     // States that came before a watch that never happened (the worker skipped that snapshot).
-    health.receive([['gone', 'healthy', A], ['kept', 'healthy', B]]);
+    health.receive([
+      ['gone', 'healthy', A],
+      ['kept', 'healthy', B],
+    ]);
     health.retain([{ id: 'kept', url: B }]);
     assert.equal(health.knownCount, 1, 'churn leaves nothing behind');
     health.watch({ id: 'kept', url: B });

@@ -81,8 +81,21 @@ describe('the controller against a real Redis', () => {
   const rigs: Rig[] = [];
 
   async function rig(holder: string, source = new FakeSource(), opts: { resyncMs?: number; leaseTtlMs?: number } = {}): Promise<Rig> {
-    const registry = new RedisRegistry({ url: redis.url, prefix: PREFIX, pollIntervalMs: 100, logger: silentLogger(), redisOptions: { retryStrategy: () => 50 } });
-    const lease = new RedisLease({ url: redis.url, key: `${PREFIX}controller-lease:${NET}`, holder, ttlMs: opts.leaseTtlMs ?? 1000, logger: silentLogger(), redisOptions: { retryStrategy: () => 50 } });
+    const registry = new RedisRegistry({
+      url: redis.url,
+      prefix: PREFIX,
+      pollIntervalMs: 100,
+      logger: silentLogger(),
+      redisOptions: { retryStrategy: () => 50 },
+    });
+    const lease = new RedisLease({
+      url: redis.url,
+      key: `${PREFIX}controller-lease:${NET}`,
+      holder,
+      ttlMs: opts.leaseTtlMs ?? 1000,
+      logger: silentLogger(),
+      redisOptions: { retryStrategy: () => 50 },
+    });
     const controller = new DockerController({
       settings: { network: NET, labelPrefix: 'switchyard', resyncIntervalMs: opts.resyncMs ?? 60_000, retryDelay: () => 100 },
       source,
@@ -137,8 +150,20 @@ describe('the controller against a real Redis', () => {
 
   it('on start registers the running containers, removes its own stale entries and leaves foreign ones', async () => {
     const foreign: BackendSpec = { id: 'static-1', url: 'http://192.168.5.5:80', weight: 1, state: 'active', labels: {} };
-    const stale: BackendSpec = { id: 'gone_1', url: 'http://10.1.0.9:8081', weight: 1, state: 'active', labels: { source: 'docker', network: NET, container: 'cid-gone' } };
-    const otherNet: BackendSpec = { id: 'elsewhere_1', url: 'http://10.2.0.9:8081', weight: 1, state: 'active', labels: { source: 'docker', network: 'other', container: 'x' } };
+    const stale: BackendSpec = {
+      id: 'gone_1',
+      url: 'http://10.1.0.9:8081',
+      weight: 1,
+      state: 'active',
+      labels: { source: 'docker', network: NET, container: 'cid-gone' },
+    };
+    const otherNet: BackendSpec = {
+      id: 'elsewhere_1',
+      url: 'http://10.2.0.9:8081',
+      weight: 1,
+      state: 'active',
+      labels: { source: 'docker', network: 'other', container: 'x' },
+    };
     for (const b of [foreign, stale, otherNet]) await writeBackend(admin, PREFIX, b);
     const source = new FakeSource();
     source.add('app_1', '10.1.0.2');
@@ -146,7 +171,12 @@ describe('the controller against a real Redis', () => {
     source.add('app_3', '10.1.0.4', { state: 'exited' });
     source.add('app_4', '10.1.0.5', { health: 'starting' });
     await rig('c1', source);
-    await until('registry in step', ['app_1 http://10.1.0.2:8081 active', 'app_2 http://10.1.0.3:8081 active', 'elsewhere_1 http://10.2.0.9:8081 active', 'static-1 http://192.168.5.5 active']);
+    await until('registry in step', [
+      'app_1 http://10.1.0.2:8081 active',
+      'app_2 http://10.1.0.3:8081 active',
+      'elsewhere_1 http://10.2.0.9:8081 active',
+      'static-1 http://192.168.5.5 active',
+    ]);
   });
 
   it('drains on the stop signal at once, while the listing still says running, and removes on die', async (t: TestContext) => {
@@ -231,7 +261,13 @@ describe('the controller against a real Redis', () => {
     r.source.add('app_1', '10.1.0.2');
     r.source.emit('start', 'cid-app_1');
     await until('one backend', ['app_1 http://10.1.0.2:8081 active']);
-    await writeBackend(admin, PREFIX, { id: 'app_1', url: 'http://10.1.0.2:8081', weight: 1, state: 'draining', labels: { source: 'docker', network: NET, container: 'cid-app_1', name: 'app_1' } });
+    await writeBackend(admin, PREFIX, {
+      id: 'app_1',
+      url: 'http://10.1.0.2:8081',
+      weight: 1,
+      state: 'draining',
+      labels: { source: 'docker', network: NET, container: 'cid-app_1', name: 'app_1' },
+    });
     await until('state repaired', ['app_1 http://10.1.0.2:8081 active']);
     await admin.del(`${PREFIX}backend:app_1`);
     await admin.srem(`${PREFIX}backends`, 'app_1');
@@ -281,8 +317,18 @@ describe('the controller against a real Redis', () => {
 
   it('counts events, reconciles and registry writes in /metrics, which passes promtool check metrics', async () => {
     const r = await rig('m1');
-    const metrics = createControllerMetrics({ instanceId: 'm1', counters: () => r.controller.counters(), status: () => r.controller.status(), registry: r.registry, processMetrics: false });
-    const service = new HttpService('metrics', metricsHandler(metrics, () => r.controller.status()), { port: 0, host: '127.0.0.1' });
+    const metrics = createControllerMetrics({
+      instanceId: 'm1',
+      counters: () => r.controller.counters(),
+      status: () => r.controller.status(),
+      registry: r.registry,
+      processMetrics: false,
+    });
+    const service = new HttpService(
+      'metrics',
+      metricsHandler(metrics, () => r.controller.status()),
+      { port: 0, host: '127.0.0.1' },
+    );
     await service.start();
     try {
       const url = `http://127.0.0.1:${service.address.port}`;

@@ -7,11 +7,26 @@ import { freePort, freePortRange } from '../helpers/ports.js';
 import { REPO_ROOT, SwitchyardProcess } from '../helpers/processes.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
+/** What the page functions read of an element (the tests compile without the DOM library). */
+interface DomElement {
+  getAttribute(name: string): string | null;
+}
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUTPUT = `${REPO_ROOT}tests/output`;
 // As the machine notes say: without the background-networking flags Chromium keeps
 // dialling out of a closed network.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 
 interface StatsBackend {
   id: string;
@@ -38,7 +53,19 @@ describe('the live dashboard in headless Chromium', () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     proxyUrl = `http://127.0.0.1:${port}`;
     adminUrl = `http://127.0.0.1:${adminPort}`;
-    demo = new SwitchyardProcess(['demo', '--backends', '3', '--port', String(port), '--admin-port', String(adminPort), '--base-port', String(basePort), '--control-base-port', String(controlBasePort)]);
+    demo = new SwitchyardProcess([
+      'demo',
+      '--backends',
+      '3',
+      '--port',
+      String(port),
+      '--admin-port',
+      String(adminPort),
+      '--base-port',
+      String(basePort),
+      '--control-base-port',
+      String(controlBasePort),
+    ]);
     // readiness: the demo prints this banner only once its /readyz counts all 3 backends routable (cli/demo.ts).
     await demo.waitForLine(/^Switchyard demo is up/, 30_000);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
@@ -63,13 +90,17 @@ describe('the live dashboard in headless Chromium', () => {
   it('loads with no console errors and shows the 3 backends of the demo', async () => {
     await page.goto(`${adminUrl}/`);
     await page.waitForSelector('[data-backend="backend-3"]', { timeout: 10_000 });
-    assert.deepEqual(await page.locator('[data-backend]').evaluateAll((els) => els.map((e) => e.getAttribute('data-backend'))), ['backend-1', 'backend-2', 'backend-3']);
+    assert.deepEqual(await page.locator('[data-backend]').evaluateAll((els) => (els as unknown as DomElement[]).map((e) => e.getAttribute('data-backend'))), [
+      'backend-1',
+      'backend-2',
+      'backend-3',
+    ]);
     for (const b of ['backend-1', 'backend-2', 'backend-3']) assert.equal(await text(b, 'health'), 'healthy');
     assert.match(await page.locator('#live').innerText(), /live/);
     assert.deepEqual(problems, []);
   });
 
-  it("shows the same numbers as /stats, within one refresh", async () => {
+  it('shows the same numbers as /stats, within one refresh', async () => {
     // Steady traffic for a few seconds so rates and shares are not zero (bounded by time: a
     // fixed count can finish in well under a second and leave a burst that the per-second
     // rate shows only after the next second boundary).
@@ -92,7 +123,10 @@ describe('the live dashboard in headless Chromium', () => {
       assert.equal(b.state, fresh.state);
       assert.equal(b.weight, fresh.weight);
       assert.ok(Math.abs(b.share - fresh.share) < 0.1, `${b.id} share ${b.share} vs ${fresh.share}`);
-      assert.ok(Math.abs(b.requestsPerSecond - fresh.requestsPerSecond) <= Math.max(2, fresh.requestsPerSecond * 0.35), `${b.id} rps ${b.requestsPerSecond} vs ${fresh.requestsPerSecond}`);
+      assert.ok(
+        Math.abs(b.requestsPerSecond - fresh.requestsPerSecond) <= Math.max(2, fresh.requestsPerSecond * 0.35),
+        `${b.id} rps ${b.requestsPerSecond} vs ${fresh.requestsPerSecond}`,
+      );
     }
   });
 

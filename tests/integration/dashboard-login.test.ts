@@ -10,7 +10,17 @@ import { TestBackend } from '../helpers/stack.js';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // As in dashboard-browser.test.ts: without the background-networking flags Chromium keeps
 // dialling out of a closed network.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 const TOKEN = 'dashboard-login-token-42';
 
 describe('the dashboard of an admin API with a token, in headless Chromium', () => {
@@ -29,7 +39,21 @@ describe('the dashboard of an admin API with a token, in headless Chromium', () 
     const adminPort = await freePort();
     adminUrl = `http://127.0.0.1:${adminPort}`;
     lb = new SwitchyardProcess(
-      ['balancer', '--host', '127.0.0.1', '--port', String(await freePort()), '--admin-port', String(adminPort), '--health-interval', '200ms', '--health-timeout', '100ms', '--backends', backends.map((b) => `${b.state.id}=${b.url}`).join(',')],
+      [
+        'balancer',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(await freePort()),
+        '--admin-port',
+        String(adminPort),
+        '--health-interval',
+        '200ms',
+        '--health-timeout',
+        '100ms',
+        '--backends',
+        backends.map((b) => `${b.state.id}=${b.url}`).join(','),
+      ],
       { SWITCHYARD_ADMIN_TOKEN: TOKEN },
     );
     await lb.waitReady(adminUrl, 2);
@@ -84,7 +108,7 @@ describe('the dashboard of an admin API with a token, in headless Chromium', () 
     // And a change from the page (its button) goes through with the cookie alone.
     await page.click('[data-backend="d2"] button[data-action="activate"]');
     await page.waitForFunction(`document.querySelector('[data-backend="d2"] [data-field="state"]')?.textContent === 'active'`, undefined, { timeout: 3000 });
-    assert.equal(JSON.parse((await get(`${adminUrl}/backends/d2`, { headers: bearer })).body).state, 'active');
+    assert.equal((JSON.parse((await get(`${adminUrl}/backends/d2`, { headers: bearer })).body) as { state: string }).state, 'active');
   });
 
   it('logs out: the form is back and the cookie opens nothing any more', async () => {

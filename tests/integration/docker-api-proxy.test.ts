@@ -31,7 +31,10 @@ describe('docker API proxy', () => {
     reached.push(`${req.method} ${req.url}`);
     const path = (req.url ?? '').replace(/^\/v1\.\d+/, '').split('?')[0];
     if (path === '/_ping') return void res.end('OK');
-    if (path === '/containers/json') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ Id: 'c1', Names: ['/b1'], Labels: { 'switchyard.enable': 'true' }, State: 'running' }]));
+    if (path === '/containers/json')
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify([{ Id: 'c1', Names: ['/b1'], Labels: { 'switchyard.enable': 'true' }, State: 'running' }]));
     if (path === '/containers/c1/json') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ Id: 'c1', Name: '/b1' }));
     if (path === '/events') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -59,7 +62,7 @@ describe('docker API proxy', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves the controller\'s calls through dockerode, the event stream included', async () => {
+  it("serves the controller's calls through dockerode, the event stream included", async () => {
     const docker = new Docker({ host: '127.0.0.1', port: proxy.address.port, protocol: 'http' });
     const list = await docker.listContainers({ all: true, filters: { label: ['switchyard.enable'] } });
     assert.equal(list[0]!.Id, 'c1');
@@ -109,14 +112,23 @@ describe('docker API proxy', () => {
       s.on('data', (c) => (got += c.toString()));
       s.on('end', () => resolve(got));
       s.on('error', reject);
-      s.write('POST /containers/c1/attach?stream=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nGET http://docker/containers/json HTTP/1.1\r\nHost: x\r\n\r\n');
+      s.write(
+        'POST /containers/c1/attach?stream=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nGET http://docker/containers/json HTTP/1.1\r\nHost: x\r\n\r\n',
+      );
     });
     assert.match(reply, /^HTTP\/1\.1 403/);
     assert.equal(reached.length, before);
   });
 
   it('answers 502 when the engine is gone, and recovers with it', async () => {
-    const down = new DockerApiProxy({ port: 0, host: '127.0.0.1', docker: { socketPath: join(dir, 'missing.sock') }, rules: CONTROLLER_RULES, maxConnections: 8, logger: silentLogger() });
+    const down = new DockerApiProxy({
+      port: 0,
+      host: '127.0.0.1',
+      docker: { socketPath: join(dir, 'missing.sock') },
+      rules: CONTROLLER_RULES,
+      maxConnections: 8,
+      logger: silentLogger(),
+    });
     await down.start();
     try {
       const r = await get(`http://127.0.0.1:${down.address.port}/_ping`);

@@ -93,7 +93,9 @@ describe('dynamic-weighted', () => {
     }
     await traffic.stop();
     clearInterval(floorWatch);
-    t.diagnostic(`d2 +50 ms: share < 15 % after ${fellAfterMs} ms; latency removed: within 10 % of an equal share after ${recoveredAfterMs} ms; lowest weight factor seen ${minFactor.toFixed(3)}`);
+    t.diagnostic(
+      `d2 +50 ms: share < 15 % after ${fellAfterMs} ms; latency removed: within 10 % of an equal share after ${recoveredAfterMs} ms; lowest weight factor seen ${minFactor.toFixed(3)}`,
+    );
     assert.ok(recoveredAfterMs > 0, `d2 recovered to within 10 % of an equal share within 30 s (now ${traffic.share('d2', 2000).toFixed(3)})`);
     assert.ok(minFactor >= 0.1 - 1e-9, `no healthy backend's weight went below the 10 % floor (lowest ${minFactor})`);
   });

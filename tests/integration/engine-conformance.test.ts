@@ -92,7 +92,12 @@ class Script {
       default: {
         const headers: Record<string, string[]> = {};
         for (const [n, v] of req.headers) (headers[n.toLowerCase()] ??= []).push(v);
-        respond(c, 200, JSON.stringify({ method: req.method, target: req.target, headers, bodyLength: req.body.length, bodySha1: sha1(req.body), chunked: req.chunked }), [['content-type', 'application/json']]);
+        respond(
+          c,
+          200,
+          JSON.stringify({ method: req.method, target: req.target, headers, bodyLength: req.body.length, bodySha1: sha1(req.body), chunked: req.chunked }),
+          [['content-type', 'application/json']],
+        );
       }
     }
   }
@@ -232,7 +237,10 @@ for (const engine of ENGINES) {
       const h = await c.response({ noBody: true });
       assert.equal(h.status, 200);
       assert.equal(h.header('content-length'), '5');
-      for (const [path, status] of [['/204', 204], ['/304', 304]] as const) {
+      for (const [path, status] of [
+        ['/204', 204],
+        ['/304', 304],
+      ] as const) {
         c.send(`GET ${path} HTTP/1.1\r\nHost: t\r\n\r\n`);
         const r = await c.response();
         assert.equal(r.status, status);
@@ -264,7 +272,9 @@ for (const engine of ENGINES) {
 
     item('answers pipelined requests in order', async () => {
       const c = await client();
-      c.send('GET /echo?n=1 HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo?n=2 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /len HTTP/1.1\r\nHost: t\r\n\r\nGET /echo?n=4 HTTP/1.1\r\nHost: t\r\n\r\n');
+      c.send(
+        'GET /echo?n=1 HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo?n=2 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /len HTTP/1.1\r\nHost: t\r\n\r\nGET /echo?n=4 HTTP/1.1\r\nHost: t\r\n\r\n',
+      );
       const r1 = echo((await c.response()).body);
       const r2 = echo((await c.response()).body);
       const r3 = await c.response();
@@ -406,7 +416,10 @@ for (const engine of ENGINES) {
 
     const refusedBalancer = async (): Promise<TestBalancer> => {
       const dead = await freePort();
-      const two = await TestBalancer.start({ backends: [spec('dead', `http://127.0.0.1:${dead}`), spec('live', backend.url)], settings: { engine, health: noHealth } });
+      const two = await TestBalancer.start({
+        backends: [spec('dead', `http://127.0.0.1:${dead}`), spec('live', backend.url)],
+        settings: { engine, health: noHealth },
+      });
       cleanup.push(() => two.close());
       await two.routable(2);
       return two;
@@ -433,7 +446,10 @@ for (const engine of ENGINES) {
     item('tunnels WebSocket upgrades', async () => {
       const ws1 = await TestBackend.start(`ws-${engine}`);
       const wlb = await TestBalancer.start({ backends: [ws1.spec()], settings: { engine } });
-      cleanup.push(() => ws1.close(), () => wlb.close());
+      cleanup.push(
+        () => ws1.close(),
+        () => wlb.close(),
+      );
       await wlb.routable(1);
       const ws = new WebSocket(`ws://127.0.0.1:${wlb.port}/ws`);
       await new Promise((resolve, reject) => {

@@ -26,7 +26,10 @@ describe('X-LB-Decision', () => {
     // decision then says e2 was skipped as unhealthy. Either way the reason is shown.
     const retried = await get(`${lb.url}/`);
     assert.equal(retried.status, 200);
-    assert.match(String(retried.headers['x-lb-decision']), /picked=e[13]; attempt=2; candidates=e1,e3; tried=e2:SWY_UPSTREAM_REFUSED$|picked=e[13]; attempt=1; candidates=e1,e3; skipped=e2:unhealthy$/);
+    assert.match(
+      String(retried.headers['x-lb-decision']),
+      /picked=e[13]; attempt=2; candidates=e1,e3; tried=e2:SWY_UPSTREAM_REFUSED$|picked=e[13]; attempt=1; candidates=e1,e3; skipped=e2:unhealthy$/,
+    );
     await waitFor('e2 to be unhealthy', () => lb.lb.upstreams.get('e2')!.health === 'unhealthy', 3000);
     for (let i = 0; i < 4; i++) {
       const r = await get(`${lb.url}/`);
@@ -37,7 +40,10 @@ describe('X-LB-Decision', () => {
   it('explains a 503 too, and is absent unless asked for', async () => {
     const b = await TestBackend.start('x1');
     const lb = await TestBalancer.start({ backends: [b.spec({ state: 'draining' })], settings: { explainHeader: 'x-lb-explain' } });
-    cleanup.push(() => lb.close(), () => b.close());
+    cleanup.push(
+      () => lb.close(),
+      () => b.close(),
+    );
     // readiness: a draining backend never becomes routable; its first passed check is the state this test needs.
     await waitFor('the health check', () => lb.lb.upstreams.get('x1')!.health === 'healthy');
     const plain = await get(`${lb.url}/`);
@@ -64,7 +70,10 @@ describe('X-LB-Decision', () => {
     await waitFor('alice`s requests in flight', () => lb.lb.upstreams.get(home)!.inFlight >= 1, 3000, 5);
     const spilled = await get(`${lb.url}/`, { headers: user });
     assert.notEqual(spilled.headers['x-backend'], home, 'over its bound, the key goes to the next backend on the ring');
-    assert.match(String(spilled.headers['x-lb-decision']), new RegExp(`strategy=consistent-hash; picked=${String(spilled.headers['x-backend'])}; .*skipped=(.*,)?${home}:over-bounded-load`));
+    assert.match(
+      String(spilled.headers['x-lb-decision']),
+      new RegExp(`strategy=consistent-hash; picked=${String(spilled.headers['x-backend'])}; .*skipped=(.*,)?${home}:over-bounded-load`),
+    );
     await Promise.all(slow);
   });
 });

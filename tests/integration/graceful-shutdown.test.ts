@@ -14,7 +14,18 @@ describe('graceful shutdown on SIGTERM', () => {
 
   async function balancer(backendUrl: string, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; port: number }> {
     const [port, adminPort] = [await freePort(), await freePort()];
-    const proc = new SwitchyardProcess(['balancer', '--backends', `b=${backendUrl}`, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), ...extra]);
+    const proc = new SwitchyardProcess([
+      'balancer',
+      '--backends',
+      `b=${backendUrl}`,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--admin-port',
+      String(adminPort),
+      ...extra,
+    ]);
     cleanup.push(() => proc.kill('SIGKILL'));
     // Not 'backend is healthy': that line comes during the first round of checks, before the proxy listens.
     await proc.waitReady(`http://127.0.0.1:${adminPort}`, 1);

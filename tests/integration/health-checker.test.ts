@@ -23,7 +23,18 @@ describe('the health checker against real sockets', () => {
   const tcp = (onConnection: (s: Socket) => void): Promise<string> => raw.start(onConnection, 2048);
 
   function checker(over: Partial<HttpHealthCheckerOptions>): HttpHealthChecker {
-    const c = new HttpHealthChecker({ path: '/health', intervalMs: 1000, fastIntervalMs: 500, timeoutMs: 1000, rise: 1, fall: 1, refusedIsFatal: true, sink: () => undefined, logger: silentLogger(), ...over });
+    const c = new HttpHealthChecker({
+      path: '/health',
+      intervalMs: 1000,
+      fastIntervalMs: 500,
+      timeoutMs: 1000,
+      rise: 1,
+      fall: 1,
+      refusedIsFatal: true,
+      sink: () => undefined,
+      logger: silentLogger(),
+      ...over,
+    });
     checkers.push(c);
     return c;
   }
@@ -48,13 +59,20 @@ describe('the health checker against real sockets', () => {
     assert.equal(c.state('silent-0')?.last?.error, 'timeout');
 
     // Checks of the silent ones keep timing out all along; the healthy one's status changes are seen within about an interval each.
-    for (const [to, expected] of [[503, 'unhealthy'], [200, 'healthy'], [503, 'unhealthy']] as const) {
+    for (const [to, expected] of [
+      [503, 'unhealthy'],
+      [200, 'healthy'],
+      [503, 'unhealthy'],
+    ] as const) {
       status = to;
       const t1 = performance.now();
       await waitFor(`'ok' ${expected} after it answers ${to}`, () => c.state('ok')?.health.status === expected, 10 * intervalMs, 10);
       const ms = performance.now() - t1;
       t.diagnostic(`answers ${to}: ${expected} after ${Math.round(ms)} ms`);
-      assert.ok(ms < 2.5 * intervalMs, `answering ${to}, 'ok' was seen ${expected} after ${Math.round(ms)} ms, more than about one interval (${intervalMs} ms)`);
+      assert.ok(
+        ms < 2.5 * intervalMs,
+        `answering ${to}, 'ok' was seen ${expected} after ${Math.round(ms)} ms, more than about one interval (${intervalMs} ms)`,
+      );
     }
     assert.equal(c.state('silent-599')?.last?.error, 'timeout');
     await c.close();

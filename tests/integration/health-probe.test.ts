@@ -91,7 +91,11 @@ describe('the health-check probe', () => {
   it('fails, within its head budget, a backend that sends interim responses and never a final one', async () => {
     const cases: [string, (s: Socket) => void, string][] = [
       ['100 after 100', (s) => s.end('HTTP/1.1 100 Continue\r\n\r\n'.repeat(1000)), 'interim responses too long'],
-      ['a 103 with endless headers', (s) => s.end('HTTP/1.1 103 Early Hints\r\n' + 'Link: </a.js>; rel=preload\r\n'.repeat(1000)), 'interim responses too long'],
+      [
+        'a 103 with endless headers',
+        (s) => s.end('HTTP/1.1 103 Early Hints\r\n' + 'Link: </a.js>; rel=preload\r\n'.repeat(1000)),
+        'interim responses too long',
+      ],
       ['a 100 then garbage', (s) => s.end('HTTP/1.1 100 Continue\r\n\r\nSSH-2.0-OpenSSH\r\n'), 'bad status line'],
       ['a 100 then silence', (s) => s.write('HTTP/1.1 100 Continue\r\n\r\n'), 'timeout'],
       ['a 100 then a close', (s) => s.end('HTTP/1.1 100 Continue\r\n\r\n'), 'closed before a status line'],
@@ -116,7 +120,12 @@ describe('the health-check probe', () => {
   });
 
   it('builds targets for http, https and IPv6 origins, and refuses others', () => {
-    assert.deepEqual(probeTarget('http://[::1]:8081', '/h', 'x'), { tls: false, host: '::1', port: 8081, head: 'GET /h HTTP/1.1\r\nHost: [::1]:8081\r\nUser-Agent: x\r\nAccept: */*\r\nConnection: close\r\n\r\n' });
+    assert.deepEqual(probeTarget('http://[::1]:8081', '/h', 'x'), {
+      tls: false,
+      host: '::1',
+      port: 8081,
+      head: 'GET /h HTTP/1.1\r\nHost: [::1]:8081\r\nUser-Agent: x\r\nAccept: */*\r\nConnection: close\r\n\r\n',
+    });
     assert.equal(probeTarget('https://api.example', '/h', 'x')?.port, 443);
     assert.equal(probeTarget('https://api.example', '/h', 'x')?.tls, true);
     assert.equal(probeTarget('http://api.example', '/h', 'x')?.port, 80);

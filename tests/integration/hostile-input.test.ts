@@ -72,7 +72,9 @@ const CASES: readonly Case[] = [
     async (ctx) => {
       const smuggled = 'GET /poison HTTP/1.1\r\nHost: t\r\n\r\n';
       const n = await forwardedDuring(ctx, async () => {
-        const r = await ctx.once(`POST /echo HTTP/1.1\r\nHost: t\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`);
+        const r = await ctx.once(
+          `POST /echo HTTP/1.1\r\nHost: t\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`,
+        );
         assert.equal(r?.status, 400);
       });
       assert.equal(n, 0);
@@ -91,13 +93,18 @@ const CASES: readonly Case[] = [
   [
     'removes the fields a Connection header names, and Connection itself',
     async (ctx) => {
-      const r = await ctx.once('GET /echo HTTP/1.1\r\nHost: t\r\nConnection: x-hop, keep-alive\r\nX-Hop: 1\r\nX-Kept: 2\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n\r\n');
+      const r = await ctx.once(
+        'GET /echo HTTP/1.1\r\nHost: t\r\nConnection: x-hop, keep-alive\r\nX-Hop: 1\r\nX-Kept: 2\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n\r\n',
+      );
       const e = echo(r!.body);
       assert.deepEqual(echoed(e, 'x-hop'), []);
       assert.deepEqual(echoed(e, 'x-kept'), ['2']);
       assert.deepEqual(echoed(e, 'keep-alive'), []);
       assert.deepEqual(echoed(e, 'te'), []);
-      assert.deepEqual(echoed(e, 'connection').filter((v) => /x-hop/i.test(v)), []);
+      assert.deepEqual(
+        echoed(e, 'connection').filter((v) => /x-hop/i.test(v)),
+        [],
+      );
     },
   ],
   // --- finding 2: locally refused requests are not the backend's fault -----------------
@@ -389,7 +396,9 @@ const CASES: readonly Case[] = [
   [
     'drops the client’s Forwarded, X-Real-IP and X-Forwarded-* unless trusted',
     async (ctx) => {
-      const r = await ctx.once('GET /echo HTTP/1.1\r\nHost: t\r\nForwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Port: 1\r\nX-Forwarded-Prefix: /evil\r\n\r\n');
+      const r = await ctx.once(
+        'GET /echo HTTP/1.1\r\nHost: t\r\nForwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Port: 1\r\nX-Forwarded-Prefix: /evil\r\n\r\n',
+      );
       const e = echo(r!.body);
       assert.deepEqual(echoed(e, 'forwarded'), []);
       assert.deepEqual(echoed(e, 'x-real-ip'), []);
@@ -542,7 +551,9 @@ for (const engine of ENGINES) {
         const started = Date.now();
         const r = await ctx.once('GET /unrelated HTTP/1.1\r\nHost: t\r\n\r\n');
         const ms = Date.now() - started;
-        t.diagnostic(`${engine}: GET answered in ${ms} ms beside 260 stalled uploads; backend connections opened meanwhile: ${rig.backend.connections - opened}`);
+        t.diagnostic(
+          `${engine}: GET answered in ${ms} ms beside 260 stalled uploads; backend connections opened meanwhile: ${rig.backend.connections - opened}`,
+        );
         assert.equal(r?.status, 200);
         assert.ok(ms < 1000, `answered in ${ms} ms`);
         assert.ok(rig.backend.connections - opened <= 1, 'the stalled uploads opened no backend connection');
@@ -574,7 +585,9 @@ for (const engine of ENGINES) {
           assert.equal(r.status, 200);
         }
         const ms = Date.now() - started;
-        t.diagnostic(`${engine}: 5 uploads stalled after 100 KiB of 1 MiB, --backend-connections 4: 5 GETs answered in ${ms} ms, ${small.backend.open} backend connections open`);
+        t.diagnostic(
+          `${engine}: 5 uploads stalled after 100 KiB of 1 MiB, --backend-connections 4: 5 GETs answered in ${ms} ms, ${small.backend.open} backend connections open`,
+        );
         assert.ok(ms < 2500, `GETs served while uploads stall (${ms} ms)`);
         if (engine === 'raw') assert.ok(small.backend.open <= 4, `backend connections ${small.backend.open}`);
       } finally {
@@ -587,7 +600,11 @@ for (const engine of ENGINES) {
       const lb = await TestBalancer.start({ settings: { engine, health: { ...TEST_SETTINGS.health, enabled: false } } });
       try {
         for (const url of [lb.url, `http://localhost:${lb.port}`, lb.adminUrl]) {
-          const r = await fetch(`${lb.adminUrl}/backends`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'self', url }) });
+          const r = await fetch(`${lb.adminUrl}/backends`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ id: 'self', url }),
+          });
           assert.equal(r.status, 400, url);
           assert.match(await r.text(), /address of this balancer/);
         }
@@ -596,7 +613,10 @@ for (const engine of ENGINES) {
         await waitFor('the registry change to be applied', () => lb.lb.upstreams.version === lb.registry.current().version);
         assert.equal(lb.lb.upstreams.get('self'), undefined);
         // Two balancers of one deployment sending to each other (a URL no check can see through): Via stops it after one hop.
-        const peer = await TestBalancer.start({ backends: [spec('first', lb.url)], settings: { engine, health: { ...TEST_SETTINGS.health, enabled: false }, limits: { via: lb.lb.limits.via } } });
+        const peer = await TestBalancer.start({
+          backends: [spec('first', lb.url)],
+          settings: { engine, health: { ...TEST_SETTINGS.health, enabled: false }, limits: { via: lb.lb.limits.via } },
+        });
         try {
           await peer.routable(1);
           await lb.registry.upsert(spec('peer', peer.url));

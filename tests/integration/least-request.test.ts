@@ -13,7 +13,11 @@ describe('least-request', () => {
     const holder = await TestBackend.start('holder', { faults: { latencyMs: 200, errorRate: 0, errorStatus: 500, unhealthy: false, hang: false } });
     const fast = await Promise.all(['fast1', 'fast2'].map((id) => TestBackend.start(id)));
     const lb = await TestBalancer.start({ backends: [holder.spec(), ...fast.map((f) => f.spec())], strategy: 'least-request' });
-    cleanup.push(() => lb.close(), () => holder.close(), ...fast.map((f) => () => f.close()));
+    cleanup.push(
+      () => lb.close(),
+      () => holder.close(),
+      ...fast.map((f) => () => f.close()),
+    );
     await lb.routable(3);
     const client = testClient(16);
     cleanup.push(() => client.close());

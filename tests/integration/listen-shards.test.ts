@@ -136,7 +136,17 @@ describe('the proxy port as a group of listening sockets (--listen-shards)', () 
     cleanup.push(() => first.lb.kill('SIGKILL'));
     const port = Number(new URL(first.url).port);
     assert.equal(listeningSockets(port), 64, 'the default group');
-    const second = await runSwitchyard(['balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(await freePort()), '--backends', `b=${backend.url}`]);
+    const second = await runSwitchyard([
+      'balancer',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--admin-port',
+      String(await freePort()),
+      '--backends',
+      `b=${backend.url}`,
+    ]);
     assert.notEqual(second.code, 0, 'the second balancer does not start');
     assert.match(second.stdout + second.stderr, /EADDRINUSE/);
     assert.equal(listeningSockets(port), 64, 'the first group is as it was');

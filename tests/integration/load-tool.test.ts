@@ -67,7 +67,10 @@ describe('switchyard load against a real balancer and 3 backends', () => {
     assert.match(r.stdout, /Errors {5}none/);
     const rows = chartRows(r.stdout);
     assert.deepEqual([...rows.keys()].sort(), ['backend-1', 'backend-2', 'backend-3']);
-    assert.equal([...rows.values()].reduce((a, b) => a + b, 0), 5000);
+    assert.equal(
+      [...rows.values()].reduce((a, b) => a + b, 0),
+      5000,
+    );
     for (const n of rows.values()) assert.ok(Math.abs(n - 5000 / 3) <= 2, `round robin spreads evenly: ${[...rows.values()].join('/')}`);
     assert.ok(!PROGRESS.test(r.stdout + r.stderr) && !(r.stdout + r.stderr).includes('\r'), 'no progress bar when not on a terminal');
     t.diagnostic(r.stdout);
@@ -75,14 +78,27 @@ describe('switchyard load against a real balancer and 3 backends', () => {
 
   it('--json prints one document that validates against the documented shape; --chart writes the SVG', async () => {
     const chart = `${OUT}/share.svg`;
-    const r = await runSwitchyard(['load', lb.url, '--requests', '3000', '--connections', '8', '--json', '--chart', chart, '--header', 'X-Load-Test: 1'], {}, 60_000);
+    const r = await runSwitchyard(
+      ['load', lb.url, '--requests', '3000', '--connections', '8', '--json', '--chart', chart, '--header', 'X-Load-Test: 1'],
+      {},
+      60_000,
+    );
     assert.equal(r.code, 0, r.stderr);
     const report = LoadReportSchema.parse(JSON.parse(r.stdout));
     assert.equal(report.requests.completed, 3000);
     assert.deepEqual(report.limit, { kind: 'requests', requests: 3000, timeLimitMs: 300_000 });
-    assert.equal(report.backends.reduce((s, b) => s + b.count, 0), 3000);
-    assert.deepEqual(report.backends.map((b) => b.id), ['backend-1', 'backend-2', 'backend-3']);
-    assert.equal(report.timeline.points.reduce((s, p) => s + p.total, 0), 3000);
+    assert.equal(
+      report.backends.reduce((s, b) => s + b.count, 0),
+      3000,
+    );
+    assert.deepEqual(
+      report.backends.map((b) => b.id),
+      ['backend-1', 'backend-2', 'backend-3'],
+    );
+    assert.equal(
+      report.timeline.points.reduce((s, p) => s + p.total, 0),
+      3000,
+    );
     assert.deepEqual(report.statusCodes, { '200': 3000 });
     assert.ok(report.latencyMs.p50 > 0 && report.latencyMs.p50 <= report.latencyMs.p99 && report.latencyMs.p99 <= report.latencyMs.max);
     assert.ok(existsSync(chart));
@@ -93,7 +109,9 @@ describe('switchyard load against a real balancer and 3 backends', () => {
   it("after a run, the balancer's per-backend counters in /metrics sum to the requests the load tool sent", async () => {
     const counters = async (): Promise<Map<string, number>> => {
       const text = (await get(`${lb.adminUrl}/metrics`)).body;
-      return new Map(['backend-1', 'backend-2', 'backend-3'].map((id) => [id, sumMetric(text, 'switchyard_backend_responses_total', (l) => l.includes(`backend="${id}"`))]));
+      return new Map(
+        ['backend-1', 'backend-2', 'backend-3'].map((id) => [id, sumMetric(text, 'switchyard_backend_responses_total', (l) => l.includes(`backend="${id}"`))]),
+      );
     };
     const before = await counters();
     const r = await runSwitchyard(['load', lb.url, '--requests', '5000', '--connections', '16', '--json'], {}, 60_000);
@@ -118,7 +136,11 @@ describe('switchyard load against a real balancer and 3 backends', () => {
     assert.match(r.output, /Per backend \(X-Backend response header\)/);
     assert.match(r.output, /Requests {3}5,000 completed in /);
     const rows = chartRows(r.output.replaceAll('\r', '\n'));
-    assert.equal([...rows.values()].reduce((a, b) => a + b, 0), 5000, 'the chart counts sum to 5000');
+    assert.equal(
+      [...rows.values()].reduce((a, b) => a + b, 0),
+      5000,
+      'the chart counts sum to 5000',
+    );
     t.diagnostic(`terminal output: ${JSON.stringify(r.output.slice(0, 300))}...`);
   });
 

@@ -31,14 +31,32 @@ describe('/metrics with more backends than --metrics-backend-limit', () => {
     const backendsSeen = new Set([...text.matchAll(/backend="([^"]+)"/g)].map((m) => m[1]));
     assert.deepEqual([...backendsSeen].sort(), ['_other', 'l1', 'l2']);
     assert.equal(sum(text, 'switchyard_backend_responses_total'), sent);
-    assert.equal(sum(text, 'switchyard_backend_responses_total', (l) => l.includes('backend="_other"') && l.includes('code_class="2xx"')), sent / 2);
-    assert.equal(sum(text, 'switchyard_backend_response_seconds_count', (l) => l.includes('backend="_other"')), sent / 2);
-    assert.equal(sum(text, 'switchyard_backend_response_seconds_bucket', (l) => l.includes('backend="_other"') && l.includes('le="+Inf"')), sent / 2);
+    assert.equal(
+      sum(text, 'switchyard_backend_responses_total', (l) => l.includes('backend="_other"') && l.includes('code_class="2xx"')),
+      sent / 2,
+    );
+    assert.equal(
+      sum(text, 'switchyard_backend_response_seconds_count', (l) => l.includes('backend="_other"')),
+      sent / 2,
+    );
+    assert.equal(
+      sum(text, 'switchyard_backend_response_seconds_bucket', (l) => l.includes('backend="_other"') && l.includes('le="+Inf"')),
+      sent / 2,
+    );
     // State gauges count the backends in each state: two of the others are healthy and routable.
-    assert.equal(sum(text, 'switchyard_backend_health', (l) => l.includes('backend="_other"') && l.includes('state="healthy"')), 2);
-    assert.equal(sum(text, 'switchyard_backend_routable', (l) => l.includes('backend="_other"')), 2);
+    assert.equal(
+      sum(text, 'switchyard_backend_health', (l) => l.includes('backend="_other"') && l.includes('state="healthy"')),
+      2,
+    );
+    assert.equal(
+      sum(text, 'switchyard_backend_routable', (l) => l.includes('backend="_other"')),
+      2,
+    );
     assert.equal(sum(text, 'switchyard_backend_routable'), 4);
-    assert.equal(sum(text, 'switchyard_backends', (l) => l.includes('kind="registered"')), 4);
+    assert.equal(
+      sum(text, 'switchyard_backends', (l) => l.includes('kind="registered"')),
+      4,
+    );
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text });
     assert.equal(check.status, 0, `promtool: ${String(check.stdout)}${String(check.stderr)}`);
   });

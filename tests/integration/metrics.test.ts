@@ -27,8 +27,14 @@ describe('Prometheus metrics and /stats', () => {
     assert.equal(sum(text, 'switchyard_backend_responses_total'), sent);
     assert.equal(sum(text, 'switchyard_requests_total'), sent);
     for (const id of ['m1', 'm2', 'm3']) {
-      assert.equal(sum(text, 'switchyard_backend_responses_total', (l) => l.includes(`backend="${id}"`) && l.includes('code_class="2xx"')), sent / 3);
-      assert.equal(sum(text, 'switchyard_backend_response_seconds_count', (l) => l.includes(`backend="${id}"`)), sent / 3);
+      assert.equal(
+        sum(text, 'switchyard_backend_responses_total', (l) => l.includes(`backend="${id}"`) && l.includes('code_class="2xx"')),
+        sent / 3,
+      );
+      assert.equal(
+        sum(text, 'switchyard_backend_response_seconds_count', (l) => l.includes(`backend="${id}"`)),
+        sent / 3,
+      );
     }
     assert.equal(sum(text, 'switchyard_backend_routable'), 3);
   });
@@ -54,11 +60,16 @@ describe('Prometheus metrics and /stats', () => {
 
   it('serves one /stats snapshot with per-backend rates, latency, share and events', async () => {
     await loadLoop(`${lb.url}/`, 300, 4);
-    const s = json<{ backends: { id: string; share: number; requestsPerSecond: number; p99Ms: number; health: string; history: number[] }[]; events: { type: string }[]; strategy: string }>(
-      await get(`${lb.adminUrl}/stats`),
-    );
+    const s = json<{
+      backends: { id: string; share: number; requestsPerSecond: number; p99Ms: number; health: string; history: number[] }[];
+      events: { type: string }[];
+      strategy: string;
+    }>(await get(`${lb.adminUrl}/stats`));
     assert.equal(s.strategy, 'round-robin');
-    assert.deepEqual(s.backends.map((b) => b.id), ['m1', 'm2', 'm3']);
+    assert.deepEqual(
+      s.backends.map((b) => b.id),
+      ['m1', 'm2', 'm3'],
+    );
     for (const b of s.backends) {
       assert.equal(b.health, 'healthy');
       assert.equal(b.history.length, 119);
@@ -74,7 +85,7 @@ describe('Prometheus metrics and /stats', () => {
     const seen: string[] = [];
     const t0 = Date.now();
     let drained = false;
-    for await (const chunk of res.body) {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
       buffer += chunk.toString();
       let idx: number;
       while ((idx = buffer.indexOf('\n\n')) >= 0) {

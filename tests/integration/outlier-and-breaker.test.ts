@@ -27,7 +27,11 @@ describe('a backend answering 500 to everything', () => {
     const bad = await TestBackend.start('bad', { faults: FAILING });
     const good = await Promise.all(['good1', 'good2'].map((id) => TestBackend.start(id)));
     const lb = await TestBalancer.start({ backends: [bad.spec(), ...good.map((g) => g.spec())], settings: { resilience: FAST_RECOVERY } });
-    cleanup.push(() => lb.close(), () => bad.close(), ...good.map((g) => () => g.close()));
+    cleanup.push(
+      () => lb.close(),
+      () => bad.close(),
+      ...good.map((g) => () => g.close()),
+    );
     await lb.routable(3);
 
     const episode = await loadLoop(`${lb.url}/`, 90, 1);
@@ -36,15 +40,24 @@ describe('a backend answering 500 to everything', () => {
     assert.equal(errors, 5, 'exactly N: the fifth failure ejects it');
     const view = json<Backends>(await get(`${lb.adminUrl}/backends`));
     const b = view.backends.find((x) => x.id === 'bad')!;
-    assert.deepEqual({ ejected: b.ejected, breaker: b.breaker, routable: b.routable }, { ejected: true, breaker: 'open', routable: false }, 'the admin API shows the ejection and the open breaker');
+    assert.deepEqual(
+      { ejected: b.ejected, breaker: b.breaker, routable: b.routable },
+      { ejected: true, breaker: 'open', routable: false },
+      'the admin API shows the ejection and the open breaker',
+    );
     const types = lb.lb.events.recent(50).map((e) => `${e.type}:${e.backendId ?? ''}`);
     assert.ok(types.includes('ejected:bad') && types.includes('breaker-opened:bad'), types.join(' '));
 
     await bad.clearFaults();
-    await waitFor('the breaker to close after its half-open trials', async () => {
-      await loadLoop(`${lb.url}/`, 9, 1);
-      return lb.lb.router.facts(lb.lb.upstreams.get('bad')!).breaker === 'closed' && lb.lb.upstreams.get('bad')!.routable;
-    }, 10_000, 50);
+    await waitFor(
+      'the breaker to close after its half-open trials',
+      async () => {
+        await loadLoop(`${lb.url}/`, 9, 1);
+        return lb.lb.router.facts(lb.lb.upstreams.get('bad')!).breaker === 'closed' && lb.lb.upstreams.get('bad')!.routable;
+      },
+      10_000,
+      50,
+    );
     const after = lb.lb.events.recent(50).map((e) => `${e.type}:${e.backendId ?? ''}`);
     assert.ok(after.includes('returned:bad') && after.includes('breaker-half-open:bad') && after.includes('breaker-closed:bad'), after.join(' '));
     const back = await loadLoop(`${lb.url}/`, 30, 1);
@@ -56,8 +69,15 @@ describe('a backend answering 500 to everything', () => {
   it('with --retry-on-status 500, clients see no error at all while it is ejected', async () => {
     const bad = await TestBackend.start('bad2', { faults: FAILING });
     const good = await Promise.all(['good3', 'good4'].map((id) => TestBackend.start(id)));
-    const lb = await TestBalancer.start({ backends: [bad.spec(), ...good.map((g) => g.spec())], settings: { resilience: FAST_RECOVERY, retryOnStatus: [500] } });
-    cleanup.push(() => lb.close(), () => bad.close(), ...good.map((g) => () => g.close()));
+    const lb = await TestBalancer.start({
+      backends: [bad.spec(), ...good.map((g) => g.spec())],
+      settings: { resilience: FAST_RECOVERY, retryOnStatus: [500] },
+    });
+    cleanup.push(
+      () => lb.close(),
+      () => bad.close(),
+      ...good.map((g) => () => g.close()),
+    );
     await lb.routable(3);
     const episode = await loadLoop(`${lb.url}/`, 90, 1);
     assert.equal(episode.failed, 0, episode.failures.join('; '));

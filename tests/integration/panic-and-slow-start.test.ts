@@ -38,7 +38,8 @@ describe('panic mode and slow start through a real proxy', () => {
     const panic = await loadLoop(`${lb.url}/`, 300, 4);
     t.diagnostic(`in panic: ${JSON.stringify(Object.fromEntries(panic.byBackend))}`);
     assert.equal(panic.failed, 0);
-    for (const id of ['p1', 'p2', 'p3']) assert.ok((panic.byBackend.get(id) ?? 0) >= 80, `${id} takes its share in panic: ${panic.byBackend.get(id) ?? 0} of 300`);
+    for (const id of ['p1', 'p2', 'p3'])
+      assert.ok((panic.byBackend.get(id) ?? 0) >= 80, `${id} takes its share in panic: ${panic.byBackend.get(id) ?? 0} of 300`);
     assert.equal(await panicNow(), true);
 
     // p3 recovers: 67 % healthy, panic ends, p2 is skipped again.

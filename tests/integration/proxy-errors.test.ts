@@ -60,7 +60,10 @@ describe('error answers from the catalogue', () => {
 
   it('answers 504 SWY_UPSTREAM_TIMEOUT when the backend is too slow', async () => {
     const slow = await TestBackend.start('slow', { faults: { latencyMs: 2000, errorRate: 0, errorStatus: 500, unhealthy: false, hang: false } });
-    const lb = await TestBalancer.start({ backends: [slow.spec()], settings: { pool: { connections: 8, connectTimeoutMs: 500, headersTimeoutMs: 300, bodyTimeoutMs: 300 } } });
+    const lb = await TestBalancer.start({
+      backends: [slow.spec()],
+      settings: { pool: { connections: 8, connectTimeoutMs: 500, headersTimeoutMs: 300, bodyTimeoutMs: 300 } },
+    });
     cleanup.push(async () => {
       await lb.close();
       await slow.close();
@@ -130,7 +133,10 @@ describe('retries on another backend', () => {
   it('retries a reset GET elsewhere but not a reset POST', async () => {
     const rude = await rawServer((req) => req.socket.destroy());
     const live = await TestBackend.start('live2');
-    const lb = await TestBalancer.start({ backends: [spec('a-rude', rude.url), live.spec()], settings: { ...noHealth, resilience: { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 }, breaker: undefined } } });
+    const lb = await TestBalancer.start({
+      backends: [spec('a-rude', rude.url), live.spec()],
+      settings: { ...noHealth, resilience: { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 }, breaker: undefined } },
+    });
     cleanup.push(async () => {
       await lb.close();
       await live.close();

@@ -56,7 +56,19 @@ describe('raw engine: backend reads into one shared buffer', () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     const adminPort = await freePort();
-    lb = new SwitchyardProcess(['balancer', '--engine', 'raw', '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', `b1=http://127.0.0.1:${ports[0]},b2=http://127.0.0.1:${ports[1]}`]);
+    lb = new SwitchyardProcess([
+      'balancer',
+      '--engine',
+      'raw',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--admin-port',
+      String(adminPort),
+      '--backends',
+      `b1=http://127.0.0.1:${ports[0]},b2=http://127.0.0.1:${ports[1]}`,
+    ]);
     // Ready means both backends passed their first health checks: a request before that would get 503.
     await lb.waitReady(`http://127.0.0.1:${adminPort}`, 2, 20_000);
   });

@@ -38,7 +38,11 @@ describe('Redis credentials and per-role users', () => {
     cpSync(join(REPO, 'scripts/stack-secrets.sh'), join(dir, 'scripts/stack-secrets.sh'));
     execFileSync('bash', [join(dir, 'scripts/stack-secrets.sh')], { stdio: 'pipe' });
     const env = readFileSync(join(dir, '.env'), 'utf8');
-    for (const [role, key] of [['balancer', 'REDIS_BALANCER_PASSWORD'], ['controller', 'REDIS_CONTROLLER_PASSWORD'], ['observer', 'REDIS_OBSERVER_PASSWORD']] as const) {
+    for (const [role, key] of [
+      ['balancer', 'REDIS_BALANCER_PASSWORD'],
+      ['controller', 'REDIS_CONTROLLER_PASSWORD'],
+      ['observer', 'REDIS_OBSERVER_PASSWORD'],
+    ] as const) {
       pw[role] = new RegExp(`^${key}=(.+)$`, 'm').exec(env)![1]!;
     }
     redis = await RedisServer.start({ args: ['--aclfile', join(dir, '.secrets/redis_users_acl')] });
@@ -90,7 +94,7 @@ describe('Redis credentials and per-role users', () => {
       await writer.close();
     }
     const raw = client(url('balancer'));
-    await assert.rejects(raw.set('switchyard:controller-lease:net', 'me'), /NOPERM/, 'the controller\'s lease is not the balancer\'s');
+    await assert.rejects(raw.set('switchyard:controller-lease:net', 'me'), /NOPERM/, "the controller's lease is not the balancer's");
     await assert.rejects(raw.set('other:key', 'x'), /NOPERM/);
     await assert.rejects(raw.flushall(), /NOPERM/);
     await assert.rejects(raw.config('SET', 'dir', '/tmp'), /NOPERM/);
@@ -128,7 +132,9 @@ describe('Redis credentials and per-role users', () => {
     const file = join(dir, 'balancer-url');
     writeFileSync(file, `${url('balancer')}\n`, { mode: 0o600 });
     const adminPort = await freePort();
-    const proc = new SwitchyardProcess(['balancer', '--port', String(await freePort()), '--host', '127.0.0.1', '--admin-port', String(adminPort)], { REDIS_URL_FILE: file });
+    const proc = new SwitchyardProcess(['balancer', '--port', String(await freePort()), '--host', '127.0.0.1', '--admin-port', String(adminPort)], {
+      REDIS_URL_FILE: file,
+    });
     try {
       await proc.waitReady(`http://127.0.0.1:${adminPort}`);
       const all = proc.lines.map((l) => JSON.stringify(l)).join('\n') + proc.stderr.join('\n');

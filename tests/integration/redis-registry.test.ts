@@ -15,7 +15,24 @@ const PREFIX = 'switchyard:';
 async function startBalancer(redisUrl: string, minRoutable: number, extra: string[] = []): Promise<{ proc: SwitchyardProcess; url: string; adminUrl: string }> {
   const port = await freePort();
   const adminPort = await freePort();
-  const proc = new SwitchyardProcess(['balancer', '--redis', redisUrl, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--health-interval', '500ms', '--health-fast-interval', '100ms', '--health-timeout', '400ms', ...extra]);
+  const proc = new SwitchyardProcess([
+    'balancer',
+    '--redis',
+    redisUrl,
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--admin-port',
+    String(adminPort),
+    '--health-interval',
+    '500ms',
+    '--health-fast-interval',
+    '100ms',
+    '--health-timeout',
+    '400ms',
+    ...extra,
+  ]);
   await proc.waitReady(`http://127.0.0.1:${adminPort}`, minRoutable);
   return { proc, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }

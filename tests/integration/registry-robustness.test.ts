@@ -38,8 +38,23 @@ async function startBalancer(redisUrl: string, ready: number | false): Promise<B
   const port = await freePort();
   const adminPort = await freePort();
   const proc = new SwitchyardProcess([
-    'balancer', '--redis', redisUrl, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort),
-    '--registry-poll', '200ms', '--health-interval', '500ms', '--health-fast-interval', '100ms', '--health-timeout', '400ms',
+    'balancer',
+    '--redis',
+    redisUrl,
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--admin-port',
+    String(adminPort),
+    '--registry-poll',
+    '200ms',
+    '--health-interval',
+    '500ms',
+    '--health-fast-interval',
+    '100ms',
+    '--health-timeout',
+    '400ms',
   ]);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   if (ready === false) await waitFor(`${adminUrl}/readyz to answer`, async () => (await get(`${adminUrl}/readyz`)).status > 0, 15_000);
@@ -57,13 +72,18 @@ async function routesTo(lb: Balancer, ids: readonly string[], timeoutMs = 5000):
   const client = testClient(4);
   try {
     const seen = new Set<string>();
-    await waitFor(`${lb.url} to route to ${ids.join(', ')}`, async () => {
-      for (let i = 0; i < 3 * ids.length; i++) {
-        const r = await get(lb.url, { dispatcher: client });
-        if (r.status === 200) seen.add(String(r.headers['x-backend']));
-      }
-      return ids.every((id) => seen.has(id));
-    }, timeoutMs, 10);
+    await waitFor(
+      `${lb.url} to route to ${ids.join(', ')}`,
+      async () => {
+        for (let i = 0; i < 3 * ids.length; i++) {
+          const r = await get(lb.url, { dispatcher: client });
+          if (r.status === 200) seen.add(String(r.headers['x-backend']));
+        }
+        return ids.every((id) => seen.has(id));
+      },
+      timeoutMs,
+      10,
+    );
   } finally {
     await client.close();
   }
@@ -73,8 +93,20 @@ const skipWarnings = (lb: Balancer, id: string): number => lb.proc.lines.filter(
 
 /** Writes the bad entries: two wrong-typed keys and three malformed hashes, each listed in the set. */
 async function writeBadEntries(redis: Redis): Promise<void> {
-  await redis.multi().del(`${PREFIX}backend:as-string`).set(`${PREFIX}backend:as-string`, 'http://127.0.0.1:1').sadd(`${PREFIX}backends`, 'as-string').incr(`${PREFIX}version`).exec();
-  await redis.multi().del(`${PREFIX}backend:as-list`).rpush(`${PREFIX}backend:as-list`, 'a', 'b').sadd(`${PREFIX}backends`, 'as-list').incr(`${PREFIX}version`).exec();
+  await redis
+    .multi()
+    .del(`${PREFIX}backend:as-string`)
+    .set(`${PREFIX}backend:as-string`, 'http://127.0.0.1:1')
+    .sadd(`${PREFIX}backends`, 'as-string')
+    .incr(`${PREFIX}version`)
+    .exec();
+  await redis
+    .multi()
+    .del(`${PREFIX}backend:as-list`)
+    .rpush(`${PREFIX}backend:as-list`, 'a', 'b')
+    .sadd(`${PREFIX}backends`, 'as-list')
+    .incr(`${PREFIX}version`)
+    .exec();
   await writeRawEntry(redis, PREFIX, 'bad-url', { url: 'not a url', weight: '1' });
   await writeRawEntry(redis, PREFIX, 'bad-weight', { url: 'http://127.0.0.1:1', weight: 'heavy' });
   await writeRawEntry(redis, PREFIX, 'bad-labels', { url: 'http://127.0.0.1:1', labels: '{oops' });
@@ -123,7 +155,10 @@ describe('the Redis registry with bad keys and unreadable snapshots', () => {
       assert.equal(r.body.registrySkippedEntries, BAD_IDS.length);
       const info = json<{ registry: { skippedEntries: number; skipped: { id: string; reason: string }[] } }>(await get(`${lb.adminUrl}/info`));
       assert.equal(info.registry.skippedEntries, BAD_IDS.length);
-      assert.deepEqual(info.registry.skipped.map((s) => s.id), BAD_IDS);
+      assert.deepEqual(
+        info.registry.skipped.map((s) => s.id),
+        BAD_IDS,
+      );
       const why = Object.fromEntries(info.registry.skipped.map((s) => [s.id, s.reason]));
       assert.match(why['as-string']!, /wrong type: string/);
       assert.match(why['as-list']!, /wrong type: not a hash/);
@@ -138,11 +173,17 @@ describe('the Redis registry with bad keys and unreadable snapshots', () => {
     await Promise.all([routesTo(running, ['g3']), routesTo(later, ['g3'])]);
     await writeBackend(writer, PREFIX, backends[2]!.spec({ weight: 2 }));
     for (const lb of [running, later]) {
-      await waitFor('the weight change to load', async () => json<{ backends: { id: string; weight: number }[] }>(await get(`${lb.adminUrl}/backends`)).backends.some((b) => b.id === 'g3' && b.weight === 2));
+      await waitFor('the weight change to load', async () =>
+        json<{ backends: { id: string; weight: number }[] }>(await get(`${lb.adminUrl}/backends`)).backends.some((b) => b.id === 'g3' && b.weight === 2),
+      );
       for (const id of BAD_IDS) assert.equal(skipWarnings(lb, id), 1, `${id} warned once`);
     }
     // The admin API does not overwrite a key that is not a backend hash: 409, and the key is left as it was.
-    const conflict = await get(`${running.adminUrl}/backends`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'as-string', url: backends[0]!.url }) });
+    const conflict = await get(`${running.adminUrl}/backends`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'as-string', url: backends[0]!.url }),
+    });
     assert.equal(conflict.status, 409, conflict.body);
     assert.equal(json<{ error: { code: string } }>(conflict).error.code, 'SWY_REGISTRY_CONFLICT');
     assert.equal(await writer.type(`${PREFIX}backend:as-string`), 'string');
@@ -229,7 +270,13 @@ describe('the Redis registry with bad keys and unreadable snapshots', () => {
     await writer.flushall();
     const NET = 'robust-net';
     // `app_1` is wanted by a container but its key is someone's string, listed in the set; `app_3` is a string not in the set.
-    await writer.multi().set(`${PREFIX}backend:app_1`, 'foreign').sadd(`${PREFIX}backends`, 'app_1').set(`${PREFIX}backend:app_3`, 'foreign too').incr(`${PREFIX}version`).exec();
+    await writer
+      .multi()
+      .set(`${PREFIX}backend:app_1`, 'foreign')
+      .sadd(`${PREFIX}backends`, 'app_1')
+      .set(`${PREFIX}backend:app_3`, 'foreign too')
+      .incr(`${PREFIX}version`)
+      .exec();
     const container = (name: string, ip: string): ContainerFacts => ({
       id: `cid-${name}`,
       name,
@@ -248,7 +295,13 @@ describe('the Redis registry with bad keys and unreadable snapshots', () => {
     };
     const registry = new RedisRegistry({ url: redis.url, prefix: PREFIX, pollIntervalMs: 100, logger: silentLogger() });
     const lease = new RedisLease({ url: redis.url, key: `${PREFIX}controller-lease:${NET}`, holder: 'robust', ttlMs: 1000, logger: silentLogger() });
-    const controller = new DockerController({ settings: { network: NET, labelPrefix: 'switchyard', resyncIntervalMs: 200, retryDelay: () => 100 }, source, registry, lease, logger: silentLogger() });
+    const controller = new DockerController({
+      settings: { network: NET, labelPrefix: 'switchyard', resyncIntervalMs: 200, retryDelay: () => 100 },
+      source,
+      registry,
+      lease,
+      logger: silentLogger(),
+    });
     await registry.start();
     await lease.start();
     await controller.start();
@@ -261,8 +314,14 @@ describe('the Redis registry with bad keys and unreadable snapshots', () => {
       assert.equal(controller.status().lastError, undefined);
       assert.equal(await writer.get(`${PREFIX}backend:app_1`), 'foreign');
       assert.equal(await writer.get(`${PREFIX}backend:app_3`), 'foreign too');
-      assert.deepEqual(registry.current().backends.map((b) => b.id), ['app_2']);
-      assert.deepEqual(registry.current().skipped?.map((s) => s.id), ['app_1']);
+      assert.deepEqual(
+        registry.current().backends.map((b) => b.id),
+        ['app_2'],
+      );
+      assert.deepEqual(
+        registry.current().skipped?.map((s) => s.id),
+        ['app_1'],
+      );
     } finally {
       await controller.close();
       await lease.close();

@@ -36,7 +36,19 @@ describe('seeding --backends into Redis when a key holds something else', () => 
     const [port, adminPort] = [await freePort(), await freePort()];
     const admin = `http://127.0.0.1:${adminPort}`;
     // s1 first: the entry that cannot be written must not hold back the one after it.
-    lb = new SwitchyardProcess(['balancer', '--redis', redis.url, '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', backends.map((b) => `${b.state.id}=${b.url}`).join(',')]);
+    lb = new SwitchyardProcess([
+      'balancer',
+      '--redis',
+      redis.url,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--admin-port',
+      String(adminPort),
+      '--backends',
+      backends.map((b) => `${b.state.id}=${b.url}`).join(','),
+    ]);
     await lb.waitReady(admin, 1);
 
     const done = await lb.waitForLog('static backends written to the registry');

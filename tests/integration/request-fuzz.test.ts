@@ -25,7 +25,9 @@ describe('request fuzzer (CI run)', () => {
   it(`keeps every invariant on every engine for ${CASES} cases of seed ${SEED}`, async (t: TestContext) => {
     const report = await fuzz(targets, { seed: SEED, from: 0, cases: CASES });
     t.diagnostic(`${report.cases} cases x ${report.engines.length} engines in ${(report.ms / 1000).toFixed(1)} s: ${report.violations.length} violations`);
-    const shown = report.violations.slice(0, 10).map((v) => `seed ${v.seed} case ${v.n} [${v.engine}] ${v.rule} (${v.mutations.join('; ')}) ${JSON.stringify(v.bytes.slice(0, 160))}`);
+    const shown = report.violations
+      .slice(0, 10)
+      .map((v) => `seed ${v.seed} case ${v.n} [${v.engine}] ${v.rule} (${v.mutations.join('; ')}) ${JSON.stringify(v.bytes.slice(0, 160))}`);
     assert.deepEqual(shown, [], `replay with: make fuzz FUZZ_ARGS="--seed ${SEED} --from <case> --cases 1"`);
   });
 });

@@ -28,7 +28,11 @@ describe('the retry budget', () => {
     const budget = { ratio: 0.2, minPerSecond: 3, windowMs: 10_000 };
     const lb = await TestBalancer.start({
       backends: specs,
-      settings: { health: noHealth, maxRetries: 2, resilience: { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 }, breaker: undefined, retryBudget: budget } },
+      settings: {
+        health: noHealth,
+        maxRetries: 2,
+        resilience: { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 }, breaker: undefined, retryBudget: budget },
+      },
     });
     cleanup.push(() => lb.close());
     await lb.routable(3);
@@ -65,7 +69,11 @@ describe('the retry budget', () => {
       return r.value;
     };
     const lb = await TestBalancer.start({ backends: [spec('a-eater', eater), spec('b-other', other)], settings: { health: noHealth } });
-    cleanup.push(() => lb.close(), async () => void eater.close(), async () => void other.close());
+    cleanup.push(
+      () => lb.close(),
+      async () => void eater.close(),
+      async () => void other.close(),
+    );
     await lb.routable(2);
     async function* body(): AsyncGenerator<Buffer> {
       for (let i = 0; i < 8; i++) yield Buffer.alloc(16_384, 97);

@@ -10,7 +10,12 @@ import { TEST_SETTINGS, TestBalancer } from '../helpers/stack.js';
 
 const noHealth = { enabled: false, path: '/health', intervalMs: 1000, fastIntervalMs: 100, timeoutMs: 500, rise: 2, fall: 3 };
 // Retry budget and outlier ejection out of the way: these tests count single requests' attempts.
-const resilience = { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 }, breaker: undefined, retryBudget: { ratio: 1, minPerSecond: 1000, windowMs: 10_000 } };
+const resilience = {
+  ...DEFAULT_RESILIENCE,
+  outlier: { consecutiveFailures: 0 },
+  breaker: undefined,
+  retryBudget: { ratio: 1, minPerSecond: 1000, windowMs: 10_000 },
+};
 
 function spec(id: string, url: string): BackendSpec {
   const r = parseBackendSpec({ id, url });

@@ -38,16 +38,25 @@ for (const engine of ['raw', 'undici'] as const) {
 
     it('counts the wait for a connection when the pool is full, and the one connection opened', async () => {
       const replies = await Promise.all([0, 1, 2].map(() => get(`${lb.url}/`)));
-      assert.deepEqual(replies.map((r) => r.status), [200, 200, 200]);
+      assert.deepEqual(
+        replies.map((r) => r.status),
+        [200, 200, 200],
+      );
       const text = await metrics(lb);
       assert.equal(sumMetric(text, 'switchyard_upstream_connection_wait_seconds_count'), 3, 'one wait per attempt');
       // The second waited one response (about 150 ms), the third two.
       assert.ok(above(text, 'switchyard_upstream_connection_wait_seconds', '0.1') >= 2, 'two requests waited for the only connection');
-      assert.equal(sumMetric(text, 'switchyard_backend_connections_opened_total', (l) => l.includes('backend="w1"')), 1);
+      assert.equal(
+        sumMetric(text, 'switchyard_backend_connections_opened_total', (l) => l.includes('backend="w1"')),
+        1,
+      );
       // Sequential requests then reuse it: no new connection, next to no wait.
       for (let i = 0; i < 3; i++) assert.equal((await get(`${lb.url}/`)).status, 200);
       const later = await metrics(lb);
-      assert.equal(sumMetric(later, 'switchyard_backend_connections_opened_total', (l) => l.includes('backend="w1"')), 1);
+      assert.equal(
+        sumMetric(later, 'switchyard_backend_connections_opened_total', (l) => l.includes('backend="w1"')),
+        1,
+      );
       assert.equal(above(later, 'switchyard_upstream_connection_wait_seconds', '0.1'), above(text, 'switchyard_upstream_connection_wait_seconds', '0.1'));
     });
   });
@@ -68,7 +77,10 @@ describe('admission queue and event-loop histograms', () => {
 
   it('counts how long queued requests waited for admission', async () => {
     const replies = await Promise.all([0, 1, 2].map(() => get(`${lb.url}/`)));
-    assert.deepEqual(replies.map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      [200, 200, 200],
+    );
     const text = await metrics(lb);
     assert.equal(sumMetric(text, 'switchyard_admission_queue_wait_seconds_count'), 2, 'the two that queued');
     assert.equal(above(text, 'switchyard_admission_queue_wait_seconds', '0.1'), 2);

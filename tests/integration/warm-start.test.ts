@@ -82,7 +82,17 @@ describe('warm start: the first round of health checks completes before the prox
     for (let round = 1; round <= 5; round++) {
       const [port, adminPort] = [await freePort(), await freePort()];
       const traffic = trafficFromTheFirstConnection(`http://127.0.0.1:${port}/`, 400);
-      const lb = new SwitchyardProcess(['balancer', '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', `w1=${backend.url}`]);
+      const lb = new SwitchyardProcess([
+        'balancer',
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--admin-port',
+        String(adminPort),
+        '--backends',
+        `w1=${backend.url}`,
+      ]);
       try {
         const r = await traffic;
         t.diagnostic(`start ${round}: ${r.beforeListening} attempts refused while starting, then ${r.served} served, ${r.failures.length} failed`);
@@ -101,7 +111,19 @@ describe('warm start: the first round of health checks completes before the prox
   it('with --workers 2 as well: the workers listen with the health the primary checked', async (t: TestContext) => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const traffic = trafficFromTheFirstConnection(`http://127.0.0.1:${port}/`, 400);
-    const lb = new SwitchyardProcess(['balancer', '--workers', '2', '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', `w1=${backend.url}`]);
+    const lb = new SwitchyardProcess([
+      'balancer',
+      '--workers',
+      '2',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--admin-port',
+      String(adminPort),
+      '--backends',
+      `w1=${backend.url}`,
+    ]);
     try {
       const r = await traffic;
       t.diagnostic(`${r.beforeListening} attempts refused while starting, then ${r.served} served, ${r.failures.length} failed`);
@@ -137,7 +159,10 @@ describe('warm start: the first round of health checks completes before the prox
       const r = await trafficFromTheFirstConnection(`http://127.0.0.1:${port}/`, 300);
       const waited = performance.now() - sawNotReadyAt;
       t.diagnostic(`listening ${Math.round(waited)} ms after /readyz first answered; then ${r.served} served`);
-      assert.ok(waited <= timeoutMs + 3000, `the hanging backend held the listener back ${Math.round(waited)} ms, not more than its check timeout and some slack`);
+      assert.ok(
+        waited <= timeoutMs + 3000,
+        `the hanging backend held the listener back ${Math.round(waited)} ms, not more than its check timeout and some slack`,
+      );
       assert.deepEqual(r.failures, []);
       const round = await lb.waitForLog('first round of health checks done', 5000);
       assert.equal(round.targets, 2);
@@ -152,7 +177,10 @@ describe('warm start: the first round of health checks completes before the prox
 });
 
 /** Polls until the URL answers at all (any status): the admin API listens a moment after the process starts. */
-async function waitForAnswer(url: string, timeoutMs = 20_000): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+async function waitForAnswer(
+  url: string,
+  timeoutMs = 20_000,
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     try {

@@ -88,7 +88,12 @@ describe('switchyard balancer --workers 2', () => {
 
   it('health checks once in the primary and every worker follows: a killed backend gets no traffic', async () => {
     await backends[2]!.close();
-    await waitFor('w3 unhealthy in the primary', async () => json<Stats>(await get(`${admin}/stats`)).backends.find((b) => b.id === 'w3')!.health === 'unhealthy', 5000, 50);
+    await waitFor(
+      'w3 unhealthy in the primary',
+      async () => json<Stats>(await get(`${admin}/stats`)).backends.find((b) => b.id === 'w3')!.health === 'unhealthy',
+      5000,
+      50,
+    );
     const r = await loadLoop(`${url}/`, 600, 16, { dispatcher: client });
     assert.equal(r.failed, 0);
     assert.equal(r.byBackend.get('w3'), undefined);
@@ -96,18 +101,32 @@ describe('switchyard balancer --workers 2', () => {
 
   it('drains and switches strategy in every worker through the admin API', async () => {
     assert.equal((await get(`${admin}/backends/w1/drain`, { method: 'POST', headers: { 'content-type': 'application/json' } })).status, 200);
-    await waitFor('w1 drained in every worker', async () => {
-      const r = await loadLoop(`${url}/`, 60, 8, { dispatcher: client });
-      return r.byBackend.get('w1') === undefined;
-    }, 5000, 50);
-    const sw = await get(`${admin}/strategy`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'least-request' }) });
+    await waitFor(
+      'w1 drained in every worker',
+      async () => {
+        const r = await loadLoop(`${url}/`, 60, 8, { dispatcher: client });
+        return r.byBackend.get('w1') === undefined;
+      },
+      5000,
+      50,
+    );
+    const sw = await get(`${admin}/strategy`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'least-request' }),
+    });
     assert.equal(sw.status, 200);
-    await waitFor('both workers on least-request', async () => {
-      const seen = new Set<string>();
-      // Fresh connections, so both workers answer.
-      for (let i = 0; i < 20; i++) seen.add(String((await get(`${url}/`, { headers: { connection: 'close' } })).headers['x-lb-decision']).split(';')[0]!);
-      return seen.size === 1 && seen.has('strategy=least-request');
-    }, 5000, 50);
+    await waitFor(
+      'both workers on least-request',
+      async () => {
+        const seen = new Set<string>();
+        // Fresh connections, so both workers answer.
+        for (let i = 0; i < 20; i++) seen.add(String((await get(`${url}/`, { headers: { connection: 'close' } })).headers['x-lb-decision']).split(';')[0]!);
+        return seen.size === 1 && seen.has('strategy=least-request');
+      },
+      5000,
+      50,
+    );
   });
 
   it('replaces a worker that dies, without failing the traffic on the other', async () => {
@@ -133,7 +152,21 @@ describe('switchyard balancer --workers 2 --worker-accept primary', () => {
   it('accepts in the primary and hands connections to the workers, which hold no listening socket', async () => {
     const backend = await TestBackend.start('p1');
     const [port, adminPort] = [await freePort(), await freePort()];
-    const lb = new SwitchyardProcess(['balancer', '--workers', '2', '--worker-accept', 'primary', '--port', String(port), '--host', '127.0.0.1', '--admin-port', String(adminPort), '--backends', `p1=${backend.url}`]);
+    const lb = new SwitchyardProcess([
+      'balancer',
+      '--workers',
+      '2',
+      '--worker-accept',
+      'primary',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--admin-port',
+      String(adminPort),
+      '--backends',
+      `p1=${backend.url}`,
+    ]);
     const client = testClient(8);
     try {
       await lb.waitReady(`http://127.0.0.1:${adminPort}`, 1, 30_000);
@@ -153,7 +186,17 @@ describe('switchyard balancer --workers 2 --worker-accept primary', () => {
   });
 
   it('rejects an unknown --worker-accept value at start, naming the flag', async () => {
-    const r = await runSwitchyard(['balancer', '--workers', '2', '--worker-accept', 'kernel', '--port', String(await freePort()), '--backends', 'x=http://127.0.0.1:1']);
+    const r = await runSwitchyard([
+      'balancer',
+      '--workers',
+      '2',
+      '--worker-accept',
+      'kernel',
+      '--port',
+      String(await freePort()),
+      '--backends',
+      'x=http://127.0.0.1:1',
+    ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /--worker-accept/);
   });

@@ -7,7 +7,10 @@ import { FakeScheduler } from './support/lb-fixtures.js';
 class Waiter implements QueueWaiter {
   result: 'granted' | 'timed-out' | undefined;
   waited = -1;
-  constructor(readonly log?: string[], readonly name = '') {}
+  constructor(
+    readonly log?: string[],
+    readonly name = '',
+  ) {}
   granted(waitedMs: number): void {
     assert.equal(this.result, undefined, 'settled twice');
     this.result = 'granted';
@@ -35,10 +38,7 @@ test('admission: C + Q + k concurrent requests give exactly C admitted, Q queued
       assert.equal(results.filter((r) => r.status === 'granted').length, c);
       assert.equal(results.filter((r) => r.status === 'queued').length, q);
       assert.equal(results.filter((r) => r.status === 'rejected').length, k);
-      assert.deepEqual(
-        { inFlight: ac.status().inFlight, queued: ac.status().queued, rejected: ac.status().rejected },
-        { inFlight: c, queued: q, rejected: k },
-      );
+      assert.deepEqual({ inFlight: ac.status().inFlight, queued: ac.status().queued, rejected: ac.status().rejected }, { inFlight: c, queued: q, rejected: k });
     }),
   );
 });
@@ -107,7 +107,10 @@ test('admission: a cancelled ticket leaves the queue and hears nothing more', ()
 
 test('admission: queue size 0 rejects at the cap', () => {
   const ac = new AdmissionControl({ maxInFlight: 2, queueSize: 0, queueTimeoutMs: 1_000 }, new FakeScheduler());
-  assert.deepEqual([1, 2, 3].map(() => ac.tryAcquire(new Waiter()).status), ['granted', 'granted', 'rejected']);
+  assert.deepEqual(
+    [1, 2, 3].map(() => ac.tryAcquire(new Waiter()).status),
+    ['granted', 'granted', 'rejected'],
+  );
 });
 
 test('admission: raising the limit admits queued requests at once; lowering it lets in-flight drain', () => {
@@ -117,7 +120,10 @@ test('admission: raising the limit admits queued requests at once; lowering it l
   for (const w of ws) ac.tryAcquire(w);
   ac.setLimit(4);
   // The first two were admitted on the spot (no callback); two queued ones are now granted.
-  assert.deepEqual(ws.map((w) => w.result), [undefined, undefined, 'granted', 'granted', undefined, undefined]);
+  assert.deepEqual(
+    ws.map((w) => w.result),
+    [undefined, undefined, 'granted', 'granted', undefined, undefined],
+  );
   assert.equal(ac.inFlight, 4);
   ac.setLimit(1);
   ac.release();
@@ -151,13 +157,27 @@ test('admission: close() times out everyone waiting and clears the timer', () =>
   const ws = [new Waiter(), new Waiter()];
   for (const w of ws) ac.tryAcquire(w);
   ac.close();
-  assert.deepEqual(ws.map((w) => w.result), ['timed-out', 'timed-out']);
+  assert.deepEqual(
+    ws.map((w) => w.result),
+    ['timed-out', 'timed-out'],
+  );
   assert.equal(clock.pendingTimers, 0);
 });
 
 test('admission: status for /queue/status and Retry-After', () => {
   const ac = new AdmissionControl({ maxInFlight: 3, queueSize: 7, queueTimeoutMs: 2_500 }, new FakeScheduler());
-  assert.deepEqual(ac.status(), { inFlight: 0, queued: 0, limit: 3, queueSize: 7, queueTimeoutMs: 2_500, admitted: 0, queuedTotal: 0, rejected: 0, timedOut: 0, cancelled: 0 });
+  assert.deepEqual(ac.status(), {
+    inFlight: 0,
+    queued: 0,
+    limit: 3,
+    queueSize: 7,
+    queueTimeoutMs: 2_500,
+    admitted: 0,
+    queuedTotal: 0,
+    rejected: 0,
+    timedOut: 0,
+    cancelled: 0,
+  });
   assert.equal(ac.retryAfterSeconds(), 3);
   assert.throws(() => new AdmissionControl({ maxInFlight: 0 }), /maxInFlight/);
   assert.throws(() => new AdmissionControl({ queueSize: -1 }), /queueSize/);

@@ -17,7 +17,10 @@ describe('backend configuration: the control listener', () => {
   it('gives backends on consecutive ports consecutive control ports, clear of each other and of 9090/9091', () => {
     const traffic = Array.from({ length: 50 }, (_, i) => 8081 + i);
     const control = traffic.map(defaultControlPort);
-    assert.deepEqual(control, traffic.map((p) => p + 10_000));
+    assert.deepEqual(
+      control,
+      traffic.map((p) => p + 10_000),
+    );
     const all = [...traffic, ...control, 9090, 9091];
     assert.equal(new Set(all).size, all.length);
   });
@@ -41,6 +44,9 @@ describe('backend configuration: the control listener', () => {
   });
 
   it('refuses a control port that is the traffic port', () => {
-    assert.throws(() => load(['--port', '8081', '--control-port', '8081']), (e: unknown) => e instanceof ConfigError && /--control-port 8081/.test(e.message));
+    assert.throws(
+      () => load(['--port', '8081', '--control-port', '8081']),
+      (e: unknown) => e instanceof ConfigError && /--control-port 8081/.test(e.message),
+    );
   });
 });

@@ -6,7 +6,10 @@ describe('parseBackendSpec', () => {
   it('fills defaults and normalises the URL to its origin', () => {
     const r = parseBackendSpec({ url: 'http://Example.com:8080/' });
     assert.ok(r.ok);
-    assert.deepEqual({ ...r.value, labels: { ...r.value.labels } }, { id: 'example.com:8080', url: 'http://example.com:8080', weight: 1, state: 'active', labels: {} });
+    assert.deepEqual(
+      { ...r.value, labels: { ...r.value.labels } },
+      { id: 'example.com:8080', url: 'http://example.com:8080', weight: 1, state: 'active', labels: {} },
+    );
   });
 
   const bad: [string, unknown, RegExp][] = [

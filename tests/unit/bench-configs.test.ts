@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { haproxyConfig, nginxBackendConfig, nginxProxyConfig, WRK_REPORT_LUA } from '../../cli/bench/configs.js';
 
-const ups = [{ host: '127.0.0.1', port: 18081 }, { host: '127.0.0.1', port: 18082 }];
+const ups = [
+  { host: '127.0.0.1', port: 18081 },
+  { host: '127.0.0.1', port: 18082 },
+];
 
 describe('bench server configurations', () => {
   it('nginx proxy: round robin over both backends, HTTP/1.1 upstream keep-alive of at least the client connections', () => {

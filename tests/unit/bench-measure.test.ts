@@ -17,8 +17,15 @@ describe('bench measurements', () => {
   });
 
   it('sums CPU ticks spent by a process tree between two samples, new workers counted from their start', () => {
-    const before = new Map([[1, 100], [2, 50]]);
-    const after = new Map([[1, 160], [2, 70], [3, 5]]);
+    const before = new Map([
+      [1, 100],
+      [2, 50],
+    ]);
+    const after = new Map([
+      [1, 160],
+      [2, 70],
+      [3, 5],
+    ]);
     assert.equal(cpuDelta(before, after), 60 + 20 + 5);
   });
 

@@ -22,7 +22,7 @@ describe('bench and soak options', () => {
   it('default runtime stays well under 10 minutes', () => {
     const c = bench([]);
     const runs = c.rounds * (c.proxies.length * c.connections.length + c.variantProxies.length);
-    const seconds = runs * (c.duration + c.ramp) / 1000 + (c.proxies.length + c.variantProxies.length) * (c.warmup / 1000);
+    const seconds = (runs * (c.duration + c.ramp)) / 1000 + (c.proxies.length + c.variantProxies.length) * (c.warmup / 1000);
     assert.ok(seconds < 8 * 60, `${seconds} s of load`);
   });
 
@@ -36,7 +36,10 @@ describe('bench and soak options', () => {
   });
 
   it('names an unknown proxy and refuses empty lists', () => {
-    assert.throws(() => bench(['--proxies', 'nginx,traefik']), (e: unknown) => e instanceof ConfigError && /--proxies/.test(e.message));
+    assert.throws(
+      () => bench(['--proxies', 'nginx,traefik']),
+      (e: unknown) => e instanceof ConfigError && /--proxies/.test(e.message),
+    );
     assert.throws(() => bench(['--connections', '']), ConfigError);
     assert.deepEqual(bench(['--variant-proxies', '']).variantProxies, []);
   });

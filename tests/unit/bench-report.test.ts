@@ -6,7 +6,17 @@ import { rotate } from '../../cli/bench/main.js';
 import { renderChecks, renderRatioTable, renderRounds } from '../../cli/bench/ratio-table.js';
 import { median, medianFigures, ratio, type BenchResult, type BenchRow, type Figures } from '../../cli/bench/results.js';
 
-const fig = (rps: number, p99Ms: number, cpuUsPerReq: number | null, errors = 0): Figures => ({ rps, p50Ms: p99Ms / 4, p99Ms, p999Ms: p99Ms * 2, maxMs: p99Ms * 4, errors, requests: rps * 5, rssMiB: cpuUsPerReq === null ? null : 50, cpuUsPerReq });
+const fig = (rps: number, p99Ms: number, cpuUsPerReq: number | null, errors = 0): Figures => ({
+  rps,
+  p50Ms: p99Ms / 4,
+  p99Ms,
+  p999Ms: p99Ms * 2,
+  maxMs: p99Ms * 4,
+  errors,
+  requests: rps * 5,
+  rssMiB: cpuUsPerReq === null ? null : 50,
+  cpuUsPerReq,
+});
 const row = (proxy: string, connections: number, f: Figures): BenchRow => ({ proxy, label: proxy, backend: 'nginx', connections, rounds: [f], median: f });
 
 const ROWS: BenchRow[] = [
@@ -39,7 +49,10 @@ describe('bench results', () => {
   });
 
   it('rotates the proxy order each round', () => {
-    assert.deepEqual([0, 1, 2, 3].map((k) => rotate(['a', 'b', 'c'], k).join('')), ['abc', 'bca', 'cab', 'abc']);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((k) => rotate(['a', 'b', 'c'], k).join('')),
+      ['abc', 'bca', 'cab', 'abc'],
+    );
   });
 
   it('prints each figure with its ratio to nginx and to Switchyard', () => {
@@ -91,14 +104,21 @@ describe('bench results', () => {
     assert.match(by([shifted, nginx]).get('p99 every round, 1 process vs nginx (c256)')!.detail, /each of 2 rounds: 1\.80 1\.91/);
     const table = renderRounds([rounds('switchyard', [300, 20, 21], [600, 70, 80]), nginx]);
     assert.match(table, /^256 connections, every round: p99 \/ max ms/m);
-    assert.match(table.split('\n').find((l) => l.startsWith('switchyard'))!, /300 \/ 600\s+20\.0 \/ 70\.0\s+21\.0 \/ 80\.0$/);
+    assert.match(
+      table.split('\n').find((l) => l.startsWith('switchyard'))!,
+      /300 \/ 600\s+20\.0 \/ 70\.0\s+21\.0 \/ 80\.0$/,
+    );
   });
 
   it('compares with a --baseline checkout when one ran (A/B, same run)', () => {
     const checks = new Map(acceptanceChecks([...ROWS, row('switchyard-baseline', 64, fig(30_000, 4, 36))], [64, 256]).map((c) => [c.name, c]));
     assert.equal(checks.get('CPU/request vs baseline (c64)')!.pass, false, '40/36 = 1.11 > 1.1');
     assert.equal(checks.get('p99 vs baseline (c64)')!.pass, true);
-    assert.equal(acceptanceChecks(ROWS, [64, 256]).some((c) => c.name.includes('baseline')), false, 'no baseline, no A/B rows');
+    assert.equal(
+      acceptanceChecks(ROWS, [64, 256]).some((c) => c.name.includes('baseline')),
+      false,
+      'no baseline, no A/B rows',
+    );
   });
 
   it('draws the three panels side by side with one bar per proxy and connection count', () => {

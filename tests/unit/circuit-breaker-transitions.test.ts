@@ -118,25 +118,22 @@ class Model {
 test('breaker: every transition matches the reference model, and only legal transitions happen (property)', () => {
   const legal = new Set(['closed->open', 'open->half-open', 'half-open->open', 'half-open->closed']);
   fc.assert(
-    fc.property(
-      fc.array(fc.tuple(fc.constantFrom('allow', 'success', 'failure', 'cancelled'), fc.nat(3_000)), { maxLength: 300 }),
-      (steps) => {
-        const seen: string[] = [];
-        const b = new CircuitBreaker(OPTS, (from, to) => seen.push(`${from}->${to}`));
-        const m = new Model();
-        let now = 0;
-        for (const [op, dt] of steps) {
-          now += dt;
-          if (op === 'allow') assert.equal(b.allow(now), m.allow(now));
-          else {
-            b.record(op as 'success' | 'failure' | 'cancelled', now);
-            m.record(op as 'success' | 'failure' | 'cancelled', now);
-          }
-          assert.equal(b.state(now), (m.tick(now), m.state));
+    fc.property(fc.array(fc.tuple(fc.constantFrom('allow', 'success', 'failure', 'cancelled'), fc.nat(3_000)), { maxLength: 300 }), (steps) => {
+      const seen: string[] = [];
+      const b = new CircuitBreaker(OPTS, (from, to) => seen.push(`${from}->${to}`));
+      const m = new Model();
+      let now = 0;
+      for (const [op, dt] of steps) {
+        now += dt;
+        if (op === 'allow') assert.equal(b.allow(now), m.allow(now));
+        else {
+          b.record(op as 'success' | 'failure' | 'cancelled', now);
+          m.record(op as 'success' | 'failure' | 'cancelled', now);
         }
-        for (const t of seen) assert.ok(legal.has(t), t);
-      },
-    ),
+        assert.equal(b.state(now), (m.tick(now), m.state));
+      }
+      for (const t of seen) assert.ok(legal.has(t), t);
+    }),
     { numRuns: 300 },
   );
 });
@@ -150,10 +147,22 @@ test('breakers: one per backend, events carry the id, sweep moves due ones to ha
   assert.equal(set.allow('b', 0), true);
   assert.equal(set.nextHalfOpenAt(), 5_000);
   set.sweep(5_000);
-  assert.deepEqual(events.map((e) => `${e.id}:${e.from}->${e.to}`), ['a:closed->open', 'a:open->half-open']);
-  assert.deepEqual(set.snapshot(5_000).map((s) => [s.id, s.state]), [['a', 'half-open'], ['b', 'closed']]);
+  assert.deepEqual(
+    events.map((e) => `${e.id}:${e.from}->${e.to}`),
+    ['a:closed->open', 'a:open->half-open'],
+  );
+  assert.deepEqual(
+    set.snapshot(5_000).map((s) => [s.id, s.state]),
+    [
+      ['a', 'half-open'],
+      ['b', 'closed'],
+    ],
+  );
   set.setMembers(['b']);
-  assert.deepEqual(set.snapshot(5_000).map((s) => s.id), ['b']);
+  assert.deepEqual(
+    set.snapshot(5_000).map((s) => s.id),
+    ['b'],
+  );
 });
 
 test('breaker: bad options are named', () => {

@@ -6,10 +6,14 @@ import { ConfigError } from '../../common/config/options.js';
 import { parseDuration } from '../../common/config/values.js';
 
 const load = (argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) =>
-  loadBalancerConfig({ argv, env, readFile: (p) => {
-    if (!(p in files)) throw new Error(`ENOENT: no such file '${p}'`);
-    return files[p]!;
-  } }).config;
+  loadBalancerConfig({
+    argv,
+    env,
+    readFile: (p) => {
+      if (!(p in files)) throw new Error(`ENOENT: no such file '${p}'`);
+      return files[p]!;
+    },
+  }).config;
 
 function rejects(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -60,10 +64,13 @@ describe('balancer config', () => {
 
   it('reads static backends in the seeds flag style, with optional ids', () => {
     const c = load(['--backends', 'http://localhost:8081, b2=http://127.0.0.1:8082']);
-    assert.deepEqual(c.staticBackends.map((b) => [b.id, b.url]), [
-      ['localhost:8081', 'http://localhost:8081'],
-      ['b2', 'http://127.0.0.1:8082'],
-    ]);
+    assert.deepEqual(
+      c.staticBackends.map((b) => [b.id, b.url]),
+      [
+        ['localhost:8081', 'http://localhost:8081'],
+        ['b2', 'http://127.0.0.1:8082'],
+      ],
+    );
   });
 
   it('reads REDIS_URL', () => {
@@ -83,7 +90,12 @@ describe('balancer config', () => {
     ['a flag without its value', ['--port'], {}, /--port needs a value/],
     ['a bad redis URL', ['--redis', 'http://x'], {}, /--redis: expected a redis:\/\/ or rediss:\/\/ URL/],
     ['a bad duration', ['--health-interval', 'soon'], {}, /--health-interval: expected a duration/],
-    ['a timeout above the interval', ['--health-interval', '1s', '--health-timeout', '2s'], {}, /--health-timeout \(2000ms\) must not exceed --health-interval/],
+    [
+      'a timeout above the interval',
+      ['--health-interval', '1s', '--health-timeout', '2s'],
+      {},
+      /--health-timeout \(2000ms\) must not exceed --health-interval/,
+    ],
     ['a short admin token', ['--admin-token', 'abc'], {}, /--admin-token: expected a token of at least 8 characters/],
     ['a stray argument', ['extra'], {}, /unexpected argument 'extra'/],
   ];

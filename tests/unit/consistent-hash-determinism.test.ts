@@ -35,7 +35,10 @@ test('the hash is fixed: known inputs give known values (any process, any platfo
     import { hashString } from './balancer/strategies/hash.ts';
     console.log(JSON.stringify([hashString('a'), hashString('backend-1:8080#0'), hashString('10.0.0.1'), hashString('ü€'), hashString('a', 42)]));
   `;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../../', import.meta.url), encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: new URL('../../', import.meta.url),
+    encoding: 'utf8',
+  });
   assert.deepEqual(JSON.parse(out), golden);
 });
 
@@ -52,7 +55,10 @@ test('a different process builds the same ring: same key -> same backend', () =>
     const keys = ${JSON.stringify(keys)};
     console.log(JSON.stringify(keys.map((k) => s.pick(cs, { clientIp: '', path: '/', header: (n) => (n === 'x-key' ? k : undefined) }).id)));
   `;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../../', import.meta.url), encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: new URL('../../', import.meta.url),
+    encoding: 'utf8',
+  });
   assert.deepEqual(JSON.parse(out), local);
 });
 

@@ -24,7 +24,10 @@ test('consistent hash: removing or adding one of N backends moves at most 1/N + 
       fc.nat(),
       fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789') }),
       (n, pick, prefix) => {
-        const all = candidates(Array.from({ length: n }, () => 1), `${prefix}-`);
+        const all = candidates(
+          Array.from({ length: n }, () => 1),
+          `${prefix}-`,
+        );
         const gone = pick % n;
         const fewer = all.filter((_, i) => i !== gone);
         const strategy = new ConsistentHash<TestCandidate>({ hashKey: 'ip' });
@@ -47,7 +50,10 @@ test('consistent hash: removing or adding one of N backends moves at most 1/N + 
 test('consistent hash: adding one backend to N moves at most 1/N + 5 % and only onto the new one (property)', () => {
   fc.assert(
     fc.property(fc.integer({ min: 2, max: 50 }), fc.nat(1_000_000), (n, salt) => {
-      const base = candidates(Array.from({ length: n }, () => 1), `s${salt}-`);
+      const base = candidates(
+        Array.from({ length: n }, () => 1),
+        `s${salt}-`,
+      );
       const added: TestCandidate = { id: `s${salt}-new`, weight: 1, inFlight: 0 };
       const grown = [...base, added].sort((a, b) => (a.id < b.id ? -1 : 1));
       const strategy = new ConsistentHash<TestCandidate>({ hashKey: 'ip' });

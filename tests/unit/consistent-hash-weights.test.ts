@@ -62,7 +62,13 @@ test('consistent hash: an excluded backend is skipped for the next one on the ri
     const retry = strategy.pick(cs, c, [first])!;
     assert.notEqual(retry, first);
     // Same answer as a ring built without the tried backend.
-    assert.equal(retry, fewer.pick(cs.filter((x) => x !== first), c));
+    assert.equal(
+      retry,
+      fewer.pick(
+        cs.filter((x) => x !== first),
+        c,
+      ),
+    );
   }
   assert.equal(strategy.pick(cs, ctx(), cs), undefined);
 });

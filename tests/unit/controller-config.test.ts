@@ -7,10 +7,16 @@ const load = (argv: string[], env: Record<string, string> = {}) => loadControlle
 
 describe('controller configuration', () => {
   it('needs an explicit network: it never guesses', () => {
-    assert.throws(() => load(['--redis', 'redis://r:6379']), (e: unknown) => e instanceof ConfigError && /--network/.test(e.message));
+    assert.throws(
+      () => load(['--redis', 'redis://r:6379']),
+      (e: unknown) => e instanceof ConfigError && /--network/.test(e.message),
+    );
   });
   it('needs a Redis URL', () => {
-    assert.throws(() => load(['--network', 'n']), (e: unknown) => e instanceof ConfigError && /--redis/.test(e.message));
+    assert.throws(
+      () => load(['--network', 'n']),
+      (e: unknown) => e instanceof ConfigError && /--redis/.test(e.message),
+    );
   });
   it('shows help without the required options', () => {
     assert.equal(load(['--help']).help, true);
@@ -28,7 +34,7 @@ describe('controller configuration', () => {
     assert.deepEqual(r.config.docker, { socketPath: '/var/run/docker.sock' });
     assert.ok(Object.isFrozen(r.config));
   });
-  it('reads the Docker endpoint from --docker-host or DOCKER_HOST (the docker CLI\'s variable)', () => {
+  it("reads the Docker endpoint from --docker-host or DOCKER_HOST (the docker CLI's variable)", () => {
     const base = ['--network', 'n', '--redis', 'redis://r'];
     const docker = (argv: string[], env: Record<string, string> = {}) => {
       const r = load([...base, ...argv], env);

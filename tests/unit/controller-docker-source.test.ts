@@ -106,7 +106,13 @@ describe('DockerSource', () => {
     const docker = new FakeDocker();
     let clock = 0;
     const attempts: number[] = [];
-    const src = new DockerSource({ docker: docker as unknown as Dockerode, labelPrefix: 'switchyard', logger: silentLogger(), now: () => clock, backoff: (n) => (attempts.push(n), 5) });
+    const src = new DockerSource({
+      docker: docker as unknown as Dockerode,
+      labelPrefix: 'switchyard',
+      logger: silentLogger(),
+      now: () => clock,
+      backoff: (n) => (attempts.push(n), 5),
+    });
     let connects = 0;
     src.watch({ event: () => undefined, connected: () => connects++, disconnected: () => undefined });
     await src.start();
@@ -144,12 +150,22 @@ describe('DockerSource', () => {
     docker.listing = [
       { Id: 'run', Names: ['/p_backend_1'], State: 'running', Labels: {}, NetworkSettings: { Networks: {} } },
       { Id: 'gone', Names: ['/p_backend_2'], State: 'running', Labels: {}, NetworkSettings: { Networks: {} } },
-      { Id: 'dead', Names: ['/p_backend_3'], State: 'exited', Labels: { a: 'b' }, NetworkSettings: { Networks: { sw: { IPAddress: '' } as Dockerode.NetworkInfo } } },
+      {
+        Id: 'dead',
+        Names: ['/p_backend_3'],
+        State: 'exited',
+        Labels: { a: 'b' },
+        NetworkSettings: { Networks: { sw: { IPAddress: '' } as Dockerode.NetworkInfo } },
+      },
     ];
     docker.inspects.set('run', {
       Id: 'run',
       Name: '/p_backend_1',
-      State: { Status: 'running', Health: { Status: 'healthy', FailingStreak: 0, Log: [] }, StartedAt: '2026-01-02T03:04:05.123456789Z' } as unknown as Dockerode.ContainerInspectInfo['State'],
+      State: {
+        Status: 'running',
+        Health: { Status: 'healthy', FailingStreak: 0, Log: [] },
+        StartedAt: '2026-01-02T03:04:05.123456789Z',
+      } as unknown as Dockerode.ContainerInspectInfo['State'],
       Config: { Labels: { 'switchyard.enable': 'true' } } as unknown as Dockerode.ContainerInspectInfo['Config'],
       NetworkSettings: { Networks: { sw: { IPAddress: '10.0.0.2' } } } as unknown as Dockerode.ContainerInspectInfo['NetworkSettings'],
     });
@@ -157,7 +173,15 @@ describe('DockerSource', () => {
     const { src } = source(docker);
     const facts = await src.list();
     assert.deepEqual(facts, [
-      { id: 'run', name: 'p_backend_1', state: 'running', health: 'healthy', startedAt: Date.parse('2026-01-02T03:04:05.123Z'), labels: { 'switchyard.enable': 'true' }, networks: { sw: { ip: '10.0.0.2' } } },
+      {
+        id: 'run',
+        name: 'p_backend_1',
+        state: 'running',
+        health: 'healthy',
+        startedAt: Date.parse('2026-01-02T03:04:05.123Z'),
+        labels: { 'switchyard.enable': 'true' },
+        networks: { sw: { ip: '10.0.0.2' } },
+      },
       { id: 'dead', name: 'p_backend_3', state: 'exited', health: 'none', startedAt: 0, labels: { a: 'b' }, networks: { sw: { ip: '' } } },
     ]);
   });

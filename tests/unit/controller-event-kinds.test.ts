@@ -34,11 +34,23 @@ describe('classifyEvent: what a container event means', () => {
 
 describe('toContainerEvent: engine messages', () => {
   it('reads a kill event with its signal and nanosecond time', () => {
-    const e = toContainerEvent({ Type: 'container', Action: 'kill', Actor: { ID: 'abc', Attributes: { name: 'p_backend_3', signal: '15' } }, time: 1700000000, timeNano: 1700000000123456789 });
+    const e = toContainerEvent({
+      Type: 'container',
+      Action: 'kill',
+      Actor: { ID: 'abc', Attributes: { name: 'p_backend_3', signal: '15' } },
+      time: 1700000000,
+      timeNano: 1700000000123456789,
+    });
     assert.deepEqual(e, { action: 'kill', containerId: 'abc', name: 'p_backend_3', signal: 15, at: 1700000000123 });
   });
   it('falls back to the old status/id fields and second resolution', () => {
-    assert.deepEqual(toContainerEvent({ status: 'die', id: 'abc', time: 1700000000 }), { action: 'die', containerId: 'abc', name: '', signal: undefined, at: 1700000000000 });
+    assert.deepEqual(toContainerEvent({ status: 'die', id: 'abc', time: 1700000000 }), {
+      action: 'die',
+      containerId: 'abc',
+      name: '',
+      signal: undefined,
+      at: 1700000000000,
+    });
   });
   it('ignores other event types and messages without an actor', () => {
     assert.equal(toContainerEvent({ Type: 'network', Action: 'connect', Actor: { ID: 'n' } }), undefined);

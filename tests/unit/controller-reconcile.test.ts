@@ -42,7 +42,12 @@ const CASES: readonly Case[] = [
   { desc: 'restarted while draining: back to active', desired: [spec('a')], actual: [spec('a', { state: 'draining' })], ops: ['active a'] },
   { desc: 'new address after a restart: upsert', desired: [spec('a', { url: 'http://10.0.0.99:8081' })], actual: [spec('a')], ops: ['update a'] },
   { desc: 'new weight label: upsert', desired: [spec('a', { weight: 3 })], actual: [spec('a')], ops: ['update a'] },
-  { desc: 'address and state change together: one upsert', desired: [spec('a', { url: 'http://10.0.0.99:8081', state: 'draining' })], actual: [spec('a')], ops: ['update a'] },
+  {
+    desc: 'address and state change together: one upsert',
+    desired: [spec('a', { url: 'http://10.0.0.99:8081', state: 'draining' })],
+    actual: [spec('a')],
+    ops: ['update a'],
+  },
   { desc: 'labels differ (moved project): upsert', desired: [spec('a', { labels: { ...MINE, project: 'p' } })], actual: [spec('a')], ops: ['update a'] },
   { desc: 'an entry written by someone else is never removed', desired: [], actual: [spec('s', { labels: FOREIGN }), spec('h', { labels: {} })], ops: [] },
   {
@@ -75,10 +80,16 @@ describe('reconcile(desired, actual): the writes that make the registry true', (
   }
 
   it('leaves an id whose entry the registry cannot read alone, reports it, and still applies the rest', () => {
-    const unreadable = [{ id: 'a', reason: 'wrong type: string, not a hash' }, { id: 'z', reason: 'url is missing' }];
+    const unreadable = [
+      { id: 'a', reason: 'wrong type: string, not a hash' },
+      { id: 'z', reason: 'url is missing' },
+    ];
     const plan = reconcile([spec('a'), spec('b')], [spec('c')], owns, unreadable);
     assert.deepEqual(plan.operations.map(show), ['add b', 'remove c']);
-    assert.deepEqual(plan.conflicts.map((x) => x.id), ['a']);
+    assert.deepEqual(
+      plan.conflicts.map((x) => x.id),
+      ['a'],
+    );
     assert.match(plan.conflicts[0]!.reason, /cannot be read \(wrong type: string, not a hash\)/);
   });
 
@@ -107,10 +118,19 @@ describe('reconcile(desired, actual): the writes that make the registry true', (
         // Idempotent: nothing left to do.
         assert.deepEqual(reconcile(desired, after, owns).operations, []);
         // Foreign entries untouched.
-        for (const x of actual.filter((y) => !owns(y))) assert.deepEqual(after.find((y) => y.id === x.id), x);
+        for (const x of actual.filter((y) => !owns(y)))
+          assert.deepEqual(
+            after.find((y) => y.id === x.id),
+            x,
+          );
         // Every desired backend is there unless its id was taken by a foreign entry.
         const conflicted = new Set(plan.conflicts.map((c) => c.id));
-        for (const x of desired) if (!conflicted.has(x.id)) assert.deepEqual(after.find((y) => y.id === x.id), x);
+        for (const x of desired)
+          if (!conflicted.has(x.id))
+            assert.deepEqual(
+              after.find((y) => y.id === x.id),
+              x,
+            );
         // No owned entry survives that is not desired.
         for (const x of after.filter(owns)) assert.ok(desired.some((y) => y.id === x.id));
       }),

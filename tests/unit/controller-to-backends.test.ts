@@ -18,7 +18,16 @@ function box(name: string, patch: Partial<ContainerFacts> & { extraLabels?: Reco
   };
   for (const l of patch.dropLabels ?? []) delete labels[l];
   const { extraLabels: _e, dropLabels: _d, ...facts } = patch;
-  return { id: `id-${name}`, name, state: 'running', health: 'healthy', startedAt: 1000, labels, networks: { [NET]: { ip: `10.0.0.${name.length}` } }, ...facts };
+  return {
+    id: `id-${name}`,
+    name,
+    state: 'running',
+    health: 'healthy',
+    startedAt: 1000,
+    labels,
+    networks: { [NET]: { ip: `10.0.0.${name.length}` } },
+    ...facts,
+  };
 }
 
 interface Case {
@@ -35,12 +44,29 @@ const CASES: readonly Case[] = [
   { desc: 'a labelled, running, healthy container on the network', containers: [box('a')], backends: ['a http://10.0.0.1:8081 1 active'] },
   { desc: 'no HEALTHCHECK: running is enough', containers: [box('a', { health: 'none' })], backends: ['a http://10.0.0.1:8081 1 active'] },
   { desc: 'weight label', containers: [box('a', { extraLabels: { 'switchyard.weight': '5' } })], backends: ['a http://10.0.0.1:8081 5 active'] },
-  { desc: 'weight 0 is allowed (no new traffic)', containers: [box('a', { extraLabels: { 'switchyard.weight': '0' } })], backends: ['a http://10.0.0.1:8081 0 active'] },
-  { desc: 'id label overrides the container name', containers: [box('a', { extraLabels: { 'switchyard.id': 'api-1' } })], backends: ['api-1 http://10.0.0.1:8081 1 active'] },
-  { desc: 'sorted by id whatever the input order', containers: [box('ccc'), box('a'), box('bb')], backends: ['a http://10.0.0.1:8081 1 active', 'bb http://10.0.0.2:8081 1 active', 'ccc http://10.0.0.3:8081 1 active'] },
+  {
+    desc: 'weight 0 is allowed (no new traffic)',
+    containers: [box('a', { extraLabels: { 'switchyard.weight': '0' } })],
+    backends: ['a http://10.0.0.1:8081 0 active'],
+  },
+  {
+    desc: 'id label overrides the container name',
+    containers: [box('a', { extraLabels: { 'switchyard.id': 'api-1' } })],
+    backends: ['api-1 http://10.0.0.1:8081 1 active'],
+  },
+  {
+    desc: 'sorted by id whatever the input order',
+    containers: [box('ccc'), box('a'), box('bb')],
+    backends: ['a http://10.0.0.1:8081 1 active', 'bb http://10.0.0.2:8081 1 active', 'ccc http://10.0.0.3:8081 1 active'],
+  },
   { desc: 'no labels at all: ignored silently', containers: [box('a', { dropLabels: ['switchyard.enable', 'switchyard.port'] })], backends: [], skipped: [] },
   { desc: 'enable=false: ignored silently', containers: [box('a', { extraLabels: { 'switchyard.enable': 'false' } })], backends: [], skipped: [] },
-  { desc: 'enable=yes: misconfigured', containers: [box('a', { extraLabels: { 'switchyard.enable': 'yes' } })], backends: [], skipped: ['a: misconfigured: must be true or false'] },
+  {
+    desc: 'enable=yes: misconfigured',
+    containers: [box('a', { extraLabels: { 'switchyard.enable': 'yes' } })],
+    backends: [],
+    skipped: ['a: misconfigured: must be true or false'],
+  },
   { desc: 'another label prefix', containers: [box('a')], opts: { labelPrefix: 'lb' }, backends: [], skipped: [] },
   { desc: 'another Compose project: ignored', containers: [box('a')], opts: { project: 'other' }, backends: [], skipped: [] },
   { desc: 'the chosen Compose project', containers: [box('a')], opts: { project: 'demo' }, backends: ['a http://10.0.0.1:8081 1 active'] },
@@ -50,13 +76,43 @@ const CASES: readonly Case[] = [
   { desc: 'paused', containers: [box('a', { state: 'paused' })], backends: [], skipped: ['a: transient: paused'] },
   { desc: 'health check still starting', containers: [box('a', { health: 'starting' })], backends: [], skipped: ['a: transient: health check starting'] },
   { desc: 'unhealthy', containers: [box('a', { health: 'unhealthy' })], backends: [], skipped: ['a: transient: unhealthy'] },
-  { desc: 'port label missing', containers: [box('a', { dropLabels: ['switchyard.port'] })], backends: [], skipped: ['a: misconfigured: switchyard.port is missing'] },
-  { desc: 'port label not a number', containers: [box('a', { extraLabels: { 'switchyard.port': 'http' } })], backends: [], skipped: ["a: misconfigured: switchyard.port is 'http'"] },
-  { desc: 'port label out of range', containers: [box('a', { extraLabels: { 'switchyard.port': '70000' } })], backends: [], skipped: ["a: misconfigured: switchyard.port is '70000'"] },
+  {
+    desc: 'port label missing',
+    containers: [box('a', { dropLabels: ['switchyard.port'] })],
+    backends: [],
+    skipped: ['a: misconfigured: switchyard.port is missing'],
+  },
+  {
+    desc: 'port label not a number',
+    containers: [box('a', { extraLabels: { 'switchyard.port': 'http' } })],
+    backends: [],
+    skipped: ["a: misconfigured: switchyard.port is 'http'"],
+  },
+  {
+    desc: 'port label out of range',
+    containers: [box('a', { extraLabels: { 'switchyard.port': '70000' } })],
+    backends: [],
+    skipped: ["a: misconfigured: switchyard.port is '70000'"],
+  },
   { desc: 'port 0', containers: [box('a', { extraLabels: { 'switchyard.port': '0' } })], backends: [], skipped: ["a: misconfigured: switchyard.port is '0'"] },
-  { desc: 'weight not an integer', containers: [box('a', { extraLabels: { 'switchyard.weight': '1.5' } })], backends: [], skipped: ["a: misconfigured: switchyard.weight is '1.5'"] },
-  { desc: 'weight too large', containers: [box('a', { extraLabels: { 'switchyard.weight': '1001' } })], backends: [], skipped: ["a: misconfigured: switchyard.weight is '1001'"] },
-  { desc: 'invalid id label', containers: [box('a', { extraLabels: { 'switchyard.id': 'has space' } })], backends: [], skipped: ["a: misconfigured: backend id 'has space'"] },
+  {
+    desc: 'weight not an integer',
+    containers: [box('a', { extraLabels: { 'switchyard.weight': '1.5' } })],
+    backends: [],
+    skipped: ["a: misconfigured: switchyard.weight is '1.5'"],
+  },
+  {
+    desc: 'weight too large',
+    containers: [box('a', { extraLabels: { 'switchyard.weight': '1001' } })],
+    backends: [],
+    skipped: ["a: misconfigured: switchyard.weight is '1001'"],
+  },
+  {
+    desc: 'invalid id label',
+    containers: [box('a', { extraLabels: { 'switchyard.id': 'has space' } })],
+    backends: [],
+    skipped: ["a: misconfigured: backend id 'has space'"],
+  },
   {
     desc: 'not on the chosen network: misconfigured, never guessed',
     containers: [box('a', { networks: { bridge: { ip: '172.17.0.2' } } })],
@@ -69,7 +125,12 @@ const CASES: readonly Case[] = [
     containers: [box('a', { networks: { bridge: { ip: '172.17.0.2' }, [NET]: { ip: '10.9.9.9' } } })],
     backends: ['a http://10.9.9.9:8081 1 active'],
   },
-  { desc: 'on the network without an address yet', containers: [box('a', { networks: { [NET]: { ip: '' } } })], backends: [], skipped: ["a: transient: no IPv4 address on network 'switchyard'"] },
+  {
+    desc: 'on the network without an address yet',
+    containers: [box('a', { networks: { [NET]: { ip: '' } } })],
+    backends: [],
+    skipped: ["a: transient: no IPv4 address on network 'switchyard'"],
+  },
   {
     desc: 'misconfiguration is not reported for a container that is not running',
     containers: [box('a', { state: 'exited', dropLabels: ['switchyard.port'] })],
@@ -82,9 +143,25 @@ const CASES: readonly Case[] = [
     backends: ['api http://10.0.0.1:8081 1 active'],
     skipped: ["b: misconfigured: backend id 'api' is already used by container a"],
   },
-  { desc: 'stop signal seen after the start: draining', containers: [box('a', { startedAt: 1000 })], opts: { stopping: new Map([['id-a', 2000]]) }, backends: ['a http://10.0.0.1:8081 1 draining'] },
-  { desc: 'started again after the stop signal: active', containers: [box('a', { startedAt: 3000 })], opts: { stopping: new Map([['id-a', 2000]]) }, backends: ['a http://10.0.0.1:8081 1 active'] },
-  { desc: 'stop signal and unhealthy: gone', containers: [box('a', { health: 'unhealthy' })], opts: { stopping: new Map([['id-a', 2000]]) }, backends: [], skipped: ['a: transient: unhealthy'] },
+  {
+    desc: 'stop signal seen after the start: draining',
+    containers: [box('a', { startedAt: 1000 })],
+    opts: { stopping: new Map([['id-a', 2000]]) },
+    backends: ['a http://10.0.0.1:8081 1 draining'],
+  },
+  {
+    desc: 'started again after the stop signal: active',
+    containers: [box('a', { startedAt: 3000 })],
+    opts: { stopping: new Map([['id-a', 2000]]) },
+    backends: ['a http://10.0.0.1:8081 1 active'],
+  },
+  {
+    desc: 'stop signal and unhealthy: gone',
+    containers: [box('a', { health: 'unhealthy' })],
+    opts: { stopping: new Map([['id-a', 2000]]) },
+    backends: [],
+    skipped: ['a: transient: unhealthy'],
+  },
   { desc: 'IPv6 address is bracketed', containers: [box('a', { networks: { [NET]: { ip: 'fd00::5' } } })], backends: ['a http://[fd00::5]:8081 1 active'] },
 ];
 
@@ -112,7 +189,14 @@ describe('toBackends: containers into desired backends', () => {
 
   it('labels every entry with its owner and origin', () => {
     const [b] = toBackends([box('demo_backend_1')], OPTS).backends;
-    assert.deepEqual(b!.labels, { source: 'docker', network: NET, container: 'id-demo_backend_1', name: 'demo_backend_1', project: 'demo', service: 'backend' });
+    assert.deepEqual(b!.labels, {
+      source: 'docker',
+      network: NET,
+      container: 'id-demo_backend_1',
+      name: 'demo_backend_1',
+      project: 'demo',
+      service: 'backend',
+    });
   });
 
   it('is pure: the same input gives the same output and the input is not changed', () => {

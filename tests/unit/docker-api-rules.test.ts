@@ -7,7 +7,16 @@ const allowed = (method: string, url: string): boolean => judge(CONTROLLER_RULES
 
 describe('docker API allow list (controller)', () => {
   it('lets through exactly what the controller uses, versioned or not', () => {
-    for (const url of ['/_ping', '/containers/json', '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22switchyard.enable%22%5D%7D', '/containers/3f2a9c1b/json', '/containers/swy_backend_1/json?size=false', '/events?filters=%7B%7D', '/v1.41/events', '/v1.45/containers/json']) {
+    for (const url of [
+      '/_ping',
+      '/containers/json',
+      '/containers/json?all=1&filters=%7B%22label%22%3A%5B%22switchyard.enable%22%5D%7D',
+      '/containers/3f2a9c1b/json',
+      '/containers/swy_backend_1/json?size=false',
+      '/events?filters=%7B%7D',
+      '/v1.41/events',
+      '/v1.45/containers/json',
+    ]) {
       assert.ok(allowed('GET', url), url);
     }
     assert.ok(allowed('HEAD', '/_ping'));

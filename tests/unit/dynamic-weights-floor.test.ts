@@ -4,7 +4,12 @@ import fc from 'fast-check';
 import { DynamicWeights } from '../../balancer/strategies/dynamic-weights.js';
 
 const event = fc.oneof(
-  fc.record({ kind: fc.constant('sample' as const), backend: fc.nat(5), latency: fc.oneof(fc.double({ min: 0, max: 10_000, noNaN: true }), fc.constant(Number.NaN)), ok: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('sample' as const),
+    backend: fc.nat(5),
+    latency: fc.oneof(fc.double({ min: 0, max: 10_000, noNaN: true }), fc.constant(Number.NaN)),
+    ok: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 60_000 }) }),
   fc.record({ kind: fc.constant('recompute' as const) }),
 );

@@ -31,7 +31,10 @@ for (const { spec, expected, canonical } of cases) {
 
 for (const bad of ['', 'IP', 'header', 'header:', 'cookie:', 'cookie:a b', 'query:x', 'header:bad name']) {
   test(`hash key '${bad}' is rejected naming the option`, () => {
-    assert.throws(() => parseHashKey(bad), (err: Error) => err instanceof RangeError && err.message.includes('hashKey') && err.message.includes(`'${bad}'`));
+    assert.throws(
+      () => parseHashKey(bad),
+      (err: Error) => err instanceof RangeError && err.message.includes('hashKey') && err.message.includes(`'${bad}'`),
+    );
   });
 }
 

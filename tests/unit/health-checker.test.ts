@@ -42,9 +42,14 @@ describe('how many health checks run at once', () => {
       [10_000, 1000, 2000, 1024],
       [5000, 10, 2000, 128],
     ];
-    for (const [targets, timeoutMs, intervalMs, limit] of table) assert.equal(checkConcurrency(targets, timeoutMs, intervalMs), limit, `${targets} targets, ${timeoutMs} ms timeout, ${intervalMs} ms interval`);
+    for (const [targets, timeoutMs, intervalMs, limit] of table)
+      assert.equal(checkConcurrency(targets, timeoutMs, intervalMs), limit, `${targets} targets, ${timeoutMs} ms timeout, ${intervalMs} ms interval`);
     // Below the cap, the slots hold a round of timeouts (targets × timeout) within one interval.
-    for (const [timeoutMs, intervalMs] of [[1000, 2000], [2000, 2000], [300, 5000]]) {
+    for (const [timeoutMs, intervalMs] of [
+      [1000, 2000],
+      [2000, 2000],
+      [300, 5000],
+    ]) {
       for (let n = 0; n < 20_000; n += 97) {
         const limit = checkConcurrency(n, timeoutMs, intervalMs);
         if (limit < 1024) assert.ok(limit * intervalMs >= 2 * n * timeoutMs, `${n} targets, ${timeoutMs}/${intervalMs} ms: ${limit}`);
@@ -146,7 +151,7 @@ describe('a check that throws', () => {
 
   it('a sink that throws is logged as an error, and checks and the first round go on', async () => {
     const lines: { level: number; msg: string; backendId?: string }[] = [];
-    const logger = createLogger('test', 'error', { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const logger = createLogger('test', 'error', { write: (s: string) => void lines.push(JSON.parse(s) as (typeof lines)[number]) });
     let checks = 0;
     const probe: Probe = () => (checks++, Promise.resolve(checks % 2 ? { status: 200 } : { status: 500 }));
     const sink: HealthSink = () => {
@@ -158,7 +163,10 @@ describe('a check that throws', () => {
       await c.start();
       assert.ok(c.state('flapping')?.last, 'the first round heard of the check');
       await waitFor('checks to go on', () => checks >= 4);
-      assert.ok(lines.some((l) => l.msg === 'health check result could not be recorded' && l.backendId === 'flapping'), JSON.stringify(lines));
+      assert.ok(
+        lines.some((l) => l.msg === 'health check result could not be recorded' && l.backendId === 'flapping'),
+        JSON.stringify(lines),
+      );
       assert.deepEqual(unhandled, []);
     } finally {
       await c.close();

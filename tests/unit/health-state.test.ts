@@ -19,7 +19,11 @@ describe('health transitions (rise/fall)', () => {
     ['a refused connection takes a healthy backend out at once', ['pass', 'refused'], ['healthy', 'unhealthy']],
     ['unless refusals are counted like failures', ['pass', 'refused', 'refused'], ['healthy', 'healthy', 'healthy'], { ...T, refusedIsFatal: false }],
     ['unhealthy needs rise consecutive passes', ['pass', 'refused', 'pass', 'pass'], ['healthy', 'unhealthy', 'unhealthy', 'healthy']],
-    ['a failure resets the rise count', ['pass', 'refused', 'pass', 'fail', 'pass', 'pass'], ['healthy', 'unhealthy', 'unhealthy', 'unhealthy', 'unhealthy', 'healthy']],
+    [
+      'a failure resets the rise count',
+      ['pass', 'refused', 'pass', 'fail', 'pass', 'pass'],
+      ['healthy', 'unhealthy', 'unhealthy', 'unhealthy', 'unhealthy', 'healthy'],
+    ],
     ['rise 1 returns on the first pass', ['pass', 'refused', 'pass'], ['healthy', 'unhealthy', 'healthy'], { ...T, rise: 1 }],
   ];
   for (const [what, outcomes, expected, t] of table) {

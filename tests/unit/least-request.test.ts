@@ -12,7 +12,13 @@ function replay(...values: number[]): () => number {
 
 const table: Array<{ desc: string; weights: number[]; inFlight: number[]; random: number[]; expected: string }> = [
   { desc: 'the less loaded of the two sampled wins', weights: [1, 1, 1], inFlight: [5, 0, 9], random: [0, 0], expected: 'b001' },
-  { desc: 'samples are distinct (1, then 1 -> 2); the idle unsampled b000 is not seen', weights: [1, 1, 1], inFlight: [0, 3, 2], random: [0.5, 0.5], expected: 'b002' },
+  {
+    desc: 'samples are distinct (1, then 1 -> 2); the idle unsampled b000 is not seen',
+    weights: [1, 1, 1],
+    inFlight: [0, 3, 2],
+    random: [0.5, 0.5],
+    expected: 'b002',
+  },
   { desc: 'a tie goes to the first sampled', weights: [1, 1], inFlight: [2, 2], random: [0.9, 0], expected: 'b001' },
   { desc: 'weight scales the load: (4+1)/4 beats (1+1)/1', weights: [4, 1], inFlight: [4, 1], random: [0.9, 0], expected: 'b000' },
   { desc: 'a zero weight never wins', weights: [0, 1], inFlight: [0, 50], random: [0, 0], expected: 'b001' },

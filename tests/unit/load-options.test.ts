@@ -40,9 +40,15 @@ describe('switchyard load options', () => {
   it('takes repeated --header flags and names a bad one', () => {
     assert.deepEqual(joinRepeatedFlag(['u', '--header', 'a: 1', '--header=b:2', '--json'], 'header'), ['--header=a: 1\nb:2', 'u', '--json']);
     const c = load(['http://x', '--header', 'X-Test: yes', '--header', 'Authorization: Bearer a:b']);
-    assert.deepEqual(c.header, [['X-Test', 'yes'], ['Authorization', 'Bearer a:b']]);
+    assert.deepEqual(c.header, [
+      ['X-Test', 'yes'],
+      ['Authorization', 'Bearer a:b'],
+    ]);
     rejects(() => load(['http://x', '--header', 'no colon']), /--header/);
-    assert.deepEqual(load(['http://x'], { SWITCHYARD_LOAD_HEADERS: 'a: 1\nb: 2' }).header, [['a', '1'], ['b', '2']]);
+    assert.deepEqual(load(['http://x'], { SWITCHYARD_LOAD_HEADERS: 'a: 1\nb: 2' }).header, [
+      ['a', '1'],
+      ['b', '2'],
+    ]);
   });
 
   it('names the flag of a bad value', () => {

@@ -46,7 +46,13 @@ describe('load tool rendering', () => {
   });
 
   it('aligns a bar chart and scales it to the largest row', () => {
-    const lines = barChart([{ label: 'x', value: 50 }, { label: 'long', value: 100, note: '66%' }], { width: 10 });
+    const lines = barChart(
+      [
+        { label: 'x', value: 50 },
+        { label: 'long', value: 100, note: '66%' },
+      ],
+      { width: 10 },
+    );
     assert.deepEqual(lines, ['  x     █████        50', '  long  ██████████  100  66%']);
     assert.equal(formatCount(1234567), '1,234,567');
   });

@@ -26,7 +26,13 @@ describe('load summary maths', () => {
   });
 
   it('sorts backends naturally and gives shares of the total', () => {
-    const shares = backendShares(new Map([['backend-10', 1], ['backend-2', 2], ['backend-1', 1]]));
+    const shares = backendShares(
+      new Map([
+        ['backend-10', 1],
+        ['backend-2', 2],
+        ['backend-1', 1],
+      ]),
+    );
     assert.deepEqual(shares, [
       { id: 'backend-1', count: 1, share: 0.25 },
       { id: 'backend-2', count: 2, share: 0.5 },
@@ -48,7 +54,16 @@ describe('load summary maths', () => {
   });
 
   it('merges fine timeline slots into coarser points, keeping empty intervals', () => {
-    const slots = [new Map([['a', 1]]), new Map([['b', 2]]), new Map<string, number>(), new Map(), new Map([['a', 3], ['b', 1]])];
+    const slots = [
+      new Map([['a', 1]]),
+      new Map([['b', 2]]),
+      new Map<string, number>(),
+      new Map(),
+      new Map([
+        ['a', 3],
+        ['b', 1],
+      ]),
+    ];
     assert.deepEqual(mergeTimeline(slots, 100, 200), [
       { startMs: 0, total: 3, byBackend: { a: 1, b: 2 } },
       { startMs: 200, total: 0, byBackend: {} },
@@ -68,19 +83,34 @@ describe('load summary maths', () => {
     rec.timeout();
     rec.connectionError();
     const report = buildReport(
-      { url: 'http://127.0.0.1:1/', method: 'GET', connections: 4, rate: undefined, limit: { kind: 'requests', requests: 300, timeLimitMs: 60_000 }, startedAt: new Date(0), durationMs: 3000, sent: 302 },
+      {
+        url: 'http://127.0.0.1:1/',
+        method: 'GET',
+        connections: 4,
+        rate: undefined,
+        limit: { kind: 'requests', requests: 300, timeLimitMs: 60_000 },
+        startedAt: new Date(0),
+        durationMs: 3000,
+        sent: 302,
+      },
       rec,
     );
     rec.close();
     LoadReportSchema.parse(report);
     assert.equal(report.requests.completed, 300);
     assert.equal(report.requests.perSecond, 100);
-    assert.equal(report.backends.reduce((s, b) => s + b.count, 0), 300);
+    assert.equal(
+      report.backends.reduce((s, b) => s + b.count, 0),
+      300,
+    );
     assert.ok(report.backends.some((b) => b.id === NO_BACKEND && b.count === 6));
     assert.deepEqual(report.statusCodes, { '200': 294, '502': 6 });
     assert.deepEqual(report.errors, { total: 2, timeouts: 1, connection: 1, non2xx: 6 });
     assert.equal(report.timeline.intervalMs, 100);
-    assert.equal(report.timeline.points.reduce((s, p) => s + p.total, 0), 300);
+    assert.equal(
+      report.timeline.points.reduce((s, p) => s + p.total, 0),
+      300,
+    );
     assert.equal(report.rate, null);
   });
 });

@@ -82,7 +82,9 @@ test('outlier: the ejected share never exceeds max(one, maxEjectionPercent) (pro
     fc.property(
       fc.integer({ min: 1, max: 30 }),
       fc.integer({ min: 1, max: 100 }),
-      fc.array(fc.tuple(fc.nat(29), fc.constantFrom('success', 'failure', 'failure', 'failure') as fc.Arbitrary<'success' | 'failure'>, fc.nat(20_000)), { maxLength: 400 }),
+      fc.array(fc.tuple(fc.nat(29), fc.constantFrom('success', 'failure', 'failure', 'failure') as fc.Arbitrary<'success' | 'failure'>, fc.nat(20_000)), {
+        maxLength: 400,
+      }),
       (n, percent, steps) => {
         const members = Array.from({ length: n }, (_, i) => `m${i}`);
         const d = new OutlierDetector({ consecutiveFailures: 2, maxEjectionPercent: percent, baseEjectionMs: 10_000 });
@@ -119,7 +121,10 @@ test('outlier: once members are set, late results for a removed backend are igno
   const { d } = detector({ consecutiveFailures: 1 }, ['a', 'b']);
   d.record('gone', 'failure', 0);
   assert.equal(d.isEjected('gone', 0), false);
-  assert.deepEqual(d.snapshot(0).map((h) => h.id), ['a', 'b']);
+  assert.deepEqual(
+    d.snapshot(0).map((h) => h.id),
+    ['a', 'b'],
+  );
 });
 
 test('outlier detection: a passing active health check ends an ejection early, keeping the count', () => {

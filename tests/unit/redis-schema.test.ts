@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseBackendSpec } from '../../common/backend.js';
-import { decodeBackend, decodeEntry, decodeSnapshot, decodeSnapshotInSteps, encodeBackend, parseChangeMessage, redisKeys } from '../../common/registry/redis-schema.js';
+import {
+  decodeBackend,
+  decodeEntry,
+  decodeSnapshot,
+  decodeSnapshotInSteps,
+  encodeBackend,
+  parseChangeMessage,
+  redisKeys,
+} from '../../common/registry/redis-schema.js';
 
 describe('redis schema', () => {
   it('names its keys from the prefix', () => {
@@ -68,22 +76,39 @@ describe('redis schema', () => {
 
   it('decodes a snapshot, skipping each unreadable entry with its reason and keeping the rest', () => {
     const raw = [
-      'ok', '12', '1700000000000',
-      'b2', good('http://10.0.0.2:80', '3'),
-      'str', 'wrong type: string, not a hash',
-      'lst', 'wrong type: not a hash',
-      'b1', good('http://10.0.0.1:80'),
-      'bad-url', ['nope', null, null, null, null],
-      'bad-weight', ['http://a:1', 'heavy', null, null, null],
-      'bad-labels', ['http://a:1', null, null, '{oops', null],
-      'big', 'field labels is 20000 bytes, over the 16384-byte limit',
-      'bad id!', good('http://a:1'),
+      'ok',
+      '12',
+      '1700000000000',
+      'b2',
+      good('http://10.0.0.2:80', '3'),
+      'str',
+      'wrong type: string, not a hash',
+      'lst',
+      'wrong type: not a hash',
+      'b1',
+      good('http://10.0.0.1:80'),
+      'bad-url',
+      ['nope', null, null, null, null],
+      'bad-weight',
+      ['http://a:1', 'heavy', null, null, null],
+      'bad-labels',
+      ['http://a:1', null, null, '{oops', null],
+      'big',
+      'field labels is 20000 bytes, over the 16384-byte limit',
+      'bad id!',
+      good('http://a:1'),
     ];
     const r = decodeSnapshot(raw, keys);
     assert.ok(r.ok);
     assert.equal(r.value.version, 12);
     assert.equal(r.value.changedAt, 1700000000000);
-    assert.deepEqual(r.value.backends.map((b) => [b.id, b.url, b.weight]), [['b1', 'http://10.0.0.1', 1], ['b2', 'http://10.0.0.2', 3]]);
+    assert.deepEqual(
+      r.value.backends.map((b) => [b.id, b.url, b.weight]),
+      [
+        ['b1', 'http://10.0.0.1', 1],
+        ['b2', 'http://10.0.0.2', 3],
+      ],
+    );
     const why = Object.fromEntries(r.value.skipped.map((s) => [s.id, s.reason]));
     assert.deepEqual(Object.keys(why), ['bad id!', 'bad-labels', 'bad-url', 'bad-weight', 'big', 'lst', 'str']);
     assert.match(why['str']!, /wrong type: string/);

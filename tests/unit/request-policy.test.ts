@@ -1,9 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BodyFraming, clientAddress, evaluateRequest, isAcceptableRequestId, isAuthority, newVerdict, type PolicyVerdict, type RequestPolicyOptions } from '../../balancer/forward/request-policy.js';
+import {
+  BodyFraming,
+  clientAddress,
+  evaluateRequest,
+  isAcceptableRequestId,
+  isAuthority,
+  newVerdict,
+  type PolicyVerdict,
+  type RequestPolicyOptions,
+} from '../../balancer/forward/request-policy.js';
 import { filterResponseHeaders, filterTrailers } from '../../balancer/forward/response-policy.js';
 
-const OPTS: RequestPolicyOptions = { trustForwarded: false, maxHeaders: 100, maxBodySize: 1000, via: 'switchyard-test', via11: '1.1 switchyard-test', via10: '1.0 switchyard-test', upgrades: new Set(['websocket']) };
+const OPTS: RequestPolicyOptions = {
+  trustForwarded: false,
+  maxHeaders: 100,
+  maxBodySize: 1000,
+  via: 'switchyard-test',
+  via11: '1.1 switchyard-test',
+  via10: '1.0 switchyard-test',
+  upgrades: new Set(['websocket']),
+};
 
 function decide(headers: string[], extra: { method?: string; target?: string; minor?: number; trust?: boolean } = {}): PolicyVerdict {
   return evaluateRequest(
@@ -22,7 +39,26 @@ function pairs(v: PolicyVerdict): [string, string][] {
 
 describe('request policy', () => {
   it('drops hop-by-hop fields and framing, adds X-Forwarded-*, Via and X-Request-Id', () => {
-    const v = decide(['Host', 'shop.example', 'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5', 'TE', 'trailers', 'Accept', '*/*', 'Upgrade', 'h2c', 'Proxy-Connection', 'x', 'Expect', '100-continue', 'Content-Length', '0']);
+    const v = decide([
+      'Host',
+      'shop.example',
+      'Connection',
+      'keep-alive',
+      'Keep-Alive',
+      'timeout=5',
+      'TE',
+      'trailers',
+      'Accept',
+      '*/*',
+      'Upgrade',
+      'h2c',
+      'Proxy-Connection',
+      'x',
+      'Expect',
+      '100-continue',
+      'Content-Length',
+      '0',
+    ]);
     assert.equal(v.refusal, undefined);
     assert.equal(v.host, 'shop.example');
     assert.deepEqual(pairs(v), [
@@ -42,7 +78,17 @@ describe('request policy', () => {
     const v = decide(['Host', 'h', 'Connection', 'close, X-Secret', 'X-Secret', '1', 'X-Kept', '2']);
     assert.deepEqual(pairs(v)[0], ['X-Kept', '2']);
     assert.ok(!pairs(v).some(([n]) => n === 'X-Secret'));
-    for (const t of ['content-length', 'Transfer-Encoding', 'host', 'via', 'forwarded', 'x-forwarded-for', 'X-Forwarded-Anything', 'x-real-ip', 'x-request-id']) {
+    for (const t of [
+      'content-length',
+      'Transfer-Encoding',
+      'host',
+      'via',
+      'forwarded',
+      'x-forwarded-for',
+      'X-Forwarded-Anything',
+      'x-real-ip',
+      'x-request-id',
+    ]) {
       assert.equal(decide(['Host', 'h', 'Connection', t]).refusal, 'SWY_BAD_REQUEST', t);
     }
   });
@@ -96,7 +142,24 @@ describe('request policy', () => {
   });
 
   it('drops underscore names and untrusted Forwarded, X-Real-IP and X-Forwarded-*; keeps and appends when trusted', () => {
-    const raw = ['Host', 'b.example', 'Transfer_Encoding', 'chunked', 'X-Forwarded-For', '1.2.3.4', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'a.example', 'X-Forwarded-Port', '443', 'Forwarded', 'for=1.2.3.4', 'X-Real-IP', '1.2.3.4'];
+    const raw = [
+      'Host',
+      'b.example',
+      'Transfer_Encoding',
+      'chunked',
+      'X-Forwarded-For',
+      '1.2.3.4',
+      'X-Forwarded-Proto',
+      'https',
+      'X-Forwarded-Host',
+      'a.example',
+      'X-Forwarded-Port',
+      '443',
+      'Forwarded',
+      'for=1.2.3.4',
+      'X-Real-IP',
+      '1.2.3.4',
+    ];
     const untrusted = pairs(decide(raw));
     assert.deepEqual(untrusted.slice(0, 3), [
       ['x-forwarded-for', '10.1.1.1'],
@@ -152,7 +215,20 @@ describe('response policy', () => {
   };
 
   it('drops hop-by-hop fields and keeps duplicates such as Set-Cookie', () => {
-    const { out } = filter(['Content-Type', 'text/plain', 'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+    const { out } = filter([
+      'Content-Type',
+      'text/plain',
+      'Connection',
+      'keep-alive',
+      'Keep-Alive',
+      'timeout=5',
+      'Transfer-Encoding',
+      'chunked',
+      'Set-Cookie',
+      'a=1',
+      'Set-Cookie',
+      'b=2',
+    ]);
     assert.deepEqual(out, ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
   });
 
@@ -169,7 +245,10 @@ describe('response policy', () => {
   });
 
   it('drops framing, routing and authentication fields from trailers', () => {
-    assert.deepEqual(filterTrailers(['Content-Length', '5', 'Transfer-Encoding', 'chunked', 'Host', 'h', 'Set-Cookie', 'a', 'X_Bad', '1', 'X-Checksum', 'abc']), ['X-Checksum', 'abc']);
+    assert.deepEqual(
+      filterTrailers(['Content-Length', '5', 'Transfer-Encoding', 'chunked', 'Host', 'h', 'Set-Cookie', 'a', 'X_Bad', '1', 'X-Checksum', 'abc']),
+      ['X-Checksum', 'abc'],
+    );
     assert.equal(filterTrailers(['Content-Length', '5']), null);
   });
 });

@@ -24,7 +24,8 @@ describe('retry policy', () => {
     ['a refused GET past its overall deadline', { remainingMs: 0 }, false],
     ['a reset GET past its overall deadline', { code: 'SWY_UPSTREAM_RESET', requestSent: true, remainingMs: -3 }, false],
   ];
-  for (const [what, facts, expected] of table) it(`${expected ? 'retries' : 'does not retry'} ${what}`, () => assert.equal(mayRetry({ ...base, ...facts }), expected));
+  for (const [what, facts, expected] of table)
+    it(`${expected ? 'retries' : 'does not retry'} ${what}`, () => assert.equal(mayRetry({ ...base, ...facts }), expected));
 });
 
 describe('transport error classification', () => {
@@ -39,7 +40,8 @@ describe('transport error classification', () => {
     ['UND_ERR_SOCKET', 'SWY_UPSTREAM_RESET'],
     ['HPE_INVALID_CONSTANT', 'SWY_UPSTREAM_PROTOCOL'],
   ];
-  for (const [code, expected] of table) it(`maps ${code} to ${expected}`, () => assert.equal(classifyUpstreamError(Object.assign(new Error('x'), { code })), expected));
+  for (const [code, expected] of table)
+    it(`maps ${code} to ${expected}`, () => assert.equal(classifyUpstreamError(Object.assign(new Error('x'), { code })), expected));
 });
 
 describe('headWaitMs', () => {

@@ -27,13 +27,20 @@ test('slow start is off with a zero window', () => {
 
 test('slow start: the factor never decreases with time and stays in [min, 1] (property)', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 120_000 }), fc.double({ min: 0.1, max: 10, noNaN: true }), fc.integer({ min: 0, max: 100 }), fc.nat(200_000), fc.nat(200_000), (windowMs, aggression, min, t1, t2) => {
-      const s = new SlowStart({ windowMs, aggression, minWeightPercent: min });
-      const [a, b] = t1 <= t2 ? [t1, t2] : [t2, t1];
-      assert.ok(s.factor(0, a) <= s.factor(0, b));
-      assert.ok(s.factor(0, a) >= min / 100 && s.factor(0, b) <= 1);
-      assert.equal(s.weight(4, 0, b), 4 * s.factor(0, b));
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 120_000 }),
+      fc.double({ min: 0.1, max: 10, noNaN: true }),
+      fc.integer({ min: 0, max: 100 }),
+      fc.nat(200_000),
+      fc.nat(200_000),
+      (windowMs, aggression, min, t1, t2) => {
+        const s = new SlowStart({ windowMs, aggression, minWeightPercent: min });
+        const [a, b] = t1 <= t2 ? [t1, t2] : [t2, t1];
+        assert.ok(s.factor(0, a) <= s.factor(0, b));
+        assert.ok(s.factor(0, a) >= min / 100 && s.factor(0, b) <= 1);
+        assert.equal(s.weight(4, 0, b), 4 * s.factor(0, b));
+      },
+    ),
   );
 });
 

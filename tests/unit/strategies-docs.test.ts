@@ -16,5 +16,8 @@ it('lists every strategy, resilience and admission option with its flag and env 
 });
 
 it('rejects an unknown strategy name with the known ones', () => {
-  assert.throws(() => createStrategy('fastest'), /unknown strategy 'fastest'; known strategies: round-robin, random, weighted-round-robin, consistent-hash, least-request, dynamic-weighted/);
+  assert.throws(
+    () => createStrategy('fastest'),
+    /unknown strategy 'fastest'; known strategies: round-robin, random, weighted-round-robin, consistent-hash, least-request, dynamic-weighted/,
+  );
 });

@@ -15,7 +15,10 @@ for (const name of STRATEGY_NAMES) {
 }
 
 test('createStrategy: an unknown name is an error naming it and the known ones', () => {
-  assert.throws(() => createStrategy('fastest'), (err: Error) => err.message.includes("'fastest'") && err.message.includes('least-request'));
+  assert.throws(
+    () => createStrategy('fastest'),
+    (err: Error) => err.message.includes("'fastest'") && err.message.includes('least-request'),
+  );
   assert.equal(isStrategyName('fastest'), false);
 });
 

@@ -131,17 +131,20 @@ describe('tests wait for readiness, not for listening', () => {
     },
     {
       desc: 'graceful-shutdown.test.ts as it was: the first "backend is healthy" line, which comes before the proxy listens',
-      source: "const proc = new SwitchyardProcess(['balancer', '--backends', list, '--admin-port', '0']);\nawait proc.waitForLog('backend is healthy', 15_000);",
+      source:
+        "const proc = new SwitchyardProcess(['balancer', '--backends', list, '--admin-port', '0']);\nawait proc.waitForLog('backend is healthy', 15_000);",
       expected: [[2, 'listening']],
     },
     {
       desc: 'redis-registry.test.ts as it was: the listening line; the file reads /readyz once, later, which is no wait',
-      source: "const proc = new SwitchyardProcess(['balancer', '--redis', redisUrl]);\nawait proc.waitForLog('balancer listening');\nconst ready = (await get(`${lb.adminUrl}/readyz`)).status;",
+      source:
+        "const proc = new SwitchyardProcess(['balancer', '--redis', redisUrl]);\nawait proc.waitForLog('balancer listening');\nconst ready = (await get(`${lb.adminUrl}/readyz`)).status;",
       expected: [[2, 'listening']],
     },
     {
       desc: 'consistent-hash.test.ts as it was: the listening line, then a poll of /readyz for four routable backends',
-      source: "await proc.waitForLog('balancer listening');\nawait waitFor('four routable backends', async () => {\n  const r = await get(`${lb.adminUrl}/readyz`);\n  return json(r).routableBackends === 4;\n});",
+      source:
+        "await proc.waitForLog('balancer listening');\nawait waitFor('four routable backends', async () => {\n  const r = await get(`${lb.adminUrl}/readyz`);\n  return json(r).routableBackends === 4;\n});",
       expected: [],
     },
     {
@@ -171,7 +174,8 @@ describe('tests wait for readiness, not for listening', () => {
     },
     {
       desc: 'a backend listening line in a file that waits for the balancer with routable(',
-      source: "await Promise.all(procs.map((p) => p.waitForLog('backend listening')));\nconst lb = await TestBalancer.start({ backends });\nawait lb.routable(3);",
+      source:
+        "await Promise.all(procs.map((p) => p.waitForLog('backend listening')));\nconst lb = await TestBalancer.start({ backends });\nawait lb.routable(3);",
       expected: [],
     },
     {
@@ -186,7 +190,8 @@ describe('tests wait for readiness, not for listening', () => {
     },
     {
       desc: 'a setTimeout promise right after TestBalancer.start, past an await inside its arguments',
-      source: 'const lb = await TestBalancer.start({\n  backends: [await backend()],\n});\ncleanup.push(() => lb.close());\nawait new Promise((r) => setTimeout(r, 300));',
+      source:
+        'const lb = await TestBalancer.start({\n  backends: [await backend()],\n});\ncleanup.push(() => lb.close());\nawait new Promise((r) => setTimeout(r, 300));',
       expected: [[5, 'sleep']],
     },
     {
@@ -212,7 +217,10 @@ describe('tests wait for readiness, not for listening', () => {
   it('holds for every file under tests/', () => {
     const files = testSources();
     const names = files.map((f) => relative(TESTS_DIR, f));
-    assert.ok(names.includes('integration/raw-read-buffer.test.ts') && names.includes('helpers/processes.ts') && names.includes('e2e/support/stack.ts'), 'the walk finds test files, helpers and e2e support');
+    assert.ok(
+      names.includes('integration/raw-read-buffer.test.ts') && names.includes('helpers/processes.ts') && names.includes('e2e/support/stack.ts'),
+      'the walk finds test files, helpers and e2e support',
+    );
     const findings = files.flatMap((f) => findUnreadyWaits(`tests/${relative(TESTS_DIR, f)}`, readFileSync(f, 'utf8')));
     assert.deepEqual(findings.map(describeFinding), []);
   });

@@ -9,7 +9,13 @@ import type { Upstream } from '../../balancer/upstream.js';
 const POOL = { connections: 4, connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000 };
 
 function specs(prefix: string, n: number): BackendSpec[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${String(i).padStart(5, '0')}`, url: `http://127.0.0.1:${10_000 + (i % 50)}`, weight: 1, state: 'active' as const, labels: {} }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${String(i).padStart(5, '0')}`,
+    url: `http://127.0.0.1:${10_000 + (i % 50)}`,
+    weight: 1,
+    state: 'active' as const,
+    labels: {},
+  }));
 }
 
 const snap = (version: number, backends: BackendSpec[]): RegistrySnapshot => ({ version, backends });
@@ -32,7 +38,12 @@ async function until(what: string, check: () => boolean, turns = 200): Promise<v
 function makeSet(): { set: UpstreamSet; added: string[]; removed: string[] } {
   const added: string[] = [];
   const removed: string[] = [];
-  const set = new UpstreamSet({ pool: POOL, logger: silentLogger(), onAdded: (u: Upstream) => added.push(u.id), onRemoved: (u: Upstream) => removed.push(u.id) });
+  const set = new UpstreamSet({
+    pool: POOL,
+    logger: silentLogger(),
+    onAdded: (u: Upstream) => added.push(u.id),
+    onRemoved: (u: Upstream) => removed.push(u.id),
+  });
   return { set, added, removed };
 }
 
@@ -58,7 +69,10 @@ describe('UpstreamSet.update with large snapshots', () => {
     set.update(snap(2, specs('b', 2500)));
     await until('the newer snapshot applied', () => set.version === 2 && set.all.length === 2500);
     await until('announced', () => added.length === 2500);
-    assert.ok(added.every((id) => id.startsWith('b')), 'no backend of the replaced snapshot was announced');
+    assert.ok(
+      added.every((id) => id.startsWith('b')),
+      'no backend of the replaced snapshot was announced',
+    );
     assert.ok(set.all.every((u) => u.id.startsWith('b')));
     await set.close();
   });

@@ -10,24 +10,22 @@ const BURST_BOUND = 2;
 test('weighted round robin: after any weight change no backend runs ahead of its new share by more than 2 picks (property)', () => {
   const weight = fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 1000 }));
   fc.assert(
-    fc.property(
-      fc.array(fc.tuple(weight, weight), { minLength: 1, maxLength: 8 }),
-      fc.nat(2000),
-      (pairs, warmup) => {
-        const cs = candidates(pairs.map(([before]) => before));
-        const wrr = new WeightedRoundRobin();
-        for (let i = 0; i < warmup; i++) wrr.pick(cs, EMPTY_CTX);
-        pairs.forEach(([, after], i) => (cs[i]!.weight = after));
-        const total = cs.reduce((a, c) => a + c.weight, 0);
-        const counts = new Array<number>(cs.length).fill(0);
-        const horizon = Math.min(2 * total, 2500);
-        for (let k = 1; k <= horizon; k++) {
-          const c = wrr.pick(cs, EMPTY_CTX)!;
-          counts[cs.indexOf(c)]!++;
-          cs.forEach((d, i) => assert.ok(counts[i]! <= (k * d.weight) / total + BURST_BOUND, `backend ${i} got ${counts[i]} of ${k} with weight ${d.weight}/${total}`));
-        }
-      },
-    ),
+    fc.property(fc.array(fc.tuple(weight, weight), { minLength: 1, maxLength: 8 }), fc.nat(2000), (pairs, warmup) => {
+      const cs = candidates(pairs.map(([before]) => before));
+      const wrr = new WeightedRoundRobin();
+      for (let i = 0; i < warmup; i++) wrr.pick(cs, EMPTY_CTX);
+      pairs.forEach(([, after], i) => (cs[i]!.weight = after));
+      const total = cs.reduce((a, c) => a + c.weight, 0);
+      const counts = new Array<number>(cs.length).fill(0);
+      const horizon = Math.min(2 * total, 2500);
+      for (let k = 1; k <= horizon; k++) {
+        const c = wrr.pick(cs, EMPTY_CTX)!;
+        counts[cs.indexOf(c)]!++;
+        cs.forEach((d, i) =>
+          assert.ok(counts[i]! <= (k * d.weight) / total + BURST_BOUND, `backend ${i} got ${counts[i]} of ${k} with weight ${d.weight}/${total}`),
+        );
+      }
+    }),
     { numRuns: 200 },
   );
 });

@@ -2,7 +2,19 @@ import type { Socket } from 'node:net';
 import type { ErrorCode } from '../../../common/errors.js';
 import { rawErrorResponse } from '../error-response.js';
 import { clientAddress, evaluateRequest, newVerdict, type RequestPolicyOptions } from '../request-policy.js';
-import { createParser, HEAD_CONTINUE, HEAD_STOP, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, METHODS, type LlhttpParser, type ParseError } from './http-parser.js';
+import {
+  createParser,
+  HEAD_CONTINUE,
+  HEAD_STOP,
+  isParseError,
+  kOnBody,
+  kOnHeaders,
+  kOnHeadersComplete,
+  kOnMessageComplete,
+  METHODS,
+  type LlhttpParser,
+  type ParseError,
+} from './http-parser.js';
 import { RawExchange, type ClientSide, type EngineSide } from './raw-exchange.js';
 
 /** What a client connection needs from its engine beyond what exchanges need. */
@@ -28,7 +40,6 @@ const PAUSE_HANDOFF = 4;
 const kClient = Symbol('switchyard.clientConnection');
 type TaggedSocket = Socket & { [kClient]?: ClientConnection };
 type TaggedParser = LlhttpParser & { [kClient]?: ClientConnection };
-
 
 /**
  * One client connection of the raw engine: llhttp parses requests as bytes
@@ -150,7 +161,15 @@ export class ClientConnection implements ClientSide {
     if (url) this.#pendingUrl += url;
   }
 
-  onHeadersComplete(major: number, minor: number, headers: string[] | undefined, methodIndex: number, url: string | undefined, upgrade: boolean, keepAlive: boolean): number {
+  onHeadersComplete(
+    major: number,
+    minor: number,
+    headers: string[] | undefined,
+    methodIndex: number,
+    url: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
     if (headers === undefined) {
       headers = this.#pendingHeaders;
       this.#pendingHeaders = [];
@@ -168,7 +187,12 @@ export class ClientConnection implements ClientSide {
     const engine = this.#engine;
     // Fresh objects, not long-lived scratch ones: storing new strings into an old object costs a
     // write barrier per field, more than allocating (measured with callgrind, docs/performance.md).
-    const v = evaluateRequest({ method, target: url, major, minor, headers, clientIp: this.clientIp, proto: 'http' }, engine.policy, engine.requestId, newVerdict());
+    const v = evaluateRequest(
+      { method, target: url, major, minor, headers, clientIp: this.clientIp, proto: 'http' },
+      engine.policy,
+      engine.requestId,
+      newVerdict(),
+    );
     if (v.refusal === undefined && v.upgrade !== undefined) {
       this.#handoffHead = serializeHead(method, url, major, minor, headers);
       this.#current = null;
@@ -396,7 +420,18 @@ function socketOnDrain(this: TaggedSocket): void {
 function parserOnHeaders(this: TaggedParser, headers: string[], url: string): void {
   this[kClient]!.onHeaders(headers, url);
 }
-function parserOnHeadersComplete(this: TaggedParser, major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, _status: number, _text: string, upgrade: boolean, keepAlive: boolean): number {
+function parserOnHeadersComplete(
+  this: TaggedParser,
+  major: number,
+  minor: number,
+  headers: string[] | undefined,
+  method: number,
+  url: string | undefined,
+  _status: number,
+  _text: string,
+  upgrade: boolean,
+  keepAlive: boolean,
+): number {
   return this[kClient]!.onHeadersComplete(major, minor, headers, method, url, upgrade, keepAlive);
 }
 function parserOnBody(this: TaggedParser, chunk: Buffer): void {

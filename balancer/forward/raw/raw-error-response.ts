@@ -8,7 +8,15 @@ import { httpDate } from './http-date.js';
  * adds there: Date, Connection, Keep-Alive). `head`: the answer to a HEAD
  * request, which has no body (its Content-Length still says how long it would be).
  */
-export function errorResponseText(code: ErrorCode, requestId: string, keepAlive: boolean, keepAliveSeconds: number, retryAfterSeconds: number | undefined, decision: string | null, head: boolean): string {
+export function errorResponseText(
+  code: ErrorCode,
+  requestId: string,
+  keepAlive: boolean,
+  keepAliveSeconds: number,
+  retryAfterSeconds: number | undefined,
+  decision: string | null,
+  head: boolean,
+): string {
   const body = errorBody(code, requestId);
   let text = `${statusLine(ERROR_CATALOGUE[code].status)}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\ncache-control: no-store\r\n`;
   if (retryAfterSeconds !== undefined) text += `retry-after: ${retryAfterSeconds}\r\n`;

@@ -349,7 +349,6 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     else conn.sendBlocked();
   }
 
-
   onConnectFailed(code: ErrorCode): void {
     this.#waitingForConnection = false;
     this.#attemptFailed(code, false);
@@ -594,15 +593,30 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   #mayRetry(code: ErrorCode, requestSent: boolean): boolean {
     return (
-      mayRetry({ code, requestSent, method: this.method, hasBody: requestSent && this.#bodyLost(), attempts: this.attempts, maxRetries: this.#host.settings.maxRetries, remainingMs: this.#remainingMs() }) &&
-      this.#host.acquireRetry()
+      mayRetry({
+        code,
+        requestSent,
+        method: this.method,
+        hasBody: requestSent && this.#bodyLost(),
+        attempts: this.attempts,
+        maxRetries: this.#host.settings.maxRetries,
+        remainingMs: this.#remainingMs(),
+      }) && this.#host.acquireRetry()
     );
   }
 
   /** `--retry-on-status`: when policy, another backend and the budget allow, drops this answer and its connection and sends the request on. */
   #statusRetry(up: Upstream, status: number): boolean {
     const host = this.#host;
-    const policy = { code: 'SWY_UPSTREAM_RESET' as const, requestSent: true, method: this.method, hasBody: this.#bodyLost(), attempts: this.attempts, maxRetries: host.settings.maxRetries, remainingMs: this.#remainingMs() };
+    const policy = {
+      code: 'SWY_UPSTREAM_RESET' as const,
+      requestSent: true,
+      method: this.method,
+      hasBody: this.#bodyLost(),
+      attempts: this.attempts,
+      maxRetries: host.settings.maxRetries,
+      remainingMs: this.#remainingMs(),
+    };
     const conn = this.#conn;
     if (!mayRetry(policy) || conn === null) return false;
     const exclude = this.tried ? [...this.tried, up] : [up];
@@ -670,7 +684,10 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (this.clientGone) return;
     // After an error with part of the body unread, the connection cannot be trusted to be at a request boundary.
     if (this.#host.shuttingDown || !this.#requestEnded) this.closeAfter = true;
-    this.#client.socket.write(errorResponseText(code, this.requestId, !this.closeAfter, this.#engine.keepAliveSeconds, retryAfter, this.decision, this.method === 'HEAD'), 'latin1');
+    this.#client.socket.write(
+      errorResponseText(code, this.requestId, !this.closeAfter, this.#engine.keepAliveSeconds, retryAfter, this.decision, this.method === 'HEAD'),
+      'latin1',
+    );
   }
 
   #releaseBody(): void {

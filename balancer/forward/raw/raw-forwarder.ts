@@ -67,7 +67,16 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     const p = options.pool;
     const requestTimeout = host.settings.requestTimeoutMs || UPSTREAM_IDLE_MS;
     const l = host.limits;
-    const shortest = Math.min(p.connectTimeoutMs, p.headersTimeoutMs, p.bodyTimeoutMs, requestTimeout, UPSTREAM_IDLE_MS, options.keepAliveTimeoutMs || UPSTREAM_IDLE_MS, l.clientBodyTimeoutMs, l.clientSendTimeoutMs);
+    const shortest = Math.min(
+      p.connectTimeoutMs,
+      p.headersTimeoutMs,
+      p.bodyTimeoutMs,
+      requestTimeout,
+      UPSTREAM_IDLE_MS,
+      options.keepAliveTimeoutMs || UPSTREAM_IDLE_MS,
+      l.clientBodyTimeoutMs,
+      l.clientSendTimeoutMs,
+    );
     this.#timer = setInterval(() => this.#sweep(), Math.min(1000, Math.max(10, Math.floor(shortest / 4))));
     this.#timer.unref();
   }

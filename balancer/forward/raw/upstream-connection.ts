@@ -106,7 +106,9 @@ export class UpstreamConnection {
     this.#parser = p;
     let s: TaggedSocket;
     if (pool.tls) {
-      s = tlsConnect({ host: pool.host, port: pool.port, servername: isIP(pool.host) ? undefined : pool.host, ALPNProtocols: ['http/1.1'] }).setNoDelay(true) as TaggedSocket;
+      s = tlsConnect({ host: pool.host, port: pool.port, servername: isIP(pool.host) ? undefined : pool.host, ALPNProtocols: ['http/1.1'] }).setNoDelay(
+        true,
+      ) as TaggedSocket;
       s.on('secureConnect', socketOnConnect);
       s.on('data', socketOnData);
     } else {
@@ -402,7 +404,18 @@ function socketOnDrain(this: TaggedSocket): void {
 function parserOnHeaders(this: TaggedParser, headers: string[]): void {
   this[kConn]!.onHeaders(headers);
 }
-function parserOnHeadersComplete(this: TaggedParser, _major: number, _minor: number, headers: string[] | undefined, _method: number, _url: string, status: number, statusText: string, upgrade: boolean, keepAlive: boolean): number {
+function parserOnHeadersComplete(
+  this: TaggedParser,
+  _major: number,
+  _minor: number,
+  headers: string[] | undefined,
+  _method: number,
+  _url: string,
+  status: number,
+  statusText: string,
+  upgrade: boolean,
+  keepAlive: boolean,
+): number {
   return this[kConn]!.onHeadersComplete(headers, status, statusText, upgrade, keepAlive);
 }
 function parserOnBody(this: TaggedParser, chunk: Buffer): void {

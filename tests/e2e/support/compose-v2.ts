@@ -53,11 +53,18 @@ export function v2MakeEnv(): NodeJS.ProcessEnv {
 
 /** The version `docker compose` (v2) reports, or why there is none. */
 export async function composeV2(): Promise<{ version: string } | { missing: string }> {
-  const r = await run('docker', ['compose', 'version'], { cwd: REPO, env, timeoutMs: 30_000 }).catch((err: Error) => ({ code: -1, output: err.message, ms: 0 }));
+  const r = await run('docker', ['compose', 'version'], { cwd: REPO, env, timeoutMs: 30_000 }).catch((err: Error) => ({
+    code: -1,
+    output: err.message,
+    ms: 0,
+  }));
   const said = r.output.trim();
   const m = /version v?(2\.\S+)/.exec(said);
   if (r.code === 0 && m) return { version: m[1]! };
-  return { missing: r.code === 0 ? `docker compose is not Compose v2 (${said})` : `'docker compose' (Compose v2) is not installed (docker says: ${said.split('\n')[0]})` };
+  return {
+    missing:
+      r.code === 0 ? `docker compose is not Compose v2 (${said})` : `'docker compose' (Compose v2) is not installed (docker says: ${said.split('\n')[0]})`,
+  };
 }
 
 /** A command in the walk-through's copy, as a user types it; throws with its output when it fails. */
@@ -91,5 +98,8 @@ export async function v2AdminBackends(): Promise<AdminBackend[]> {
 }
 
 export async function v2Routable(): Promise<string[]> {
-  return (await v2AdminBackends().catch(() => [])).filter((b) => b.routable).map((b) => b.id).sort();
+  return (await v2AdminBackends().catch(() => []))
+    .filter((b) => b.routable)
+    .map((b) => b.id)
+    .sort();
 }

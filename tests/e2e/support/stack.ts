@@ -104,7 +104,10 @@ export async function projectContainers(service?: string, all = true): Promise<D
 
 /** Backend replica `n` (Compose's container number, the N of `make stop N=3`). */
 export async function replica(n: number, service = 'backend'): Promise<Docker.ContainerInspectInfo> {
-  const [c] = await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${E2E.project}`, `com.docker.compose.service=${service}`, `com.docker.compose.container-number=${n}`] } });
+  const [c] = await docker.listContainers({
+    all: true,
+    filters: { label: [`com.docker.compose.project=${E2E.project}`, `com.docker.compose.service=${service}`, `com.docker.compose.container-number=${n}`] },
+  });
   if (!c) throw new Error(`no ${service} replica ${n} in project ${E2E.project}`);
   return docker.getContainer(c.Id).inspect();
 }
@@ -217,7 +220,9 @@ export { sleep, waitFor };
 /** `docker <args>` (for actions the Makefile has no target for). */
 export function dockerCli(...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('docker', args, { timeout: 120_000 }, (err, stdout, stderr) => (err ? reject(new Error(`docker ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
+    execFile('docker', args, { timeout: 120_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`docker ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+    );
   });
 }
 
