@@ -1,4 +1,4 @@
-import { findRow, ratio, type BenchRow, type Check, type Figures } from './results.js';
+import { findRow, ratio, runOfRound, type BenchRow, type Check, type Figures } from './results.js';
 
 const f2 = (x: number | null): string => (x === null ? 'n/a' : `${x.toFixed(2)}×`);
 
@@ -19,7 +19,7 @@ function everyRound(name: string, rows: readonly BenchRow[], proxy: string, conn
   const pairs: { round: number; ratio: number; mine: number; theirs: number }[] = [];
   mine.forEach((f, i) => {
     const round = f.round ?? i + 1;
-    const other = theirs.find((g, j) => (g.round ?? j + 1) === round);
+    const other = runOfRound(theirs, round);
     const r = other === undefined ? null : ratio(figure(f), figure(other));
     if (other !== undefined && r !== null) pairs.push({ round, ratio: r, mine: figure(f), theirs: figure(other) });
   });

@@ -1,4 +1,4 @@
-import { findRow, ratio, type BackendVariant, type BenchRow, type Check, type Figures } from './results.js';
+import { findRow, ratio, runOfRound, type BackendVariant, type BenchRow, type Check, type Figures } from './results.js';
 
 export function formatRps(x: number): string {
   if (!Number.isFinite(x)) return '-';
@@ -93,7 +93,7 @@ export function renderRounds(rows: readonly BenchRow[]): string {
   for (const r of group) {
     const cells = [r.label];
     for (let i = 1; i <= rounds; i++) {
-      const f = r.rounds.find((x, j) => (x.round ?? j + 1) === i);
+      const f = runOfRound(r.rounds, i);
       cells.push(f === undefined ? '-' : `${formatMs(f.p99Ms)} / ${formatMs(f.maxMs)}`);
     }
     lines.push(cells);

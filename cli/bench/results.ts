@@ -83,6 +83,11 @@ export function medianFigures(rounds: readonly Figures[]): Figures {
   };
 }
 
+/** A row's run of interleaved round `round` (1-based), paired by its round number, not its index: a failed run leaves no gap. */
+export function runOfRound(rounds: readonly Figures[], round: number): Figures | undefined {
+  return rounds.find((f, i) => (f.round ?? i + 1) === round);
+}
+
 /** a / b, or null when either is unknown or b is 0. */
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
   if (a === null || a === undefined || b === null || b === undefined || b === 0 || !Number.isFinite(a) || !Number.isFinite(b)) return null;
