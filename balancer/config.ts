@@ -218,7 +218,7 @@ export const BALANCER_OPTIONS = {
     flag: 'listen-shards',
     env: ['SWITCHYARD_LISTEN_SHARDS'],
     default: LISTEN_SHARDS_DEFAULT,
-    help: 'Listening sockets the proxy port is split into (SO_REUSEPORT, one process; Linux and FreeBSD). Node accepts one connection per socket per event-loop turn, so a busy balancer with one socket takes a burst of N new connections N turns to accept; more sockets accept more per turn. The port is checked free before the group binds. 1: one plain socket.',
+    help: 'Listening sockets the proxy port is split into (SO_REUSEPORT, one process; Linux and FreeBSD). Node accepts one connection per socket per event-loop turn, so a busy balancer with one socket takes a burst of N new connections N turns to accept; more sockets accept more per turn. The port is checked free in the kernel socket table before and after the group binds (no probe socket that could accept and reset a client), so a second balancer fails with EADDRINUSE. 1: one plain socket.',
     group: 'Proxy',
   }),
   instanceId: option({

@@ -1,5 +1,8 @@
 import type { Server as HttpServer } from 'node:http';
+import { lookup } from 'node:dns/promises';
 import { createServer, type AddressInfo, type ListenOptions, type Server, type Socket } from 'node:net';
+import { readTcpTable } from '../common/proc-net-tcp.js';
+import { addressInUse, holdersOf, socketInodes } from './port-holders.js';
 
 /** SO_REUSEPORT groups that spread new connections over their sockets: Linux 3.9+ and FreeBSD 12+. */
 export function reusePortSupported(platform: NodeJS.Platform = process.platform): boolean {
@@ -26,6 +29,11 @@ function listenOn(server: Server, options: ListenOptions): Promise<AddressInfo> 
   });
 }
 
+/** A listening server's file descriptor (Node keeps it on the server's handle on Unix); -1 when not known. */
+function descriptorOf(server: Server): number {
+  return (server as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+}
+
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
@@ -37,8 +45,9 @@ function closeServer(server: Server): Promise<void> {
  * new connections over the group by their addresses.
  *
  * A group would share the port with any other group of the same user (an old
- * balancer still running), so the port is first bound by a plain socket: if
- * anything holds it, listen() fails with EADDRINUSE as a single socket would.
+ * balancer still running), so listen() fails with EADDRINUSE, as a single
+ * socket would, when the kernel lists another socket listening there: before
+ * the group binds, and again once it has (two balancers starting together).
  */
 export class ListenShards {
   readonly #server: HttpServer;
@@ -60,10 +69,32 @@ export class ListenShards {
 
   async listen(port: number, host: string): Promise<AddressInfo> {
     if (this.#count <= 1) return listenOn(this.#server, { port, host });
+    const before = await readTcpTable();
+    if (before === undefined) return this.#listenAfterProbe(port, host);
+    // Linux: ask the kernel who listens, rather than bind a probe (a probe that
+    // listens, however briefly, accepts and then resets a client's connection).
+    const { address } = await lookup(host);
+    if (port !== 0 && holdersOf(before, address, port).length > 0) throw addressInUse(address, port);
+    const addr = await this.#listenGroup(port, host);
+    // Two balancers that start at the same moment both pass the check above: the later one to look sees the other's sockets and leaves.
+    const [after, mine] = await Promise.all([readTcpTable(), socketInodes([this.#server, ...this.#extra].map(descriptorOf))]);
+    if (holdersOf(after ?? [], addr.address, addr.port).some((l) => !mine.has(l.inode))) {
+      await this.#closeAll();
+      throw addressInUse(addr.address, addr.port);
+    }
+    return addr;
+  }
+
+  /** Without /proc/net (FreeBSD): a plain socket binds the port first and fails with EADDRINUSE if anything holds it. */
+  async #listenAfterProbe(port: number, host: string): Promise<AddressInfo> {
     const probe = createServer();
     const free = await listenOn(probe, { port, host, exclusive: true });
     await closeServer(probe);
-    const addr = await listenOn(this.#server, { port: free.port, host, reusePort: true });
+    return this.#listenGroup(free.port, host);
+  }
+
+  async #listenGroup(port: number, host: string): Promise<AddressInfo> {
+    const addr = await listenOn(this.#server, { port, host, reusePort: true });
     try {
       for (let i = 1; i < this.#count; i++) {
         const extra = createServer({ noDelay: true }, (socket: Socket) => this.#server.emit('connection', socket));
@@ -72,11 +103,17 @@ export class ListenShards {
         this.#extra.push(extra);
       }
     } catch (err) {
-      await this.#closeExtra();
-      await closeServer(this.#server);
+      await this.#closeAll();
       throw err;
     }
     return addr;
+  }
+
+  /** After a failed start: nothing listens, and any connection accepted meanwhile is closed. */
+  async #closeAll(): Promise<void> {
+    const closed = Promise.all([this.#closeExtra(), closeServer(this.#server)]);
+    this.#server.closeAllConnections();
+    await closed;
   }
 
   /** Stops accepting on the extra sockets; resolves once the connections they accepted are closed. The server's own socket is closed by its owner. */

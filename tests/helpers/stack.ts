@@ -116,6 +116,8 @@ export interface TestBalancerOptions {
   readonly adminToken?: string;
   readonly logger?: Logger;
   readonly processMetrics?: boolean;
+  /** The proxy port; 0 (the default) lets the kernel choose. */
+  readonly port?: number;
 }
 
 /** An in-process balancer (proxy and admin API) on free loopback ports. */
@@ -144,7 +146,13 @@ export class TestBalancer {
     const t = new TestBalancer(opts);
     await t.registry.start();
     await t.lb.start();
-    t.port = (await t.lb.listen(0, '127.0.0.1')).port;
+    try {
+      t.port = (await t.lb.listen(opts.port ?? 0, '127.0.0.1')).port;
+    } catch (err) {
+      await t.lb.close();
+      await t.registry.close();
+      throw err;
+    }
     await new Promise<void>((resolve) => t.adminServer.listen(0, '127.0.0.1', () => resolve()));
     t.adminPort = (t.adminServer.address() as AddressInfo).port;
     t.lb.addSelfAddress('127.0.0.1', t.adminPort);

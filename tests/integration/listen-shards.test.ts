@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { readTcpTableSync, TCP_LISTEN } from '../../common/proc-net-tcp.js';
 import { spec } from '../helpers/hostile.js';
 import { get } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
@@ -14,13 +16,58 @@ import { waitFor } from '../helpers/wait.js';
 
 /** Sockets in LISTEN on 127.0.0.1:`port`, as the kernel lists them (/proc/net/tcp). */
 function listeningSockets(port: number): number {
-  const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return readFileSync('/proc/net/tcp', 'utf8')
-    .split('\n')
-    .filter((l) => {
-      const f = l.trim().split(/\s+/);
-      return f[1] === hex && f[3] === '0A';
-    }).length;
+  return (readTcpTableSync() ?? []).filter((e) => e.state === TCP_LISTEN && e.localAddress === '127.0.0.1' && e.localPort === port).length;
+}
+
+interface StartTraffic {
+  readonly refused: number;
+  readonly served: number;
+  readonly other: Record<string, number>;
+}
+
+/**
+ * A child process that connects to `port` again and again, one connection at
+ * a time (each sends a request and reads the answer to its end), from before
+ * anything listens until `served` answers came. It prints "waiting" once its
+ * first attempt was refused, then its counts as JSON.
+ */
+function clientFromBeforeTheStart(port: number, served: number): { proc: ChildProcess; waiting: Promise<void>; result: Promise<StartTraffic> } {
+  const code = `
+    const net = require('node:net');
+    const counts = { refused: 0, served: 0, other: {} };
+    let said = false;
+    const next = () => {
+      if (counts.served >= ${served}) { process.stdout.write(JSON.stringify(counts) + '\\n'); process.exit(0); }
+      const s = net.connect(${port}, '127.0.0.1');
+      let reply = '';
+      s.on('connect', () => s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
+      s.on('data', (d) => { reply += d; });
+      s.on('error', (err) => {
+        if (err.code === 'ECONNREFUSED') { counts.refused++; if (!said) { said = true; process.stdout.write('waiting\\n'); } }
+        else counts.other[err.code] = (counts.other[err.code] || 0) + 1;
+      });
+      s.on('close', (hadError) => {
+        if (!hadError) {
+          if (reply.startsWith('HTTP/1.1 200')) counts.served++;
+          else counts.other['reply ' + reply.slice(0, 12)] = (counts.other['reply ' + reply.slice(0, 12)] || 0) + 1;
+        }
+        setImmediate(next);
+      });
+    };
+    next();
+    setTimeout(() => { process.stdout.write(JSON.stringify(counts) + '\\n'); process.exit(1); }, 20000);`;
+  const proc = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: proc.stdout! });
+  let onWaiting: () => void = () => {};
+  const waiting = new Promise<void>((resolve) => (onWaiting = resolve));
+  const result = new Promise<StartTraffic>((resolve, reject) => {
+    lines.on('line', (line) => {
+      if (line === 'waiting') onWaiting();
+      else resolve(JSON.parse(line) as StartTraffic);
+    });
+    proc.on('exit', (code) => reject(new Error(`the client exited ${code} without its counts`)));
+  });
+  return { proc, waiting, result };
 }
 
 /**
@@ -151,5 +198,49 @@ describe('the proxy port as a group of listening sockets (--listen-shards)', () 
     assert.match(second.stdout + second.stderr, /EADDRINUSE/);
     assert.equal(listeningSockets(port), 64, 'the first group is as it was');
     assert.equal((await get(`${first.url}/`)).status, 200);
+  });
+
+  it('a client that connects while the group starts is refused or served, never accepted and reset (the port is checked, not probed)', async (t) => {
+    const backend = await TestBackend.start('b');
+    cleanup.push(() => backend.close());
+    const totals = { refused: 0, served: 0, other: {} as Record<string, number> };
+    for (let round = 0; round < 15; round++) {
+      const port = await freePort();
+      const client = clientFromBeforeTheStart(port, 3);
+      try {
+        await client.waiting;
+        const lb = await TestBalancer.start({ port, backends: [spec('b', backend.url)] });
+        try {
+          const r = await client.result;
+          totals.refused += r.refused;
+          totals.served += r.served;
+          for (const [k, v] of Object.entries(r.other)) totals.other[k] = (totals.other[k] ?? 0) + v;
+        } finally {
+          await lb.close();
+        }
+      } finally {
+        client.proc.kill('SIGKILL');
+      }
+    }
+    t.diagnostic(`15 starts: ${totals.refused} connections refused before the group listened, ${totals.served} served, other ${JSON.stringify(totals.other)}`);
+    assert.deepEqual(totals.other, {}, 'no connection was reset or answered otherwise');
+    assert.equal(totals.served, 45);
+  });
+
+  it('two balancers that start on one port at the same moment never both listen', async () => {
+    const backend = await TestBackend.start('b');
+    cleanup.push(() => backend.close());
+    for (let round = 0; round < 5; round++) {
+      const port = await freePort();
+      const starts = await Promise.allSettled([0, 1].map(() => TestBalancer.start({ port, backends: [spec('b', backend.url)] })));
+      const up = starts.filter((s) => s.status === 'fulfilled').map((s) => s.value);
+      for (const s of starts) if (s.status === 'rejected') assert.equal((s.reason as NodeJS.ErrnoException).code, 'EADDRINUSE');
+      try {
+        assert.ok(up.length <= 1, `round ${round}: ${up.length} balancers listen on one port`);
+        assert.equal(listeningSockets(port), 64 * up.length, `round ${round}: only the one that started holds sockets`);
+      } finally {
+        for (const u of up) await u.close();
+      }
+    }
   });
 });

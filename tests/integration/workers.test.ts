@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { readFileSync } from 'node:fs';
-import { parseProcNetTcp, socketInodes } from '../../cli/bench/tcp-sockets.js';
+import { socketInodes } from '../../cli/bench/tcp-sockets.js';
+import { readTcpTableSync, TCP_LISTEN } from '../../common/proc-net-tcp.js';
 import { get, json, loadLoop, testClient } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { runSwitchyard, SwitchyardProcess } from '../helpers/processes.js';
@@ -18,9 +18,7 @@ interface Stats {
 /** Pids among `pids` that hold a listening socket on `port` (Linux /proc). */
 function holdingListener(pids: readonly number[], port: number): number[] {
   const listeners = new Set<number>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const e of parseProcNetTcp(readFileSync(file, 'utf8'))) if (e.state === 10 && e.localPort === port) listeners.add(e.inode);
-  }
+  for (const e of readTcpTableSync() ?? []) if (e.state === TCP_LISTEN && e.localPort === port) listeners.add(e.inode);
   return pids.filter((pid) => [...socketInodes(pid)].some((i) => listeners.has(i)));
 }
 

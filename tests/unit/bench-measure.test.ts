@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseWrkOutput, sampleFromLoadReport } from '../../cli/bench/load-generator.js';
 import { cpuDelta, parseProcStat, parseVmRss } from '../../cli/bench/proc-stats.js';
-import { parseProcNetTcp } from '../../cli/bench/tcp-sockets.js';
+import { parseProcNetTcp } from '../../common/proc-net-tcp.js';
 import type { LoadReport } from '../../cli/load/report.js';
 
 describe('bench measurements', () => {
@@ -36,8 +36,8 @@ describe('bench measurements', () => {
       '   1: 0100007F:A1B2 0100007F:4E21 01 00000000:00000000 00:00000000 00000000     0        0 22222 1 0000000000000000 20 4 30 10 -1',
     ].join('\n');
     assert.deepEqual(parseProcNetTcp(text), [
-      { localPort: 8080, remotePort: 0, state: 10, inode: 11111 },
-      { localPort: 41394, remotePort: 20001, state: 1, inode: 22222 },
+      { localAddress: '127.0.0.1', localPort: 8080, remotePort: 0, state: 10, inode: 11111 },
+      { localAddress: '127.0.0.1', localPort: 41394, remotePort: 20001, state: 1, inode: 22222 },
     ]);
   });
 
