@@ -37,9 +37,10 @@ build: install ## compile TypeScript to dist/
 typecheck: install ## type-check sources, tests and scripts
 	npx tsc -p tsconfig.test.json
 
-lint: install ## ESLint (type-aware: floating promises, unsafe any) and Prettier's check of every TypeScript file
+lint: install ## ESLint (type-aware: floating promises, unsafe any), Prettier's check of every TypeScript file, and the import layers (dependency-cruiser)
 	npx eslint .
 	npx prettier --check '**/*.ts'
+	npx depcruise balancer backend controller common cli --output-type err
 
 format: install ## rewrite every TypeScript file in Prettier's format
 	npx prettier --write '**/*.ts'

@@ -13,12 +13,10 @@ import { BufferBudget } from './forward/buffer-budget.js';
 import { rawErrorResponse, sendError } from './forward/error-response.js';
 import { policyOptions, resolveLimits, type RequestLimits } from './forward/request-limits.js';
 import { clientAddress, evaluateRequest, newVerdict, type PolicyVerdict, type RequestPolicyOptions } from './forward/request-policy.js';
-import type { EngineName, ForwardHost, ForwardSettings, Forwarder, IncomingCall } from './forward/forwarder.js';
+import type { EngineName, ForwardSettings, Forwarder, IncomingCall, PoolOptions } from './forward/forwarder.js';
 import { HttpCall, type CallHost } from './forward/http-call.js';
-import { HttpProxyForwarder } from './forward/http-proxy-forwarder.js';
-import { RawForwarder } from './forward/raw/raw-forwarder.js';
-import type { AdmissionRequest, RawHost } from './forward/raw/raw-host.js';
-import { UndiciForwarder } from './forward/undici-forwarder.js';
+import type { AdmissionRequest } from './forward/admission.js';
+import { createForwarder, type EngineHost } from './forward/engines.js';
 import { WebSocketTunnels } from './forward/websocket-tunnels.js';
 import { HttpHealthChecker, NoHealthChecker, type HealthChecker } from './health/health-checker.js';
 import { describeDecision } from './forward/explain.js';
@@ -31,7 +29,7 @@ import type { BackendFacts, BalancerView, RequestWaits, UpstreamView } from './b
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { SelfAddresses } from './self-addresses.js';
 import { UpstreamSet } from './upstream-set.js';
-import type { Upstream, PoolOptions } from './upstream.js';
+import type { Upstream } from './upstream.js';
 
 export interface HealthCheckSettings {
   readonly enabled: boolean;
@@ -86,7 +84,7 @@ export interface BalancerDeps {
  * registry, the health checker and a forwarding engine. `listen()` is the
  * only I/O at construction's end; `close()` drains and stops.
  */
-export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, BalancerView {
+export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
   readonly settings: BalancerSettings;
   readonly server: Server;
   readonly upstreams: UpstreamSet;
@@ -167,7 +165,6 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
           })
         : new NoHealthChecker(sink);
     this.upstreams = new UpstreamSet({
-      pool: deps.settings.pool,
       logger: deps.logger.child({ component: 'upstreams' }),
       events: this.events,
       now: this.#now,
@@ -175,8 +172,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
       onAdded: (u) => this.health.watch({ id: u.id, url: u.url }),
       onRemoved: (u) => {
         this.health.unwatch(u.id);
-        if (this.forwarder instanceof HttpProxyForwarder) this.forwarder.forget(u.id);
-        else if (this.forwarder instanceof RawForwarder) this.forwarder.forget(u);
+        this.forwarder.forget(u);
       },
     });
     this.router = new Router({
@@ -197,20 +193,11 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     }
     this.waits = { connection: this.connectionWait, admissionQueue: this.admission?.queueWait ?? new WaitHistogram(), eventLoop: this.#eventLoop.histogram };
     const engine = deps.settings.engine;
-    this.forwarder =
-      engine === 'http-proxy'
-        ? new HttpProxyForwarder(this, {
-            connectTimeoutMs: deps.settings.pool.connectTimeoutMs,
-            timeoutMs: deps.settings.pool.headersTimeoutMs,
-            maxSockets: deps.settings.pool.connections,
-          })
-        : engine === 'raw'
-          ? new RawForwarder(this, {
-              pool: deps.settings.pool,
-              maxHeaderSize: deps.settings.maxHeaderSize,
-              keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs,
-            })
-          : new UndiciForwarder(this, deps.settings.pool.connections);
+    this.forwarder = createForwarder(engine, this, {
+      pool: deps.settings.pool,
+      maxHeaderSize: deps.settings.maxHeaderSize,
+      keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs,
+    });
     this.tunnels = new WebSocketTunnels(this, deps.logger.child({ component: 'websocket' }));
     this.server = createServer({ maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeout: deps.settings.keepAliveTimeoutMs, noDelay: true }, (req, res) =>
       this.#onRequest(req, res),
@@ -225,7 +212,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     this.server.on('error', (err) => this.#log.error({ err }, 'proxy server error'));
     this.#shards = new ListenShards(this.server, deps.settings.listenShards, (err) => this.#log.error({ err }, 'proxy listening socket error'));
     // The raw engine takes new connections first; http.Server gets those it hands over.
-    if (this.forwarder instanceof RawForwarder) this.forwarder.attach(this.server);
+    this.forwarder.attach(this.server);
   }
 
   /** Starts following the registry and health checking; resolves after the first round of checks (bounded by the check timeout). Does not listen. */
@@ -286,7 +273,7 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     clearInterval(idleTimer);
     if (!drained) this.#log.warn({ inFlight: this.inFlight }, 'shutdown timeout, closing open requests');
     this.server.closeAllConnections();
-    if (this.forwarder instanceof RawForwarder) this.forwarder.closeAllConnections();
+    this.forwarder.closeAllConnections();
     this.tunnels.close();
     this.admission?.close();
     this.#eventLoop.close();
@@ -294,15 +281,15 @@ export class Balancer implements ForwardHost, RawHost, CallHost, Lifecycle, Bala
     await closed;
     this.#unsubscribe?.();
     await this.health.close();
-    await this.forwarder.close();
-    if (drained) await this.upstreams.close();
-    else await this.upstreams.destroy();
+    await this.upstreams.close();
+    if (drained) await this.forwarder.close();
+    else await this.forwarder.destroy();
     this.#listening = false;
   }
 
   #closeIdleConnections(): void {
     this.server.closeIdleConnections();
-    if (this.forwarder instanceof RawForwarder) this.forwarder.closeIdleConnections();
+    this.forwarder.closeIdleConnections();
   }
 
   #waitIdle(timeoutMs: number): Promise<boolean> {

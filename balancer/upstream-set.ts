@@ -3,7 +3,7 @@ import type { Logger } from '../common/logger.js';
 import type { RegistrySnapshot } from '../common/registry/registry.js';
 import type { HealthStatus } from './health/health-state.js';
 import type { EventLog } from './stats/event-log.js';
-import { Upstream, type PoolOptions } from './upstream.js';
+import { Upstream } from './upstream.js';
 
 /** Beyond this many backends added (or removed) by one snapshot, each is logged at debug and one summary at info. */
 const LOGGED_CHANGES_PER_SNAPSHOT = 20;
@@ -19,7 +19,6 @@ function rebuildSpacingMs(size: number): number {
 }
 
 export interface UpstreamSetOptions {
-  readonly pool: PoolOptions;
   readonly logger: Logger;
   /** Called when a backend appears (or its URL changes) so it can be health checked. */
   readonly onAdded: (u: Upstream) => void;
@@ -53,7 +52,6 @@ export class UpstreamSet {
   #next: RegistrySnapshot | undefined;
   #preparing = false;
   #closed = false;
-  readonly #closing = new Set<Promise<void>>();
   /** Refused entries already warned about (id and URL), so a snapshot repeats no warning. */
   #warned = new Set<string>();
 
@@ -134,7 +132,7 @@ export class UpstreamSet {
         continue;
       }
       const staged = this.#staged.get(spec.id);
-      const fresh = staged?.url === spec.url ? staged : new Upstream(spec, this.#opts.pool, this.#now(), this.#now);
+      const fresh = staged?.url === spec.url ? staged : new Upstream(spec, this.#now(), this.#now);
       if (fresh === staged) fresh.spec = spec;
       this.#byId.set(spec.id, fresh);
       added.push(fresh);
@@ -208,7 +206,7 @@ export class UpstreamSet {
         if (this.#next !== undefined || this.#closed) return false;
       }
       const spec = fresh[i]!;
-      this.#staged.set(spec.id, new Upstream(spec, this.#opts.pool, this.#now(), this.#now));
+      this.#staged.set(spec.id, new Upstream(spec, this.#now(), this.#now));
     }
     return true;
   }
@@ -239,24 +237,14 @@ export class UpstreamSet {
     this.#rebuild();
   }
 
-  async close(): Promise<void> {
+  /** Stops following the registry: the set empties (the engine closes the connections). */
+  close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#rebuildTimer);
-    for (const u of this.#byId.values()) this.#closing.add(u.closePool().catch(() => undefined));
     this.#byId.clear();
     this.#membersChanged = true;
     this.#rebuild();
-    await Promise.all(this.#closing);
-  }
-
-  /** Destroys every pool at once (shutdown deadline passed). */
-  async destroy(): Promise<void> {
-    this.#closed = true;
-    const all = [...this.#byId.values()];
-    this.#byId.clear();
-    this.#membersChanged = true;
-    this.#rebuild();
-    await Promise.all(all.map((u) => u.destroyPool().catch(() => undefined)));
+    return Promise.resolve();
   }
 
   #remove(u: Upstream, reason: string, loud: boolean): void {
@@ -267,13 +255,8 @@ export class UpstreamSet {
       this.#log.info(fields, 'backend removed');
       this.#opts.events?.add('removed', u.id, reason);
     } else this.#log.debug(fields, 'backend removed');
+    // The engine's pool for it finishes its in-flight requests, then closes.
     this.#opts.onRemoved(u);
-    // In-flight requests finish on the old pool; close() waits for them.
-    const p = u
-      .closePool()
-      .catch(() => undefined)
-      .finally(() => this.#closing.delete(p));
-    this.#closing.add(p);
   }
 
   /** One line per new backend; for a snapshot that brings many, each at debug and one summary when applied. */

@@ -1,7 +1,5 @@
-import { Pool } from 'undici';
 import type { BackendSpec } from '../common/backend.js';
 import type { ErrorCode } from '../common/errors.js';
-import type { UpstreamPool } from './forward/raw/upstream-pool.js';
 import type { HealthStatus } from './health/health-state.js';
 import type { CircuitBreaker } from './resilience/circuit-breaker.js';
 import { RollingWindow } from './stats/rolling-window.js';
@@ -12,18 +10,10 @@ export const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 const LATENCY_BUCKETS_MICROS = LATENCY_BUCKETS_SECONDS.map((s) => s * 1e6);
 const NO_LATENCIES: ArrayLike<number> = Object.freeze(new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0));
 
-export interface PoolOptions {
-  /** Most connections to one backend; requests beyond wait in the pool's queue. */
-  readonly connections: number;
-  readonly connectTimeoutMs: number;
-  readonly headersTimeoutMs: number;
-  readonly bodyTimeoutMs: number;
-}
-
 /**
- * One backend as the balancer holds it: the registry's spec, its connection
- * pool, its health and plain counters. Counters are fields, not maps, so the
- * hot path only increments.
+ * One backend as the balancer holds it: the registry's spec, its health and
+ * plain counters. Counters are fields, not maps, so the hot path only
+ * increments. Its connections belong to the forwarding engine, keyed by it.
  */
 export class Upstream implements Candidate {
   readonly id: string;
@@ -58,53 +48,16 @@ export class Upstream implements Candidate {
   #latencyBuckets: Float64Array | undefined;
   latencySumSeconds = 0;
   latencyCount = 0;
-  /** The raw engine's connections to this backend, made on its first request there (undefined with other engines). */
-  rawPool: UpstreamPool | undefined = undefined;
-  /** The undici pool's wait for a response head, for attempts that have less time left. */
-  readonly headersTimeoutMs: number;
-  readonly #poolOptions: PoolOptions;
-  #pool: Pool | undefined;
-  /** Connections opened to this backend by any engine's pool. */
+  /** Connections opened to this backend by the engine's pool. */
   connectionsOpened = 0;
-  /** closePool() or destroyPool() was called: a pool made after that closes once its first request is done. */
-  #poolClosed = false;
 
-  constructor(spec: BackendSpec, pool: PoolOptions, now: number, clock: () => number = Date.now) {
+  constructor(spec: BackendSpec, now: number, clock: () => number = Date.now) {
     this.window = new RollingWindow(120, clock);
     this.effectiveWeight = spec.weight;
     this.id = spec.id;
     this.url = spec.url;
     this.spec = spec;
     this.healthChangedAt = now;
-    this.headersTimeoutMs = pool.headersTimeoutMs;
-    this.#poolOptions = pool;
-  }
-
-  /**
-   * The undici engine's connections to this backend, made on its first
-   * request there: a registry of 10,000 backends builds no transport object
-   * for the ones never used, nor for engines that do not use undici.
-   */
-  get pool(): Pool {
-    if (this.#pool) return this.#pool;
-    const pool = (this.#pool = makePool(this.url, this.#poolOptions));
-    pool.on('connect', () => void this.connectionsOpened++);
-    // Picked just before it was removed, first used after: the request the caller
-    // dispatches now (synchronously) runs, then the pool closes with nothing left behind.
-    if (this.#poolClosed) queueMicrotask(() => void pool.close().catch(() => undefined));
-    return pool;
-  }
-
-  /** Closes the undici pool once its requests finish; nothing to do when it was never made. */
-  async closePool(): Promise<void> {
-    this.#poolClosed = true;
-    await this.#pool?.close();
-  }
-
-  /** Destroys the undici pool and its open requests at once. */
-  async destroyPool(): Promise<void> {
-    this.#poolClosed = true;
-    await this.#pool?.destroy();
   }
 
   /** Cumulative latency histogram for Prometheus: one count per bucket, the last is +Inf (all zero until the first attempt). */
@@ -132,20 +85,4 @@ export class Upstream implements Candidate {
     else if (status < 500) this.responses4xx++;
     else this.responses5xx++;
   }
-}
-
-function makePool(url: string, o: PoolOptions): Pool {
-  const pool = new Pool(url, {
-    connections: o.connections,
-    pipelining: 1,
-    connectTimeout: o.connectTimeoutMs,
-    headersTimeout: o.headersTimeoutMs,
-    bodyTimeout: o.bodyTimeoutMs,
-    keepAliveTimeout: 4_000,
-    keepAliveMaxTimeout: 60_000,
-  });
-  // Connection failures are reported per request; the pool must not throw them.
-  pool.on('connectionError', () => undefined);
-  (pool as unknown as NodeJS.EventEmitter).on('error', () => undefined);
-  return pool;
 }

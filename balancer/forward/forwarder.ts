@@ -1,5 +1,5 @@
 import type { WaitHistogram } from '../stats/wait-histogram.js';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Outcome } from '../resilience/outcome.js';
@@ -12,6 +12,15 @@ import type { PolicyVerdict, RequestPolicyOptions } from './request-policy.js';
 
 export const ENGINE_NAMES = ['undici', 'http-proxy', 'raw'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
+
+/** Connections to one backend, and how long each step on them may take. */
+export interface PoolOptions {
+  /** Most connections to one backend; requests beyond wait in the pool's queue. */
+  readonly connections: number;
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+}
 
 export interface ForwardSettings {
   readonly maxRetries: number;
@@ -99,9 +108,23 @@ export interface IncomingCall {
   readonly body: IncomingBody;
 }
 
-/** A forwarding engine: takes a client request and sees it answered. */
+/**
+ * A forwarding engine: takes client requests and sees them answered, over
+ * backend connections it owns (its pools, keyed by upstream).
+ */
 export interface Forwarder {
-  readonly name: string;
+  readonly name: EngineName;
+  /** Takes what it needs of the proxy server, once, before it listens (the raw engine: its connections). */
+  attach(server: Server): void;
   handle(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void;
+  /** `upstream` left the registry: its idle connections close now, busy ones once their requests finish. */
+  forget(upstream: Upstream): void;
+  /** Shutdown: client connections the engine holds with no request in flight close. */
+  closeIdleConnections(): void;
+  /** Shutdown deadline: every client connection the engine holds closes. */
+  closeAllConnections(): void;
+  /** Closes every backend connection once its request finishes; resolves when all are closed. */
   close(): Promise<void>;
+  /** Closes every backend connection now, requests on them included. */
+  destroy(): Promise<void>;
 }

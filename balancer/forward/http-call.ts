@@ -4,22 +4,18 @@ import type { QueueTicket } from '../resilience/admission-control.js';
 import { sendError } from './error-response.js';
 import type { IncomingCall } from './forwarder.js';
 import { IncomingBody, type BodyEvents } from './incoming-body.js';
-import type { AdmissionRequest } from './raw/raw-host.js';
+import type { AdmissionHost, AdmissionRequest } from './admission.js';
 import type { RequestLimits } from './request-limits.js';
 import type { PolicyVerdict } from './request-policy.js';
 import type { BufferBudget } from './buffer-budget.js';
 
 /** What a request parsed by http.Server needs from the balancer until an engine takes it. */
-export interface CallHost {
+export interface CallHost extends AdmissionHost {
   readonly limits: RequestLimits;
   readonly bodyBudget: BufferBudget;
   readonly shuttingDown: boolean;
   /** The backend's send timeout (ms): how long a backend may leave body bytes untaken. */
   readonly sendTimeoutMs: number;
-  admit(r: AdmissionRequest): void;
-  queuedTimedOut(r: AdmissionRequest): void;
-  queuedLeft(): void;
-  requestRefused(): void;
   requestDone(): void;
   countError(code: ErrorCode): void;
   /** Hands the admitted request, its body ready, to the engine. */

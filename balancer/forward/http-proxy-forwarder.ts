@@ -1,4 +1,4 @@
-import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { classifyUpstreamError, type ErrorCode } from '../../common/errors.js';
@@ -54,7 +54,8 @@ export class HttpProxyForwarder implements Forwarder {
   readonly name = 'http-proxy';
   readonly #host: ForwardHost;
   readonly #proxy: httpProxy;
-  readonly #agents = new Map<string, Agent>();
+  readonly #agents = new Map<Upstream, Agent>();
+  readonly #forgotten = new WeakSet<Upstream>();
   readonly #connectTimeoutMs: number;
   readonly #timeoutMs: number;
   readonly #maxSockets: number;
@@ -356,25 +357,52 @@ export class HttpProxyForwarder implements Forwarder {
   }
 
   #agent(up: Upstream): Agent {
-    let a = this.#agents.get(up.id);
+    let a = this.#agents.get(up);
     if (!a) {
+      // A backend removed between its pick and now: an agent that keeps no connection, never stored.
+      if (this.#forgotten.has(up)) return new Agent({ keepAlive: false, maxSockets: this.#maxSockets });
       a = new Agent({ keepAlive: true, maxSockets: this.#maxSockets, maxFreeSockets: 64 });
-      this.#agents.set(up.id, a);
+      this.#agents.set(up, a);
     }
     return a;
   }
 
-  /** Drops the agent of a backend that left the registry. */
-  forget(id: string): void {
-    this.#agents.get(id)?.destroy();
-    this.#agents.delete(id);
+  /** Requests come from http.Server's 'request' event: nothing to take over. */
+  attach(_server: Server): void {}
+
+  /** The backend left the registry: its idle sockets close now, busy ones when their requests end. */
+  forget(up: Upstream): void {
+    this.#forgotten.add(up);
+    const a = this.#agents.get(up);
+    if (a === undefined) return;
+    this.#agents.delete(up);
+    retire(a);
   }
 
+  /** Client connections belong to http.Server, which closes them. */
+  closeIdleConnections(): void {}
+
+  closeAllConnections(): void {}
+
   async close(): Promise<void> {
+    for (const up of [...this.#agents.keys()]) this.forget(up);
+    this.#proxy.close();
+  }
+
+  async destroy(): Promise<void> {
     for (const a of this.#agents.values()) a.destroy();
     this.#agents.clear();
     this.#proxy.close();
   }
+}
+
+/**
+ * An agent that keeps no more connections: its free sockets close now, and
+ * each busy one when its request ends (Node's Agent reads keepAlive then).
+ */
+function retire(agent: Agent): void {
+  (agent as unknown as { keepAlive: boolean }).keepAlive = false;
+  for (const list of Object.values(agent.freeSockets)) for (const socket of list ?? []) socket.destroy();
 }
 
 /** The upstream request's fields as Node's header object: Host first, the policy's fields, the framing of the body as it is sent. */

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { classifyUpstreamError, type ErrorCode } from '../../common/errors.js';
@@ -7,11 +7,12 @@ import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 import { unwatchClientSend, watchClientSend } from './client-send-watch.js';
 import { sendError } from './error-response.js';
-import type { ForwardHost, Forwarder, IncomingCall } from './forwarder.js';
+import type { ForwardHost, Forwarder, IncomingCall, PoolOptions } from './forwarder.js';
 import type { BodyEvents, IncomingBody } from './incoming-body.js';
 import { clientAddress } from './request-policy.js';
 import { filterResponseHeaders, filterTrailers } from './response-policy.js';
 import { deadlineLeft, headWaitMs, mayRetry } from './retry-policy.js';
+import { UndiciPools } from './undici-pools.js';
 import { UploadGate } from './upload-gate.js';
 
 const kExchange = Symbol('switchyard.exchange');
@@ -62,24 +63,44 @@ const MAX_INTERIM = 16;
 export class UndiciForwarder implements Forwarder {
   readonly name = 'undici';
   readonly #host: ForwardHost;
-  readonly #retryOnStatus: ReadonlySet<number> | null;
-  readonly #uploads: UploadGate;
-  readonly #connections: number;
+  readonly retryOnStatus: ReadonlySet<number> | null;
+  /** Streamed uploads may hold half of a backend's connections. */
+  readonly uploads: UploadGate;
+  readonly pools: UndiciPools;
+  readonly options: PoolOptions;
 
-  /** `connections`: the pool size per backend; streaming uploads may hold half of it. */
-  constructor(host: ForwardHost, connections: number) {
+  constructor(host: ForwardHost, options: PoolOptions) {
     this.#host = host;
-    this.#connections = connections;
+    this.options = options;
+    this.pools = new UndiciPools(options);
     const statuses = host.settings.retryOnStatus ?? [];
-    this.#retryOnStatus = statuses.length ? new Set(statuses) : null;
-    this.#uploads = new UploadGate(Math.floor(connections / 2));
+    this.retryOnStatus = statuses.length ? new Set(statuses) : null;
+    this.uploads = new UploadGate(Math.floor(options.connections / 2));
   }
+
+  /** Requests come from http.Server's 'request' event: nothing to take over. */
+  attach(_server: Server): void {}
 
   handle(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void {
-    new Exchange(this.#host, req, res, call, this.#retryOnStatus, this.#uploads, this.#connections).start();
+    new Exchange(this.#host, this, req, res, call).start();
   }
 
-  async close(): Promise<void> {}
+  forget(upstream: Upstream): void {
+    this.pools.forget(upstream);
+  }
+
+  /** Client connections belong to http.Server, which closes them. */
+  closeIdleConnections(): void {}
+
+  closeAllConnections(): void {}
+
+  close(): Promise<void> {
+    return this.pools.close();
+  }
+
+  destroy(): Promise<void> {
+    return this.pools.destroy();
+  }
 }
 
 function onResponseClose(this: TaggedResponse): void {
@@ -97,7 +118,7 @@ function onHeadDeadline(exchange: Exchange): void {
 /** One client request through its attempts. Also the undici dispatch handler and the strategy's PickContext. */
 class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   readonly #host: ForwardHost;
-  readonly #retryOnStatus: ReadonlySet<number> | null;
+  readonly #engine: UndiciForwarder;
   readonly req: IncomingMessage;
   readonly res: TaggedResponse;
   readonly headers: string[];
@@ -110,9 +131,6 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   readonly #bodyLost: boolean;
   #headTimer: NodeJS.Timeout | null = null;
   #clientFault = false;
-  readonly #uploads: UploadGate;
-  /** Most connections the pool keeps to one backend. */
-  readonly #connections: number;
   /** The backend whose upload slot this request holds, while its streamed body is being sent. */
   #uploadSlot: string | null = null;
   #cancelUploadWait: (() => void) | null = null;
@@ -139,19 +157,9 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   clientGone = false;
   done = false;
 
-  constructor(
-    host: ForwardHost,
-    req: IncomingMessage,
-    res: ServerResponse,
-    call: IncomingCall,
-    retryOnStatus: ReadonlySet<number> | null,
-    uploads: UploadGate,
-    connections: number,
-  ) {
+  constructor(host: ForwardHost, engine: UndiciForwarder, req: IncomingMessage, res: ServerResponse, call: IncomingCall) {
     this.#host = host;
-    this.#uploads = uploads;
-    this.#connections = connections;
-    this.#retryOnStatus = retryOnStatus;
+    this.#engine = engine;
     this.req = req;
     this.res = res;
     this.clientIp = clientAddress(req.socket.remoteAddress);
@@ -210,7 +218,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     up.requests++;
     if (this.#body.streaming && !this.#body.complete) {
       // A body still arriving holds its connection as long as its client takes: only half of them may.
-      this.#cancelUploadWait = this.#uploads.acquire(up.id, () => {
+      this.#cancelUploadWait = this.#engine.uploads.acquire(up.id, () => {
         this.#cancelUploadWait = null;
         this.#uploadSlot = up.id;
         this.#dispatch(up);
@@ -229,13 +237,14 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     // limit (--upstream-timeout) only when that limit comes first.
     const left = streaming ? Infinity : this.#remainingMs();
     if (left !== Infinity) this.#headTimer = setTimeout(onHeadDeadline, Math.max(1, Math.ceil(left)), this);
-    up.pool.dispatch(
+    const limit = this.#engine.options.headersTimeoutMs;
+    this.#engine.pools.get(up).dispatch(
       {
         path: this.path,
         method: this.req.method as Dispatcher.HttpMethod,
         headers: this.headers,
         body: this.#payload,
-        headersTimeout: streaming || left <= up.headersTimeoutMs ? 0 : up.headersTimeoutMs,
+        headersTimeout: streaming || left <= limit ? 0 : limit,
       },
       this,
     );
@@ -257,14 +266,14 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
    * undici was opening one for it, and a backend slow to accept is its fault.
    */
   #queuedBehindBusyPool(): boolean {
-    return this.upstream!.pool.stats.connected >= this.#connections;
+    return this.#engine.pools.connected(this.upstream!) >= this.#engine.options.connections;
   }
 
   #releaseUpload(): void {
     this.#cancelUploadWait?.();
     this.#cancelUploadWait = null;
     if (this.#uploadSlot !== null) {
-      this.#uploads.release(this.#uploadSlot);
+      this.#engine.uploads.release(this.#uploadSlot);
       this.#uploadSlot = null;
     }
   }
@@ -273,7 +282,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   onRequestSent(): void {
     this.#releaseUpload();
     if (!this.#body.streaming || this.#headTimer !== null || this.status !== 0) return;
-    const wait = headWaitMs(this.upstream!.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs);
+    const wait = headWaitMs(this.#engine.options.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs);
     this.#headTimer = setTimeout(() => this.abortUpstream?.(new UpstreamTimeout('no response head in time')), wait);
   }
 
@@ -389,7 +398,8 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     const up = this.upstream!;
     this.status = statusCode;
     this.headMs = performance.now() - this.attemptStartedAt;
-    if (this.#retryOnStatus !== null && this.#retryOnStatus.has(statusCode) && this.#statusRetry(up, statusCode)) return false;
+    const retryOn = this.#engine.retryOnStatus;
+    if (retryOn !== null && retryOn.has(statusCode) && this.#statusRetry(up, statusCode)) return false;
     up.countStatus(statusCode);
     this.resume = resume;
     const raw = new Array<string>(rawHeaders.length);

@@ -3,17 +3,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { spec } from '../helpers/hostile.js';
+import { UndiciPools } from '../../balancer/forward/undici-pools.js';
 import { Upstream } from '../../balancer/upstream.js';
 
 const POOL = { connections: 4, connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000 };
 
 /**
- * An Upstream's undici pool is made on its first request. A request may pick a
- * backend just before the registry removes it (closePool) and use it only
- * after: that request must still be served, and the pool made for it must not
- * outlive it (a pool per removed backend would leak sockets with churn).
+ * The undici engine's pool for a backend is made on its first request. A
+ * request may pick a backend just before the registry removes it (forget) and
+ * use it only after: that request must still be served, and the pool made for
+ * it must not outlive it (a pool per removed backend would leak sockets with
+ * churn).
  */
-describe('Upstream pool lifecycle', () => {
+describe('undici engine pool lifecycle (UndiciPools)', () => {
   let server: Server;
   let url: string;
   let open = 0;
@@ -31,15 +33,18 @@ describe('Upstream pool lifecycle', () => {
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('makes no pool for a backend never used, and closing it then is free', async () => {
-    const u = new Upstream(spec('never', url), POOL, Date.now());
-    await u.closePool();
+    const pools = new UndiciPools(POOL);
+    const u = new Upstream(spec('never', url), Date.now());
+    pools.forget(u);
+    await pools.close();
     assert.equal(open, 0);
   });
 
-  it('serves a request first dispatched after closePool(), then closes the pool it made', async () => {
-    const u = new Upstream(spec('late', url), POOL, Date.now());
-    await u.closePool();
-    const pool = u.pool;
+  it('serves a request first dispatched after forget(), then closes the pool it made', async () => {
+    const pools = new UndiciPools(POOL);
+    const u = new Upstream(spec('late', url), Date.now());
+    pools.forget(u);
+    const pool = pools.get(u);
     const res = await pool.request({ path: '/', method: 'GET' });
     assert.equal(res.statusCode, 200);
     assert.equal(await res.body.text(), 'ok');
@@ -50,11 +55,13 @@ describe('Upstream pool lifecycle', () => {
     await assert.rejects(pool.request({ path: '/', method: 'GET' }), /closed|destroyed/i);
   });
 
-  it('keeps serving through a pool made before closePool() until its requests finish', async () => {
-    const u = new Upstream(spec('used', url), POOL, Date.now());
-    const first = await u.pool.request({ path: '/', method: 'GET' });
+  it('keeps serving through a pool made before forget() until its requests finish', async () => {
+    const pools = new UndiciPools(POOL);
+    const u = new Upstream(spec('used', url), Date.now());
+    const first = await pools.get(u).request({ path: '/', method: 'GET' });
     await first.body.text();
-    await u.closePool();
-    assert.equal(u.pool.closed, true, 'the same pool, closed: no second pool is made');
+    pools.forget(u);
+    await pools.close();
+    assert.equal(pools.get(u).closed, true, 'the same pool, closed: no second pool is made');
   });
 });

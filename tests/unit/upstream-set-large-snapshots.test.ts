@@ -6,8 +6,6 @@ import type { RegistrySnapshot } from '../../common/registry/registry.js';
 import { UpstreamSet } from '../../balancer/upstream-set.js';
 import type { Upstream } from '../../balancer/upstream.js';
 
-const POOL = { connections: 4, connectTimeoutMs: 1000, headersTimeoutMs: 1000, bodyTimeoutMs: 1000 };
-
 function specs(prefix: string, n: number): BackendSpec[] {
   return Array.from({ length: n }, (_, i) => ({
     id: `${prefix}${String(i).padStart(5, '0')}`,
@@ -39,7 +37,6 @@ function makeSet(): { set: UpstreamSet; added: string[]; removed: string[] } {
   const added: string[] = [];
   const removed: string[] = [];
   const set = new UpstreamSet({
-    pool: POOL,
     logger: silentLogger(),
     onAdded: (u: Upstream) => added.push(u.id),
     onRemoved: (u: Upstream) => removed.push(u.id),

@@ -1,8 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { PoolOptions, Upstream } from '../../upstream.js';
+import type { Upstream } from '../../upstream.js';
 import type { BufferBudget } from '../buffer-budget.js';
-import type { Forwarder, IncomingCall } from '../forwarder.js';
+import type { Forwarder, IncomingCall, PoolOptions } from '../forwarder.js';
 import type { RequestLimits } from '../request-limits.js';
 import type { RequestPolicyOptions } from '../request-policy.js';
 import { UndiciForwarder } from '../undici-forwarder.js';
@@ -44,7 +44,11 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
   /** Requests on connections handed to http.Server. */
   readonly #fallback: UndiciForwarder;
   readonly #connections = new Set<ClientConnection>();
-  readonly #pools = new Set<UpstreamPool>();
+  /** Connections per backend, made on its first request there. */
+  readonly #pools = new Map<Upstream, UpstreamPool>();
+  /** Pools of backends that left the registry, until they are closed. */
+  readonly #closing = new Map<UpstreamPool, Promise<void>>();
+  readonly #forgotten = new WeakSet<Upstream>();
   readonly #timer: NodeJS.Timeout;
   #server: Server | null = null;
   #httpListeners: ConnectionListener[] = [];
@@ -63,7 +67,7 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.bodyBudget = host.bodyBudget;
     this.requestId = () => host.nextRequestId();
     this.#poolOptions = options.pool;
-    this.#fallback = new UndiciForwarder(host, options.pool.connections);
+    this.#fallback = new UndiciForwarder(host, options.pool);
     const p = options.pool;
     const requestTimeout = host.settings.requestTimeoutMs || UPSTREAM_IDLE_MS;
     const l = host.limits;
@@ -108,8 +112,13 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.#connections.delete(c);
   }
 
+  /**
+   * The pool for `up`, made on its first request. A backend removed between
+   * its pick and this call gets a pool that serves the request and closes
+   * once done (it is never kept).
+   */
   poolFor(up: Upstream): UpstreamPool {
-    let pool = up.rawPool;
+    let pool = this.#pools.get(up);
     if (pool === undefined) {
       const o = this.#poolOptions;
       pool = new UpstreamPool(up.url, {
@@ -122,18 +131,30 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
         clientSendTimeoutMs: this.limits.clientSendTimeoutMs,
         onOpen: () => void up.connectionsOpened++,
       });
-      up.rawPool = pool;
-      this.#pools.add(pool);
+      if (this.#forgotten.has(up)) {
+        const late = pool;
+        queueMicrotask(() => this.#close(late));
+      } else this.#pools.set(up, pool);
     }
     return pool;
   }
 
   /** The backend left the registry: its idle connections close now, busy ones when done. */
   forget(up: Upstream): void {
-    const pool = up.rawPool;
+    this.#forgotten.add(up);
+    this.#fallback.forget(up);
+    const pool = this.#pools.get(up);
     if (pool === undefined) return;
-    up.rawPool = undefined;
-    void pool.close().finally(() => this.#pools.delete(pool));
+    this.#pools.delete(up);
+    this.#close(pool);
+  }
+
+  #close(pool: UpstreamPool): void {
+    if (this.#closing.has(pool)) return;
+    this.#closing.set(
+      pool,
+      pool.close().finally(() => this.#closing.delete(pool)),
+    );
   }
 
   /** Client connections open on the raw path (not handed off). */
@@ -149,16 +170,25 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     for (const c of this.#connections) c.socket.destroy();
   }
 
+  /** Backend connections close once their requests finish (the sweep keeps their deadlines meanwhile). */
   async close(): Promise<void> {
+    for (const up of [...this.#pools.keys()]) this.forget(up);
+    await Promise.all([this.#fallback.close(), ...this.#closing.values()]);
     clearInterval(this.#timer);
-    await this.#fallback.close();
-    for (const pool of this.#pools) pool.destroy();
+  }
+
+  async destroy(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const pool of [...this.#pools.values(), ...this.#closing.keys()]) pool.destroy();
     this.#pools.clear();
+    this.#closing.clear();
+    await this.#fallback.destroy();
   }
 
   #sweep(): void {
     const now = Date.now();
-    for (const pool of this.#pools) pool.sweep(now);
+    for (const pool of this.#pools.values()) pool.sweep(now);
+    for (const pool of this.#closing.keys()) pool.sweep(now);
     for (const c of this.#connections) c.sweep(now);
   }
 }

@@ -3,7 +3,45 @@ import { connect as tlsConnect } from 'node:tls';
 import type { ErrorCode } from '../../../common/errors.js';
 import { classifyUpstreamError } from '../../../common/errors.js';
 import { createParser, HEAD_CONTINUE, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, type LlhttpParser } from './http-parser.js';
-import type { UpstreamPool } from './upstream-pool.js';
+
+export interface UpstreamPoolOptions {
+  /** Most connections open (or opening) to the backend; more requests wait in FIFO order. */
+  readonly connections: number;
+  readonly connectTimeoutMs: number;
+  /** Longest wait for the response head after the request went out. */
+  readonly headersTimeoutMs: number;
+  /** Longest pause between two pieces of the response body. */
+  readonly bodyTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  readonly idleTimeoutMs: number;
+  /** Longest wait for the backend to take request bytes it was sent (send timeout). */
+  readonly sendTimeoutMs: number;
+  /** Longest a client may leave response bytes unread before it is cut. */
+  readonly clientSendTimeoutMs: number;
+  /** Told each time a connection is opened (the backend's counter of connections opened). */
+  readonly onOpen?: () => void;
+}
+
+/**
+ * What a connection needs of the pool that owns it (upstream-pool.ts): where
+ * to connect, its timeouts, and the calls that move it between idle and busy.
+ */
+export interface ConnectionOwner {
+  readonly host: string;
+  readonly port: number;
+  /** host:port, for requests that came without a Host header. */
+  readonly hostHeader: string;
+  readonly tls: boolean;
+  readonly options: UpstreamPoolOptions;
+  connected(c: UpstreamConnection): void;
+  connectFailed(c: UpstreamConnection, code: ErrorCode): void;
+  /** The request on it is done and it may take another. */
+  release(c: UpstreamConnection): void;
+  /** It closed, for whatever reason. */
+  removed(c: UpstreamConnection): void;
+  /** The request body it carried has all been sent. */
+  uploadEnded(c: UpstreamConnection): void;
+}
 
 /** What receives one response: the exchange that sent the request. */
 export interface ResponseSink {
@@ -55,7 +93,7 @@ const kConn = Symbol('switchyard.upstreamConnection');
  */
 export class UpstreamConnection {
   readonly socket: TaggedSocket;
-  readonly pool: UpstreamPool;
+  readonly pool: ConnectionOwner;
   readonly #parser: TaggedParser;
   #state = State.Connecting;
   sink: ResponseSink | null = null;
@@ -94,7 +132,7 @@ export class UpstreamConnection {
   /** Bytes followed a complete response in the same read: the connection cannot be reused. */
   #trailingBytes = false;
 
-  constructor(pool: UpstreamPool) {
+  constructor(pool: ConnectionOwner) {
     this.pool = pool;
     this.deadline = Date.now() + pool.options.connectTimeoutMs;
     const p = createParser('response', 0) as TaggedParser;

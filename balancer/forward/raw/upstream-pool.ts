@@ -1,23 +1,5 @@
 import type { ErrorCode } from '../../../common/errors.js';
-import { UpstreamConnection } from './upstream-connection.js';
-
-export interface UpstreamPoolOptions {
-  /** Most connections open (or opening) to the backend; more requests wait in FIFO order. */
-  readonly connections: number;
-  readonly connectTimeoutMs: number;
-  /** Longest wait for the response head after the request went out. */
-  readonly headersTimeoutMs: number;
-  /** Longest pause between two pieces of the response body. */
-  readonly bodyTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this long. */
-  readonly idleTimeoutMs: number;
-  /** Longest wait for the backend to take request bytes it was sent (send timeout). */
-  readonly sendTimeoutMs: number;
-  /** Longest a client may leave response bytes unread before it is cut. */
-  readonly clientSendTimeoutMs: number;
-  /** Told each time a connection is opened (the backend's counter of connections opened). */
-  readonly onOpen?: () => void;
-}
+import { UpstreamConnection, type ConnectionOwner, type UpstreamPoolOptions } from './upstream-connection.js';
 
 /** A request waiting for a connection (the exchange). */
 export interface PoolWaiter {
@@ -40,7 +22,7 @@ export interface PoolWaiter {
  * slowly their clients send, the other half keeps serving everyone else.
  * Further uploads wait in their own FIFO until one of them is fully sent.
  */
-export class UpstreamPool {
+export class UpstreamPool implements ConnectionOwner {
   readonly host: string;
   readonly port: number;
   /** host:port, for requests that came without a Host header. */

@@ -1,0 +1,24 @@
+import type { ErrorCode } from '../../common/errors.js';
+import type { QueueTicket, QueueWaiter } from '../resilience/admission-control.js';
+
+/** A request going through the balancer's admission control (parsed by the raw engine or by http.Server). */
+export interface AdmissionRequest extends QueueWaiter {
+  /** It holds a slot: forward it (it calls `requestDone()` once it ends). */
+  admitted(): void;
+  /** It waits in the queue; `granted()` or `timedOut()` follows unless the ticket is cancelled. */
+  queued(ticket: QueueTicket): void;
+  /** Answer this error; no slot is held and the balancer has counted it. */
+  refused(code: ErrorCode, retryAfterSeconds: number): void;
+}
+
+/** The balancer's admission control, as a request sees it. */
+export interface AdmissionHost {
+  /** Counts the request (in flight, total, retry budget deposit), then admits, queues or refuses it. */
+  admit(r: AdmissionRequest): void;
+  /** A queued request waited too long: the balancer counts and refuses it (503 SWY_QUEUE_TIMEOUT). */
+  queuedTimedOut(r: AdmissionRequest): void;
+  /** A queued request's client left, or broke its request (its ticket is cancelled). */
+  queuedLeft(): void;
+  /** A request answered with an error before it asked for admission (counted as a request, never in flight). */
+  requestRefused(): void;
+}

@@ -1,0 +1,31 @@
+import type { EngineName, Forwarder, PoolOptions } from './forwarder.js';
+import { HttpProxyForwarder } from './http-proxy-forwarder.js';
+import { RawForwarder } from './raw/raw-forwarder.js';
+import type { RawHost } from './raw/raw-host.js';
+import { UndiciForwarder } from './undici-forwarder.js';
+
+export interface EngineOptions {
+  readonly pool: PoolOptions;
+  /** Largest request head a client may send (the raw engine parses heads itself). */
+  readonly maxHeaderSize: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+/** What every engine needs from the balancer around it (the raw engine's needs are the widest). */
+export type EngineHost = RawHost;
+
+/** The forwarding engine `--engine` names, over the balancer it serves. */
+export function createForwarder(engine: EngineName, host: EngineHost, options: EngineOptions): Forwarder {
+  switch (engine) {
+    case 'raw':
+      return new RawForwarder(host, options);
+    case 'http-proxy':
+      return new HttpProxyForwarder(host, {
+        connectTimeoutMs: options.pool.connectTimeoutMs,
+        timeoutMs: options.pool.headersTimeoutMs,
+        maxSockets: options.pool.connections,
+      });
+    case 'undici':
+      return new UndiciForwarder(host, options.pool);
+  }
+}
