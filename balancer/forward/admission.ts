@@ -22,3 +22,27 @@ export interface AdmissionHost {
   /** A request answered with an error before it asked for admission (counted as a request, never in flight). */
   requestRefused(): void;
 }
+
+/** A request's place in the admission queue: held from `queued()` until the queue answers or the client leaves. */
+export class QueuePlace {
+  #ticket: QueueTicket | null = null;
+
+  /** The request was queued with `ticket`. */
+  hold(ticket: QueueTicket): void {
+    this.#ticket = ticket;
+  }
+
+  /** The queue answered (granted, or timed out): true when the place was still held, which it no longer is. */
+  settle(): boolean {
+    if (this.#ticket === null) return false;
+    this.#ticket = null;
+    return true;
+  }
+
+  /** The client left or broke its request while queued: the place is given back and the balancer told. */
+  leave(host: AdmissionHost): void {
+    this.#ticket?.cancel();
+    this.#ticket = null;
+    host.queuedLeft();
+  }
+}

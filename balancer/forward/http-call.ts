@@ -4,7 +4,7 @@ import type { QueueTicket } from '../resilience/admission-control.js';
 import { sendError } from './error-response.js';
 import type { IncomingCall } from './forwarder.js';
 import { IncomingBody, type BodyEvents } from './incoming-body.js';
-import type { AdmissionHost, AdmissionRequest } from './admission.js';
+import { QueuePlace, type AdmissionHost, type AdmissionRequest } from './admission.js';
 import type { RequestLimits } from './request-limits.js';
 import type { PolicyVerdict } from './request-policy.js';
 import type { BufferBudget } from './buffer-budget.js';
@@ -46,7 +46,7 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
   readonly verdict: PolicyVerdict;
   readonly body: IncomingBody;
   #phase = Phase.New;
-  #ticket: QueueTicket | null = null;
+  readonly #queue = new QueuePlace();
   #bodyReady = false;
 
   constructor(host: CallHost, req: IncomingMessage, res: ServerResponse, v: PolicyVerdict) {
@@ -106,19 +106,15 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
 
   queued(ticket: QueueTicket): void {
     this.#phase = Phase.Queued;
-    this.#ticket = ticket;
+    this.#queue.hold(ticket);
   }
 
   granted(): void {
-    if (this.#phase !== Phase.Queued) return;
-    this.#ticket = null;
-    this.admitted();
+    if (this.#queue.settle()) this.admitted();
   }
 
   timedOut(): void {
-    if (this.#phase !== Phase.Queued) return;
-    this.#ticket = null;
-    this.#host.queuedTimedOut(this);
+    if (this.#queue.settle()) this.#host.queuedTimedOut(this);
   }
 
   refused(code: ErrorCode, retryAfterSeconds: number): void {
@@ -135,9 +131,7 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
   }
 
   #leaveQueue(): void {
-    this.#ticket?.cancel();
-    this.#ticket = null;
-    this.#host.queuedLeft();
+    this.#queue.leave(this.#host);
   }
 
   #clientLeft(): void {

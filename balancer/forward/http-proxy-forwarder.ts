@@ -4,11 +4,12 @@ import httpProxy from 'http-proxy';
 import { classifyUpstreamError, type ErrorCode } from '../../common/errors.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
+import { logRequest } from './access-log.js';
 import { unwatchClientSend, watchClientSend } from './client-send-watch.js';
 import { sendError } from './error-response.js';
 import type { ForwardHost, Forwarder, IncomingCall } from './forwarder.js';
 import type { BodyEvents, IncomingBody } from './incoming-body.js';
-import { clientAddress } from './request-policy.js';
+import { clientAddress, rawHeaderValue } from './request-policy.js';
 import { filterResponseHeaderObject, filterTrailers } from './response-policy.js';
 import { deadlineLeft, headWaitMs, mayRetry } from './retry-policy.js';
 import { UploadGate } from './upload-gate.js';
@@ -20,6 +21,8 @@ interface CallState extends PickContext, BodyEvents {
   readonly bodyLost: boolean;
   readonly startedAt: number;
   upstream: Upstream | undefined;
+  /** The backend of the latest attempt (kept after the attempt ends, for the access log). */
+  lastUpstream: Upstream | undefined;
   attempts: number;
   attemptStartedAt: number;
   tried: Upstream[];
@@ -89,6 +92,7 @@ export class HttpProxyForwarder implements Forwarder {
       bodyLost: body.streaming || (body.buffer !== null && body.buffer.length > (this.#host.settings.retryBodyLimit ?? 0)),
       startedAt: performance.now(),
       upstream: undefined,
+      lastUpstream: undefined,
       attempts: 0,
       attemptStartedAt: 0,
       tried: [],
@@ -103,11 +107,7 @@ export class HttpProxyForwarder implements Forwarder {
       cancelUploadWait: null,
       clientIp,
       path: v.path,
-      header: (name: string) => {
-        const raw = req.rawHeaders;
-        for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
-        return undefined;
-      },
+      header: (name: string) => rawHeaderValue(req.rawHeaders, name),
       bodyReady: () => undefined,
       clientFault: (code: ErrorCode) => this.#clientFault(call, req as TaggedRequest, res, code),
       sendTimedOut: () => {
@@ -126,7 +126,7 @@ export class HttpProxyForwarder implements Forwarder {
       this.#host.countError('SWY_NO_BACKEND');
       if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
       sendError(res, 'SWY_NO_BACKEND', call.requestId, this.#host.shuttingDown || !body.complete, 1);
-      this.#end(call, req as TaggedRequest, res);
+      this.#end(call, req as TaggedRequest, res, 'SWY_NO_BACKEND');
       return;
     }
     this.#send(call, req as TaggedRequest, res, up);
@@ -134,6 +134,7 @@ export class HttpProxyForwarder implements Forwarder {
 
   #send(call: CallState, req: TaggedRequest, res: ServerResponse, up: Upstream): void {
     call.upstream = up;
+    call.lastUpstream = up;
     call.attempts++;
     call.attemptStartedAt = performance.now();
     call.sent = false;
@@ -317,7 +318,7 @@ export class HttpProxyForwarder implements Forwarder {
     this.#host.countError(code);
     if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
     sendError(res, code, call.requestId, this.#host.shuttingDown || !call.body.complete);
-    this.#end(call, req, res);
+    this.#end(call, req, res, code);
   }
 
   /** The client broke its own request: the attempt is cancelled, the client answered (or cut), nothing blamed. */
@@ -336,10 +337,11 @@ export class HttpProxyForwarder implements Forwarder {
       this.#host.countError(code);
       sendError(res, code, call.requestId, true);
     }
-    this.#end(call, req, res);
+    this.#end(call, req, res, code);
   }
 
-  #end(call: CallState, req: TaggedRequest, res: ServerResponse): void {
+  /** `error`: the code or reason when the request did not end with a backend's response. */
+  #end(call: CallState, req: TaggedRequest, res: ServerResponse, error?: string): void {
     if (call.done) return;
     call.done = true;
     if (call.upstream) {
@@ -353,6 +355,15 @@ export class HttpProxyForwarder implements Forwarder {
     call.upstream = undefined;
     call.proxyReq = undefined;
     req[kCall] = undefined;
+    // A response this engine did not end was cut short by its client: 499, as the other engines log it.
+    logRequest(
+      this.#host,
+      call,
+      req.method ?? '',
+      res.writableEnded ? res.statusCode : 499,
+      call.lastUpstream,
+      res.writableEnded ? error : (error ?? 'client closed'),
+    );
     this.#host.requestDone();
   }
 

@@ -100,6 +100,12 @@ export function isAcceptableRequestId(v: string): boolean {
   return true;
 }
 
+/** The first value of header `name` (lower case) in Node's flat raw header list, whatever its case there. */
+export function rawHeaderValue(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
+
 export function clientAddress(remote: string | undefined): string {
   if (!remote) return '';
   return remote.startsWith('::ffff:') ? remote.slice(7) : remote;

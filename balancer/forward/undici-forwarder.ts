@@ -5,6 +5,8 @@ import { classifyUpstreamError, type ErrorCode } from '../../common/errors.js';
 import type { Outcome } from '../resilience/outcome.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
+import { logRequest } from './access-log.js';
+import { closeAttempt } from './attempt-accounting.js';
 import { unwatchClientSend, watchClientSend } from './client-send-watch.js';
 import { sendError } from './error-response.js';
 import type { ForwardHost, Forwarder, IncomingCall, PoolOptions } from './forwarder.js';
@@ -332,15 +334,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
 
   /** Ends the accounting of the current attempt exactly once. */
   closeAttempt(outcome: Outcome): Upstream {
-    const up = this.upstream!;
-    if (this.attemptOpen) {
-      this.attemptOpen = false;
-      up.inFlight--;
-      const ms = performance.now() - this.attemptStartedAt;
-      up.recordAttempt(ms * 1000, outcome === 'failure');
-      this.#host.attemptEnded(up, outcome, this.headMs >= 0 ? this.headMs : ms);
-    }
-    return up;
+    return closeAttempt(this.#host, this, outcome);
   }
 
   finish(error?: string): void {
@@ -352,22 +346,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     unwatchClientSend(this.res);
     this.res[kExchange] = undefined;
     const host = this.#host;
-    if (host.accessLog !== null && (host.accessLogSample >= 1 || Math.random() < host.accessLogSample)) {
-      host.accessLog.info(
-        {
-          requestId: this.requestId,
-          method: this.req.method ?? '',
-          path: this.path,
-          status: this.clientGone ? 499 : this.res.statusCode,
-          backend: this.upstream?.id,
-          attempts: this.attempts,
-          durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
-          clientIp: this.clientIp,
-          ...(error ? { error } : {}),
-        },
-        'request',
-      );
-    }
+    logRequest(host, this, this.req.method ?? '', this.clientGone ? 499 : this.res.statusCode, this.upstream, error);
     host.requestDone();
   }
 

@@ -7,7 +7,7 @@ import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 import { rawErrorResponse } from './error-response.js';
 import type { ForwardHost } from './forwarder.js';
-import { clientAddress, type PolicyVerdict } from './request-policy.js';
+import { clientAddress, rawHeaderValue, type PolicyVerdict } from './request-policy.js';
 
 const kTunnel = Symbol('switchyard.tunnel');
 
@@ -73,11 +73,7 @@ export class WebSocketTunnels {
       attemptStartedAt: 0,
       clientIp,
       path: v.path,
-      header: (name: string) => {
-        const raw = req.rawHeaders;
-        for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
-        return undefined;
-      },
+      header: (name: string) => rawHeaderValue(req.rawHeaders, name),
     };
     (req as TaggedRequest)[kTunnel] = tunnel;
     this.#open.add(tunnel);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
+import { ENGINE_NAMES } from '../../balancer/forward/forwarder.js';
 import { createLogger } from '../../common/logger.js';
 import { get, loadLoop } from '../helpers/http.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
@@ -41,22 +42,40 @@ describe('the access log', () => {
     assert.equal(out.lines.length, before, `no line per request: ${JSON.stringify(out.lines.slice(before, before + 2))}`);
   });
 
-  it('with --access-log writes one JSON line per request with its fields', async () => {
-    const { lb, out } = await rig({ accessLog: true });
-    const r = await get(`${lb.url}/some/path?q=1`);
-    assert.equal(r.status, 200);
-    await waitFor('the access line', () => out.access().length === 1, 2000);
-    const line = out.access()[0]!;
-    assert.equal(line.msg, 'request');
-    assert.equal(line.method, 'GET');
-    assert.equal(line.path, '/some/path?q=1');
-    assert.equal(line.status, 200);
-    assert.equal(line.backend, r.headers['x-backend']);
-    assert.equal(line.requestId, r.headers['x-request-id']);
-    assert.equal(line.attempts, 1);
-    assert.equal(line.clientIp, '127.0.0.1');
-    assert.equal(typeof line.durationMs, 'number');
-  });
+  for (const engine of ENGINE_NAMES) {
+    it(`with --access-log writes one JSON line per request with its fields (${engine} engine)`, async () => {
+      const { lb, out } = await rig({ accessLog: true, engine });
+      const r = await get(`${lb.url}/some/path?q=1`);
+      assert.equal(r.status, 200);
+      await waitFor('the access line', () => out.access().length === 1, 2000);
+      const line = out.access()[0]!;
+      assert.equal(line.msg, 'request');
+      assert.equal(line.method, 'GET');
+      assert.equal(line.path, '/some/path?q=1');
+      assert.equal(line.status, 200);
+      assert.equal(line.backend, r.headers['x-backend']);
+      assert.equal(line.requestId, r.headers['x-request-id']);
+      assert.equal(line.attempts, 1);
+      assert.equal(line.clientIp, '127.0.0.1');
+      assert.equal(typeof line.durationMs, 'number');
+      assert.equal(line.error, undefined);
+    });
+
+    it(`logs a request answered with an error with its status and code (${engine} engine)`, async () => {
+      const out = new Lines();
+      const lb = await TestBalancer.start({ backends: [], settings: { accessLog: true, engine }, logger: createLogger('balancer', 'info', out) });
+      cleanup.push(() => lb.close());
+      const r = await get(`${lb.url}/nowhere`);
+      assert.equal(r.status, 503);
+      await waitFor('the access line', () => out.access().length === 1, 2000);
+      const line = out.access()[0]!;
+      assert.equal(line.status, 503);
+      assert.equal(line.path, '/nowhere');
+      assert.equal(line.error, 'SWY_NO_BACKEND');
+      assert.equal(line.backend, undefined);
+      assert.equal(line.requestId, r.headers['x-request-id']);
+    });
+  }
 
   it('--access-log-sample keeps about that share of requests', async () => {
     const { lb, out } = await rig({ accessLog: true, accessLogSample: 0.1 });

@@ -1,3 +1,5 @@
+import { logRequest } from '../access-log.js';
+import { closeAttempt } from '../attempt-accounting.js';
 import type { Socket } from 'node:net';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../../common/errors.js';
 import type { QueueTicket } from '../../resilience/admission-control.js';
@@ -6,12 +8,12 @@ import type { PickContext } from '../../strategies/strategy.js';
 import type { Upstream } from '../../upstream.js';
 import type { BufferBudget } from '../buffer-budget.js';
 import type { RequestLimits } from '../request-limits.js';
-import { BodyFraming, type PolicyVerdict } from '../request-policy.js';
+import { BodyFraming, rawHeaderValue, type PolicyVerdict } from '../request-policy.js';
 import { filterTrailers } from '../response-policy.js';
 import { deadlineLeft, headWaitMs, isIdempotent, mayRetry } from '../retry-policy.js';
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './http-parser.js';
 import { errorResponseText } from './raw-error-response.js';
-import type { AdmissionRequest } from '../admission.js';
+import { QueuePlace, type AdmissionRequest } from '../admission.js';
 import type { RawHost } from './raw-host.js';
 import { buildRequestHead } from './request-head.js';
 import { Framing, responseHeadEnd, responseHeadStart } from './response-head.js';
@@ -89,7 +91,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   #refusal: ErrorCode | undefined;
   readonly startedAt: number;
   #phase = Phase.New;
-  #ticket: QueueTicket | null = null;
+  readonly #queue = new QueuePlace();
   readonly #head: string;
   /** The client sent no Host (HTTP/1.0): each attempt names the backend's. */
   readonly #hostMissing: boolean;
@@ -214,9 +216,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   }
 
   header(name: string): string | undefined {
-    const raw = this.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1];
-    return undefined;
+    return rawHeaderValue(this.rawHeaders, name);
   }
 
   /** First in its connection's line: a refusal is answered now; a request asks for admission once its body is in (or streams). */
@@ -264,19 +264,15 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   queued(ticket: QueueTicket): void {
     this.#phase = Phase.Queued;
-    this.#ticket = ticket;
+    this.#queue.hold(ticket);
   }
 
   granted(): void {
-    if (this.#phase !== Phase.Queued) return;
-    this.#ticket = null;
-    this.admitted();
+    if (this.#queue.settle()) this.admitted();
   }
 
   timedOut(): void {
-    if (this.#phase !== Phase.Queued) return;
-    this.#ticket = null;
-    this.#host.queuedTimedOut(this);
+    if (this.#queue.settle()) this.#host.queuedTimedOut(this);
   }
 
   refused(code: ErrorCode, retryAfterSeconds: number): void {
@@ -546,15 +542,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   /** Ends the accounting of the current attempt exactly once. */
   #closeAttempt(outcome: Outcome): Upstream {
-    const up = this.upstream!;
-    if (this.attemptOpen) {
-      this.attemptOpen = false;
-      up.inFlight--;
-      const ms = performance.now() - this.attemptStartedAt;
-      up.recordAttempt(ms * 1000, outcome === 'failure');
-      this.#host.attemptEnded(up, outcome, this.headMs >= 0 ? this.headMs : ms);
-    }
-    return up;
+    return closeAttempt(this.#host, this, outcome);
   }
 
   /** A transport failure of the current attempt (the undici engine's onError). */
@@ -668,9 +656,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   /** Gives a place in the admission queue back. */
   #leaveQueue(): void {
-    this.#ticket?.cancel();
-    this.#ticket = null;
-    this.#host.queuedLeft();
+    this.#queue.leave(this.#host);
   }
 
   #fail(code: ErrorCode): void {
@@ -705,22 +691,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#phase = Phase.Done;
     this.#releaseBody();
     const host = this.#host;
-    if (host.accessLog !== null && (host.accessLogSample >= 1 || Math.random() < host.accessLogSample)) {
-      host.accessLog.info(
-        {
-          requestId: this.requestId,
-          method: this.method,
-          path: this.path,
-          status: this.clientGone ? 499 : this.status,
-          backend: this.upstream?.id,
-          attempts: this.attempts,
-          durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100,
-          clientIp: this.clientIp,
-          ...(error ? { error } : {}),
-        },
-        'request',
-      );
-    }
+    logRequest(host, this, this.method, this.clientGone ? 499 : this.status, this.upstream, error);
     host.requestDone();
   }
 }
