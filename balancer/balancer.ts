@@ -374,7 +374,7 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
     const candidates = exclude && exclude.length ? all.filter((u) => !exclude.includes(u)) : all;
     const now = this.#now();
     const passed = picked === undefined ? undefined : this.strategy.passedOver?.(all, ctx, picked, exclude);
-    return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried, (u) => this.router.blockedReason(u, now), passed);
+    return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried, (u) => this.router.blockedReason(u), passed);
   }
 
   wantsExplanationFor(ctx: PickContext): boolean {

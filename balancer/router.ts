@@ -7,7 +7,6 @@ import { panicSet } from './resilience/panic.js';
 import { RetryBudget, type RetryBudgetOptions } from './resilience/retry-budget.js';
 import { SlowStart, type SlowStartOptions } from './resilience/slow-start.js';
 import type { EventLog } from './stats/event-log.js';
-import { StickySessions } from './strategies/sticky-sessions.js';
 import type { PickContext, Strategy } from './strategies/strategy.js';
 import type { UpstreamSet } from './upstream-set.js';
 import type { Upstream } from './upstream.js';
@@ -99,7 +98,7 @@ export class Router {
         if (e.to === 'open' || e.from === 'open') this.#upstreams.refresh();
       });
     }
-    this.#upstreams.blocked = (u) => this.blockedReason(u, this.#now()) !== undefined;
+    this.#upstreams.blocked = (u) => this.blockedReason(u) !== undefined;
     this.#upstreams.onMembersChanged = (active) => this.#membersChanged(active);
   }
 
@@ -123,7 +122,7 @@ export class Router {
     this.#timer = undefined;
   }
 
-  /** Time-driven changes: ejections end, breakers go half-open, slow start ramps, dynamic weights refresh. */
+  /** Time-driven changes, the only place they happen: ejections end, breakers go half-open, slow start ramps, dynamic weights refresh. */
   tick(now: number): void {
     this.outlier?.sweep(now);
     this.breakers?.sweep(now);
@@ -164,9 +163,8 @@ export class Router {
     const candidates = this.candidates();
     let up = this.#strategy.pick(candidates, ctx, exclude);
     if (up === undefined || this.breakers === undefined) return up;
-    const now = this.#now();
     let skipped: Upstream[] | undefined;
-    while (up !== undefined && up.breaker !== undefined && !up.breaker.allow(now)) {
+    while (up !== undefined && up.breaker !== undefined && !up.breaker.allow()) {
       (skipped ??= exclude ? [...exclude] : []).push(up);
       up = skipped.length >= candidates.length ? undefined : this.#strategy.pick(candidates, ctx, skipped);
     }
@@ -175,10 +173,7 @@ export class Router {
 
   /** A sticky-session cookie to set for the backend that served, if the strategy pins clients. */
   stickyCookie(ctx: PickContext, served: Upstream): string | undefined {
-    const s = this.#strategy;
-    if (!(s instanceof StickySessions)) return undefined;
-    const token = (s as StickySessions<Upstream>).cookieToSet(ctx, served);
-    return token === undefined ? undefined : (s as StickySessions<Upstream>).setCookieHeader(token);
+    return this.#strategy.setCookieFor?.(ctx, served);
   }
 
   /**
@@ -194,10 +189,10 @@ export class Router {
     if (outcome !== 'cancelled') this.#strategy.observe?.(u.id, latencyMs, outcome === 'success', now);
   }
 
-  /** Why a healthy, active backend is still skipped, if it is. */
-  blockedReason(u: Upstream, now: number): string | undefined {
-    if (this.outlier?.isEjected(u.id, now)) return 'ejected';
-    if (u.breaker !== undefined && u.breaker.state(now) === 'open') return 'breaker-open';
+  /** Why a healthy, active backend is still skipped, if it is (as of the last tick: nothing changes here). */
+  blockedReason(u: Upstream): string | undefined {
+    if (this.outlier?.isEjected(u.id)) return 'ejected';
+    if (u.breaker !== undefined && u.breaker.state === 'open') return 'breaker-open';
     return undefined;
   }
 
@@ -212,18 +207,11 @@ export class Router {
 
   /** Breaker, ejection and weight facts for /stats and /metrics. */
   facts(u: Upstream): { breaker: 'closed' | 'open' | 'half-open'; ejected: boolean; effectiveWeight: number } {
-    const now = this.#now();
     return {
-      breaker: u.breaker?.state(now) ?? 'closed',
-      ejected: this.outlier?.isEjected(u.id, now) ?? false,
-      effectiveWeight: this.#effectiveWeight(u),
+      breaker: u.breaker?.state ?? 'closed',
+      ejected: this.outlier?.isEjected(u.id) ?? false,
+      effectiveWeight: this.#strategy.weightOf?.(u) ?? u.weight,
     };
-  }
-
-  #effectiveWeight(u: Upstream): number {
-    const s = this.#strategy as Strategy<Upstream> & { weights?: { weightOf(id: string, base: number): number }; inner?: unknown };
-    const inner = (s instanceof StickySessions ? (s as StickySessions<Upstream>).inner : s) as typeof s;
-    return inner.weights ? inner.weights.weightOf(u.id, u.weight) : u.weight;
   }
 
   sections(): Record<string, unknown> {

@@ -275,8 +275,6 @@ export class UpstreamSet {
     }
   }
 
-  #rebuilding = false;
-  #rebuildAgain = false;
   /** Health changed since the last rebuild: the next read (or the next turn of the event loop) rebuilds once. */
   #stale = false;
   #rebuildTimer: NodeJS.Timeout | undefined;
@@ -310,23 +308,7 @@ export class UpstreamSet {
   #rebuild(): void {
     this.#stale = false;
     this.#rebuiltAt = performance.now();
-    // A resilience part may change its mind while we ask it (an event during blocked()): go again.
-    if (this.#rebuilding) {
-      this.#rebuildAgain = true;
-      return;
-    }
-    this.#rebuilding = true;
-    try {
-      do {
-        this.#rebuildAgain = false;
-        this.#rebuildOnce();
-      } while (this.#rebuildAgain);
-    } finally {
-      this.#rebuilding = false;
-    }
-  }
-
-  #rebuildOnce(): void {
+    // blocked() only reads (resilience state moves in the router's tick), so one pass is current.
     if (this.#membersChanged) {
       this.#membersChanged = false;
       this.#all = byId(this.#byId.values());

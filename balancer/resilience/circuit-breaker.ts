@@ -69,9 +69,10 @@ export function validateBreakerOptions(o: CircuitBreakerOptions): CircuitBreaker
  * - half-open: `allow()` grants up to halfOpenRequests trials; that many
  *   successes close it (with a fresh window), any failure opens it again.
  *   A `cancelled` trial gives its permit back.
- * Time moves only through the `now` arguments; open -> half-open happens on
- * the first call at or after the deadline (`allow`, `state`, `record`).
- * Every transition goes through one place and is reported to the listener.
+ * Time moves only through `advance(now)`, the owner's tick: open turns
+ * half-open there, at the first tick at or after the deadline. `state` and
+ * `info()` only read. Every transition goes through one place and is
+ * reported to the listener.
  */
 export class CircuitBreaker {
   readonly options: CircuitBreakerOptions;
@@ -89,18 +90,21 @@ export class CircuitBreaker {
     this.#onChange = onChange;
   }
 
-  state(now: number): BreakerState {
-    this.#tick(now);
+  get state(): BreakerState {
     return this.#state;
   }
 
+  /** The tick: an open breaker whose open time has passed turns half-open. */
+  advance(now: number): void {
+    if (this.#state === 'open' && now >= this.#openedAt + this.options.openMs) this.#set('half-open', now);
+  }
+
   /**
-   * May an attempt go to this backend now? Call right before sending; in
+   * May an attempt go to this backend now (as of the last tick)? Call right before sending; in
    * half-open a `true` takes a trial permit that the attempt's `record()`
    * must settle.
    */
-  allow(now: number): boolean {
-    this.#tick(now);
+  allow(): boolean {
     if (this.#state === 'closed') return true;
     if (this.#state === 'open') return false;
     if (this.#trialsInFlight + this.#trialSuccesses >= this.options.halfOpenRequests) return false;
@@ -110,7 +114,6 @@ export class CircuitBreaker {
 
   /** The result of an attempt that `allow()` let through. */
   record(outcome: Outcome, now: number): void {
-    this.#tick(now);
     switch (this.#state) {
       case 'closed':
         if (outcome === 'cancelled') return;
@@ -139,7 +142,6 @@ export class CircuitBreaker {
   }
 
   info(now: number): BreakerInfo {
-    this.#tick(now);
     const requests = this.#window.total(now);
     const failures = this.#window.failures(now);
     return {
@@ -152,10 +154,6 @@ export class CircuitBreaker {
       trialsInFlight: this.#trialsInFlight,
       trialSuccesses: this.#trialSuccesses,
     };
-  }
-
-  #tick(now: number): void {
-    if (this.#state === 'open' && now >= this.#openedAt + this.options.openMs) this.#set('half-open', now);
   }
 
   #open(now: number): void {

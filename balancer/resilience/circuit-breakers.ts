@@ -20,8 +20,8 @@ const noop = (): void => undefined;
 /**
  * One circuit breaker per backend id, created on first use. The proxy calls
  * `allow(id)` before each attempt, `record(id, outcome)` after it, and
- * `sweep(now)` on a timer so open breakers turn half-open (and the event
- * fires) even when the routable set no longer offers the backend.
+ * `sweep(now)` in its tick, the only place open breakers turn half-open (and
+ * the event fires); reads never change a breaker.
  */
 export class CircuitBreakers {
   readonly options: CircuitBreakerOptions;
@@ -47,22 +47,21 @@ export class CircuitBreakers {
     return this.#byId.get(id);
   }
 
-  allow(id: string, now: number): boolean {
-    return this.get(id).allow(now);
+  allow(id: string): boolean {
+    return this.get(id).allow();
   }
 
   record(id: string, outcome: Outcome, now: number): void {
     this.get(id).record(outcome, now);
   }
 
-  state(id: string, now: number): BreakerState {
-    const b = this.#byId.get(id);
-    return b === undefined ? 'closed' : b.state(now);
+  state(id: string): BreakerState {
+    return this.#byId.get(id)?.state ?? 'closed';
   }
 
-  /** Moves every due open breaker to half-open. */
+  /** The tick: every due open breaker turns half-open. */
   sweep(now: number): void {
-    for (const b of this.#byId.values()) b.state(now);
+    for (const b of this.#byId.values()) b.advance(now);
   }
 
   /** Earliest open -> half-open deadline, for a one-shot timer. */

@@ -54,8 +54,9 @@ const noop = (): void => undefined;
 /**
  * Passive outlier detection (Envoy consecutive_5xx). The proxy calls
  * `record()` after every attempt, `isEjected()` (or reacts to events) to
- * keep ejected backends out of the routable set, and `sweep()` on a timer
- * (or at `nextReturnAt()`) so returns happen even with no traffic.
+ * keep ejected backends out of the routable set, and `sweep()` in its tick,
+ * the only place an ejection ends by time (as Envoy un-ejects in its interval
+ * timer). `isEjected()` and `snapshot()` only read.
  */
 export class OutlierDetector {
   readonly options: OutlierDetectorOptions;
@@ -95,8 +96,8 @@ export class OutlierDetector {
   }
 
   /**
-   * One finished attempt to `id`. Results that arrive while it is ejected are
-   * ignored, and so are results for ids outside the members once setMembers()
+   * One finished attempt to `id`. Results that arrive while it is ejected
+   * (until the tick returns it) are ignored, and so are results for ids outside the members once setMembers()
    * has been called (late responses from a removed backend); before that,
    * an unknown id joins the members.
    */
@@ -108,7 +109,6 @@ export class OutlierDetector {
       h = newHost(id, now);
       this.#hosts.set(id, h);
     }
-    this.#returnIfDue(h, now);
     if (h.ejectedUntil > 0) return;
     this.#decay(h, now);
     if (outcome === 'success') {
@@ -127,14 +127,13 @@ export class OutlierDetector {
     this.#onEvent({ type: 'ejected', id, at: now, until: h.ejectedUntil, ejections: h.ejections });
   }
 
-  isEjected(id: string, now: number): boolean {
+  /** Ejected as of the last tick. */
+  isEjected(id: string): boolean {
     const h = this.#hosts.get(id);
-    if (h === undefined) return false;
-    this.#returnIfDue(h, now);
-    return h.ejectedUntil > 0;
+    return h !== undefined && h.ejectedUntil > 0;
   }
 
-  /** Returns every backend whose ejection has ended (emitting `returned`). */
+  /** The tick: returns every backend whose ejection has ended (emitting `returned`). */
   sweep(now: number): void {
     for (const h of this.#hosts.values()) this.#returnIfDue(h, now);
   }
@@ -158,21 +157,20 @@ export class OutlierDetector {
     return next;
   }
 
-  /** Backends ejected now (as of the last record/isEjected/sweep). */
+  /** Backends ejected now (as of the last record/sweep). */
   get ejectedCount(): number {
     return this.#ejected;
   }
 
+  /** Every member's state; `now` only ages the ejection counts shown (nothing changes). */
   snapshot(now: number): OutlierInfo[] {
     const out: OutlierInfo[] = [];
     for (const h of this.#hosts.values()) {
-      this.#returnIfDue(h, now);
-      this.#decay(h, now);
       out.push({
         id: h.id,
         ejected: h.ejectedUntil > 0,
         ejectedUntil: h.ejectedUntil > 0 ? h.ejectedUntil : undefined,
-        ejections: h.ejections,
+        ejections: this.#decayed(h, now),
         consecutiveFailures: h.consecutive,
       });
     }
@@ -186,6 +184,12 @@ export class OutlierDetector {
     h.decayFrom = now;
     this.#ejected--;
     this.#onEvent({ type: 'returned', id: h.id, at: now, ejections: h.ejections });
+  }
+
+  /** The ejection count with its decay up to `now` applied, without applying it. */
+  #decayed(h: Host, now: number): number {
+    if (h.ejections === 0 || h.ejectedUntil > 0) return h.ejections;
+    return Math.max(0, h.ejections - Math.max(0, Math.floor((now - h.decayFrom) / this.options.decayIntervalMs)));
   }
 
   #decay(h: Host, now: number): void {

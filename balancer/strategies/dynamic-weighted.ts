@@ -30,4 +30,8 @@ export class DynamicWeighted<C extends Candidate = Candidate> implements Strateg
   refresh(candidates: readonly C[], now: number): void {
     this.weights.recompute(candidates, now);
   }
+
+  weightOf(c: C): number {
+    return this.weights.weightOf(c.id, c.weight);
+  }
 }

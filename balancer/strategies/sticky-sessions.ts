@@ -60,10 +60,17 @@ export class StickySessions<C extends Candidate = Candidate> implements Strategy
       (options.secure === true ? '; Secure' : '');
     if (inner.observe !== undefined) this.observe = inner.observe.bind(inner);
     if (inner.refresh !== undefined) this.refresh = inner.refresh.bind(inner);
+    if (inner.weightOf !== undefined) this.weightOf = inner.weightOf.bind(inner);
   }
 
   readonly observe?: (id: string, latencyMs: number, ok: boolean, now: number) => void;
   readonly refresh?: (candidates: readonly C[], now: number) => void;
+  readonly weightOf?: (c: C) => number;
+
+  setCookieFor(ctx: PickContext, served: C): string | undefined {
+    const token = this.cookieToSet(ctx, served);
+    return token === undefined ? undefined : this.setCookieHeader(token);
+  }
 
   pick(candidates: readonly C[], ctx: PickContext, exclude?: readonly C[]): C | undefined {
     const pinned = this.pinned(candidates, ctx);

@@ -44,6 +44,14 @@ export interface Strategy<C extends Candidate = Candidate> {
   passedOver?(candidates: readonly C[], ctx: PickContext, picked: C, exclude?: readonly C[]): readonly { readonly id: string; readonly reason: string }[];
   /** Optional: called on a timer (about once a second) with the routable set. */
   refresh?(candidates: readonly C[], now: number): void;
+  /**
+   * Optional (sticky sessions): the `Set-Cookie` value that pins the client
+   * to `served`, the backend that answered; undefined when the request
+   * already carries it.
+   */
+  setCookieFor?(ctx: PickContext, served: C): string | undefined;
+  /** Optional (strategies that reweigh backends, dynamic-weighted): the weight `c` has in picks now, for /stats. */
+  weightOf?(c: C): number;
 }
 
 /** True when `c` is in `exclude` (a handful of tried candidates at most). */

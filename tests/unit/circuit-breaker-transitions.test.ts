@@ -6,6 +6,18 @@ import { CircuitBreakers, type BreakerEvent } from '../../balancer/resilience/ci
 
 const OPTS = { failureRatio: 0.5, minRequests: 4, windowMs: 10_000, buckets: 10, openMs: 5_000, halfOpenRequests: 2 };
 
+/** The owner's tick at `now`, then the read: a breaker changes with time only in its tick. */
+function stateAt(b: CircuitBreaker, now: number): BreakerState {
+  b.advance(now);
+  return b.state;
+}
+
+/** The owner's tick at `now`, then the attempt asks. */
+function allowAt(b: CircuitBreaker, now: number): boolean {
+  b.advance(now);
+  return b.allow();
+}
+
 function breaker(): { b: CircuitBreaker; log: string[] } {
   const log: string[] = [];
   const b = new CircuitBreaker(OPTS, (from, to, at) => log.push(`${from}->${to}@${at}`));
@@ -15,7 +27,7 @@ function breaker(): { b: CircuitBreaker; log: string[] } {
 test('breaker: stays closed below minRequests even at 100 % failures', () => {
   const { b } = breaker();
   for (let i = 0; i < 3; i++) b.record('failure', i);
-  assert.equal(b.state(3), 'closed');
+  assert.equal(stateAt(b, 3), 'closed');
 });
 
 test('breaker: opens at the failure ratio over the window, then half-open after openMs, closed after K trial successes', () => {
@@ -23,18 +35,18 @@ test('breaker: opens at the failure ratio over the window, then half-open after 
   b.record('success', 0);
   b.record('success', 1);
   b.record('failure', 2);
-  assert.equal(b.state(2), 'closed');
+  assert.equal(stateAt(b, 2), 'closed');
   b.record('failure', 3); // 2 of 4 = 50 %
-  assert.equal(b.state(3), 'open');
-  assert.equal(b.allow(4_999), false);
-  assert.equal(b.state(5_003), 'half-open');
-  assert.equal(b.allow(5_003), true);
-  assert.equal(b.allow(5_003), true);
-  assert.equal(b.allow(5_003), false, 'only K trials');
+  assert.equal(stateAt(b, 3), 'open');
+  assert.equal(allowAt(b, 4_999), false);
+  assert.equal(stateAt(b, 5_003), 'half-open');
+  assert.equal(allowAt(b, 5_003), true);
+  assert.equal(allowAt(b, 5_003), true);
+  assert.equal(allowAt(b, 5_003), false, 'only K trials');
   b.record('success', 5_010);
-  assert.equal(b.state(5_010), 'half-open');
+  assert.equal(stateAt(b, 5_010), 'half-open');
   b.record('success', 5_020);
-  assert.equal(b.state(5_020), 'closed');
+  assert.equal(stateAt(b, 5_020), 'closed');
   assert.deepEqual(log, ['closed->open@3', 'open->half-open@5003', 'half-open->closed@5020']);
   assert.equal(b.info(5_020).requests, 0, 'closing starts a fresh window');
 });
@@ -42,9 +54,9 @@ test('breaker: opens at the failure ratio over the window, then half-open after 
 test('breaker: a failed trial opens it again for another openMs', () => {
   const { b, log } = breaker();
   for (let i = 0; i < 4; i++) b.record('failure', 0);
-  assert.equal(b.allow(5_000), true);
+  assert.equal(allowAt(b, 5_000), true);
   b.record('failure', 5_001);
-  assert.equal(b.state(5_001), 'open');
+  assert.equal(stateAt(b, 5_001), 'open');
   assert.equal(b.halfOpenAt(), 10_001);
   assert.deepEqual(log, ['closed->open@0', 'open->half-open@5000', 'half-open->open@5001']);
 });
@@ -52,11 +64,11 @@ test('breaker: a failed trial opens it again for another openMs', () => {
 test('breaker: a cancelled trial gives its permit back', () => {
   const { b } = breaker();
   for (let i = 0; i < 4; i++) b.record('failure', 0);
-  assert.equal(b.allow(5_000), true);
-  assert.equal(b.allow(5_000), true);
+  assert.equal(allowAt(b, 5_000), true);
+  assert.equal(allowAt(b, 5_000), true);
   b.record('cancelled', 5_001);
-  assert.equal(b.allow(5_002), true);
-  assert.equal(b.state(5_002), 'half-open');
+  assert.equal(allowAt(b, 5_002), true);
+  assert.equal(stateAt(b, 5_002), 'half-open');
 });
 
 test('breaker: failures age out of the rolling window', () => {
@@ -66,7 +78,7 @@ test('breaker: failures age out of the rolling window', () => {
   b.record('success', 11_000);
   b.record('failure', 11_000);
   b.record('success', 11_000);
-  assert.equal(b.state(11_000), 'closed', 'only 1 of 3 in the window');
+  assert.equal(stateAt(b, 11_000), 'closed', 'only 1 of 3 in the window');
 });
 
 /** A reference model of the state machine, to compare against (property). */
@@ -125,12 +137,13 @@ test('breaker: every transition matches the reference model, and only legal tran
       let now = 0;
       for (const [op, dt] of steps) {
         now += dt;
-        if (op === 'allow') assert.equal(b.allow(now), m.allow(now));
+        b.advance(now);
+        if (op === 'allow') assert.equal(b.allow(), m.allow(now));
         else {
           b.record(op as 'success' | 'failure' | 'cancelled', now);
           m.record(op as 'success' | 'failure' | 'cancelled', now);
         }
-        assert.equal(b.state(now), (m.tick(now), m.state));
+        assert.equal(b.state, (m.tick(now), m.state));
       }
       for (const t of seen) assert.ok(legal.has(t), t);
     }),
@@ -138,14 +151,19 @@ test('breaker: every transition matches the reference model, and only legal tran
   );
 });
 
-test('breakers: one per backend, events carry the id, sweep moves due ones to half-open', () => {
+test('breakers: one per backend, events carry the id, sweep (the tick) moves due ones to half-open, reads change nothing', () => {
   const events: BreakerEvent[] = [];
   const set = new CircuitBreakers(OPTS, (e) => events.push(e));
   for (let i = 0; i < 4; i++) set.record('a', 'failure', 0);
-  assert.equal(set.state('a', 0), 'open');
-  assert.equal(set.state('b', 0), 'closed');
-  assert.equal(set.allow('b', 0), true);
+  assert.equal(set.state('a'), 'open');
+  assert.equal(set.state('b'), 'closed');
+  assert.equal(set.allow('b'), true);
   assert.equal(set.nextHalfOpenAt(), 5_000);
+  assert.equal(set.state('a'), 'open', 'a read past the deadline changes nothing');
+  assert.deepEqual(
+    set.snapshot(6_000).map((s) => s.state),
+    ['open', 'closed'],
+  );
   set.sweep(5_000);
   assert.deepEqual(
     events.map((e) => `${e.id}:${e.from}->${e.to}`),
