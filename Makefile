@@ -34,7 +34,8 @@ install: node_modules/.package-lock.json ## install dependencies (npm ci)
 build: install ## compile TypeScript to dist/
 	npm run build
 
-typecheck: install ## type-check sources, tests and scripts
+typecheck: install ## type-check sources as the build does (unused locals are errors), then tests and scripts
+	npx tsc -p tsconfig.json --noEmit
 	npx tsc -p tsconfig.test.json
 
 lint: install ## ESLint (type-aware: floating promises, unsafe any), Prettier's check of every TypeScript file, and the import layers (dependency-cruiser)

@@ -372,7 +372,6 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
   ): string {
     const all = this.router.candidates();
     const candidates = exclude && exclude.length ? all.filter((u) => !exclude.includes(u)) : all;
-    const now = this.#now();
     const passed = picked === undefined ? undefined : this.strategy.passedOver?.(all, ctx, picked, exclude);
     return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried, (u) => this.router.blockedReason(u), passed);
   }
