@@ -6,7 +6,7 @@
  *   balancer parts                strategies/ resilience/ health/ stats/ (pure parts)
  *   balancer model                upstream, upstream-set, router, listen-shards, port-holders, self-addresses
  *   balancer/forward/             the request path and its engines (raw/ is one engine)
- *   balancer composition          balancer.ts, admin/, cluster/, parts, settings, config, main
+ *   balancer composition          balancer.ts, request-gate, http-listener, admin/, cluster/, parts, settings, config, main
  *   backend/, controller/         programs beside the balancer
  *   cli/                          entry points and tools
  *

@@ -1,33 +1,29 @@
 import { EventLoopDelay } from './stats/event-loop-delay.js';
 import { WaitHistogram } from './stats/wait-histogram.js';
 import { ListenShards } from './listen-shards.js';
-import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import type { ErrorCode } from '../common/errors.js';
 import type { Lifecycle } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
 import type { Registry } from '../common/registry/registry.js';
 import { BufferBudget } from './forward/buffer-budget.js';
-import { rawErrorResponse, sendError } from './forward/error-response.js';
 import { policyOptions, resolveLimits, type RequestLimits } from './forward/request-limits.js';
-import { clientAddress, evaluateRequest, newVerdict, type PolicyVerdict, type RequestPolicyOptions } from './forward/request-policy.js';
-import type { EngineName, ForwardSettings, Forwarder, IncomingCall, PoolOptions } from './forward/forwarder.js';
-import { HttpCall, type CallHost } from './forward/http-call.js';
-import type { AdmissionRequest } from './forward/admission.js';
+import type { RequestPolicyOptions } from './forward/request-policy.js';
+import type { EngineName, ForwardSettings, Forwarder, PoolOptions } from './forward/forwarder.js';
 import { createForwarder, type EngineHost } from './forward/engines.js';
 import { WebSocketTunnels } from './forward/websocket-tunnels.js';
 import { HttpHealthChecker, NoHealthChecker, type HealthChecker } from './health/health-checker.js';
 import { describeDecision } from './forward/explain.js';
 import { EventLog } from './stats/event-log.js';
-import { AdmissionControl, type AdmissionOptions } from './resilience/admission-control.js';
-import { GradientConcurrencyLimit, type GradientLimitOptions } from './resilience/concurrency-limit.js';
 import type { Outcome } from './resilience/outcome.js';
 import { DEFAULT_RESILIENCE, Router, type ResilienceSettings } from './router.js';
 import type { BackendFacts, BalancerView, RequestWaits, UpstreamView } from './balancer-view.js';
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { SelfAddresses } from './self-addresses.js';
+import { RequestGate, type AdmissionSettings } from './request-gate.js';
+import { HttpListener } from './http-listener.js';
 import { UpstreamSet } from './upstream-set.js';
 import type { Upstream } from './upstream.js';
 
@@ -64,7 +60,7 @@ export interface BalancerSettings extends ForwardSettings {
   /** Outlier detection, breakers, retry budget, slow start, panic. */
   readonly resilience?: ResilienceSettings;
   /** A cap on requests in flight with a bounded FIFO queue; none when undefined. */
-  readonly admission?: AdmissionOptions & { readonly adaptive?: Partial<GradientLimitOptions> };
+  readonly admission?: AdmissionSettings;
 }
 
 export interface BalancerDeps {
@@ -84,9 +80,11 @@ export interface BalancerDeps {
  * registry, the health checker and a forwarding engine. `listen()` is the
  * only I/O at construction's end; `close()` drains and stops.
  */
-export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
+export class Balancer implements EngineHost, Lifecycle, BalancerView {
   readonly settings: BalancerSettings;
   readonly server: Server;
+  /** The proxy's http.Server and the requests it parses. */
+  readonly http: HttpListener;
   readonly upstreams: UpstreamSet;
   readonly health: HealthChecker;
   readonly registry: Registry;
@@ -94,23 +92,18 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
   readonly forwarder: Forwarder;
   readonly startedAt: number;
   readonly router: Router;
-  readonly admission: AdmissionControl | undefined;
-  readonly limiter: GradientConcurrencyLimit | undefined;
+  /** Admission and the count of requests in and out. */
+  readonly gate: RequestGate;
   shuttingDown = false;
   readonly limits: RequestLimits;
   readonly policy: RequestPolicyOptions;
   readonly bodyBudget: BufferBudget;
   readonly self: SelfAddresses;
-  /** Client requests open now. */
-  inFlight = 0;
-  /** Client requests answered with an error from the catalogue, by code. */
-  readonly errors = new Map<ErrorCode, number>();
   readonly #eventLoop = new EventLoopDelay();
   readonly #shards: ListenShards;
   readonly connectionWait = new WaitHistogram();
   readonly waits: RequestWaits;
-  /** Client requests received, and retries made. */
-  requestsTotal = 0;
+  /** Retries made. */
   retriesTotal = 0;
   readonly events: EventLog;
   readonly accessLog: Logger | null;
@@ -122,7 +115,6 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
   readonly #idPrefix = randomBytes(4).toString('hex');
   #idCounter = 0;
   #unsubscribe: (() => void) | undefined;
-  #idleWaiters: (() => void)[] = [];
   #listening = false;
 
   constructor(deps: BalancerDeps) {
@@ -183,15 +175,8 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
       logger: deps.logger.child({ component: 'router' }),
       now: this.#now,
     });
-    const adm = deps.settings.admission;
-    if (adm) {
-      this.admission = new AdmissionControl(adm);
-      if (adm.adaptive) {
-        this.limiter = new GradientConcurrencyLimit({ maxLimit: adm.maxInFlight, ...adm.adaptive });
-        this.admission.setLimit(this.limiter.limit);
-      }
-    }
-    this.waits = { connection: this.connectionWait, admissionQueue: this.admission?.queueWait ?? new WaitHistogram(), eventLoop: this.#eventLoop.histogram };
+    this.gate = new RequestGate(deps.settings.admission, this.router.retryBudget);
+    this.waits = { connection: this.connectionWait, admissionQueue: this.gate.queueWait, eventLoop: this.#eventLoop.histogram };
     const engine = deps.settings.engine;
     this.forwarder = createForwarder(engine, this, {
       pool: deps.settings.pool,
@@ -199,17 +184,21 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
       keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs,
     });
     this.tunnels = new WebSocketTunnels(this, deps.logger.child({ component: 'websocket' }));
-    this.server = createServer({ maxHeaderSize: deps.settings.maxHeaderSize, keepAliveTimeout: deps.settings.keepAliveTimeoutMs, noDelay: true }, (req, res) =>
-      this.#onRequest(req, res),
-    );
-    // One field more than the policy allows reaches it, so it can answer 431 instead of Node truncating.
-    this.server.maxHeadersCount = this.limits.maxHeaders + 1;
-    // Expect: answered by the policy (417) or, for 100-continue, after admission (HttpCall).
-    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
-    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
-    this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
-    this.server.on('error', (err) => this.#log.error({ err }, 'proxy server error'));
+    this.http = new HttpListener({
+      gate: this.gate,
+      limits: this.limits,
+      policy: this.policy,
+      bodyBudget: this.bodyBudget,
+      sendTimeoutMs: deps.settings.pool.bodyTimeoutMs,
+      forwarder: this.forwarder,
+      tunnels: this.tunnels,
+      requestId: () => this.nextRequestId(),
+      shuttingDown: () => this.shuttingDown,
+      maxHeaderSize: deps.settings.maxHeaderSize,
+      keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs,
+      logger: this.#log,
+    });
+    this.server = this.http.server;
     this.#shards = new ListenShards(this.server, deps.settings.listenShards, (err) => this.#log.error({ err }, 'proxy listening socket error'));
     // The raw engine takes new connections first; http.Server gets those it hands over.
     this.forwarder.attach(this.server);
@@ -269,13 +258,13 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
     const closed = Promise.all([new Promise<void>((resolve) => (this.#listening ? this.server.close(() => resolve()) : resolve())), this.#shards.close()]);
     this.#closeIdleConnections();
     const idleTimer = setInterval(() => this.#closeIdleConnections(), 100);
-    const drained = await this.#waitIdle(this.settings.shutdownTimeoutMs);
+    const drained = await this.gate.waitIdle(this.settings.shutdownTimeoutMs);
     clearInterval(idleTimer);
     if (!drained) this.#log.warn({ inFlight: this.inFlight }, 'shutdown timeout, closing open requests');
     this.server.closeAllConnections();
     this.forwarder.closeAllConnections();
     this.tunnels.close();
-    this.admission?.close();
+    this.gate.close();
     this.#eventLoop.close();
     this.router.close();
     await closed;
@@ -292,17 +281,6 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
     this.forwarder.closeIdleConnections();
   }
 
-  #waitIdle(timeoutMs: number): Promise<boolean> {
-    if (this.inFlight === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.#idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-  }
-
   facts(u: UpstreamView): BackendFacts {
     return this.router.facts(u as Upstream);
   }
@@ -312,8 +290,19 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
   }
 
   admissionStatus(): ReturnType<BalancerView['admissionStatus']> {
-    const a = this.admission?.status();
-    return a ? { ...a, adaptive: this.limiter !== undefined, limiter: this.limiter?.status() ?? null } : undefined;
+    return this.gate.status();
+  }
+
+  get inFlight(): number {
+    return this.gate.inFlight;
+  }
+
+  get requestsTotal(): number {
+    return this.gate.requestsTotal;
+  }
+
+  get errors(): ReadonlyMap<ErrorCode, number> {
+    return this.gate.errors;
   }
 
   retryBudgetRejections(): number {
@@ -346,12 +335,7 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
 
   attemptEnded(upstream: Upstream, outcome: Outcome, latencyMs: number): void {
     this.router.attemptEnded(upstream, outcome, latencyMs);
-    const limiter = this.limiter;
-    if (limiter !== undefined && outcome === 'success') {
-      const before = limiter.limit;
-      const after = limiter.update(latencyMs, this.admission!.inFlight, this.#now());
-      if (after !== before) this.admission!.setLimit(after);
-    }
+    this.gate.attemptEnded(outcome, latencyMs, this.#now());
   }
 
   stickyCookie(ctx: PickContext, served: Upstream): string | undefined {
@@ -391,168 +375,13 @@ export class Balancer implements EngineHost, CallHost, Lifecycle, BalancerView {
     if (code !== 'SWY_UPSTREAM_TIMEOUT') this.health.checkSoon(upstream.id);
   }
 
-  requestDone(): void {
-    this.admission?.release();
-    this.#requestEnded();
-  }
-
-  #requestEnded(): void {
-    if (--this.inFlight === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const w of waiters) w();
-    }
-  }
-
-  // --- server -----------------------------------------------------------------
-
-  /** A request http.Server parsed: the policy, then HttpCall (body, admission) hands it to the engine. */
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const v = this.#verdictFor(req);
-    if (v.refusal !== undefined) {
-      this.requestsTotal++;
-      this.countError(v.refusal);
-      sendError(res, v.refusal, v.requestId, true);
-      return;
-    }
-    new HttpCall(this, req, res, v).start();
-  }
-
-  /**
-   * An Upgrade request on http.Server: an allowed protocol (WebSocket) is
-   * tunnelled; any other (h2c) is served as a plain request on a response
-   * made for the socket, which then closes (the policy refuses an Upgrade
-   * request with a body).
-   */
-  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => undefined);
-    const v = this.#verdictFor(req);
-    if (v.refusal === undefined && v.upgrade !== undefined) {
-      this.tunnels.handle(req, socket, head, v);
-      return;
-    }
-    const code = v.refusal;
-    if (code !== undefined) {
-      this.requestsTotal++;
-      this.countError(code);
-      if (!socket.destroyed) socket.end(rawErrorResponse(code, v.requestId));
-      return;
-    }
-    const res = new ServerResponse(req);
-    res.shouldKeepAlive = false;
-    res.assignSocket(socket as Socket);
-    res.once('finish', () => {
-      res.detachSocket(socket as Socket);
-      socket.end();
-    });
-    req.push(null);
-    new HttpCall(this, req, res, v).start();
-  }
-
-  readonly #requestId = (): string => this.nextRequestId();
-
-  /** The request policy's verdict on a request http.Server parsed. */
-  #verdictFor(req: IncomingMessage): PolicyVerdict {
-    const facts = {
-      method: req.method ?? 'GET',
-      target: req.url ?? '',
-      major: req.httpVersionMajor,
-      minor: req.httpVersionMinor,
-      headers: req.rawHeaders,
-      clientIp: clientAddress(req.socket.remoteAddress),
-      proto: 'http',
-    };
-    return evaluateRequest(facts, this.policy, this.#requestId, newVerdict());
-  }
-
-  get sendTimeoutMs(): number {
-    return this.settings.pool.bodyTimeoutMs;
-  }
-
-  /** Hands an admitted request, its body ready, to the engine. */
-  forward(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void {
-    try {
-      this.forwarder.handle(req, res, call);
-    } catch (err) {
-      this.#log.error({ err, url: req.url }, 'request handler failed');
-      this.countError('SWY_INTERNAL');
-      sendError(res, 'SWY_INTERNAL', call.verdict.requestId, true);
-      call.body.close();
-      this.requestDone();
-    }
-  }
-
-  /** Every request past the policy (raw engine or http.Server): counted, then admitted, queued or refused. */
-  admit(r: AdmissionRequest): void {
-    this.inFlight++;
-    this.requestsTotal++;
-    this.router.retryBudget.deposit();
-    const admission = this.admission;
-    if (admission === undefined || admission.tryGrant()) {
-      r.admitted();
-      return;
-    }
-    const a = admission.tryAcquire(r);
-    if (a.status === 'granted') r.admitted();
-    else if (a.status === 'rejected') this.#refuseRaw(r, 'SWY_QUEUE_FULL');
-    else r.queued(a.ticket);
-  }
-
-  queuedTimedOut(r: AdmissionRequest): void {
-    this.#refuseRaw(r, 'SWY_QUEUE_TIMEOUT');
-  }
-
-  queuedLeft(): void {
-    this.#requestEnded();
-  }
-
-  requestRefused(): void {
-    this.requestsTotal++;
-  }
-
-  #refuseRaw(r: AdmissionRequest, code: ErrorCode): void {
-    this.countError(code);
-    r.refused(code, this.admission!.retryAfterSeconds());
-    this.#requestEnded();
-  }
-
-  countError(code: ErrorCode): void {
-    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
-  }
-
-  #onClientError(err: Error & { code?: string }, socket: Socket): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const code: ErrorCode =
-      err.code === 'HPE_HEADER_OVERFLOW' ? 'SWY_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'SWY_REQUEST_TIMEOUT' : 'SWY_BAD_REQUEST';
-    this.countError(code);
-    this.#log.debug({ code: err.code, remote: socket.remoteAddress }, 'bad request from client');
-    const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (res) {
-      // Unparsable bytes after a whole request: that request is answered first, then 400 and close.
-      // Inside a request (its body broken), nothing sane can follow: cut.
-      if (!res.req.complete) {
-        socket.destroy();
-        return;
-      }
-      res.once('finish', () => (socket.writable ? socket.end(rawErrorResponse(code)) : socket.destroy()));
-      res.once('close', () => {
-        if (!res.writableFinished) socket.destroy();
-      });
-      return;
-    }
-    socket.end(rawErrorResponse(code));
-  }
-
   /** Facts for the admin API. */
   info(): Record<string, unknown> {
     return {
       instanceId: this.settings.instanceId,
       engine: this.forwarder.name,
       strategy: this.strategy.name,
-      admission: this.admission?.status() ?? null,
+      admission: this.gate.admission?.status() ?? null,
       startedAt: new Date(this.startedAt).toISOString(),
       uptimeSeconds: Math.round((this.#now() - this.startedAt) / 1000),
       inFlight: this.inFlight,

@@ -10,7 +10,7 @@ export function workerStats(lb: Balancer): WorkerStats {
     requestsTotal: lb.requestsTotal,
     retriesTotal: lb.retriesTotal,
     errors: [...lb.errors],
-    admission: lb.admission?.status() ?? null,
+    admission: lb.gate.admission?.status() ?? null,
     retryBudget: rb,
     ejected: lb.ejectedCount(),
     waits: { connection: lb.waits.connection.data(), admissionQueue: lb.waits.admissionQueue.data(), eventLoop: lb.waits.eventLoop.data() },

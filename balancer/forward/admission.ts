@@ -11,7 +11,7 @@ export interface AdmissionRequest extends QueueWaiter {
   refused(code: ErrorCode, retryAfterSeconds: number): void;
 }
 
-/** The balancer's admission control, as a request sees it. */
+/** The balancer's request gate (request-gate.ts) as a request sees it: admission, and counting requests in and out. */
 export interface AdmissionHost {
   /** Counts the request (in flight, total, retry budget deposit), then admits, queues or refuses it. */
   admit(r: AdmissionRequest): void;
@@ -21,6 +21,10 @@ export interface AdmissionHost {
   queuedLeft(): void;
   /** A request answered with an error before it asked for admission (counted as a request, never in flight). */
   requestRefused(): void;
+  /** An admitted request ended, however it ended: its slot is free again. */
+  requestDone(): void;
+  /** A request answered with an error from the catalogue. */
+  countError(code: ErrorCode): void;
 }
 
 /** A request's place in the admission queue: held from `queued()` until the queue answers or the client leaves. */

@@ -5,6 +5,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Outcome } from '../resilience/outcome.js';
 import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
+import type { AdmissionHost } from './admission.js';
 import type { BufferBudget } from './buffer-budget.js';
 import type { IncomingBody } from './incoming-body.js';
 import type { RequestLimits } from './request-limits.js';
@@ -81,8 +82,6 @@ export interface ForwardHost {
     exclude: readonly Upstream[] | undefined,
     tried: readonly { id: string; code: string }[],
   ): string;
-  /** A request answered with an error from the catalogue. */
-  countError(code: ErrorCode): void;
   /** Picks a routable upstream, skipping `exclude` (backends already tried). */
   pick(ctx: PickContext, exclude?: readonly Upstream[]): Upstream | undefined;
   nextRequestId(): string;
@@ -94,8 +93,8 @@ export interface ForwardHost {
   acquireRetry(): boolean;
   /** Set-Cookie value pinning the client to `served`, when sticky sessions are on and it is not pinned there yet. */
   stickyCookie(ctx: PickContext, served: Upstream): string | undefined;
-  /** Called once per client request when it ends, however it ends. */
-  requestDone(): void;
+  /** Admission and the count of requests in and out (request-gate.ts). */
+  readonly gate: AdmissionHost;
   /** Time from an attempt's start until its request goes out on a backend connection (raw and undici engines). */
   readonly connectionWait: WaitHistogram;
 }

@@ -10,14 +10,14 @@ import type { PolicyVerdict } from './request-policy.js';
 import type { BufferBudget } from './buffer-budget.js';
 
 /** What a request parsed by http.Server needs from the balancer until an engine takes it. */
-export interface CallHost extends AdmissionHost {
+export interface CallHost {
+  /** Admission and the count of requests in and out. */
+  readonly gate: AdmissionHost;
   readonly limits: RequestLimits;
   readonly bodyBudget: BufferBudget;
   readonly shuttingDown: boolean;
   /** The backend's send timeout (ms): how long a backend may leave body bytes untaken. */
   readonly sendTimeoutMs: number;
-  requestDone(): void;
-  countError(code: ErrorCode): void;
   /** Hands the admitted request, its body ready, to the engine. */
   forward(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void;
 }
@@ -60,7 +60,7 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
   start(): void {
     this.#res.once('close', () => this.#clientLeft());
     // A client waiting for 100 Continue is admitted first, then asked for its body.
-    if (this.verdict.expectContinue && !this.body.complete) this.#host.admit(this);
+    if (this.verdict.expectContinue && !this.body.complete) this.#host.gate.admit(this);
     else this.body.start();
   }
 
@@ -68,7 +68,7 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
 
   bodyReady(): void {
     this.#bodyReady = true;
-    if (this.#phase === Phase.New) this.#host.admit(this);
+    if (this.#phase === Phase.New) this.#host.gate.admit(this);
     else if (this.#phase === Phase.Admitted) this.#forward();
   }
 
@@ -76,11 +76,11 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
     if (this.#phase === Phase.Done || this.#phase === Phase.Forwarded) return;
     const phase = this.#phase;
     this.#phase = Phase.Done;
-    this.#host.countError(code);
+    this.#host.gate.countError(code);
     sendError(this.#res, code, this.verdict.requestId, true);
-    if (phase === Phase.Admitted) this.#host.requestDone();
+    if (phase === Phase.Admitted) this.#host.gate.requestDone();
     else if (phase === Phase.Queued) this.#leaveQueue();
-    else this.#host.requestRefused();
+    else this.#host.gate.requestRefused();
   }
 
   sendTimedOut(): void {
@@ -91,7 +91,7 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
 
   admitted(): void {
     if (this.#phase === Phase.Done) {
-      this.#host.requestDone();
+      this.#host.gate.requestDone();
       return;
     }
     this.#phase = Phase.Admitted;
@@ -114,7 +114,7 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
   }
 
   timedOut(): void {
-    if (this.#queue.settle()) this.#host.queuedTimedOut(this);
+    if (this.#queue.settle()) this.#host.gate.queuedTimedOut(this);
   }
 
   refused(code: ErrorCode, retryAfterSeconds: number): void {
@@ -131,7 +131,7 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
   }
 
   #leaveQueue(): void {
-    this.#queue.leave(this.#host);
+    this.#queue.leave(this.#host.gate);
   }
 
   #clientLeft(): void {
@@ -140,6 +140,6 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
     this.#phase = Phase.Done;
     this.body.close();
     if (phase === Phase.Queued) this.#leaveQueue();
-    else if (phase === Phase.Admitted) this.#host.requestDone();
+    else if (phase === Phase.Admitted) this.#host.gate.requestDone();
   }
 }

@@ -123,7 +123,7 @@ export class HttpProxyForwarder implements Forwarder {
     const up = this.#host.pick(call);
     if (call.decision !== null) call.decision = this.#host.explain(call, up, 1, undefined, []);
     if (!up) {
-      this.#host.countError('SWY_NO_BACKEND');
+      this.#host.gate.countError('SWY_NO_BACKEND');
       if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
       sendError(res, 'SWY_NO_BACKEND', call.requestId, this.#host.shuttingDown || !body.complete, 1);
       this.#end(call, req as TaggedRequest, res, 'SWY_NO_BACKEND');
@@ -315,7 +315,7 @@ export class HttpProxyForwarder implements Forwarder {
         return;
       }
     }
-    this.#host.countError(code);
+    this.#host.gate.countError(code);
     if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
     sendError(res, code, call.requestId, this.#host.shuttingDown || !call.body.complete);
     this.#end(call, req, res, code);
@@ -334,7 +334,7 @@ export class HttpProxyForwarder implements Forwarder {
     call.proxyReq?.destroy();
     if (res.headersSent) res.destroy();
     else {
-      this.#host.countError(code);
+      this.#host.gate.countError(code);
       sendError(res, code, call.requestId, true);
     }
     this.#end(call, req, res, code);
@@ -364,7 +364,7 @@ export class HttpProxyForwarder implements Forwarder {
       call.lastUpstream,
       res.writableEnded ? error : (error ?? 'client closed'),
     );
-    this.#host.requestDone();
+    this.#host.gate.requestDone();
   }
 
   #agent(up: Upstream): Agent {

@@ -311,7 +311,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     abort?.();
     if (this.res.headersSent) this.res.destroy();
     else {
-      this.#host.countError(code);
+      this.#host.gate.countError(code);
       sendError(this.res, code, this.requestId, true);
     }
     this.finish(code);
@@ -347,7 +347,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     this.res[kExchange] = undefined;
     const host = this.#host;
     logRequest(host, this, this.req.method ?? '', this.clientGone ? 499 : this.res.statusCode, this.upstream, error);
-    host.requestDone();
+    host.gate.requestDone();
   }
 
   // --- undici handler -------------------------------------------------------
@@ -550,7 +550,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
 
   fail(code: ErrorCode): void {
     const host = this.#host;
-    host.countError(code);
+    host.gate.countError(code);
     if (this.decision !== null && !this.res.headersSent) this.res.setHeader('x-lb-decision', this.decision);
     // With part of the request body unread, the connection is not at a request boundary: close it.
     sendError(this.res, code, this.requestId, host.shuttingDown || !this.#body.complete, code === 'SWY_NO_BACKEND' ? 1 : undefined);

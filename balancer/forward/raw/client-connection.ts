@@ -361,7 +361,7 @@ export class ClientConnection implements ClientSide {
 
   #answerAndClose(code: ErrorCode): void {
     this.#closing = true;
-    this.#engine.host.countError(code);
+    this.#engine.host.gate.countError(code);
     if (this.socket.writable) this.socket.end(rawErrorResponse(code));
   }
 

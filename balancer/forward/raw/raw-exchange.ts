@@ -227,8 +227,8 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
       this.closeAfter = true;
       this.#phase = Phase.Done;
       this.#releaseBody();
-      this.#host.countError(refusal);
-      this.#host.requestRefused();
+      this.#host.gate.countError(refusal);
+      this.#host.gate.requestRefused();
       this.#writeError(refusal, undefined);
       this.#client.exchangeDone(this);
       return;
@@ -240,7 +240,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (!this.#activated || this.#admissionAsked || this.#phase === Phase.Done) return;
     if (this.#buffering && !this.#requestEnded && !this.expectContinue) return;
     this.#admissionAsked = true;
-    this.#host.admit(this);
+    this.#host.gate.admit(this);
   }
 
   // --- admission --------------------------------------------------------------
@@ -272,7 +272,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   }
 
   timedOut(): void {
-    if (this.#queue.settle()) this.#host.queuedTimedOut(this);
+    if (this.#queue.settle()) this.#host.gate.queuedTimedOut(this);
   }
 
   refused(code: ErrorCode, retryAfterSeconds: number): void {
@@ -438,13 +438,13 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
       this.#client.cut();
       return;
     }
-    this.#host.countError(code);
+    this.#host.gate.countError(code);
     this.#writeError(code, undefined);
     if (this.#phase === Phase.Admitted) this.#finish(code);
     else {
       // Not holding a slot: a queued request gives its place back, a new one is counted here.
       if (this.#phase === Phase.Queued) this.#leaveQueue();
-      else this.#host.requestRefused();
+      else this.#host.gate.requestRefused();
       this.#phase = Phase.Done;
       this.#releaseBody();
     }
@@ -656,11 +656,11 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   /** Gives a place in the admission queue back. */
   #leaveQueue(): void {
-    this.#queue.leave(this.#host);
+    this.#queue.leave(this.#host.gate);
   }
 
   #fail(code: ErrorCode): void {
-    this.#host.countError(code);
+    this.#host.gate.countError(code);
     this.#writeError(code, code === 'SWY_NO_BACKEND' ? 1 : undefined);
     this.#finish(code);
     this.#client.exchangeDone(this);
@@ -692,6 +692,6 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#releaseBody();
     const host = this.#host;
     logRequest(host, this, this.method, this.clientGone ? 499 : this.status, this.upstream, error);
-    host.requestDone();
+    host.gate.requestDone();
   }
 }
