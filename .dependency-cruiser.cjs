@@ -16,7 +16,7 @@
 const PARTS = '^balancer/(strategies|resilience|health|stats)/';
 const MODEL = '^balancer/(upstream|upstream-set|router|listen-shards|port-holders|self-addresses)[.]ts$';
 const FORWARD = '^balancer/forward/';
-const COMPOSITION = '^balancer/(balancer|parts|settings|config|main|strategy-setup)[.]ts$|^balancer/(admin|cluster)/';
+const COMPOSITION = '^balancer/(balancer|parts|settings|config|main|strategy-setup|request-gate|http-listener)[.]ts$|^balancer/(admin|cluster)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
