@@ -1,7 +1,7 @@
 import { EventLoopDelay } from './stats/event-loop-delay.js';
 import { WaitHistogram } from './stats/wait-histogram.js';
 import { ListenShards } from './listen-shards.js';
-import type { IncomingMessage, Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { ErrorCode } from '../common/errors.js';
@@ -11,57 +11,22 @@ import type { Registry } from '../common/registry/registry.js';
 import { BufferBudget } from './forward/buffer-budget.js';
 import { policyOptions, resolveLimits, type RequestLimits } from './forward/request-limits.js';
 import type { RequestPolicyOptions } from './forward/request-policy.js';
-import type { EngineName, ForwardSettings, Forwarder, PoolOptions } from './forward/forwarder.js';
-import { createForwarder, type EngineHost } from './forward/engines.js';
+import type { ForwardHost, Forwarder } from './forward/forwarder.js';
+import { createForwarder } from './forward/engines.js';
 import { WebSocketTunnels } from './forward/websocket-tunnels.js';
-import { HttpHealthChecker, NoHealthChecker, type HealthChecker } from './health/health-checker.js';
-import { describeDecision } from './forward/explain.js';
+import { createHealthChecker, type HealthChecker } from './health/health-checker.js';
 import { EventLog } from './stats/event-log.js';
 import type { Outcome } from './resilience/outcome.js';
-import { DEFAULT_RESILIENCE, Router, type ResilienceSettings } from './router.js';
+import { DEFAULT_RESILIENCE, Router } from './router.js';
 import type { BackendFacts, BalancerView, RequestWaits, UpstreamView } from './balancer-view.js';
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { SelfAddresses } from './self-addresses.js';
-import { RequestGate, type AdmissionSettings } from './request-gate.js';
+import { RequestGate } from './request-gate.js';
+import type { BalancerSettings } from './settings.js';
+import { DecisionExplainer } from './decision-explainer.js';
 import { HttpListener } from './http-listener.js';
 import { UpstreamSet } from './upstream-set.js';
 import type { Upstream } from './upstream.js';
-
-export interface HealthCheckSettings {
-  readonly enabled: boolean;
-  readonly path: string;
-  readonly intervalMs: number;
-  readonly fastIntervalMs: number;
-  readonly timeoutMs: number;
-  readonly rise: number;
-  readonly fall: number;
-}
-
-export interface BalancerSettings extends ForwardSettings {
-  readonly engine: EngineName;
-  readonly pool: PoolOptions;
-  readonly health: HealthCheckSettings;
-  readonly maxHeaderSize: number;
-  readonly keepAliveTimeoutMs: number;
-  /** Listening sockets the proxy port is split into (listen-shards.ts); 1 in a cluster worker. */
-  readonly listenShards: number;
-  /** How long shutdown waits for in-flight requests before closing connections. */
-  readonly shutdownTimeoutMs: number;
-  readonly instanceId: string;
-  /** Backends with their own /metrics series (the rest are summed as backend="_other"); 0 = all. */
-  readonly metricsBackendLimit?: number;
-  /** Add X-LB-Decision to every response. */
-  readonly explain?: boolean;
-  /** A request header (lowercase) that asks for X-LB-Decision on that request; off when unset. */
-  readonly explainHeader?: string;
-  /** Log one JSON line per request (sampled); off by default. */
-  readonly accessLog?: boolean;
-  readonly accessLogSample?: number;
-  /** Outlier detection, breakers, retry budget, slow start, panic. */
-  readonly resilience?: ResilienceSettings;
-  /** A cap on requests in flight with a bounded FIFO queue; none when undefined. */
-  readonly admission?: AdmissionSettings;
-}
 
 export interface BalancerDeps {
   readonly settings: BalancerSettings;
@@ -80,7 +45,7 @@ export interface BalancerDeps {
  * registry, the health checker and a forwarding engine. `listen()` is the
  * only I/O at construction's end; `close()` drains and stops.
  */
-export class Balancer implements EngineHost, Lifecycle, BalancerView {
+export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   readonly settings: BalancerSettings;
   readonly server: Server;
   /** The proxy's http.Server and the requests it parses. */
@@ -108,8 +73,7 @@ export class Balancer implements EngineHost, Lifecycle, BalancerView {
   readonly events: EventLog;
   readonly accessLog: Logger | null;
   readonly accessLogSample: number;
-  readonly #explainAll: boolean;
-  readonly #explainHeader: string | undefined;
+  readonly explainer: DecisionExplainer;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #idPrefix = randomBytes(4).toString('hex');
@@ -130,8 +94,6 @@ export class Balancer implements EngineHost, Lifecycle, BalancerView {
     this.limits = resolveLimits(deps.settings.limits);
     this.policy = policyOptions(this.limits, deps.settings.trustForwarded);
     this.bodyBudget = new BufferBudget(this.limits.requestBufferTotal);
-    this.#explainAll = deps.settings.explain ?? false;
-    this.#explainHeader = deps.settings.explainHeader?.toLowerCase();
     const sink = (id: string, status: 'unknown' | 'healthy' | 'unhealthy'): void => {
       if (status !== 'unknown') this.events.add(status, id);
       const u = this.upstreams.get(id);
@@ -139,23 +101,9 @@ export class Balancer implements EngineHost, Lifecycle, BalancerView {
       this.upstreams.setHealth(id, status);
       if (u && from) this.router.healthChanged(u, from, status);
     };
-    const h = deps.settings.health;
     this.health = deps.healthChecker
       ? deps.healthChecker(sink)
-      : h.enabled
-        ? new HttpHealthChecker({
-            path: h.path,
-            intervalMs: h.intervalMs,
-            fastIntervalMs: h.fastIntervalMs,
-            timeoutMs: h.timeoutMs,
-            rise: h.rise,
-            fall: h.fall,
-            refusedIsFatal: true,
-            sink,
-            logger: deps.logger.child({ component: 'health' }),
-            now: this.#now,
-          })
-        : new NoHealthChecker(sink);
+      : createHealthChecker(deps.settings.health, sink, deps.logger.child({ component: 'health' }), this.#now);
     this.upstreams = new UpstreamSet({
       logger: deps.logger.child({ component: 'upstreams' }),
       events: this.events,
@@ -176,6 +124,7 @@ export class Balancer implements EngineHost, Lifecycle, BalancerView {
       now: this.#now,
     });
     this.gate = new RequestGate(deps.settings.admission, this.router.retryBudget);
+    this.explainer = new DecisionExplainer(deps.settings, this.router, this.upstreams);
     this.waits = { connection: this.connectionWait, admissionQueue: this.gate.queueWait, eventLoop: this.#eventLoop.histogram };
     const engine = deps.settings.engine;
     this.forwarder = createForwarder(engine, this, {
@@ -340,29 +289,6 @@ export class Balancer implements EngineHost, Lifecycle, BalancerView {
 
   stickyCookie(ctx: PickContext, served: Upstream): string | undefined {
     return this.router.stickyCookie(ctx, served);
-  }
-
-  wantsExplanation(req: IncomingMessage): boolean {
-    if (this.#explainAll) return true;
-    return this.#explainHeader !== undefined && req.headers[this.#explainHeader] !== undefined;
-  }
-
-  explain(
-    ctx: PickContext,
-    picked: Upstream | undefined,
-    attempt: number,
-    exclude: readonly Upstream[] | undefined,
-    tried: readonly { id: string; code: string }[],
-  ): string {
-    const all = this.router.candidates();
-    const candidates = exclude && exclude.length ? all.filter((u) => !exclude.includes(u)) : all;
-    const passed = picked === undefined ? undefined : this.strategy.passedOver?.(all, ctx, picked, exclude);
-    return describeDecision(this.strategy.name, this.upstreams.all, candidates, picked, attempt, tried, (u) => this.router.blockedReason(u), passed);
-  }
-
-  wantsExplanationFor(ctx: PickContext): boolean {
-    if (this.#explainAll) return true;
-    return this.#explainHeader !== undefined && ctx.header(this.#explainHeader) !== undefined;
   }
 
   nextRequestId(): string {

@@ -2,9 +2,39 @@ import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { redactUrl } from '../common/registry/redis-registry.js';
-import type { BalancerSettings } from './balancer.js';
 import type { BalancerConfig } from './config.js';
+import type { EngineName, ForwardSettings, PoolOptions } from './forward/forwarder.js';
+import type { HealthCheckSettings } from './health/health-checker.js';
+import type { AdmissionSettings } from './request-gate.js';
+import type { ResilienceSettings } from './router.js';
 import { resilienceSettings } from './strategy-setup.js';
+
+/** Everything a Balancer is configured with, typed once (built from the program's config by toSettings). */
+export interface BalancerSettings extends ForwardSettings {
+  readonly engine: EngineName;
+  readonly pool: PoolOptions;
+  readonly health: HealthCheckSettings;
+  readonly maxHeaderSize: number;
+  readonly keepAliveTimeoutMs: number;
+  /** Listening sockets the proxy port is split into (listen-shards.ts); 1 in a cluster worker. */
+  readonly listenShards: number;
+  /** How long shutdown waits for in-flight requests before closing connections. */
+  readonly shutdownTimeoutMs: number;
+  readonly instanceId: string;
+  /** Backends with their own /metrics series (the rest are summed as backend="_other"); 0 = all. */
+  readonly metricsBackendLimit?: number;
+  /** Add X-LB-Decision to every response. */
+  readonly explain?: boolean;
+  /** A request header (lowercase) that asks for X-LB-Decision on that request; off when unset. */
+  readonly explainHeader?: string;
+  /** Log one JSON line per request (sampled); off by default. */
+  readonly accessLog?: boolean;
+  readonly accessLogSample?: number;
+  /** Outlier detection, breakers, retry budget, slow start, panic. */
+  readonly resilience?: ResilienceSettings;
+  /** A cap on requests in flight with a bounded FIFO queue; none when undefined. */
+  readonly admission?: AdmissionSettings;
+}
 
 /**
  * The Balancer's settings from the program's config. With `workers` > 1 the

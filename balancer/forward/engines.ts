@@ -1,7 +1,6 @@
-import type { EngineName, Forwarder, PoolOptions } from './forwarder.js';
+import type { EngineName, Forwarder, ForwardHost, PoolOptions } from './forwarder.js';
 import { HttpProxyForwarder } from './http-proxy-forwarder.js';
 import { RawForwarder } from './raw/raw-forwarder.js';
-import type { RawHost } from './raw/raw-host.js';
 import { UndiciForwarder } from './undici-forwarder.js';
 
 export interface EngineOptions {
@@ -11,11 +10,8 @@ export interface EngineOptions {
   readonly keepAliveTimeoutMs: number;
 }
 
-/** What every engine needs from the balancer around it (the raw engine's needs are the widest). */
-export type EngineHost = RawHost;
-
 /** The forwarding engine `--engine` names, over the balancer it serves. */
-export function createForwarder(engine: EngineName, host: EngineHost, options: EngineOptions): Forwarder {
+export function createForwarder(engine: EngineName, host: ForwardHost, options: EngineOptions): Forwarder {
   switch (engine) {
     case 'raw':
       return new RawForwarder(host, options);

@@ -1,4 +1,19 @@
+import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
+
+/** X-LB-Decision (--explain, --explain-header) as the engines ask for it. */
+export interface Explainer {
+  /** True when this request should carry X-LB-Decision: --explain is on, or it sent the --explain-header. */
+  wants(ctx: PickContext): boolean;
+  /** The X-LB-Decision value for a pick just made (`exclude`: the backends already tried, with why in `tried`). */
+  explain(
+    ctx: PickContext,
+    picked: Upstream | undefined,
+    attempt: number,
+    exclude: readonly Upstream[] | undefined,
+    tried: readonly { id: string; code: string }[],
+  ): string;
+}
 
 /**
  * Why a backend was not a candidate, for the X-LB-Decision header. Only

@@ -7,6 +7,7 @@ import type { PickContext } from '../strategies/strategy.js';
 import type { Upstream } from '../upstream.js';
 import type { AdmissionHost } from './admission.js';
 import type { BufferBudget } from './buffer-budget.js';
+import type { Explainer } from './explain.js';
 import type { IncomingBody } from './incoming-body.js';
 import type { RequestLimits } from './request-limits.js';
 import type { PolicyVerdict, RequestPolicyOptions } from './request-policy.js';
@@ -72,16 +73,8 @@ export interface ForwardHost {
   /** Sampled access log, or null when off (the default). */
   readonly accessLog: Logger | null;
   readonly accessLogSample: number;
-  /** True when this request should carry X-LB-Decision. */
-  wantsExplanation(req: IncomingMessage): boolean;
-  /** The X-LB-Decision value for a pick just made. */
-  explain(
-    ctx: PickContext,
-    picked: Upstream | undefined,
-    attempt: number,
-    exclude: readonly Upstream[] | undefined,
-    tried: readonly { id: string; code: string }[],
-  ): string;
+  /** X-LB-Decision: whether a request wants it, and its value for a pick. */
+  readonly explainer: Explainer;
   /** Picks a routable upstream, skipping `exclude` (backends already tried). */
   pick(ctx: PickContext, exclude?: readonly Upstream[]): Upstream | undefined;
   nextRequestId(): string;

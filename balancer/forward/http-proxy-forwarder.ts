@@ -97,7 +97,7 @@ export class HttpProxyForwarder implements Forwarder {
       attemptStartedAt: 0,
       tried: [],
       triedCodes: [],
-      decision: this.#host.wantsExplanation(req) ? '' : null,
+      decision: null,
       sent: false,
       responded: false,
       done: false,
@@ -115,13 +115,14 @@ export class HttpProxyForwarder implements Forwarder {
         else call.proxyReq?.destroy(Object.assign(new Error('the backend did not take the request body'), { code: 'ESOCKETTIMEDOUT' }));
       },
     };
+    if (this.#host.explainer.wants(call)) call.decision = '';
     body.events = call;
     (req as TaggedRequest)[kCall] = call;
     res.on('close', () => {
       if (!call.done) this.#end(call, req as TaggedRequest, res);
     });
     const up = this.#host.pick(call);
-    if (call.decision !== null) call.decision = this.#host.explain(call, up, 1, undefined, []);
+    if (call.decision !== null) call.decision = this.#host.explainer.explain(call, up, 1, undefined, []);
     if (!up) {
       this.#host.gate.countError('SWY_NO_BACKEND');
       if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
@@ -308,7 +309,7 @@ export class HttpProxyForwarder implements Forwarder {
       const next = this.#host.pick(call, call.tried);
       if (call.decision !== null) {
         call.triedCodes.push({ id: up.id, code });
-        call.decision = this.#host.explain(call, next, call.attempts + 1, call.tried, call.triedCodes);
+        call.decision = this.#host.explainer.explain(call, next, call.attempts + 1, call.tried, call.triedCodes);
       }
       if (next) {
         this.#send(call, req, res, next);

@@ -198,9 +198,9 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
     const host = this.#host;
     this.res[kExchange] = this;
     this.res.on('close', onResponseClose);
-    if (host.wantsExplanation(this.req)) this.decision = '';
+    if (host.explainer.wants(this)) this.decision = '';
     const up = host.pick(this);
-    if (this.decision !== null) this.decision = host.explain(this, up, 1, undefined, []);
+    if (this.decision !== null) this.decision = host.explainer.explain(this, up, 1, undefined, []);
     if (up === undefined) {
       this.fail('SWY_NO_BACKEND');
       return;
@@ -521,7 +521,7 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
       this.statusRetryTo = undefined;
       if (this.decision !== null) {
         (this.triedCodes ??= []).push({ id: up.id, code: statusRetry ? `status-${(err as StatusRetry).status}` : code });
-        this.decision = host.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
+        this.decision = host.explainer.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
       }
       if (next !== undefined) {
         this.send(next);

@@ -33,6 +33,17 @@ export interface HealthChecker extends Lifecycle {
   state(id: string): { readonly health: HealthState; readonly last?: CheckResult } | undefined;
 }
 
+/** The balancer's health-check settings (--health-* flags). */
+export interface HealthCheckSettings {
+  readonly enabled: boolean;
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly fastIntervalMs: number;
+  readonly timeoutMs: number;
+  readonly rise: number;
+  readonly fall: number;
+}
+
 export interface HttpHealthCheckerOptions extends HealthThresholds {
   readonly path: string;
   readonly intervalMs: number;
@@ -365,4 +376,11 @@ export class NoHealthChecker implements HealthChecker {
   state(): undefined {
     return undefined;
   }
+}
+
+/** The checker the settings ask for: HTTP checks, or, with checks off, every backend healthy at once. A refused connection fails a check at once. */
+export function createHealthChecker(settings: HealthCheckSettings, sink: HealthSink, logger: Logger, now: () => number): HealthChecker {
+  if (!settings.enabled) return new NoHealthChecker(sink);
+  const { path, intervalMs, fastIntervalMs, timeoutMs, rise, fall } = settings;
+  return new HttpHealthChecker({ path, intervalMs, fastIntervalMs, timeoutMs, rise, fall, refusedIsFatal: true, sink, logger, now });
 }

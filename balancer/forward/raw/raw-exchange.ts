@@ -1,3 +1,4 @@
+import type { ForwardHost } from '../forwarder.js';
 import { logRequest } from '../access-log.js';
 import { closeAttempt } from '../attempt-accounting.js';
 import type { Socket } from 'node:net';
@@ -14,7 +15,6 @@ import { deadlineLeft, headWaitMs, isIdempotent, mayRetry } from '../retry-polic
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './http-parser.js';
 import { errorResponseText } from './raw-error-response.js';
 import { QueuePlace, type AdmissionRequest } from '../admission.js';
-import type { RawHost } from './raw-host.js';
 import { buildRequestHead } from './request-head.js';
 import { Framing, responseHeadEnd, responseHeadStart } from './response-head.js';
 import type { UpstreamConnection, ResponseSink } from './upstream-connection.js';
@@ -37,7 +37,7 @@ export interface ClientSide {
 
 /** What an exchange needs from its engine. */
 export interface EngineSide {
-  readonly host: RawHost;
+  readonly host: ForwardHost;
   readonly retryOnStatus: ReadonlySet<number> | null;
   /** Seconds for the Keep-Alive response header; 0 = none. */
   readonly keepAliveSeconds: number;
@@ -78,7 +78,7 @@ const enum Phase {
 export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, ResponseSink {
   readonly #client: ClientSide;
   readonly #engine: EngineSide;
-  readonly #host: RawHost;
+  readonly #host: ForwardHost;
   readonly method: string;
   readonly path: string;
   readonly rawHeaders: string[];
@@ -286,9 +286,9 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   #start(): void {
     const host = this.#host;
-    if (host.wantsExplanationFor(this)) this.decision = '';
+    if (host.explainer.wants(this)) this.decision = '';
     const up = host.pick(this);
-    if (this.decision !== null) this.decision = host.explain(this, up, 1, undefined, []);
+    if (this.decision !== null) this.decision = host.explainer.explain(this, up, 1, undefined, []);
     if (up === undefined) {
       this.#fail('SWY_NO_BACKEND');
       return;
@@ -561,7 +561,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
       const next = host.pick(this, this.tried);
       if (this.decision !== null) {
         (this.triedCodes ??= []).push({ id: up.id, code });
-        this.decision = host.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
+        this.decision = host.explainer.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
       }
       if (next !== undefined) {
         if (requestSent) this.#rewindBody();
@@ -617,7 +617,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     (this.tried ??= []).push(up);
     if (this.decision !== null) {
       (this.triedCodes ??= []).push({ id: up.id, code: `status-${status}` });
-      this.decision = host.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
+      this.decision = host.explainer.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
     }
     this.#rewindBody();
     this.#send(next);

@@ -2,13 +2,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Upstream } from '../../upstream.js';
 import type { BufferBudget } from '../buffer-budget.js';
-import type { Forwarder, IncomingCall, PoolOptions } from '../forwarder.js';
+import type { Forwarder, ForwardHost, IncomingCall, PoolOptions } from '../forwarder.js';
 import type { RequestLimits } from '../request-limits.js';
 import type { RequestPolicyOptions } from '../request-policy.js';
 import { UndiciForwarder } from '../undici-forwarder.js';
 import { ClientConnection, type ConnectionEngine } from './client-connection.js';
 import { rawEngineUnsupported } from './http-parser.js';
-import type { RawHost } from './raw-host.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export interface RawEngineOptions {
@@ -31,7 +30,7 @@ type ConnectionListener = (this: Server, socket: Socket) => void;
  */
 export class RawForwarder implements Forwarder, ConnectionEngine {
   readonly name = 'raw';
-  readonly host: RawHost;
+  readonly host: ForwardHost;
   readonly retryOnStatus: ReadonlySet<number> | null;
   readonly keepAliveSeconds: number;
   readonly keepAliveTimeoutMs: number;
@@ -53,7 +52,7 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
   #server: Server | null = null;
   #httpListeners: ConnectionListener[] = [];
 
-  constructor(host: RawHost, options: RawEngineOptions) {
+  constructor(host: ForwardHost, options: RawEngineOptions) {
     const unsupported = rawEngineUnsupported();
     if (unsupported !== undefined) throw new Error(unsupported);
     this.host = host;
