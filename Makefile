@@ -38,10 +38,11 @@ typecheck: install ## type-check sources as the build does (unused locals are er
 	npx tsc -p tsconfig.json --noEmit
 	npx tsc -p tsconfig.test.json
 
-lint: install ## ESLint (type-aware: floating promises, unsafe any), Prettier's check of every TypeScript file, and the import layers (dependency-cruiser)
+lint: install ## ESLint (type-aware: floating promises, unsafe any), Prettier's check, the import layers (dependency-cruiser), no copied runs in the request path (jscpd)
 	npx eslint .
 	npx prettier --check '**/*.ts'
 	npx depcruise balancer backend controller common cli --output-type err
+	npx jscpd balancer/forward --format typescript --min-tokens 50 --reporters console --exit-code 1
 
 format: install ## rewrite every TypeScript file in Prettier's format
 	npx prettier --write '**/*.ts'

@@ -50,10 +50,13 @@ export class RequestGate implements AdmissionHost {
       r.admitted();
       return;
     }
-    const a = admission.tryAcquire(r);
+    const a = admission.tryAcquire(r.queue);
     if (a.status === 'granted') r.admitted();
     else if (a.status === 'rejected') this.#refuse(r, 'SWY_QUEUE_FULL');
-    else r.queued(a.ticket);
+    else {
+      r.queue.hold(a.ticket);
+      r.queued();
+    }
   }
 
   queuedTimedOut(r: AdmissionRequest): void {

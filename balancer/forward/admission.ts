@@ -2,11 +2,13 @@ import type { ErrorCode } from '../../common/errors.js';
 import type { QueueTicket, QueueWaiter } from '../resilience/admission-control.js';
 
 /** A request going through the balancer's admission control (parsed by the raw engine or by http.Server). */
-export interface AdmissionRequest extends QueueWaiter {
+export interface AdmissionRequest {
   /** It holds a slot: forward it (it calls `requestDone()` once it ends). */
   admitted(): void;
-  /** It waits in the queue; `granted()` or `timedOut()` follows unless the ticket is cancelled. */
-  queued(ticket: QueueTicket): void;
+  /** It waits in the queue (the gate made `queue` hold its ticket); the queue answers `queue` unless the ticket is cancelled. */
+  queued(): void;
+  /** Its place in the queue, and what the queue answers. */
+  readonly queue: QueuePlace;
   /** Answer this error; no slot is held and the balancer has counted it. */
   refused(code: ErrorCode, retryAfterSeconds: number): void;
 }
@@ -27,9 +29,28 @@ export interface AdmissionHost {
   countError(code: ErrorCode): void;
 }
 
-/** A request's place in the admission queue: held from `queued()` until the queue answers or the client leaves. */
-export class QueuePlace {
+/**
+ * A request's place in the admission queue, held from `queued()` until the
+ * queue answers (a slot: the request is admitted; too long a wait: the gate
+ * refuses it) or the client leaves.
+ */
+export class QueuePlace implements QueueWaiter {
+  readonly #request: AdmissionRequest;
+  readonly #gate: AdmissionHost;
   #ticket: QueueTicket | null = null;
+
+  constructor(request: AdmissionRequest, gate: AdmissionHost) {
+    this.#request = request;
+    this.#gate = gate;
+  }
+
+  granted(): void {
+    if (this.settle()) this.#request.admitted();
+  }
+
+  timedOut(): void {
+    if (this.settle()) this.#gate.queuedTimedOut(this.#request);
+  }
 
   /** The request was queued with `ticket`. */
   hold(ticket: QueueTicket): void {
@@ -43,10 +64,10 @@ export class QueuePlace {
     return true;
   }
 
-  /** The client left or broke its request while queued: the place is given back and the balancer told. */
-  leave(host: AdmissionHost): void {
+  /** The client left or broke its request while queued: the place is given back and the gate told. */
+  leave(): void {
     this.#ticket?.cancel();
     this.#ticket = null;
-    host.queuedLeft();
+    this.#gate.queuedLeft();
   }
 }

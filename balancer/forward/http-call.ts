@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorCode } from '../../common/errors.js';
-import type { QueueTicket } from '../resilience/admission-control.js';
 import { sendError } from './error-response.js';
 import type { IncomingCall } from './forwarder.js';
 import { IncomingBody, type BodyEvents } from './incoming-body.js';
@@ -46,11 +45,12 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
   readonly verdict: PolicyVerdict;
   readonly body: IncomingBody;
   #phase = Phase.New;
-  readonly #queue = new QueuePlace();
+  readonly queue: QueuePlace;
   #bodyReady = false;
 
   constructor(host: CallHost, req: IncomingMessage, res: ServerResponse, v: PolicyVerdict) {
     this.#host = host;
+    this.queue = new QueuePlace(this, host.gate);
     this.#req = req;
     this.#res = res;
     this.verdict = v;
@@ -104,17 +104,8 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
     this.body.start();
   }
 
-  queued(ticket: QueueTicket): void {
+  queued(): void {
     this.#phase = Phase.Queued;
-    this.#queue.hold(ticket);
-  }
-
-  granted(): void {
-    if (this.#queue.settle()) this.admitted();
-  }
-
-  timedOut(): void {
-    if (this.#queue.settle()) this.#host.gate.queuedTimedOut(this);
   }
 
   refused(code: ErrorCode, retryAfterSeconds: number): void {
@@ -131,7 +122,7 @@ export class HttpCall implements AdmissionRequest, BodyEvents, IncomingCall {
   }
 
   #leaveQueue(): void {
-    this.#queue.leave(this.#host.gate);
+    this.queue.leave();
   }
 
   #clientLeft(): void {

@@ -11,7 +11,8 @@ import type { ForwardHost, Forwarder, IncomingCall } from './forwarder.js';
 import type { BodyEvents, IncomingBody } from './incoming-body.js';
 import { clientAddress, rawHeaderValue } from './request-policy.js';
 import { filterResponseHeaderObject, filterTrailers } from './response-policy.js';
-import { deadlineLeft, headWaitMs, mayRetry } from './retry-policy.js';
+import { headWaitMs } from './retry-policy.js';
+import { firstPick, mayRetryAfter, moveOn, statusRetryTarget } from './attempt-loop.js';
 import { UploadGate } from './upload-gate.js';
 
 interface CallState extends PickContext, BodyEvents {
@@ -25,8 +26,8 @@ interface CallState extends PickContext, BodyEvents {
   lastUpstream: Upstream | undefined;
   attempts: number;
   attemptStartedAt: number;
-  tried: Upstream[];
-  triedCodes: { id: string; code: string }[];
+  tried: Upstream[] | undefined;
+  triedCodes: { id: string; code: string }[] | undefined;
   decision: string | null;
   sent: boolean;
   responded: boolean;
@@ -63,10 +64,13 @@ export class HttpProxyForwarder implements Forwarder {
   readonly #timeoutMs: number;
   readonly #maxSockets: number;
   readonly #uploads: UploadGate;
+  readonly #retryOnStatus: ReadonlySet<number> | null;
 
   constructor(host: ForwardHost, opts: { connectTimeoutMs: number; timeoutMs: number; maxSockets: number }) {
     this.#host = host;
     this.#uploads = new UploadGate(Math.floor(opts.maxSockets / 2));
+    const statuses = host.settings.retryOnStatus ?? [];
+    this.#retryOnStatus = statuses.length ? new Set(statuses) : null;
     this.#connectTimeoutMs = opts.connectTimeoutMs;
     this.#timeoutMs = opts.timeoutMs;
     this.#maxSockets = opts.maxSockets;
@@ -95,8 +99,8 @@ export class HttpProxyForwarder implements Forwarder {
       lastUpstream: undefined,
       attempts: 0,
       attemptStartedAt: 0,
-      tried: [],
-      triedCodes: [],
+      tried: undefined,
+      triedCodes: undefined,
       decision: null,
       sent: false,
       responded: false,
@@ -115,14 +119,12 @@ export class HttpProxyForwarder implements Forwarder {
         else call.proxyReq?.destroy(Object.assign(new Error('the backend did not take the request body'), { code: 'ESOCKETTIMEDOUT' }));
       },
     };
-    if (this.#host.explainer.wants(call)) call.decision = '';
     body.events = call;
     (req as TaggedRequest)[kCall] = call;
     res.on('close', () => {
       if (!call.done) this.#end(call, req as TaggedRequest, res);
     });
-    const up = this.#host.pick(call);
-    if (call.decision !== null) call.decision = this.#host.explainer.explain(call, up, 1, undefined, []);
+    const up = firstPick(this.#host, call);
     if (!up) {
       this.#host.gate.countError('SWY_NO_BACKEND');
       if (call.decision !== null) res.setHeader('x-lb-decision', call.decision);
@@ -144,10 +146,12 @@ export class HttpProxyForwarder implements Forwarder {
     const body = call.body;
     // A buffered body is sent from its copy (so a retry can send it again); a streamed one from the client.
     const buffer = body.buffer !== null ? bufferStream(body.buffer) : (body.stream ?? undefined);
+    // An error of an earlier attempt (its answer dropped by a status retry) is not this one's.
+    const attempt = call.attempts;
     const go = (): void =>
-      this.#proxy.web(req, res, { target: up.url, agent: this.#agent(up), buffer: buffer === req ? undefined : buffer }, (err: Error) =>
-        this.#onError(err, call, req, res),
-      );
+      this.#proxy.web(req, res, { target: up.url, agent: this.#agent(up), buffer: buffer === req ? undefined : buffer }, (err: Error) => {
+        if (call.attempts === attempt) this.#onError(err, call, req, res);
+      });
     if (!body.streaming || body.complete) {
       go();
       return;
@@ -158,6 +162,27 @@ export class HttpProxyForwarder implements Forwarder {
       call.uploadSlot = up.id;
       go();
     });
+  }
+
+  /**
+   * `--retry-on-status`: when the policy, another backend and the budget
+   * allow, drops this answer and its connection and sends the request on
+   * (a buffered body from its copy; a streamed one is never sent twice).
+   */
+  #statusRetry(call: CallState, req: TaggedRequest, res: ServerResponse, proxyRes: IncomingMessage, up: Upstream, status: number): boolean {
+    if (call.body.streaming) return false;
+    const next = statusRetryTarget(this.#host, call, up, req.method ?? 'GET', call.bodyLost);
+    if (next === undefined) return false;
+    proxyRes.destroy();
+    call.proxyReq?.destroy();
+    const ms = performance.now() - call.attemptStartedAt;
+    up.inFlight--;
+    up.recordAttempt(ms * 1000, true);
+    this.#host.attemptEnded(up, 'failure', ms);
+    call.upstream = undefined;
+    moveOn(this.#host, call, up, `status-${status}`, next);
+    this.#send(call, req, res, next);
+    return true;
   }
 
   #releaseUpload(call: CallState): void {
@@ -214,6 +239,7 @@ export class HttpProxyForwarder implements Forwarder {
     // The head is here: from now on the client sets the pace, however slowly it reads.
     call.proxyReq?.setTimeout(0);
     const status = proxyRes.statusCode ?? 0;
+    if (this.#retryOnStatus?.has(status) && this.#statusRetry(call, req, res, proxyRes, up, status)) return;
     up.countStatus(status);
     const headers = filterResponseHeaderObject(proxyRes.rawHeaders, status < 200 || status === 204);
     if (this.#host.settings.backendHeader) headers['x-backend'] = up.id;
@@ -292,25 +318,8 @@ export class HttpProxyForwarder implements Forwarder {
       return;
     }
     // A streamed body has been piped into the failed request (even before it connected): never replay it.
-    if (
-      !call.body.streaming &&
-      mayRetry({
-        code,
-        requestSent: call.sent,
-        method: req.method ?? 'GET',
-        hasBody: call.bodyLost,
-        attempts: call.attempts,
-        maxRetries: this.#host.settings.maxRetries,
-        remainingMs: deadlineLeft(call.startedAt, this.#host.settings.requestTimeoutMs),
-      }) &&
-      this.#host.acquireRetry()
-    ) {
-      call.tried.push(up);
-      const next = this.#host.pick(call, call.tried);
-      if (call.decision !== null) {
-        call.triedCodes.push({ id: up.id, code });
-        call.decision = this.#host.explainer.explain(call, next, call.attempts + 1, call.tried, call.triedCodes);
-      }
+    if (!call.body.streaming && mayRetryAfter(this.#host, call, req.method ?? 'GET', code, call.sent, call.bodyLost)) {
+      const next = moveOn(this.#host, call, up, code);
       if (next) {
         this.#send(call, req, res, next);
         return;

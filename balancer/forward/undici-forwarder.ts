@@ -13,7 +13,8 @@ import type { ForwardHost, Forwarder, IncomingCall, PoolOptions } from './forwar
 import type { BodyEvents, IncomingBody } from './incoming-body.js';
 import { clientAddress } from './request-policy.js';
 import { filterResponseHeaders, filterTrailers } from './response-policy.js';
-import { deadlineLeft, headWaitMs, mayRetry } from './retry-policy.js';
+import { deadlineLeft, headWaitMs } from './retry-policy.js';
+import { firstPick, mayRetryAfter, moveOn, statusRetryTarget } from './attempt-loop.js';
 import { UndiciPools } from './undici-pools.js';
 import { UploadGate } from './upload-gate.js';
 
@@ -195,12 +196,9 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
   }
 
   start(): void {
-    const host = this.#host;
     this.res[kExchange] = this;
     this.res.on('close', onResponseClose);
-    if (host.explainer.wants(this)) this.decision = '';
-    const up = host.pick(this);
-    if (this.decision !== null) this.decision = host.explainer.explain(this, up, 1, undefined, []);
+    const up = firstPick(this.#host, this);
     if (up === undefined) {
       this.fail('SWY_NO_BACKEND');
       return;
@@ -451,37 +449,12 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
    * drops this answer (and its connection) and lets onError send the request on.
    */
   #statusRetry(up: Upstream, status: number): boolean {
-    const policy = {
-      code: 'SWY_UPSTREAM_RESET' as const,
-      requestSent: true,
-      method: this.req.method ?? 'GET',
-      hasBody: this.#bodyLost,
-      attempts: this.attempts,
-      maxRetries: this.#host.settings.maxRetries,
-      remainingMs: this.#remainingMs(),
-    };
-    if (!mayRetry(policy) || this.abortUpstream === null) return false;
-    const exclude = this.tried ? [...this.tried, up] : [up];
-    const next = this.#host.pick(this, exclude);
-    if (next === undefined || !this.#host.acquireRetry()) return false;
+    if (this.abortUpstream === null) return false;
+    const next = statusRetryTarget(this.#host, this, up, this.req.method ?? 'GET', this.#bodyLost);
+    if (next === undefined) return false;
     this.statusRetryTo = next;
     this.abortUpstream(new StatusRetry(status));
     return true;
-  }
-
-  /** Whether this request may go to another backend after a failure with `code`. */
-  #mayRetry(code: ErrorCode, requestSent: boolean): boolean {
-    return (
-      mayRetry({
-        code,
-        requestSent,
-        method: this.req.method ?? 'GET',
-        hasBody: this.#bodyLost,
-        attempts: this.attempts,
-        maxRetries: this.#host.settings.maxRetries,
-        remainingMs: this.#remainingMs(),
-      }) && this.#host.acquireRetry()
-    );
   }
 
   onError(err: Error): void {
@@ -515,14 +488,9 @@ class Exchange implements Dispatcher.DispatchHandler, PickContext, BodyEvents {
       return;
     }
     // A status retry already passed the policy, picked its backend and took its budget in onHeaders.
-    if (statusRetry || this.#mayRetry(code, this.abortUpstream !== null)) {
-      (this.tried ??= []).push(up);
-      const next = statusRetry ? this.statusRetryTo : host.pick(this, this.tried);
+    if (statusRetry || mayRetryAfter(host, this, this.req.method ?? 'GET', code, this.abortUpstream !== null, this.#bodyLost)) {
+      const next = moveOn(host, this, up, statusRetry ? `status-${(err as StatusRetry).status}` : code, statusRetry ? this.statusRetryTo : undefined);
       this.statusRetryTo = undefined;
-      if (this.decision !== null) {
-        (this.triedCodes ??= []).push({ id: up.id, code: statusRetry ? `status-${(err as StatusRetry).status}` : code });
-        this.decision = host.explainer.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
-      }
       if (next !== undefined) {
         this.send(next);
         return;

@@ -146,4 +146,25 @@ describe('retries within the overall request deadline, and request bodies replay
     assert.equal(await r.body.text(), 'PUT status retry');
     assert.equal(attempts(backends), 2);
   });
+
+  for (const engine of ['raw', 'undici', 'http-proxy'] as const) {
+    it(`${engine} engine: --retry-on-status sends a GET on to another backend and drops the first answer`, async () => {
+      const fail503: RawHandler = (_req, c) => respond(c, 503, 'busy');
+      const { lb, backends } = await rig([fail503, echo], { engine, retryOnStatus: [503], explain: true });
+      const r = await request(`${lb.url}/thing`, { dispatcher: testClient() });
+      assert.equal(r.statusCode, 200);
+      assert.equal(await r.body.text(), 'GET ');
+      assert.equal(attempts(backends), 2);
+      assert.match(String(r.headers['x-lb-decision']), /tried=r1:status-503/);
+    });
+
+    it(`${engine} engine: --retry-on-status passes the answer on when no other backend is left`, async () => {
+      const fail503: RawHandler = (_req, c) => respond(c, 503, 'busy');
+      const { lb, backends } = await rig([fail503], { engine, retryOnStatus: [503] });
+      const r = await request(`${lb.url}/thing`, { dispatcher: testClient() });
+      assert.equal(r.statusCode, 503);
+      assert.equal(await r.body.text(), 'busy');
+      assert.equal(attempts(backends), 1);
+    });
+  }
 });

@@ -3,7 +3,6 @@ import { logRequest } from '../access-log.js';
 import { closeAttempt } from '../attempt-accounting.js';
 import type { Socket } from 'node:net';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../../common/errors.js';
-import type { QueueTicket } from '../../resilience/admission-control.js';
 import type { Outcome } from '../../resilience/outcome.js';
 import type { PickContext } from '../../strategies/strategy.js';
 import type { Upstream } from '../../upstream.js';
@@ -11,7 +10,8 @@ import type { BufferBudget } from '../buffer-budget.js';
 import type { RequestLimits } from '../request-limits.js';
 import { BodyFraming, rawHeaderValue, type PolicyVerdict } from '../request-policy.js';
 import { filterTrailers } from '../response-policy.js';
-import { deadlineLeft, headWaitMs, isIdempotent, mayRetry } from '../retry-policy.js';
+import { headWaitMs, isIdempotent } from '../retry-policy.js';
+import { firstPick, mayRetryAfter, moveOn, statusRetryTarget } from '../attempt-loop.js';
 import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './http-parser.js';
 import { errorResponseText } from './raw-error-response.js';
 import { QueuePlace, type AdmissionRequest } from '../admission.js';
@@ -91,7 +91,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   #refusal: ErrorCode | undefined;
   readonly startedAt: number;
   #phase = Phase.New;
-  readonly #queue = new QueuePlace();
+  readonly queue: QueuePlace;
   readonly #head: string;
   /** The client sent no Host (HTTP/1.0): each attempt names the backend's. */
   readonly #hostMissing: boolean;
@@ -142,6 +142,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#client = client;
     this.#engine = engine;
     this.#host = engine.host;
+    this.queue = new QueuePlace(this, engine.host.gate);
     this.method = method;
     this.path = v.path;
     this.rawHeaders = rawHeaders;
@@ -168,10 +169,6 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (!this.#engine.bodyBudget.reserve(n)) return false;
     this.#reserved += n;
     return true;
-  }
-
-  #remainingMs(): number {
-    return deadlineLeft(this.startedAt, this.#host.settings.requestTimeoutMs);
   }
 
   /**
@@ -262,17 +259,8 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#start();
   }
 
-  queued(ticket: QueueTicket): void {
+  queued(): void {
     this.#phase = Phase.Queued;
-    this.#queue.hold(ticket);
-  }
-
-  granted(): void {
-    if (this.#queue.settle()) this.admitted();
-  }
-
-  timedOut(): void {
-    if (this.#queue.settle()) this.#host.gate.queuedTimedOut(this);
   }
 
   refused(code: ErrorCode, retryAfterSeconds: number): void {
@@ -285,10 +273,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   // --- attempts ---------------------------------------------------------------
 
   #start(): void {
-    const host = this.#host;
-    if (host.explainer.wants(this)) this.decision = '';
-    const up = host.pick(this);
-    if (this.decision !== null) this.decision = host.explainer.explain(this, up, 1, undefined, []);
+    const up = firstPick(this.#host, this);
     if (up === undefined) {
       this.#fail('SWY_NO_BACKEND');
       return;
@@ -556,13 +541,8 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
       this.#client.cut();
       return;
     }
-    if (this.#mayRetry(code, requestSent)) {
-      (this.tried ??= []).push(up);
-      const next = host.pick(this, this.tried);
-      if (this.decision !== null) {
-        (this.triedCodes ??= []).push({ id: up.id, code });
-        this.decision = host.explainer.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
-      }
+    if (mayRetryAfter(host, this, this.method, code, requestSent, requestSent && this.#bodyLost())) {
+      const next = moveOn(host, this, up, code);
       if (next !== undefined) {
         if (requestSent) this.#rewindBody();
         this.#send(next);
@@ -580,45 +560,17 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     }
   }
 
-  #mayRetry(code: ErrorCode, requestSent: boolean): boolean {
-    return (
-      mayRetry({
-        code,
-        requestSent,
-        method: this.method,
-        hasBody: requestSent && this.#bodyLost(),
-        attempts: this.attempts,
-        maxRetries: this.#host.settings.maxRetries,
-        remainingMs: this.#remainingMs(),
-      }) && this.#host.acquireRetry()
-    );
-  }
-
   /** `--retry-on-status`: when policy, another backend and the budget allow, drops this answer and its connection and sends the request on. */
   #statusRetry(up: Upstream, status: number): boolean {
     const host = this.#host;
-    const policy = {
-      code: 'SWY_UPSTREAM_RESET' as const,
-      requestSent: true,
-      method: this.method,
-      hasBody: this.#bodyLost(),
-      attempts: this.attempts,
-      maxRetries: host.settings.maxRetries,
-      remainingMs: this.#remainingMs(),
-    };
     const conn = this.#conn;
-    if (!mayRetry(policy) || conn === null) return false;
-    const exclude = this.tried ? [...this.tried, up] : [up];
-    const next = host.pick(this, exclude);
-    if (next === undefined || !host.acquireRetry()) return false;
+    if (conn === null) return false;
+    const next = statusRetryTarget(host, this, up, this.method, this.#bodyLost());
+    if (next === undefined) return false;
     this.#conn = null;
     conn.destroy();
     this.#closeAttempt('failure');
-    (this.tried ??= []).push(up);
-    if (this.decision !== null) {
-      (this.triedCodes ??= []).push({ id: up.id, code: `status-${status}` });
-      this.decision = host.explainer.explain(this, next, this.attempts + 1, this.tried, this.triedCodes);
-    }
+    moveOn(host, this, up, `status-${status}`, next);
     this.#rewindBody();
     this.#send(next);
     return true;
@@ -656,7 +608,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   /** Gives a place in the admission queue back. */
   #leaveQueue(): void {
-    this.#queue.leave(this.#host.gate);
+    this.queue.leave();
   }
 
   #fail(code: ErrorCode): void {
