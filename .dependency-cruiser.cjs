@@ -6,7 +6,7 @@
  *   balancer parts                strategies/ resilience/ health/ stats/ (pure parts)
  *   balancer model                upstream, upstream-set, router, listen-shards, port-holders, self-addresses
  *   balancer/forward/             the request path and its engines (raw/ is one engine)
- *   balancer composition          balancer.ts, request-gate, http-listener, admin/, cluster/, parts, settings, config, main
+ *   balancer composition          balancer.ts, request-gate, http-listener, decision-explainer, admin/, cluster/, lifecycle-parts, balancer-settings, routing-settings, config, main
  *   backend/, controller/         programs beside the balancer
  *   cli/                          entry points and tools
  *
@@ -16,7 +16,8 @@
 const PARTS = '^balancer/(strategies|resilience|health|stats)/';
 const MODEL = '^balancer/(upstream|upstream-set|router|listen-shards|port-holders|self-addresses)[.]ts$';
 const FORWARD = '^balancer/forward/';
-const COMPOSITION = '^balancer/(balancer|parts|settings|config|main|strategy-setup|request-gate|http-listener)[.]ts$|^balancer/(admin|cluster)/';
+const COMPOSITION =
+  '^balancer/(balancer|lifecycle-parts|balancer-settings|config|main|routing-settings|request-gate|http-listener|decision-explainer)[.]ts$|^balancer/(admin|cluster)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -22,7 +22,7 @@ import type { BackendFacts, BalancerView, RequestWaits, UpstreamView } from './b
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { SelfAddresses } from './self-addresses.js';
 import { RequestGate } from './request-gate.js';
-import type { BalancerSettings } from './settings.js';
+import type { BalancerSettings } from './balancer-settings.js';
 import { DecisionExplainer } from './decision-explainer.js';
 import { HttpListener } from './http-listener.js';
 import { UpstreamSet } from './upstream-set.js';

@@ -8,11 +8,11 @@ import type { Registry } from '../common/registry/registry.js';
 import { Balancer } from './balancer.js';
 import { balancerHelp, loadBalancerConfig, type BalancerConfig } from './config.js';
 import { ControlPlane } from './cluster/primary.js';
-import { adminPart, proxyPart, registryPart, startUntilSignal } from './parts.js';
+import { adminPart, proxyPart, registryPart, startUntilSignal } from './lifecycle-parts.js';
 import { runWorker } from './cluster/worker.js';
 import { configuredAddresses } from './self-addresses.js';
-import { toSettings } from './settings.js';
-import { strategyFactory } from './strategy-setup.js';
+import { toSettings } from './balancer-settings.js';
+import { strategyFactory } from './routing-settings.js';
 
 /** `switchyard balancer`: wires the parts, starts them in order, closes them in reverse on SIGTERM. */
 export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {

@@ -7,7 +7,7 @@ import { RegistryConflictError, RegistryUnavailableError } from '../../common/re
 import type { BalancerView, BackendFacts, UpstreamView } from '../balancer-view.js';
 import { buildSnapshot, type StatsSnapshot } from '../stats/snapshot.js';
 import { STRATEGY_NAMES } from '../strategies/index.js';
-import { liveStrategyFactory } from '../strategy-setup.js';
+import { liveStrategyFactory } from '../routing-settings.js';
 import { accessGuard } from './access-guard.js';
 import { sendAdminError } from './admin-error.js';
 import { crossSiteGuard } from './cross-site-guard.js';

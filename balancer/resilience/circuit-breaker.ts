@@ -1,5 +1,5 @@
 import type { Outcome } from './outcome.js';
-import { RollingCounts } from './rolling-window.js';
+import { RollingCounts } from './rolling-counts.js';
 
 export interface CircuitBreakerOptions {
   /** Opens when failures / requests over the window reaches this (0 < ratio <= 1). */

@@ -1,4 +1,4 @@
-import { RollingCounts } from '../resilience/rolling-window.js';
+import { RollingCounts } from '../resilience/rolling-counts.js';
 
 export interface DynamicWeightsOptions {
   /** Half-life of the latency EWMA: a step change is half absorbed after this long. */

@@ -6,7 +6,7 @@ import { createControlApp } from '../../backend/control-app.js';
 import type { Faults } from '../../backend/faults.js';
 import { createAdmin, type Admin } from '../../balancer/admin/admin-app.js';
 import { Balancer } from '../../balancer/balancer.js';
-import type { BalancerSettings } from '../../balancer/settings.js';
+import type { BalancerSettings } from '../../balancer/balancer-settings.js';
 import { BALANCER_OPTIONS } from '../../balancer/config.js';
 import { createStrategy } from '../../balancer/strategies/index.js';
 import type { Upstream } from '../../balancer/upstream.js';

@@ -7,7 +7,7 @@ import type { EngineName, ForwardSettings, PoolOptions } from './forward/forward
 import type { HealthCheckSettings } from './health/health-checker.js';
 import type { AdmissionSettings } from './request-gate.js';
 import type { ResilienceSettings } from './router.js';
-import { resilienceSettings } from './strategy-setup.js';
+import { resilienceSettings } from './routing-settings.js';
 
 /** Everything a Balancer is configured with, typed once (built from the program's config by toSettings). */
 export interface BalancerSettings extends ForwardSettings {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { RollingCounts } from '../../balancer/resilience/rolling-window.js';
+import { RollingCounts } from '../../balancer/resilience/rolling-counts.js';
 
 test('rolling counts: counts inside the window, forgets slots that slid out', () => {
   const w = new RollingCounts(10_000, 10);

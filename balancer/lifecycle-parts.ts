@@ -9,7 +9,7 @@ import { isLoopbackName } from './admin/host-allowlist.js';
 import type { Balancer } from './balancer.js';
 import type { BalancerView } from './balancer-view.js';
 import type { BalancerConfig } from './config.js';
-import type { strategyFactory } from './strategy-setup.js';
+import type { strategyFactory } from './routing-settings.js';
 
 /*
  * The lifecycle parts a balancer process is made of, shared by the single
