@@ -3,7 +3,6 @@ import { WaitHistogram } from './stats/wait-histogram.js';
 import { ListenShards } from './listen-shards.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import type { ErrorCode } from '../common/errors.js';
 import type { Lifecycle } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
@@ -13,9 +12,11 @@ import { policyOptions, resolveLimits, type RequestLimits } from './forward/requ
 import type { RequestPolicyOptions } from './forward/request-policy.js';
 import type { ForwardHost, Forwarder } from './forward/forwarder.js';
 import { createForwarder } from './forward/engines.js';
+import { requestIds } from './forward/request-ids.js';
 import { WebSocketTunnels } from './forward/websocket-tunnels.js';
 import { createHealthChecker, type HealthChecker } from './health/health-checker.js';
 import { EventLog } from './stats/event-log.js';
+import { instanceInfo } from './stats/instance-info.js';
 import type { Outcome } from './resilience/outcome.js';
 import { DEFAULT_RESILIENCE, Router } from './router.js';
 import type { BackendFacts, BalancerView, RequestWaits, UpstreamView } from './balancer-view.js';
@@ -76,8 +77,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   readonly explainer: DecisionExplainer;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #idPrefix = randomBytes(4).toString('hex');
-  #idCounter = 0;
+  readonly nextRequestId = requestIds();
   #unsubscribe: (() => void) | undefined;
   #listening = false;
 
@@ -94,13 +94,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     this.limits = resolveLimits(deps.settings.limits);
     this.policy = policyOptions(this.limits, deps.settings.trustForwarded);
     this.bodyBudget = new BufferBudget(this.limits.requestBufferTotal);
-    const sink = (id: string, status: 'unknown' | 'healthy' | 'unhealthy'): void => {
-      if (status !== 'unknown') this.events.add(status, id);
-      const u = this.upstreams.get(id);
-      const from = u?.health;
-      this.upstreams.setHealth(id, status);
-      if (u && from) this.router.healthChanged(u, from, status);
-    };
+    const sink = (id: string, status: 'unknown' | 'healthy' | 'unhealthy'): void => this.router.healthReported(id, status);
     this.health = deps.healthChecker
       ? deps.healthChecker(sink)
       : createHealthChecker(deps.settings.health, sink, deps.logger.child({ component: 'health' }), this.#now);
@@ -141,7 +135,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
       sendTimeoutMs: deps.settings.pool.bodyTimeoutMs,
       forwarder: this.forwarder,
       tunnels: this.tunnels,
-      requestId: () => this.nextRequestId(),
+      requestId: this.nextRequestId,
       shuttingDown: () => this.shuttingDown,
       maxHeaderSize: deps.settings.maxHeaderSize,
       keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs,
@@ -291,29 +285,14 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     return this.router.stickyCookie(ctx, served);
   }
 
-  nextRequestId(): string {
-    return `${this.#idPrefix}-${(++this.#idCounter).toString(36)}`;
-  }
-
   attemptFailed(upstream: Upstream, code: ErrorCode): void {
     upstream.failures++;
     upstream.lastError = { code, at: this.#now() };
     if (code !== 'SWY_UPSTREAM_TIMEOUT') this.health.checkSoon(upstream.id);
   }
 
-  /** Facts for the admin API. */
+  /** Facts for the admin API (GET /info). */
   info(): Record<string, unknown> {
-    return {
-      instanceId: this.settings.instanceId,
-      engine: this.forwarder.name,
-      strategy: this.strategy.name,
-      admission: this.gate.admission?.status() ?? null,
-      startedAt: new Date(this.startedAt).toISOString(),
-      uptimeSeconds: Math.round((this.#now() - this.startedAt) / 1000),
-      inFlight: this.inFlight,
-      tunnels: this.tunnels.open,
-      shuttingDown: this.shuttingDown,
-      registry: this.registry.status(),
-    };
+    return instanceInfo(this, this.#now(), { tunnels: this.tunnels.open });
   }
 }

@@ -6,6 +6,7 @@ import { OutlierDetector, type OutlierDetectorOptions } from './resilience/outli
 import { panicSet } from './resilience/panic.js';
 import { RetryBudget, type RetryBudgetOptions } from './resilience/retry-budget.js';
 import { SlowStart, type SlowStartOptions } from './resilience/slow-start.js';
+import type { HealthStatus } from './health/health-state.js';
 import type { EventLog } from './stats/event-log.js';
 import type { PickContext, Strategy } from './strategies/strategy.js';
 import type { UpstreamSet } from './upstream-set.js';
@@ -197,12 +198,17 @@ export class Router {
   }
 
   /**
-   * Active health checks changed a backend's health. Recovering from
-   * unhealthy ends an ejection (the check is fresher evidence than the
-   * failures that ejected it), as Envoy does by default.
+   * A health check result for backend `id`: the event log hears of a verdict,
+   * the upstream set of the new health. Recovering from unhealthy ends an
+   * ejection (the check is fresher evidence than the failures that ejected
+   * it), as Envoy does by default.
    */
-  healthChanged(u: Upstream, from: string, to: string): void {
-    if (from === 'unhealthy' && to === 'healthy') this.outlier?.uneject(u.id, this.#now());
+  healthReported(id: string, status: HealthStatus): void {
+    if (status !== 'unknown') this.#events.add(status, id);
+    const u = this.#upstreams.get(id);
+    const from = u?.health;
+    this.#upstreams.setHealth(id, status);
+    if (u !== undefined && from === 'unhealthy' && status === 'healthy') this.outlier?.uneject(u.id, this.#now());
   }
 
   /** Breaker, ejection and weight facts for /stats and /metrics. */

@@ -1,3 +1,4 @@
+import { instanceInfo } from '../stats/instance-info.js';
 import { WaitHistogram } from '../stats/wait-histogram.js';
 import cluster, { type Worker } from 'node:cluster';
 import type { BackendSpec } from '../../common/backend.js';
@@ -395,18 +396,7 @@ export class ControlPlane implements BalancerView {
   }
 
   info(): Record<string, unknown> {
-    return {
-      instanceId: this.settings.instanceId,
-      engine: this.forwarder.name,
-      strategy: this.#strategy.name,
-      workers: this.workerCount,
-      startedAt: new Date(this.startedAt).toISOString(),
-      uptimeSeconds: Math.round((this.#now() - this.startedAt) / 1000),
-      inFlight: this.inFlight,
-      shuttingDown: this.shuttingDown,
-      admission: this.admissionStatus() ?? null,
-      registry: this.registry.status(),
-    };
+    return instanceInfo(this, this.#now(), { workers: this.workerCount });
   }
 
   /** Asks every worker for its stats (at most every 200 ms) and merges them. */
