@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import type { Redis } from 'ioredis';
-import { DockerEventLog, RegistryFeed } from './support/events.js';
+import { describe, it, type TestContext } from 'node:test';
+import { watchStack } from './support/events.js';
 import { describeLoad, LoadRun } from './support/load.js';
-import { docker, ensureStack, make, nameOf, proxyUrl, redisClient, replica, routable, sleep, waitFor } from './support/stack.js';
+import { docker, make, nameOf, proxyUrl, replica, routable, sleep, waitFor } from './support/stack.js';
 
 /**
  * Acceptance 3: `docker stop` of a backend under 32 concurrent GETs for at
@@ -12,20 +11,7 @@ import { docker, ensureStack, make, nameOf, proxyUrl, redisClient, replica, rout
  * draining on the `kill` event, before the process exits).
  */
 describe('docker stop of a backend under load', () => {
-  let events: DockerEventLog;
-  let redis: Redis;
-  let feed: RegistryFeed;
-  before(async () => {
-    await ensureStack(3);
-    events = await DockerEventLog.start();
-    redis = await redisClient();
-    feed = await RegistryFeed.start(redis);
-  });
-  after(async () => {
-    events.close();
-    feed.close();
-    redis.disconnect();
-  });
+  const watch = watchStack(3);
 
   it('loses no request, and the backend gets no new request after its stop signal', async (t: TestContext) => {
     const victim = await replica(3);
@@ -33,9 +19,9 @@ describe('docker stop of a backend under load', () => {
     const load = new LoadRun({ url: proxyUrl, concurrency: 32, durationMs: 22_000, maxRequests: 3_000_000 });
     await sleep(6000);
     const stopped = make('stop', { N: 3 });
-    const kill = await events.wait('kill', victim.Id);
-    const drain = await feed.wait('state', name, kill.at - 50);
-    const die = await events.wait('die', victim.Id, 20_000);
+    const kill = await watch.events.wait('kill', victim.Id);
+    const drain = await watch.feed.wait('state', name, kill.at - 50);
+    const die = await watch.events.wait('die', victim.Id, 20_000);
     await stopped;
     const r = await load.done;
     t.diagnostic(describeLoad(r));
@@ -45,7 +31,7 @@ describe('docker stop of a backend under load', () => {
     const lastStart = Math.max(...served.map((x) => x.start));
     const afterSignal = served.filter((x) => x.start > kill.at).length;
     const inspect = await docker.getContainer(victim.Id).inspect();
-    const kills = events.events.filter((e) => e.id === victim.Id && e.action === 'kill').map((e) => e.signal);
+    const kills = watch.events.events.filter((e) => e.id === victim.Id && e.action === 'kill').map((e) => e.signal);
     t.diagnostic(
       `${name}: kill(SIGTERM) event -> draining written ${(drain.at - kill.at).toFixed(1)} ms; ` +
         `kill event -> last response from it ${(lastEnd - kill.at).toFixed(1)} ms (last request sent ${(lastStart - kill.at).toFixed(1)} ms after the event); ` +

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import type { Redis } from 'ioredis';
-import { DockerEventLog, RegistryFeed } from './support/events.js';
+import { describe, it, type TestContext } from 'node:test';
+import { watchStack } from './support/events.js';
 import { describeLoad, LoadRun, nowMs } from './support/load.js';
-import { adminBackends, ensureStack, make, nameOf, proxyUrl, redisClient, registryEntries, replica, routable, sleep, waitFor } from './support/stack.js';
+import { adminBackends, make, nameOf, proxyUrl, registryEntries, replica, routable, sleep, waitFor } from './support/stack.js';
 
 /**
  * Acceptance 4: `docker kill` (SIGKILL) of a backend under the same load: no
@@ -11,20 +10,7 @@ import { adminBackends, ensureStack, make, nameOf, proxyUrl, redisClient, regist
  * registry entry is gone within 1 s.
  */
 describe('docker kill of a backend under load', () => {
-  let events: DockerEventLog;
-  let redis: Redis;
-  let feed: RegistryFeed;
-  before(async () => {
-    await ensureStack(3);
-    events = await DockerEventLog.start();
-    redis = await redisClient();
-    feed = await RegistryFeed.start(redis);
-  });
-  after(async () => {
-    events.close();
-    feed.close();
-    redis.disconnect();
-  });
+  const watch = watchStack(3);
 
   it('loses no GET and deregisters the backend within 1 s', async (t: TestContext) => {
     const victim = await replica(2);
@@ -32,7 +18,7 @@ describe('docker kill of a backend under load', () => {
     const load = new LoadRun({ url: proxyUrl, concurrency: 32, durationMs: 21_000, maxRequests: 3_000_000 });
     await sleep(6000);
     const killed = make('kill', { N: 2 });
-    const kill = await events.wait('kill', victim.Id);
+    const kill = await watch.events.wait('kill', victim.Id);
     // Watch the balancer's own view too, as fast as it can be read.
     let goneFromBalancerAt = 0;
     const balancerWatch = waitFor(
@@ -45,13 +31,13 @@ describe('docker kill of a backend under load', () => {
       5000,
       5,
     );
-    const removed = await feed.wait('remove', name, kill.at - 50, 5000);
+    const removed = await watch.feed.wait('remove', name, kill.at - 50, 5000);
     await balancerWatch;
     await killed;
-    const inRedis = (await registryEntries(redis)).map((b) => b.id);
+    const inRedis = (await registryEntries(watch.redis)).map((b) => b.id);
     const r = await load.done;
     t.diagnostic(describeLoad(r));
-    const die = events.find('die', victim.Id);
+    const die = watch.events.find('die', victim.Id);
     t.diagnostic(
       `${name}: kill(SIGKILL) event -> registry entry removed ${(removed.at - kill.at).toFixed(1)} ms, -> gone from the balancer ${(goneFromBalancerAt - kill.at).toFixed(1)} ms; ` +
         `kill -> die event ${die ? (die.at - kill.at).toFixed(1) : '?'} ms`,

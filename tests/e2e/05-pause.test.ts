@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import type { Redis } from 'ioredis';
-import { DockerEventLog, RegistryFeed } from './support/events.js';
+import { describe, it, type TestContext } from 'node:test';
+import { watchStack } from './support/events.js';
 import { describeLoad, LoadRun } from './support/load.js';
-import { ensureStack, make, nameOf, proxyUrl, redisClient, replica, routable, sleep, waitFor } from './support/stack.js';
+import { make, nameOf, proxyUrl, replica, routable, sleep, waitFor } from './support/stack.js';
 
 /**
  * Acceptance 5: `docker pause` takes a backend out of rotation (the pause
@@ -11,20 +10,7 @@ import { ensureStack, make, nameOf, proxyUrl, redisClient, replica, routable, sl
  * `docker unpause` brings it back.
  */
 describe('docker pause and unpause of a backend under load', () => {
-  let events: DockerEventLog;
-  let redis: Redis;
-  let feed: RegistryFeed;
-  before(async () => {
-    await ensureStack(3);
-    events = await DockerEventLog.start();
-    redis = await redisClient();
-    feed = await RegistryFeed.start(redis);
-  });
-  after(async () => {
-    events.close();
-    feed.close();
-    redis.disconnect();
-  });
+  const watch = watchStack(3);
 
   it('out of rotation while paused with p99 under 2 s, back after unpause', async (t: TestContext) => {
     const victim = await replica(1);
@@ -32,13 +18,13 @@ describe('docker pause and unpause of a backend under load', () => {
     const load = new LoadRun({ url: proxyUrl, concurrency: 32, durationMs: 20_000, maxRequests: 3_000_000, timeoutMs: 15_000 });
     await sleep(4000);
     await make('pause', { N: 1 });
-    const pause = await events.wait('pause', victim.Id);
-    const removed = await feed.wait('remove', name, pause.at - 50, 5000);
+    const pause = await watch.events.wait('pause', victim.Id);
+    const removed = await watch.feed.wait('remove', name, pause.at - 50, 5000);
     await waitFor('out of rotation', async () => !(await routable()).includes(name), 5000, 10);
     await sleep(6000);
     await make('unpause', { N: 1 });
-    const unpause = await events.wait('unpause', victim.Id);
-    const back = await feed.wait('upsert', name, unpause.at - 50, 15_000);
+    const unpause = await watch.events.wait('unpause', victim.Id);
+    const back = await watch.feed.wait('upsert', name, unpause.at - 50, 15_000);
     await waitFor('back in rotation', async () => (await routable()).includes(name), 10_000, 20);
     const backInRotationAt = Date.now();
     const r = await load.done;

@@ -1,5 +1,6 @@
+import { after, before } from 'node:test';
 import type { Redis } from 'ioredis';
-import { docker, E2E, waitFor } from './stack.js';
+import { docker, E2E, ensureStack, redisClient, waitFor } from './stack.js';
 
 export interface SeenEvent {
   readonly action: string;
@@ -95,4 +96,50 @@ export class RegistryFeed {
   close(): void {
     this.#sub.disconnect();
   }
+}
+
+/** What a failure test watches while it acts on the stack. */
+export interface StackWatch {
+  /** Docker's container events, from before the test acted. */
+  readonly events: DockerEventLog;
+  /** The registry's changes as Redis publishes them. */
+  readonly feed: RegistryFeed;
+  /** A Redis client on the stack's registry. */
+  readonly redis: Redis;
+}
+
+/**
+ * The setup every failure test shares (docker stop, kill, pause): inside a
+ * `describe`, registers hooks that bring the stack up with `backends`
+ * replicas and start watching Docker's events and the registry's changes
+ * before the tests, and stop watching after them.
+ */
+export function watchStack(backends: number): StackWatch {
+  const w: { events?: DockerEventLog; feed?: RegistryFeed; redis?: Redis } = {};
+  before(async () => {
+    await ensureStack(backends);
+    w.events = await DockerEventLog.start();
+    w.redis = await redisClient();
+    w.feed = await RegistryFeed.start(w.redis);
+  });
+  after(() => {
+    w.events?.close();
+    w.feed?.close();
+    w.redis?.disconnect();
+  });
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${what} is not watched yet: use it inside a test`);
+    return v;
+  };
+  return {
+    get events() {
+      return need(w.events, 'Docker events');
+    },
+    get feed() {
+      return need(w.feed, 'the registry feed');
+    },
+    get redis() {
+      return need(w.redis, 'Redis');
+    },
+  };
 }
