@@ -91,7 +91,8 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   #refusal: ErrorCode | undefined;
   readonly startedAt: number;
   #phase = Phase.New;
-  readonly queue: QueuePlace;
+  /** Made when the request is queued (most never are: no object per request for it). */
+  #queue: QueuePlace | undefined;
   readonly #head: string;
   /** The client sent no Host (HTTP/1.0): each attempt names the backend's. */
   readonly #hostMissing: boolean;
@@ -142,7 +143,6 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#client = client;
     this.#engine = engine;
     this.#host = engine.host;
-    this.queue = new QueuePlace(this, engine.host.gate);
     this.method = method;
     this.path = v.path;
     this.rawHeaders = rawHeaders;
@@ -257,6 +257,10 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (this.#buffering && !this.#requestEnded) return;
     this.#started = true;
     this.#start();
+  }
+
+  get queue(): QueuePlace {
+    return (this.#queue ??= new QueuePlace(this, this.#host.gate));
   }
 
   queued(): void {
