@@ -121,6 +121,24 @@ describe('bench results', () => {
     );
   });
 
+  it('judges CPU against the baseline round by round: drift across the run cancels out, a steady cost does not', () => {
+    const cpu = (proxy: string, values: number[]): BenchRow => {
+      const rounds = values.map((v, i) => ({ ...fig(30_000, 4, v), round: i + 1 }));
+      return { proxy, label: proxy, backend: 'nginx', connections: 64, rounds, median: medianFigures(rounds) };
+    };
+    const named = (rows: BenchRow[]) =>
+      new Map(acceptanceChecks([...ROWS.filter((r) => r.proxy !== 'switchyard' || r.connections !== 64), ...rows], [64, 256]).map((c) => [c.name, c]));
+    // The machine slows down in rounds 1-2 for whichever proxy runs then; paired, the two builds are equal.
+    const drift = named([cpu('switchyard', [90, 80, 45, 46, 44]), cpu('switchyard-baseline', [88, 81, 44, 47, 44])]);
+    const paired = drift.get('CPU/request vs baseline, median of same-round ratios (c64)')!;
+    assert.equal(paired.pass, true, paired.detail);
+    assert.match(paired.detail, /rounds 1\.02 0\.99 1\.02 0\.98 1\.00/);
+    // 8 % more in every round is a regression, whatever the drift.
+    const costly = named([cpu('switchyard', [95, 86, 48.6, 49.7, 47.5]), cpu('switchyard-baseline', [88, 80, 45, 46, 44])]);
+    assert.equal(costly.get('CPU/request vs baseline, median of same-round ratios (c64)')!.pass, false);
+    assert.equal(costly.get('CPU/request vs baseline, median of same-round ratios (c256)')!.pass, null, 'no baseline run at 256');
+  });
+
   it('draws the three panels side by side with one bar per proxy and connection count', () => {
     const result = {
       startedAt: '2026-01-01T00:00:00.000Z',
