@@ -1,4 +1,5 @@
 import { Agent, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { classifyUpstreamError, type ErrorCode } from '../../common/errors.js';
@@ -204,16 +205,21 @@ export class HttpProxyForwarder implements Forwarder {
     if (connection !== undefined && !/upgrade/i.test(String(connection))) proxyReq.removeHeader('connection');
     const timeout = (): void => void proxyReq.destroy(headTimeout());
     proxyReq.setTimeout(this.#connectTimeoutMs, timeout);
-    proxyReq.on('socket', (s) => {
-      const connected = (): void => {
-        call.sent = true;
-        // Connected: until the request is all sent, only the client (its body timeout) and the
-        // backend's willingness to take bytes (the send timeout) set the pace.
-        proxyReq.setTimeout(0);
-      };
+    const connected = (): void => {
+      call.sent = true;
+      // Connected: until the request is all sent, only the client (its body timeout) and the
+      // backend's willingness to take bytes (the send timeout) set the pace.
+      proxyReq.setTimeout(0);
+    };
+    const onSocket = (s: Socket): void => {
       if (s.connecting) s.once('connect', connected);
       else connected();
-    });
+    };
+    // http-proxy 1.18 emits 'proxyReq' from inside the request's own 'socket' event: by now the
+    // socket is usually assigned, and a 'socket' listener added here would never be called (the
+    // request was then never seen as sent, and a POST could be retried after the backend had it).
+    if (proxyReq.socket) onSocket(proxyReq.socket);
+    else proxyReq.once('socket', onSocket);
     proxyReq.once('finish', () => {
       this.#releaseUpload(call);
       proxyReq.setTimeout(headWaitMs(this.#timeoutMs, call.startedAt, this.#host.settings.requestTimeoutMs), timeout);

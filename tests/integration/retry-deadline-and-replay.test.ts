@@ -90,62 +90,65 @@ describe('retries within the overall request deadline, and request bodies replay
     });
   }
 
-  it('replays a small PUT body on another backend after a reset', async () => {
-    const { lb, backends } = await rig([resetAfter(0), resetAfter(0)], { retryBodyLimit: 1024 });
-    backends[1]!.handler = echo;
-    const payload = 'x'.repeat(700);
-    const r = await request(`${lb.url}/things/1`, { method: 'PUT', body: payload, dispatcher: testClient() });
-    assert.equal(r.statusCode, 200);
-    assert.equal(await r.body.text(), `PUT ${payload}`);
-    assert.equal(r.headers['x-backend'], 'r2');
-    assert.equal(backends[0]!.requests[0]!.body.toString(), payload, 'the first backend had received the whole body');
-    assert.equal(attempts(backends), 2);
-  });
+  // Body replay (a buffered body sent again after a reset) on every engine.
+  for (const engine of ['raw', 'undici', 'http-proxy'] as const) {
+    it(`${engine} engine: replays a small PUT body on another backend after a reset`, async () => {
+      const { lb, backends } = await rig([resetAfter(0), resetAfter(0)], { retryBodyLimit: 1024, engine });
+      backends[1]!.handler = echo;
+      const payload = 'x'.repeat(700);
+      const r = await request(`${lb.url}/things/1`, { method: 'PUT', body: payload, dispatcher: testClient() });
+      assert.equal(r.statusCode, 200);
+      assert.equal(await r.body.text(), `PUT ${payload}`);
+      assert.equal(r.headers['x-backend'], 'r2');
+      assert.equal(backends[0]!.requests[0]!.body.toString(), payload, 'the first backend had received the whole body');
+      assert.equal(attempts(backends), 2);
+    });
 
-  it('replays a chunked PUT body too, sent on with its exact length once received in full', async () => {
-    const { lb, backends } = await rig([resetAfter(0), echo], { retryBodyLimit: 1024 });
-    const r = await request(`${lb.url}/things/2`, { method: 'PUT', body: Readable.from(['part one, ', 'part two']), dispatcher: testClient() });
-    assert.equal(r.statusCode, 200);
-    assert.equal(await r.body.text(), 'PUT part one, part two');
-    assert.equal(r.headers['x-backend'], 'r2');
-    const replayed = backends[1]!.requests[0]!;
-    assert.equal(replayed.chunked, false, 'a body the balancer holds in full goes with Content-Length');
-    assert.equal(replayed.header('content-length'), String('part one, part two'.length));
-  });
+    it(`${engine} engine: replays a chunked PUT body too, sent on with its exact length once received in full`, async () => {
+      const { lb, backends } = await rig([resetAfter(0), echo], { retryBodyLimit: 1024, engine });
+      const r = await request(`${lb.url}/things/2`, { method: 'PUT', body: Readable.from(['part one, ', 'part two']), dispatcher: testClient() });
+      assert.equal(r.statusCode, 200);
+      assert.equal(await r.body.text(), 'PUT part one, part two');
+      assert.equal(r.headers['x-backend'], 'r2');
+      const replayed = backends[1]!.requests[0]!;
+      assert.equal(replayed.chunked, false, 'a body the balancer holds in full goes with Content-Length');
+      assert.equal(replayed.header('content-length'), String('part one, part two'.length));
+    });
 
-  it('does not replay a body larger than --retry-body-limit', async () => {
-    const { lb, backends } = await rig([resetAfter(0), echo], { retryBodyLimit: 1024 });
-    const r = await request(`${lb.url}/things/3`, { method: 'PUT', body: 'y'.repeat(4096), dispatcher: testClient() });
-    assert.equal(r.statusCode, 502);
-    assert.match(await r.body.text(), /SWY_UPSTREAM_RESET/);
-    assert.equal(attempts(backends), 1);
-  });
+    it(`${engine} engine: does not replay a body larger than --retry-body-limit`, async () => {
+      const { lb, backends } = await rig([resetAfter(0), echo], { retryBodyLimit: 1024, engine });
+      const r = await request(`${lb.url}/things/3`, { method: 'PUT', body: 'y'.repeat(4096), dispatcher: testClient() });
+      assert.equal(r.statusCode, 502);
+      assert.match(await r.body.text(), /SWY_UPSTREAM_RESET/);
+      assert.equal(attempts(backends), 1);
+    });
 
-  it('never retries a POST whose body was sent, however small', async () => {
-    const { lb, backends } = await rig([resetAfter(0), echo], { retryBodyLimit: 1024 });
-    const r = await request(`${lb.url}/orders`, { method: 'POST', body: 'one order', dispatcher: testClient() });
-    assert.equal(r.statusCode, 502);
-    await r.body.text();
-    assert.equal(attempts(backends), 1);
-    assert.equal(backends[1]!.requests.length, 0);
-  });
+    it(`${engine} engine: never retries a POST whose body was sent, however small`, async () => {
+      const { lb, backends } = await rig([resetAfter(0), echo], { retryBodyLimit: 1024, engine });
+      const r = await request(`${lb.url}/orders`, { method: 'POST', body: 'one order', dispatcher: testClient() });
+      assert.equal(r.statusCode, 502);
+      await r.body.text();
+      assert.equal(attempts(backends), 1);
+      assert.equal(backends[1]!.requests.length, 0);
+    });
 
-  it('with --retry-body-limit 0 a sent PUT body is never replayed', async () => {
-    const { lb, backends } = await rig([resetAfter(0), echo], { retryBodyLimit: 0 });
-    const r = await request(`${lb.url}/things/4`, { method: 'PUT', body: 'z', dispatcher: testClient() });
-    assert.equal(r.statusCode, 502);
-    await r.body.text();
-    assert.equal(attempts(backends), 1);
-  });
+    it(`${engine} engine: with --retry-body-limit 0 a sent PUT body is never replayed`, async () => {
+      const { lb, backends } = await rig([resetAfter(0), echo], { retryBodyLimit: 0, engine });
+      const r = await request(`${lb.url}/things/4`, { method: 'PUT', body: 'z', dispatcher: testClient() });
+      assert.equal(r.statusCode, 502);
+      await r.body.text();
+      assert.equal(attempts(backends), 1);
+    });
 
-  it('replays a kept body on --retry-on-status as well', async () => {
-    const fail503: RawHandler = (_req, c) => respond(c, 503, 'busy');
-    const { lb, backends } = await rig([fail503, echo], { retryBodyLimit: 1024, retryOnStatus: [503] });
-    const r = await request(`${lb.url}/things/5`, { method: 'PUT', body: 'status retry', dispatcher: testClient() });
-    assert.equal(r.statusCode, 200);
-    assert.equal(await r.body.text(), 'PUT status retry');
-    assert.equal(attempts(backends), 2);
-  });
+    it(`${engine} engine: replays a kept body on --retry-on-status as well`, async () => {
+      const fail503: RawHandler = (_req, c) => respond(c, 503, 'busy');
+      const { lb, backends } = await rig([fail503, echo], { retryBodyLimit: 1024, retryOnStatus: [503], engine });
+      const r = await request(`${lb.url}/things/5`, { method: 'PUT', body: 'status retry', dispatcher: testClient() });
+      assert.equal(r.statusCode, 200);
+      assert.equal(await r.body.text(), 'PUT status retry');
+      assert.equal(attempts(backends), 2);
+    });
+  }
 
   for (const engine of ['raw', 'undici', 'http-proxy'] as const) {
     it(`${engine} engine: --retry-on-status sends a GET on to another backend and drops the first answer`, async () => {
