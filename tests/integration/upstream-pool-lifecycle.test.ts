@@ -60,8 +60,17 @@ describe('undici engine pool lifecycle (UndiciPools)', () => {
     const u = new Upstream(spec('used', url), Date.now());
     const first = await pools.get(u).request({ path: '/', method: 'GET' });
     await first.body.text();
+    const before = pools.get(u);
     pools.forget(u);
     await pools.close();
-    assert.equal(pools.get(u).closed, true, 'the same pool, closed: no second pool is made');
+    assert.equal(before.closed, true, 'the pool in use closed once its request finished');
+    // A request sent after forget() (picked just before) gets a pool of its own, served then closed.
+    const late = pools.get(u);
+    assert.notEqual(late, before);
+    const res = await late.request({ path: '/', method: 'GET' });
+    await res.body.text();
+    assert.equal(res.statusCode, 200);
+    await pools.close();
+    assert.equal(late.closed, true, 'the late pool closes too');
   });
 });

@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../../../common/errors.js';
+import { Exchange, type ExchangeDeps } from '../exchange/exchange.js';
+import type { ClientSide } from '../exchange/client-side.js';
 import { rawErrorResponse } from '../error-response.js';
 import { clientAddress, evaluateRequest, newVerdict, type RequestPolicyOptions } from '../request-policy.js';
 import {
@@ -15,10 +17,13 @@ import {
   type LlhttpParser,
   type ParseError,
 } from './http-parser.js';
-import { RawExchange, type ClientSide, type EngineSide } from './raw-exchange.js';
+import { errorResponseText } from './raw-error-response.js';
+import { Framing, responseHeadEnd, responseHeadStart } from './response-head.js';
 
 /** What a client connection needs from its engine beyond what exchanges need. */
-export interface ConnectionEngine extends EngineSide {
+export interface ConnectionEngine extends ExchangeDeps {
+  /** Seconds for the Keep-Alive response header; 0 = none. */
+  readonly keepAliveSeconds: number;
   readonly maxHeaderSize: number;
   readonly keepAliveTimeoutMs: number;
   readonly policy: RequestPolicyOptions;
@@ -32,6 +37,12 @@ export interface ConnectionEngine extends EngineSide {
 
 /** A partial request head older than this gets 408 (Node's http.Server headersTimeout default). */
 const HEADERS_TIMEOUT_MS = 60_000;
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+const CRLF = '\r\n';
+const LAST_CHUNK = '0\r\n\r\n';
+/** Response bytes the socket may hold unread before the backend connection stops being read. */
+const RESPONSE_BUFFER_LIMIT = 64 * 1024;
 
 const PAUSE_PIPELINE = 1;
 const PAUSE_BODY = 2;
@@ -53,16 +64,16 @@ type TaggedParser = LlhttpParser & { [kClient]?: ClientConnection };
  * answered, then 400 and close. A client that half-closes (FIN) is gone:
  * its requests are abandoned and their backend connections closed.
  */
-export class ClientConnection implements ClientSide {
+export class ClientConnection implements ClientSide<Exchange> {
   readonly socket: TaggedSocket;
   readonly clientIp: string;
   readonly #engine: ConnectionEngine;
   readonly #parser: TaggedParser;
   /** Requests whose response is not complete, in order; the first is the active one. */
-  readonly #queue: RawExchange[] = [];
-  #active: RawExchange | null = null;
+  readonly #queue: Exchange[] = [];
+  #active: Exchange | null = null;
   /** The request whose body is being parsed. */
-  #current: RawExchange | null = null;
+  #current: Exchange | null = null;
   #pendingHeaders: string[] = [];
   #pendingUrl = '';
   #paused = 0;
@@ -76,6 +87,8 @@ export class ClientConnection implements ClientSide {
   #idleSince: number;
   #idleBytes = 0;
   #headSeenAt = 0;
+  /** How the active response's body is framed. */
+  #framing = Framing.AsIs;
   /** Client body timeout: the socket's byte count and when it last moved while a body was awaited. */
   #bodyBytes = -1;
   #bodySeenAt = 0;
@@ -199,7 +212,7 @@ export class ClientConnection implements ClientSide {
       return HEAD_STOP;
     }
     // An Upgrade not on the allow-list is served as a plain request; llhttp reads nothing after it.
-    const x = new RawExchange(this, engine, method, v, headers, minor === 0, keepAlive && !upgrade);
+    const x = new Exchange(this, engine, method, v, headers, minor === 0, keepAlive && !upgrade);
     if (x.closeAfter) this.#closing = true;
     this.#queue.push(x);
     if (this.#queue.length > 1) this.#pause(PAUSE_PIPELINE);
@@ -228,7 +241,7 @@ export class ClientConnection implements ClientSide {
 
   // --- ClientSide -------------------------------------------------------------
 
-  exchangeDone(x: RawExchange): void {
+  exchangeDone(x: Exchange): void {
     const q = this.#queue;
     if (q[0] === x) q.shift();
     else {
@@ -271,6 +284,58 @@ export class ClientConnection implements ClientSide {
     this.#closing = true;
   }
 
+  sendContinue(): void {
+    this.socket.write(CONTINUE, 'latin1');
+  }
+
+  sendHead(x: Exchange, status: number, statusText: string, headers: readonly string[], extra: readonly string[]): void {
+    const shape = { hasLength: false, hasDate: false };
+    let text = responseHeadStart(status, statusText, headers, shape);
+    for (let i = 0; i < extra.length; i += 2) text += `${extra[i]}: ${extra[i + 1]}\r\n`;
+    const noBody = x.method === 'HEAD' || status === 204 || status === 304;
+    const framing = noBody || shape.hasLength ? Framing.AsIs : x.http10 ? Framing.UntilClose : Framing.Chunked;
+    if (framing === Framing.UntilClose) x.closeAfter = true;
+    this.#framing = framing;
+    this.socket.write(responseHeadEnd(text, shape.hasDate, framing, !x.closeAfter, this.#engine.keepAliveSeconds), 'latin1');
+  }
+
+  sendBody(chunk: Buffer): boolean {
+    const s = this.socket;
+    if (this.#framing === Framing.Chunked) {
+      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      s.write(chunk);
+      s.write(CRLF, 'latin1');
+    } else s.write(chunk);
+    return s.writableLength <= RESPONSE_BUFFER_LIMIT;
+  }
+
+  endResponse(trailers: readonly string[] | null): void {
+    if (this.#framing !== Framing.Chunked) return;
+    if (trailers === null) {
+      this.socket.write(LAST_CHUNK, 'latin1');
+      return;
+    }
+    let t = '0\r\n';
+    for (let i = 0; i < trailers.length; i += 2) t += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
+    this.socket.write(`${t}\r\n`, 'latin1');
+  }
+
+  sendError(x: Exchange, code: ErrorCode, retryAfterSeconds: number | undefined): void {
+    this.#framing = Framing.AsIs;
+    this.socket.write(
+      errorResponseText(code, x.requestId, !x.closeAfter, this.#engine.keepAliveSeconds, retryAfterSeconds, x.decision, x.method === 'HEAD'),
+      'latin1',
+    );
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
   // --- engine -----------------------------------------------------------------
 
   /** The engine's timer: idle keep-alive connections close, stalled heads get 408, stalled bodies 408. */
@@ -296,7 +361,7 @@ export class ClientConnection implements ClientSide {
   }
 
   /** A body is awaited: the client body timeout runs while reading is not paused by us. */
-  #sweepBody(x: RawExchange, now: number): void {
+  #sweepBody(x: Exchange, now: number): void {
     const read = this.socket.bytesRead;
     if (this.#paused !== 0 || !x.waitsForClientBody || read !== this.#bodyBytes) {
       this.#bodyBytes = read;

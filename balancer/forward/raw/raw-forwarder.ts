@@ -8,16 +8,13 @@ import type { RequestPolicyOptions } from '../request-policy.js';
 import { UndiciForwarder } from '../undici-forwarder.js';
 import { ClientConnection, type ConnectionEngine } from './client-connection.js';
 import { rawEngineUnsupported } from './http-parser.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { RawTransport, UPSTREAM_IDLE_MS } from './raw-transport.js';
 
 export interface RawEngineOptions {
   readonly pool: PoolOptions;
   readonly maxHeaderSize: number;
   readonly keepAliveTimeoutMs: number;
 }
-
-/** An idle backend connection is closed after this long (the undici engine's keepAliveTimeout). */
-const UPSTREAM_IDLE_MS = 4_000;
 
 type ConnectionListener = (this: Server, socket: Socket) => void;
 
@@ -39,15 +36,10 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
   readonly policy: RequestPolicyOptions;
   readonly bodyBudget: BufferBudget;
   readonly requestId: () => string;
-  readonly #poolOptions: PoolOptions;
+  readonly transport: RawTransport;
   /** Requests on connections handed to http.Server. */
   readonly #fallback: UndiciForwarder;
   readonly #connections = new Set<ClientConnection>();
-  /** Connections per backend, made on its first request there. */
-  readonly #pools = new Map<Upstream, UpstreamPool>();
-  /** Pools of backends that left the registry, until they are closed. */
-  readonly #closing = new Map<UpstreamPool, Promise<void>>();
-  readonly #forgotten = new WeakSet<Upstream>();
   readonly #timer: NodeJS.Timeout;
   #server: Server | null = null;
   #httpListeners: ConnectionListener[] = [];
@@ -65,7 +57,7 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.policy = host.policy;
     this.bodyBudget = host.bodyBudget;
     this.requestId = () => host.nextRequestId();
-    this.#poolOptions = options.pool;
+    this.transport = new RawTransport(options.pool, host.settings.requestTimeoutMs ?? 0, host.limits.clientSendTimeoutMs);
     this.#fallback = new UndiciForwarder(host, options.pool);
     const p = options.pool;
     const requestTimeout = host.settings.requestTimeoutMs || UPSTREAM_IDLE_MS;
@@ -111,49 +103,10 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.#connections.delete(c);
   }
 
-  /**
-   * The pool for `up`, made on its first request. A backend removed between
-   * its pick and this call gets a pool that serves the request and closes
-   * once done (it is never kept).
-   */
-  poolFor(up: Upstream): UpstreamPool {
-    let pool = this.#pools.get(up);
-    if (pool === undefined) {
-      const o = this.#poolOptions;
-      pool = new UpstreamPool(up.url, {
-        connections: o.connections,
-        connectTimeoutMs: o.connectTimeoutMs,
-        headersTimeoutMs: o.headersTimeoutMs,
-        bodyTimeoutMs: o.bodyTimeoutMs,
-        idleTimeoutMs: UPSTREAM_IDLE_MS,
-        sendTimeoutMs: o.bodyTimeoutMs,
-        clientSendTimeoutMs: this.limits.clientSendTimeoutMs,
-        onOpen: () => void up.connectionsOpened++,
-      });
-      if (this.#forgotten.has(up)) {
-        const late = pool;
-        queueMicrotask(() => this.#close(late));
-      } else this.#pools.set(up, pool);
-    }
-    return pool;
-  }
-
   /** The backend left the registry: its idle connections close now, busy ones when done. */
   forget(up: Upstream): void {
-    this.#forgotten.add(up);
+    this.transport.forget(up);
     this.#fallback.forget(up);
-    const pool = this.#pools.get(up);
-    if (pool === undefined) return;
-    this.#pools.delete(up);
-    this.#close(pool);
-  }
-
-  #close(pool: UpstreamPool): void {
-    if (this.#closing.has(pool)) return;
-    this.#closing.set(
-      pool,
-      pool.close().finally(() => this.#closing.delete(pool)),
-    );
   }
 
   /** Client connections open on the raw path (not handed off). */
@@ -171,23 +124,18 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
 
   /** Backend connections close once their requests finish (the sweep keeps their deadlines meanwhile). */
   async close(): Promise<void> {
-    for (const up of [...this.#pools.keys()]) this.forget(up);
-    await Promise.all([this.#fallback.close(), ...this.#closing.values()]);
+    await Promise.all([this.#fallback.close(), this.transport.close()]);
     clearInterval(this.#timer);
   }
 
   async destroy(): Promise<void> {
     clearInterval(this.#timer);
-    for (const pool of [...this.#pools.values(), ...this.#closing.keys()]) pool.destroy();
-    this.#pools.clear();
-    this.#closing.clear();
-    await this.#fallback.destroy();
+    await Promise.all([this.transport.destroy(), this.#fallback.destroy()]);
   }
 
   #sweep(): void {
     const now = Date.now();
-    for (const pool of this.#pools.values()) pool.sweep(now);
-    for (const pool of this.#closing.keys()) pool.sweep(now);
+    this.transport.sweep(now);
     for (const c of this.#connections) c.sweep(now);
   }
 }

@@ -2,7 +2,20 @@ import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ErrorCode } from '../../../common/errors.js';
 import { classifyUpstreamError } from '../../../common/errors.js';
-import { createParser, HEAD_CONTINUE, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, type LlhttpParser } from './http-parser.js';
+import { buildRequestHead } from './request-head.js';
+import { BODY_NONE, BODY_STREAMED, type OutgoingRequest, type ResponseSink, type UpstreamChannel } from '../exchange/upstream-transport.js';
+import { headWaitMs } from '../retry-policy.js';
+import {
+  createParser,
+  HEAD_CONTINUE,
+  HEAD_SKIP_BODY,
+  isParseError,
+  kOnBody,
+  kOnHeaders,
+  kOnHeadersComplete,
+  kOnMessageComplete,
+  type LlhttpParser,
+} from './http-parser.js';
 
 export interface UpstreamPoolOptions {
   /** Most connections open (or opening) to the backend; more requests wait in FIFO order. */
@@ -10,6 +23,8 @@ export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
   /** Longest wait for the response head after the request went out. */
   readonly headersTimeoutMs: number;
+  /** --request-timeout: the response head is awaited no later than this after the request arrived (0: no such bound). */
+  readonly requestTimeoutMs: number;
   /** Longest pause between two pieces of the response body. */
   readonly bodyTimeoutMs: number;
   /** An idle keep-alive connection is closed after this long. */
@@ -43,29 +58,12 @@ export interface ConnectionOwner {
   uploadEnded(c: UpstreamConnection): void;
 }
 
-/** What receives one response: the exchange that sent the request. */
-export interface ResponseSink {
-  /** The client socket the response goes to (corked while a chunk is parsed). */
-  readonly clientSocket: Socket;
-  /** The head arrived; returns HEAD_SKIP_BODY for a response to HEAD. May detach the connection. */
-  onResponseHead(status: number, statusText: string, headers: string[]): number;
-  onResponseBody(chunk: Buffer): void;
-  /** The whole response arrived; the connection is already back in the pool or closed. */
-  onResponseComplete(trailers: string[] | null): void;
-  /**
-   * The connection failed. `headReceived`: part of the response had arrived.
-   * `stale`: a reused keep-alive connection failed before any response byte,
-   * the classic race with a backend closing it (the request may go again on a new connection).
-   */
-  onUpstreamError(code: ErrorCode, headReceived: boolean, stale: boolean): void;
-  /** The backend connection took all written bytes: resume reading the client's body. */
-  onUpstreamDrain(): void;
-  /** The client left response bytes unread past the client send timeout: the connection is being closed. */
-  onClientStalled(): void;
-}
-
 /** Interim (1xx) responses allowed before the final one; more is a backend flooding us. */
 const MAX_INTERIM = 16;
+
+const CRLF = '\r\n';
+const LAST_CHUNK = '0\r\n\r\n';
+const CHUNKED = 'transfer-encoding: chunked\r\n\r\n';
 
 const enum State {
   Connecting,
@@ -91,7 +89,7 @@ const kConn = Symbol('switchyard.upstreamConnection');
  * wait once the request is fully written; the body's idle time; the client
  * send timeout while paused for a client that does not read; idle time.
  */
-export class UpstreamConnection {
+export class UpstreamConnection implements UpstreamChannel {
   readonly socket: TaggedSocket;
   readonly pool: ConnectionOwner;
   readonly #parser: TaggedParser;
@@ -124,6 +122,10 @@ export class UpstreamConnection {
   #headWaitMs = 0;
   /** Reading paused because the client does not take what was sent. */
   #pausedForClient = false;
+  /** The request is to HEAD: its response has no body, whatever it says. */
+  #headRequest = false;
+  /** The body goes re-chunked (it is still arriving and has no declared length). */
+  #sendChunked = false;
   /** Carries a request whose body is still arriving (the pool counts these). */
   upload = false;
   /** The sink whose response completed in the current parse; finished once the parse returns. */
@@ -173,21 +175,50 @@ export class UpstreamConnection {
     return this.#state === State.Closed;
   }
 
-  /**
-   * Starts a request on this connection: the caller writes it next, then
-   * calls `requestDone()` once all of it is written. `headWaitMs`: the wait
-   * for the response head from that moment.
-   */
-  attach(sink: ResponseSink, headWaitMs: number): void {
+  send(sink: ResponseSink, req: OutgoingRequest, length: number, parts: readonly Buffer[] | null, ended: boolean): boolean {
     this.sink = sink;
     this.#state = State.Busy;
     this.requestWritten = false;
     this.headReceived = false;
     this.#answered = false;
     this.#interimCount = 0;
-    this.#headWaitMs = headWaitMs;
+    const o = this.pool.options;
+    this.#headWaitMs = headWaitMs(o.headersTimeoutMs, req.startedAt, o.requestTimeoutMs);
     this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
     this.#wait(-1);
+    this.#headRequest = req.method === 'HEAD';
+    this.#sendChunked = length === BODY_STREAMED;
+    const framing = length === BODY_NONE ? CRLF : length === BODY_STREAMED ? CHUNKED : `content-length: ${length}\r\n\r\n`;
+    const text = buildRequestHead(req, this.pool.hostHeader) + framing;
+    const s = this.socket;
+    if (parts === null) {
+      // No body, or its bytes still to come: one write, no cork (the common GET).
+      s.write(text, 'latin1');
+      if (ended) this.endBody();
+      return true;
+    }
+    s.cork();
+    s.write(text, 'latin1');
+    let ok = true;
+    for (const p of parts) ok = this.#write(p);
+    if (ended) this.endBody();
+    s.uncork();
+    if (!ok) this.#sendBlocked();
+    return ok;
+  }
+
+  writeBody(chunk: Buffer): boolean {
+    if (this.#write(chunk)) return true;
+    this.#sendBlocked();
+    return false;
+  }
+
+  #write(chunk: Buffer): boolean {
+    const s = this.socket;
+    if (!this.#sendChunked) return s.write(chunk);
+    s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    s.write(chunk);
+    return s.write(CRLF, 'latin1');
   }
 
   /** No deadline (`ms` -1), or one of `ms` from the next sweep. */
@@ -198,14 +229,15 @@ export class UpstreamConnection {
   }
 
   /** The whole request is written: the wait for the response head starts (unless it already came). */
-  requestDone(): void {
+  endBody(): void {
+    if (this.#sendChunked) this.socket.write(LAST_CHUNK, 'latin1');
     this.requestWritten = true;
     if (this.upload) this.pool.uploadEnded(this);
     if (!this.headReceived) this.#wait(this.#headWaitMs);
   }
 
   /** A body write was not taken at once: the backend has the send timeout to take it. */
-  sendBlocked(): void {
+  #sendBlocked(): void {
     if (!this.headReceived && !this.requestWritten) this.#wait(this.pool.options.sendTimeoutMs);
   }
 
@@ -228,6 +260,10 @@ export class UpstreamConnection {
   parked(idleTimeoutMs: number): void {
     this.#state = State.Idle;
     this.#wait(idleTimeoutMs);
+  }
+
+  abort(): void {
+    this.destroy();
   }
 
   /** Closes it now; a sink still attached is not told (the caller is the sink). */
@@ -294,26 +330,25 @@ export class UpstreamConnection {
       return;
     }
     this.#answered = true;
-    const cs = sink.clientSocket;
-    cs.cork();
+    sink.cork();
     const p = this.#parser;
     const r = p.execute(chunk);
     // A clean boundary: no error, no message after the response, not even the start of one
     // (llhttp forgets that a head was complete as soon as the next message begins).
     if (this.#completed !== null) this.#finishResponse(!isParseError(r) && !this.#trailingBytes && p.headersCompleted());
     else if (isParseError(r)) this.#fail('SWY_UPSTREAM_PROTOCOL');
-    cs.uncork();
+    sink.uncork();
   }
 
   onEnd(): void {
     if (this.#state === State.Busy && this.headReceived) {
       // A body delimited by the close ends here; anything else is cut short.
       const sink = this.sink;
-      if (sink !== null) sink.clientSocket.cork();
+      if (sink !== null) sink.cork();
       const r = this.#parser.finish();
       if (this.#completed !== null) this.#finishResponse(false);
       else if (isParseError(r) || this.sink !== null) this.#fail('SWY_UPSTREAM_RESET');
-      if (sink !== null) sink.clientSocket.uncork();
+      if (sink !== null) sink.uncork();
       return;
     }
     this.#fail('SWY_UPSTREAM_RESET');
@@ -366,7 +401,8 @@ export class UpstreamConnection {
     this.#keepAlive = keepAlive;
     this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
     if (!this.#pausedForClient) this.#wait(this.pool.options.bodyTimeoutMs);
-    return sink.onResponseHead(status, statusText, headers);
+    sink.onResponseHead(status, statusText, headers);
+    return this.#headRequest ? HEAD_SKIP_BODY : HEAD_CONTINUE;
   }
 
   onBody(chunk: Buffer): void {

@@ -1,15 +1,6 @@
 import type { ErrorCode } from '../../../common/errors.js';
+import type { ChannelWaiter as PoolWaiter } from '../exchange/upstream-transport.js';
 import { UpstreamConnection, type ConnectionOwner, type UpstreamPoolOptions } from './upstream-connection.js';
-
-/** A request waiting for a connection (the exchange). */
-export interface PoolWaiter {
-  /** False once the request no longer needs one (client gone): the pool skips it. */
-  readonly wantsConnection: boolean;
-  /** Its body is still arriving from the client: it would hold the connection for as long as the client takes. */
-  readonly uploading: boolean;
-  onConnection(conn: UpstreamConnection): void;
-  onConnectFailed(code: ErrorCode): void;
-}
 
 /**
  * Raw keep-alive connections to one backend: an idle stack (the most recently

@@ -1,58 +1,39 @@
-import type { ForwardHost } from '../forwarder.js';
-import { logRequest } from '../access-log.js';
-import { closeAttempt } from '../attempt-accounting.js';
-import type { Socket } from 'node:net';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../../common/errors.js';
 import type { Outcome } from '../../resilience/outcome.js';
 import type { PickContext } from '../../strategies/strategy.js';
 import type { Upstream } from '../../upstream.js';
+import { QueuePlace, type AdmissionRequest } from '../admission.js';
+import { logRequest } from '../access-log.js';
+import { closeAttempt } from '../attempt-accounting.js';
+import { firstPick, mayRetryAfter, moveOn, statusRetryTarget } from '../attempt-loop.js';
 import type { BufferBudget } from '../buffer-budget.js';
+import type { ForwardHost } from '../forwarder.js';
 import type { RequestLimits } from '../request-limits.js';
 import { BodyFraming, rawHeaderValue, type PolicyVerdict } from '../request-policy.js';
 import { filterTrailers } from '../response-policy.js';
-import { headWaitMs, isIdempotent } from '../retry-policy.js';
-import { firstPick, mayRetryAfter, moveOn, statusRetryTarget } from '../attempt-loop.js';
-import { HEAD_CONTINUE, HEAD_SKIP_BODY } from './http-parser.js';
-import { errorResponseText } from './raw-error-response.js';
-import { QueuePlace, type AdmissionRequest } from '../admission.js';
-import { buildRequestHead } from './request-head.js';
-import { Framing, responseHeadEnd, responseHeadStart } from './response-head.js';
-import type { UpstreamConnection, ResponseSink } from './upstream-connection.js';
-import type { PoolWaiter, UpstreamPool } from './upstream-pool.js';
+import { isIdempotent } from '../retry-policy.js';
+import type { Answering, ClientSide } from './client-side.js';
+import {
+  BODY_NONE,
+  BODY_STREAMED,
+  type ChannelWaiter,
+  type OutgoingRequest,
+  type ResponseSink,
+  type UpstreamChannel,
+  type UpstreamTransport,
+} from './upstream-transport.js';
 
-/** The client connection as an exchange sees it. */
-export interface ClientSide {
-  readonly socket: Socket;
-  readonly clientIp: string;
-  /** The exchange's response is complete (or it gave up): the connection moves on. */
-  exchangeDone(x: RawExchange): void;
-  /** Stop / go on reading the client (its body waits for the backend). */
-  pauseForBody(): void;
-  resumeForBody(): void;
-  /** Cut the connection (a response that cannot be completed). */
-  cut(): void;
-  /** Parse nothing more from the client: the connection closes after the responses already due. */
-  readNoMore(): void;
-}
-
-/** What an exchange needs from its engine. */
-export interface EngineSide {
+/** What an exchange needs from the engine around it. */
+export interface ExchangeDeps {
   readonly host: ForwardHost;
+  readonly transport: UpstreamTransport;
   readonly retryOnStatus: ReadonlySet<number> | null;
-  /** Seconds for the Keep-Alive response header; 0 = none. */
-  readonly keepAliveSeconds: number;
   readonly limits: RequestLimits;
   readonly bodyBudget: BufferBudget;
-  poolFor(up: Upstream): UpstreamPool;
 }
 
-const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-const CRLF = '\r\n';
-const LAST_CHUNK = '0\r\n\r\n';
 /** Body bytes of a streaming upload held while no backend connection is attached, before the client is paused. */
 const BODY_BUFFER_LIMIT = 64 * 1024;
-/** Response bytes the client socket may hold unread before the backend connection stops being read. */
-const RESPONSE_BUFFER_LIMIT = 64 * 1024;
 
 const enum Phase {
   New,
@@ -62,11 +43,13 @@ const enum Phase {
 }
 
 /**
- * One client request parsed by the raw engine, through its attempts: the raw
- * counterpart of the undici engine's Exchange, with the same accounting,
- * retry rules, headers and error answers. It is also the strategy's
- * PickContext, the admission queue's waiter, the pool's waiter and the
- * response sink of the backend connection it uses.
+ * One client request through its attempts, whatever listener took it (the
+ * ClientSide) and whatever transport carries it (the UpstreamTransport):
+ * admission, body buffering and replay, pick, the attempt loop (retry
+ * policy, budget, deadline, stale connections, statuses to retry), blame,
+ * accounting, the headers the balancer adds, error answers and the access
+ * log. It is also the strategy's PickContext, the admission queue's waiter,
+ * the transport's waiter and the response sink of its channel.
  *
  * Order of events: the policy's verdict (a refusal is answered when the
  * request's turn comes); a body up to --request-buffer is received in full
@@ -75,12 +58,16 @@ const enum Phase {
  * received in full goes upstream with Content-Length, a streaming one with
  * the client's framing (Content-Length, or re-chunked).
  */
-export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, ResponseSink {
-  readonly #client: ClientSide;
-  readonly #engine: EngineSide;
+export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, ResponseSink, OutgoingRequest, Answering {
+  readonly #client: ClientSide<Exchange>;
+  readonly #engine: ExchangeDeps;
   readonly #host: ForwardHost;
   readonly method: string;
   readonly path: string;
+  readonly host: string;
+  /** The forwarded fields (the policy's verdict). */
+  readonly headers: readonly string[];
+  /** The client's fields as it sent them. */
   readonly rawHeaders: string[];
   readonly http10: boolean;
   /** The client asked to close after this response (Connection: close, HTTP/1.0 without keep-alive). */
@@ -93,9 +80,6 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   #phase = Phase.New;
   /** Made when the request is queued (most never are: no object per request for it). */
   #queue: QueuePlace | undefined;
-  readonly #head: string;
-  /** The client sent no Host (HTTP/1.0): each attempt names the backend's. */
-  readonly #hostMissing: boolean;
   requestId: string;
   /** First in its connection's line (its response may be written). */
   #activated = false;
@@ -112,7 +96,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   decision: string | null = null;
   attemptOpen = false;
   clientGone = false;
-  #conn: UpstreamConnection | null = null;
+  #conn: UpstreamChannel | null = null;
   #waitingForConnection = false;
   #staleRetried = false;
   // request body
@@ -123,8 +107,6 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   #requestEnded: boolean;
   /** Content-Length the client declared (-1: none). */
   readonly #lengthDeclared: number;
-  /** The body goes upstream re-chunked (it is still arriving and came chunked). */
-  #sendChunked = false;
   /** The body is held until complete before the request goes on (it fits the request buffer). */
   #buffering: boolean;
   /** Bytes reserved in the engine's body budget, returned when the exchange ends. */
@@ -134,12 +116,11 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   #replayBytes = 0;
   // response
   #responseStarted = false;
-  #framing = Framing.AsIs;
   /** The client connection closes after this response. */
   closeAfter: boolean;
 
   /** `v`: the policy's verdict for this request (read here, not kept). */
-  constructor(client: ClientSide, engine: EngineSide, method: string, v: PolicyVerdict, rawHeaders: string[], http10: boolean, keepAlive: boolean) {
+  constructor(client: ClientSide<Exchange>, engine: ExchangeDeps, method: string, v: PolicyVerdict, rawHeaders: string[], http10: boolean, keepAlive: boolean) {
     this.#client = client;
     this.#engine = engine;
     this.#host = engine.host;
@@ -154,8 +135,8 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.bodyKind = v.body;
     this.requestId = v.requestId;
     this.startedAt = performance.now();
-    this.#head = buildRequestHead(method, v);
-    this.#hostMissing = v.host === '';
+    this.host = v.host;
+    this.headers = v.headers;
     this.#lengthDeclared = v.length;
     const noBody = v.refusal !== undefined || v.body === BodyFraming.None || v.length === 0;
     this.#requestEnded = noBody;
@@ -181,10 +162,6 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   get clientIp(): string {
     return this.#client.clientIp;
-  }
-
-  get clientSocket(): Socket {
-    return this.#client.socket;
   }
 
   get done(): boolean {
@@ -247,7 +224,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     // 100 Continue only now that the size checks and admission passed, and only if the body has not started.
     if (this.expectContinue && !this.#requestEnded && this.#bodyReceived === 0 && !this.#continueSent) {
       this.#continueSent = true;
-      this.#client.socket.write(CONTINUE, 'latin1');
+      this.#client.sendContinue();
     }
     this.#tryStart();
   }
@@ -295,44 +272,28 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     up.inFlight++;
     up.requests++;
     this.#waitingForConnection = true;
-    this.#engine.poolFor(up).acquire(this, false);
+    this.#engine.transport.acquire(up, this, false);
   }
 
-  onConnection(conn: UpstreamConnection): void {
+  onConnection(conn: UpstreamChannel): void {
     this.#waitingForConnection = false;
     this.#host.connectionWait.record(performance.now() - this.attemptStartedAt);
     this.#conn = conn;
-    const pool = conn.pool;
-    conn.attach(this, headWaitMs(pool.options.headersTimeoutMs, this.startedAt, this.#host.settings.requestTimeoutMs));
-    const head = this.#head;
     // The framing is the proxy's own: a body held in full goes with its exact length,
-    // one still arriving keeps the client's Content-Length or is re-chunked.
-    this.#sendChunked = false;
-    let framing: string;
-    if (this.#requestEnded) framing = this.bodyKind === BodyFraming.None ? CRLF : `content-length: ${this.#bodyReceived}\r\n\r\n`;
-    else if (this.bodyKind === BodyFraming.Chunked) {
-      this.#sendChunked = true;
-      framing = 'transfer-encoding: chunked\r\n\r\n';
-    } else framing = `content-length: ${this.#lengthDeclared}\r\n\r\n`;
-    const text = this.#hostMissing ? `${head}host: ${pool.hostHeader}\r\n${framing}` : head + framing;
-    const s = conn.socket;
+    // one still arriving keeps the client's Content-Length or is framed by the transport.
+    const length = this.#requestEnded
+      ? this.bodyKind === BodyFraming.None
+        ? BODY_NONE
+        : this.#bodyReceived
+      : this.bodyKind === BodyFraming.Chunked
+        ? BODY_STREAMED
+        : this.#lengthDeclared;
     const parts = this.#bodyParts;
-    if (parts === null) {
-      // No body, or its bytes still to come: one write, no cork (the common GET).
-      s.write(text, 'latin1');
-      if (this.#requestEnded) this.#endBody(conn);
-      return;
-    }
-    s.cork();
-    s.write(text, 'latin1');
     this.#bodyParts = null;
     this.#bodyBuffered = 0;
-    let ok = true;
-    for (const p of parts) ok = this.#writeBody(s, p);
-    if (this.#requestEnded) this.#endBody(conn);
-    s.uncork();
+    const ok = conn.send(this, this, length, parts, this.#requestEnded);
+    if (parts === null) return;
     if (ok) this.#client.resumeForBody();
-    else conn.sendBlocked();
   }
 
   onConnectFailed(code: ErrorCode): void {
@@ -360,10 +321,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     }
     const conn = this.#conn;
     if (conn !== null) {
-      if (!this.#writeBody(conn.socket, chunk)) {
-        this.#client.pauseForBody();
-        conn.sendBlocked();
-      }
+      if (!conn.writeBody(chunk)) this.#client.pauseForBody();
       return;
     }
     (this.#bodyParts ??= []).push(chunk);
@@ -384,23 +342,11 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     this.#requestEnded = true;
     if (this.#phase === Phase.Done || this.clientGone) return;
     const conn = this.#conn;
-    if (conn !== null) this.#endBody(conn);
+    if (conn !== null) conn.endBody();
     else {
       this.#tryAdmit();
       this.#tryStart();
     }
-  }
-
-  #writeBody(s: Socket, chunk: Buffer): boolean {
-    if (!this.#sendChunked) return s.write(chunk);
-    s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    s.write(chunk);
-    return s.write(CRLF, 'latin1');
-  }
-
-  #endBody(conn: UpstreamConnection): void {
-    if (this.#sendChunked) conn.socket.write(LAST_CHUNK, 'latin1');
-    conn.requestDone();
   }
 
   onUpstreamDrain(): void {
@@ -448,40 +394,38 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
 
   // --- response (from the backend connection's parser) ------------------------
 
-  onResponseHead(status: number, statusText: string, headers: string[]): number {
+  onResponseHead(status: number, statusText: string, headers: string[]): void {
     const up = this.upstream!;
     this.status = status;
     this.headMs = performance.now() - this.attemptStartedAt;
     const retry = this.#engine.retryOnStatus;
-    if (retry !== null && retry.has(status) && this.#statusRetry(up, status)) return HEAD_CONTINUE;
+    if (retry !== null && retry.has(status) && this.#statusRetry(up, status)) return;
     up.countStatus(status);
     const host = this.#host;
-    const shape = { hasLength: false, hasDate: false };
-    let text = responseHeadStart(status, statusText, headers, shape);
-    if (host.settings.backendHeader) text += `x-backend: ${up.id}\r\n`;
-    text += `x-request-id: ${this.requestId}\r\n`;
+    const extra: string[] = [];
+    if (host.settings.backendHeader) extra.push('x-backend', up.id);
+    extra.push('x-request-id', this.requestId);
     const cookie = host.stickyCookie(this, up);
-    if (cookie !== undefined) text += `set-cookie: ${cookie}\r\n`;
-    if (this.decision !== null) text += `x-lb-decision: ${this.decision}\r\n`;
-    const noBody = this.method === 'HEAD' || status === 204 || status === 304;
-    this.#framing = noBody || shape.hasLength ? Framing.AsIs : this.http10 ? Framing.UntilClose : Framing.Chunked;
+    if (cookie !== undefined) extra.push('set-cookie', cookie);
+    if (this.decision !== null) extra.push('x-lb-decision', this.decision);
     // An answer before the whole request body came (an early response): the rest of that body is never read.
-    if (host.shuttingDown || this.#framing === Framing.UntilClose || !this.#requestEnded) this.closeAfter = true;
+    if (host.shuttingDown || !this.#requestEnded) this.closeAfter = true;
     this.#responseStarted = true;
-    this.#client.socket.write(responseHeadEnd(text, shape.hasDate, this.#framing, !this.closeAfter, this.#engine.keepAliveSeconds), 'latin1');
-    return this.method === 'HEAD' ? HEAD_SKIP_BODY : HEAD_CONTINUE;
+    this.#client.sendHead(this, status, statusText, headers, extra);
   }
 
   onResponseBody(chunk: Buffer): void {
     if (this.clientGone) return;
-    const s = this.#client.socket;
-    if (this.#framing === Framing.Chunked) {
-      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      s.write(chunk);
-      s.write(CRLF, 'latin1');
-    } else s.write(chunk);
-    // Up to the response buffer is held for a slow client; past it the backend waits for the client.
-    if (s.writableLength > RESPONSE_BUFFER_LIMIT) this.#conn?.pauseForClient();
+    // Up to the client side's buffer is held for a slow client; past it the backend waits for the client.
+    if (!this.#client.sendBody(chunk)) this.#conn?.pauseForClient();
+  }
+
+  cork(): void {
+    this.#client.cork();
+  }
+
+  uncork(): void {
+    this.#client.uncork();
   }
 
   /** The client connection drained: let the backend send again. */
@@ -501,15 +445,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   onResponseComplete(trailers: string[] | null): void {
     this.#conn = null;
     this.#closeAttempt(this.status >= 500 ? 'failure' : 'success');
-    if (!this.clientGone && this.#framing === Framing.Chunked) {
-      const kept = trailers === null ? null : filterTrailers(trailers);
-      if (kept === null) this.#client.socket.write(LAST_CHUNK, 'latin1');
-      else {
-        let t = '0\r\n';
-        for (let i = 0; i < kept.length; i += 2) t += `${kept[i]}: ${kept[i + 1]}\r\n`;
-        this.#client.socket.write(`${t}\r\n`, 'latin1');
-      }
-    }
+    if (!this.clientGone) this.#client.endResponse(trailers === null ? null : filterTrailers(trailers));
     this.#finish();
     this.#client.exchangeDone(this);
   }
@@ -523,7 +459,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
       this.#staleRetried = true;
       this.#rewindBody();
       this.#waitingForConnection = true;
-      this.#engine.poolFor(this.upstream!).acquire(this, true);
+      this.#engine.transport.acquire(this.upstream!, this, true);
       return;
     }
     this.#attemptFailed(code, true);
@@ -572,7 +508,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     const next = statusRetryTarget(host, this, up, this.method, this.#bodyLost());
     if (next === undefined) return false;
     this.#conn = null;
-    conn.destroy();
+    conn.abort();
     this.#closeAttempt('failure');
     moveOn(host, this, up, `status-${status}`, next);
     this.#rewindBody();
@@ -605,7 +541,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
   #cancelAttempt(): void {
     const conn = this.#conn;
     this.#conn = null;
-    if (conn !== null) conn.destroy();
+    if (conn !== null) conn.abort();
     this.#waitingForConnection = false;
     if (this.attemptOpen) this.#closeAttempt('cancelled');
   }
@@ -627,10 +563,7 @@ export class RawExchange implements PickContext, AdmissionRequest, PoolWaiter, R
     if (this.clientGone) return;
     // After an error with part of the body unread, the connection cannot be trusted to be at a request boundary.
     if (this.#host.shuttingDown || !this.#requestEnded) this.closeAfter = true;
-    this.#client.socket.write(
-      errorResponseText(code, this.requestId, !this.closeAfter, this.#engine.keepAliveSeconds, retryAfter, this.decision, this.method === 'HEAD'),
-      'latin1',
-    );
+    this.#client.sendError(this, code, retryAfter);
   }
 
   #releaseBody(): void {

@@ -1,0 +1,37 @@
+import type { Upstream } from '../../upstream.js';
+import type { ChannelWaiter, UpstreamTransport } from '../exchange/upstream-transport.js';
+import type { PoolOptions } from '../forwarder.js';
+import { PoolsByUpstream } from '../pools-by-upstream.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+/** An idle backend connection is closed after this long (the undici engine's keepAliveTimeout). */
+export const UPSTREAM_IDLE_MS = 4_000;
+
+/** The raw engine's way to backends: a pool of raw keep-alive connections per upstream (upstream-pool.ts). */
+export class RawTransport extends PoolsByUpstream<UpstreamPool> implements UpstreamTransport {
+  constructor(o: PoolOptions, requestTimeoutMs: number, clientSendTimeoutMs: number) {
+    super(
+      (up) =>
+        new UpstreamPool(up.url, {
+          connections: o.connections,
+          connectTimeoutMs: o.connectTimeoutMs,
+          headersTimeoutMs: o.headersTimeoutMs,
+          requestTimeoutMs,
+          bodyTimeoutMs: o.bodyTimeoutMs,
+          idleTimeoutMs: UPSTREAM_IDLE_MS,
+          sendTimeoutMs: o.bodyTimeoutMs,
+          clientSendTimeoutMs,
+          onOpen: () => void up.connectionsOpened++,
+        }),
+    );
+  }
+
+  acquire(up: Upstream, w: ChannelWaiter, fresh: boolean): void {
+    this.get(up).acquire(w, fresh);
+  }
+
+  /** The engine's timer: connections past their deadline fail or close. */
+  sweep(now: number): void {
+    for (const pool of this.all()) pool.sweep(now);
+  }
+}
