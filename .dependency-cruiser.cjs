@@ -5,7 +5,7 @@
  *   common/                       shared by every program
  *   balancer parts                strategies/ resilience/ health/ stats/ (pure parts)
  *   balancer model                upstream, upstream-set, router, listen-shards, port-holders, self-addresses
- *   balancer/forward/             the request path and its engines (exchange/ is the engine-neutral core, raw/ one engine)
+ *   balancer/forward/             the request path and its engines (exchange/ is the engine-neutral core; raw/ and undici/ the engines)
  *   balancer composition          balancer.ts, request-gate, http-listener, decision-explainer, admin/, cluster/, lifecycle-parts, balancer-settings, routing-settings, config, main
  *   backend/, controller/         programs beside the balancer
  *   cli/                          entry points and tools
@@ -63,14 +63,14 @@ module.exports = {
       comment: 'Outside balancer/forward/, engines are reached through forward/engines.ts and the Forwarder interface.',
       severity: 'error',
       from: { pathNot: FORWARD },
-      to: { path: ['^balancer/forward/raw/', '^balancer/forward/(undici|http-proxy)-forwarder[.]ts$'] },
+      to: { path: '^balancer/forward/(raw|undici)/' },
     },
     {
       name: 'engine-neutral-request-path',
       comment: 'The engine-neutral files of balancer/forward/ do not depend on one engine (engines.ts, the factory, excepted).',
       severity: 'error',
-      from: { path: '^balancer/forward/(exchange/)?[^/]+[.]ts$', pathNot: ['^balancer/forward/(engines|undici-forwarder|http-proxy-forwarder|undici-pools)[.]ts$'] },
-      to: { path: ['^balancer/forward/raw/', '^balancer/forward/(undici|http-proxy)-forwarder[.]ts$', '^balancer/forward/undici-pools[.]ts$'] },
+      from: { path: '^balancer/forward/(exchange/)?[^/]+[.]ts$', pathNot: '^balancer/forward/engines[.]ts$' },
+      to: { path: '^balancer/forward/(raw|undici)/' },
     },
   ],
   options: {

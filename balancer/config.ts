@@ -35,7 +35,7 @@ export const BALANCER_OPTIONS = {
     flag: 'engine',
     env: ['SWITCHYARD_ENGINE'],
     default: 'raw',
-    help: "Forwarding engine: raw (default: net sockets parsed by Node's llhttp, the cheapest; hands upgrades and unusual requests to http.Server and undici), undici (documented APIs only, the fallback) or http-proxy (compatibility).",
+    help: "Forwarding engine: raw (default: net sockets parsed by Node's llhttp, the cheapest; hands upgrades to http.Server) or undici (Node's http.Server and undici pools, documented APIs only, the fallback). Both run the same request core. (http-proxy, a forwarding engine until 2026-12, is kept only for WebSocket tunnels.)",
     group: 'Proxy',
   }),
   requestTimeout: option({
@@ -51,7 +51,7 @@ export const BALANCER_OPTIONS = {
     flag: 'retry-body-limit',
     env: ['SWITCHYARD_RETRY_BODY_LIMIT'],
     default: 65_536,
-    help: 'Request bodies up to this many bytes are kept, once received in full, and replayed when an idempotent request is retried after it was sent (raw engine). 0: a sent body is never replayed.',
+    help: 'Request bodies up to this many bytes are kept, once received in full, and replayed when an idempotent request is retried after it was sent (every engine). 0: a sent body is never replayed.',
     group: 'Proxy',
   }),
   retries: option({

@@ -6,8 +6,7 @@ import type { Logger } from '../common/logger.js';
 import type { AdmissionHost } from './forward/admission.js';
 import type { BufferBudget } from './forward/buffer-budget.js';
 import { rawErrorResponse, sendError } from './forward/error-response.js';
-import type { Forwarder, IncomingCall } from './forward/forwarder.js';
-import { HttpCall, type CallHost } from './forward/http-call.js';
+import type { Forwarder } from './forward/forwarder.js';
 import type { RequestLimits } from './forward/request-limits.js';
 import { clientAddress, evaluateRequest, newVerdict, type PolicyVerdict, type RequestPolicyOptions } from './forward/request-policy.js';
 import type { WebSocketTunnels } from './forward/websocket-tunnels.js';
@@ -30,13 +29,13 @@ export interface HttpListenerDeps {
 }
 
 /**
- * The proxy's http.Server and what it parses: each request through the
- * request policy, then HttpCall (body, admission) to the engine, or to the
- * WebSocket tunnels; bytes it cannot parse answered 400, 431 or 408 and the
+ * The proxy's http.Server and what it parses: each request with the
+ * request policy's verdict to the engine (server-client.ts and the request
+ * core), or to the WebSocket tunnels; bytes it cannot parse answered 400, 431 or 408 and the
  * connection closed. (The raw engine takes connections before http.Server
  * does and hands it only upgrades.)
  */
-export class HttpListener implements CallHost {
+export class HttpListener {
   readonly server: Server;
   readonly gate: AdmissionHost;
   readonly limits: RequestLimits;
@@ -55,7 +54,7 @@ export class HttpListener implements CallHost {
     );
     // One field more than the policy allows reaches it, so it can answer 431 instead of Node truncating.
     server.maxHeadersCount = deps.limits.maxHeaders + 1;
-    // Expect: answered by the policy (417) or, for 100-continue, after admission (HttpCall).
+    // Expect: answered by the policy (417) or, for 100-continue, after admission (the request core).
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
@@ -68,16 +67,9 @@ export class HttpListener implements CallHost {
     return this.#deps.shuttingDown();
   }
 
-  /** A request http.Server parsed: the policy, then HttpCall (body, admission) hands it to the engine. */
+  /** A request http.Server parsed: to the engine with the policy's verdict (a refusal is answered there, in turn). */
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const v = this.#verdictFor(req);
-    if (v.refusal !== undefined) {
-      this.gate.requestRefused();
-      this.gate.countError(v.refusal);
-      sendError(res, v.refusal, v.requestId, true);
-      return;
-    }
-    new HttpCall(this, req, res, v).start();
+    this.#forward(req, res, this.#verdictFor(req));
   }
 
   /**
@@ -108,7 +100,7 @@ export class HttpListener implements CallHost {
       socket.end();
     });
     req.push(null);
-    new HttpCall(this, req, res, v).start();
+    this.#forward(req, res, v);
   }
 
   /** The request policy's verdict on a request http.Server parsed. */
@@ -125,16 +117,14 @@ export class HttpListener implements CallHost {
     return evaluateRequest(facts, this.#deps.policy, this.#deps.requestId, newVerdict());
   }
 
-  /** Hands an admitted request, its body ready, to the engine. */
-  forward(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void {
+  #forward(req: IncomingMessage, res: ServerResponse, v: PolicyVerdict): void {
     try {
-      this.#deps.forwarder.handle(req, res, call);
+      this.#deps.forwarder.handle(req, res, v);
     } catch (err) {
+      // A fault of ours: the request gets 500 and its connection closes (the gate's count of it may be off by one).
       this.#deps.logger.error({ err, url: req.url }, 'request handler failed');
       this.gate.countError('SWY_INTERNAL');
-      sendError(res, 'SWY_INTERNAL', call.verdict.requestId, true);
-      call.body.close();
-      this.gate.requestDone();
+      sendError(res, 'SWY_INTERNAL', v.requestId, true);
     }
   }
 

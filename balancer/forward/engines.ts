@@ -1,7 +1,6 @@
 import type { EngineName, Forwarder, ForwardHost, PoolOptions } from './forwarder.js';
-import { HttpProxyForwarder } from './http-proxy-forwarder.js';
 import { RawForwarder } from './raw/raw-forwarder.js';
-import { UndiciForwarder } from './undici-forwarder.js';
+import { UndiciForwarder } from './undici/undici-forwarder.js';
 
 export interface EngineOptions {
   readonly pool: PoolOptions;
@@ -15,12 +14,6 @@ export function createForwarder(engine: EngineName, host: ForwardHost, options: 
   switch (engine) {
     case 'raw':
       return new RawForwarder(host, options);
-    case 'http-proxy':
-      return new HttpProxyForwarder(host, {
-        connectTimeoutMs: options.pool.connectTimeoutMs,
-        timeoutMs: options.pool.headersTimeoutMs,
-        maxSockets: options.pool.connections,
-      });
     case 'undici':
       return new UndiciForwarder(host, options.pool);
   }

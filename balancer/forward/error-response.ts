@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../common/errors.js';
 import { errorBody, statusLine } from './error-body.js';
+import { httpDate } from './http-date.js';
 
 /** Answers with the catalogue's status and the JSON error body (error-body.ts) on http.Server. */
 export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, closeConnection = false, retryAfterSeconds?: number): void {
@@ -23,8 +24,35 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
   res.end(body);
 }
 
-/** The same body for a raw socket (client errors, refused upgrades), then the socket is ended. */
-export function rawErrorResponse(code: ErrorCode, requestId = ''): string {
+/**
+ * The same answer as bytes, for a connection the proxy writes itself (the raw
+ * engine's client connections, refused upgrades, unparsable requests), with
+ * the headers Node adds on http.Server (Date, Connection, Keep-Alive).
+ * `head`: the answer to a HEAD request, which has no body (its
+ * Content-Length still says how long it would be).
+ */
+export function errorResponseText(
+  code: ErrorCode,
+  requestId: string,
+  keepAlive: boolean,
+  keepAliveSeconds: number,
+  retryAfterSeconds: number | undefined,
+  decision: string | null,
+  head: boolean,
+): string {
   const body = errorBody(code, requestId);
-  return `${statusLine(ERROR_CATALOGUE[code].status)}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  let text = `${statusLine(ERROR_CATALOGUE[code].status)}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
+  if (requestId !== '') text += `x-request-id: ${requestId}\r\n`;
+  text += 'cache-control: no-store\r\n';
+  if (retryAfterSeconds !== undefined) text += `retry-after: ${retryAfterSeconds}\r\n`;
+  if (decision !== null) text += `x-lb-decision: ${decision}\r\n`;
+  text += `date: ${httpDate()}\r\n`;
+  if (keepAlive) text += keepAliveSeconds > 0 ? `connection: keep-alive\r\nkeep-alive: timeout=${keepAliveSeconds}\r\n` : 'connection: keep-alive\r\n';
+  else text += 'connection: close\r\n';
+  return head ? `${text}\r\n` : `${text}\r\n${body}`;
+}
+
+/** The answer for a socket that closes after it (client errors, refused upgrades). */
+export function rawErrorResponse(code: ErrorCode, requestId = ''): string {
+  return errorResponseText(code, requestId, false, 0, undefined, null, false);
 }

@@ -8,11 +8,10 @@ import type { Upstream } from '../upstream.js';
 import type { AdmissionHost } from './admission.js';
 import type { BufferBudget } from './buffer-budget.js';
 import type { Explainer } from './explain.js';
-import type { IncomingBody } from './incoming-body.js';
 import type { RequestLimits } from './request-limits.js';
 import type { PolicyVerdict, RequestPolicyOptions } from './request-policy.js';
 
-export const ENGINE_NAMES = ['undici', 'http-proxy', 'raw'] as const;
+export const ENGINE_NAMES = ['raw', 'undici'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 /** Connections to one backend, and how long each step on them may take. */
@@ -36,8 +35,8 @@ export interface ForwardSettings {
   readonly requestTimeoutMs?: number;
   /**
    * Request bodies up to this many bytes, fully received, are kept so that a
-   * failed attempt can be replayed on another backend (raw engine); larger
-   * bodies, and every body on the other engines, are never replayed once sent.
+   * failed attempt can be replayed on another backend (every engine); larger
+   * bodies are never replayed once sent.
    * 0: never replay a sent body.
    */
   readonly retryBodyLimit?: number;
@@ -92,14 +91,6 @@ export interface ForwardHost {
   readonly connectionWait: WaitHistogram;
 }
 
-/** A request Node's http.Server parsed, past the request policy, admission and (when it fits) body buffering. */
-export interface IncomingCall {
-  /** The policy's verdict: what goes upstream. This request's own (not shared). */
-  readonly verdict: PolicyVerdict;
-  /** Its body: buffered in full, streaming, or none; the engine takes over its events. */
-  readonly body: IncomingBody;
-}
-
 /**
  * A forwarding engine: takes client requests and sees them answered, over
  * backend connections it owns (its pools, keyed by upstream).
@@ -108,7 +99,8 @@ export interface Forwarder {
   readonly name: EngineName;
   /** Takes what it needs of the proxy server, once, before it listens (the raw engine: its connections). */
   attach(server: Server): void;
-  handle(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void;
+  /** A request Node's http.Server parsed (all of them on the undici engine, upgrades served as plain requests on raw), with the policy's verdict. */
+  handle(req: IncomingMessage, res: ServerResponse, verdict: PolicyVerdict): void;
   /** `upstream` left the registry: its idle connections close now, busy ones once their requests finish. */
   forget(upstream: Upstream): void;
   /** Shutdown: client connections the engine holds with no request in flight close. */

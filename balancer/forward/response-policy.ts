@@ -107,22 +107,6 @@ export function responseFieldsText(raw: readonly string[], noLength: boolean, sh
   return text;
 }
 
-/** The same for Node's parsed header object (the http-proxy engine), rebuilt from `rawHeaders`. */
-export function filterResponseHeaderObject(rawHeaders: readonly string[], noLength: boolean): Record<string, string | string[]> {
-  const list: string[] = [];
-  filterResponseHeaders(rawHeaders, noLength, list, { hasLength: false, hasDate: false });
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i < list.length; i += 2) {
-    const name = list[i]!.toLowerCase();
-    const value = list[i + 1]!;
-    const had = out[name];
-    if (had === undefined) out[name] = name === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(had)) had.push(value);
-    else out[name] = `${had}, ${value}`;
-  }
-  return out;
-}
-
 /** Trailer fields never passed on (RFC 9110 6.5.1: framing, routing, controls, authentication, content metadata). */
 const FORBIDDEN_TRAILERS = new Set([
   'content-length',

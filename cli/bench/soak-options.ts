@@ -13,7 +13,7 @@ export const SOAK_OPTIONS = {
   maxRssGrowth: option({ type: decimal(0, 10), flag: 'max-rss-growth', env: ['SWITCHYARD_SOAK_MAX_RSS_GROWTH'], default: 0.1, help: 'Largest RSS growth allowed (0.1 = 10 %).' }),
   settle: option({ type: duration(0, 600_000), flag: 'settle', env: ['SWITCHYARD_SOAK_SETTLE'], default: 20_000, help: 'After the load, how long fds and upstream sockets may take to return to baseline (idle keep-alive connections close in ~5 s).' }),
   sampleInterval: option({ type: duration(50, 60_000), flag: 'sample-interval', env: ['SWITCHYARD_SOAK_SAMPLE_INTERVAL'], default: 1000, help: 'How often RSS, fds and upstream sockets are read from /proc.' }),
-  engine: option({ type: oneOf(['raw', 'undici', 'http-proxy'] as const), flag: 'engine', env: ['SWITCHYARD_SOAK_ENGINE'], default: 'raw', help: 'Forwarding engine of the balancer under test (the balancer default, raw).' }),
+  engine: option({ type: oneOf(['raw', 'undici'] as const), flag: 'engine', env: ['SWITCHYARD_SOAK_ENGINE'], default: 'raw', help: 'Forwarding engine of the balancer under test (the balancer default, raw).' }),
   out: option({ type: text({ min: 1 }), flag: 'out', env: ['SWITCHYARD_SOAK_OUT'], default: 'bench/results', help: 'Directory for the JSON samples and the SVG chart.' }),
   smoke: option({ type: boolean(), flag: 'smoke', env: ['SWITCHYARD_SOAK_SMOKE'], default: false, help: 'A few seconds (CI): 6 s of load, 2 s warm-up, 1 s windows.' }),
 } as const;

@@ -6,14 +6,14 @@ import { freePort, waitServing } from './net.js';
 import type { ToolPaths } from './tools.js';
 
 /** The proxies the bench knows, in the order they are listed. */
-export const PROXY_IDS = ['direct', 'switchyard', 'switchyard-w2', 'nginx', 'nginx-w2', 'haproxy', 'undici-loop', 'http-proxy-agent', 'naive', 'switchyard-http-proxy', 'switchyard-raw', 'switchyard-raw-w2', 'switchyard-undici', 'switchyard-explain', 'switchyard-baseline'] as const;
+export const PROXY_IDS = ['direct', 'switchyard', 'switchyard-w2', 'nginx', 'nginx-w2', 'haproxy', 'undici-loop', 'http-proxy-agent', 'naive', 'switchyard-raw', 'switchyard-raw-w2', 'switchyard-undici', 'switchyard-explain', 'switchyard-baseline'] as const;
 export type ProxyId = (typeof PROXY_IDS)[number];
 
 /**
- * Run by default: each engine named explicitly (`switchyard-http-proxy`, `switchyard-raw`,
+ * Run by default: each engine named explicitly (`switchyard-raw`,
  * `switchyard-raw-w2`) and `switchyard-explain` only when asked for, except the undici fallback.
  */
-export const DEFAULT_PROXIES: readonly ProxyId[] = PROXY_IDS.filter((p) => p !== 'switchyard-http-proxy' && p !== 'switchyard-raw' && p !== 'switchyard-raw-w2' && p !== 'switchyard-explain' && p !== 'switchyard-baseline');
+export const DEFAULT_PROXIES: readonly ProxyId[] = PROXY_IDS.filter((p) => p !== 'switchyard-raw' && p !== 'switchyard-raw-w2' && p !== 'switchyard-explain' && p !== 'switchyard-baseline');
 /** Run again in front of our own Node backend (the second backend variant), at the first connection count. */
 export const DEFAULT_VARIANT_PROXIES: readonly ProxyId[] = ['direct', 'switchyard', 'nginx', 'undici-loop'];
 
@@ -27,7 +27,6 @@ export const PROXY_LABELS: Readonly<Record<ProxyId, string>> = {
   'undici-loop': 'bare undici loop',
   'http-proxy-agent': 'http-proxy + keep-alive',
   naive: 'naive http-proxy (seed)',
-  'switchyard-http-proxy': 'Switchyard http-proxy engine',
   'switchyard-raw': 'Switchyard raw engine',
   'switchyard-raw-w2': 'Switchyard raw --workers 2',
   'switchyard-undici': 'Switchyard undici engine',
@@ -117,7 +116,6 @@ export async function startProxy(id: ProxyId, ctx: StartContext, backends: Runni
   switch (id) {
     case 'switchyard':
     case 'switchyard-w2':
-    case 'switchyard-http-proxy':
     case 'switchyard-raw':
     case 'switchyard-raw-w2':
     case 'switchyard-undici':
@@ -129,7 +127,6 @@ export async function startProxy(id: ProxyId, ctx: StartContext, backends: Runni
       const adminPort = await freePort();
       const args = [...(id === 'switchyard-baseline' ? ctx.baselineCli! : ctx.cli), 'balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--backends', list, '--log-level', 'warn'];
       if (id === 'switchyard-w2' || id === 'switchyard-raw-w2') args.push('--workers', '2');
-      if (id === 'switchyard-http-proxy') args.push('--engine', 'http-proxy');
       if (id === 'switchyard-raw' || id === 'switchyard-raw-w2') args.push('--engine', 'raw');
       if (id === 'switchyard-undici') args.push('--engine', 'undici');
       if (id === 'switchyard-explain') args.push('--explain');

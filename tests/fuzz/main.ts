@@ -6,7 +6,7 @@ import { closeTargets, fuzz, startTargets } from './harness.js';
 /**
  * `make fuzz`: the differential request fuzzer, for longer runs than CI's.
  *   --seed N      (default: from the clock, printed)   --cases N (default 2000)
- *   --from N      first case number (to replay one)    --engines raw,undici,http-proxy
+ *   --from N      first case number (to replay one)    --engines raw,undici
  *   --out FILE    the report as JSON
  * Exits 1 when an invariant broke; each violation names its seed and case.
  */

@@ -12,7 +12,7 @@ import { TEST_SETTINGS, TestBalancer } from './stack.js';
  * engine in front of it, and the invariants both check.
  */
 
-export const ENGINES: readonly EngineName[] = ['raw', 'undici', 'http-proxy'];
+export const ENGINES: readonly EngineName[] = ['raw', 'undici'];
 
 export const HOSTILE_LIMITS: Partial<RequestLimits> = {
   maxHeaders: 100,

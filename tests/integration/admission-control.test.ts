@@ -22,7 +22,7 @@ describe('admission control', () => {
     for (const c of cleanup.reverse()) await c();
   });
 
-  // The raw engine queues requests it parsed itself; undici (and http-proxy) those http.Server parsed (HttpCall).
+  // The raw engine queues requests it parsed itself; undici those http.Server parsed (server-client.ts).
   for (const engine of ['raw', 'undici'] as const) {
     it(`${engine} engine: with cap C and queue Q, C + Q + 100 concurrent slow requests give exactly 100 503s and never queue more than Q`, async (t: TestContext) => {
       const C = 4;

@@ -23,7 +23,7 @@ function abortableGet(url: string): { abort: () => void; closed: Promise<void> }
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
-for (const engine of ['undici', 'http-proxy', 'raw'] as EngineName[]) {
+for (const engine of ['undici', 'raw'] as EngineName[]) {
   describe(`client aborts with the ${engine} engine`, () => {
     const closers: (() => Promise<void>)[] = [];
     after(async () => {

@@ -15,17 +15,9 @@ import { sleep, waitFor } from '../helpers/wait.js';
  * written by the test, parsed by the test's own small parser). An item an
  * engine does not do by design is listed in NOT_APPLICABLE with the reason.
  */
-const ENGINES: readonly EngineName[] = ['undici', 'http-proxy', 'raw'];
+const ENGINES: readonly EngineName[] = ['undici', 'raw'];
 
-const NOT_APPLICABLE: Readonly<Record<string, Partial<Record<EngineName, string>>>> = {
-  'retries a request whose reused keep-alive connection the backend had just closed, on a fresh connection to the same backend': {
-    undici: 'undici reports the closed socket (UND_ERR_SOCKET); the engine retries only on another backend',
-    'http-proxy': 'http-proxy reports ECONNRESET; the engine retries only connect failures, on another backend',
-  },
-  'retries a refused connection on another backend, with a body too': {
-    'http-proxy': 'the compatibility engine retries connect failures only for requests without a body',
-  },
-};
+const NOT_APPLICABLE: Readonly<Record<string, Partial<Record<EngineName, string>>>> = {};
 
 const BIG = 64 * 1024 * 1024;
 const noHealth = { enabled: false, path: '/health', intervalMs: 1000, fastIntervalMs: 100, timeoutMs: 500, rise: 2, fall: 3 };

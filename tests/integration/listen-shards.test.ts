@@ -158,7 +158,7 @@ describe('the proxy port as a group of listening sockets (--listen-shards)', () 
   it('connections on every socket of the group reach the same server; close() frees the port entirely', async () => {
     const backend = await TestBackend.start('b');
     cleanup.push(() => backend.close());
-    for (const engine of ['raw', 'undici', 'http-proxy'] as const) {
+    for (const engine of ['raw', 'undici'] as const) {
       const t = await TestBalancer.start({ backends: [spec('b', backend.url)], settings: { engine, listenShards: 8 } });
       const port = t.port;
       try {

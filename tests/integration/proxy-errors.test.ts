@@ -97,7 +97,7 @@ describe('response passthrough', () => {
       res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; HttpOnly']);
       res.end('ok');
     });
-    for (const engine of ['undici', 'http-proxy', 'raw'] as const) {
+    for (const engine of ['undici', 'raw'] as const) {
       const lb = await TestBalancer.start({ backends: [spec('c', cookies.url)], settings: { ...noHealth, engine } });
       try {
         await lb.routable(1);

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { get, json, testClient } from '../helpers/http.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
 
-for (const engine of ['undici', 'http-proxy', 'raw'] as const)
+for (const engine of ['undici', 'raw'] as const)
   describe(`proxying over three backends (${engine} engine)`, () => {
     let backends: TestBackend[];
     let lb: TestBalancer;

@@ -50,7 +50,7 @@ describe('retries within the overall request deadline, and request bodies replay
   }
   const attempts = (backends: RawBackend[]): number => backends.reduce((n, b) => n + b.requests.length, 0);
 
-  for (const engine of ['raw', 'undici', 'http-proxy'] as const) {
+  for (const engine of ['raw', 'undici'] as const) {
     it(`${engine} engine: starts no retry once --request-timeout has passed, and a retry waits only for what is left (504)`, async (t: TestContext) => {
       // Deadlines are swept on a timer (a quarter of the shortest timeout here): the margins allow for it.
       const { lb, backends } = await rig([resetAfter(700), resetAfter(700), resetAfter(700), resetAfter(700)], {
@@ -91,7 +91,7 @@ describe('retries within the overall request deadline, and request bodies replay
   }
 
   // Body replay (a buffered body sent again after a reset) on every engine.
-  for (const engine of ['raw', 'undici', 'http-proxy'] as const) {
+  for (const engine of ['raw', 'undici'] as const) {
     it(`${engine} engine: replays a small PUT body on another backend after a reset`, async () => {
       const { lb, backends } = await rig([resetAfter(0), resetAfter(0)], { retryBodyLimit: 1024, engine });
       backends[1]!.handler = echo;
@@ -150,7 +150,7 @@ describe('retries within the overall request deadline, and request bodies replay
     });
   }
 
-  for (const engine of ['raw', 'undici', 'http-proxy'] as const) {
+  for (const engine of ['raw', 'undici'] as const) {
     it(`${engine} engine: --retry-on-status sends a GET on to another backend and drops the first answer`, async () => {
       const fail503: RawHandler = (_req, c) => respond(c, 503, 'busy');
       const { lb, backends } = await rig([fail503, echo], { engine, retryOnStatus: [503], explain: true });

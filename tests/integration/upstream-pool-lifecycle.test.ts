@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { spec } from '../helpers/hostile.js';
-import { UndiciPools } from '../../balancer/forward/undici-pools.js';
+import { UndiciPools } from '../../balancer/forward/undici/undici-pools.js';
 import { Upstream } from '../../balancer/upstream.js';
 
 const POOL = { connections: 4, connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000 };

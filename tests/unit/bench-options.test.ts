@@ -14,7 +14,7 @@ describe('bench and soak options', () => {
     assert.equal(c.duration, 5000);
     assert.deepEqual(c.connections, [64, 256]);
     assert.deepEqual(c.proxies, DEFAULT_PROXIES);
-    assert.ok(!DEFAULT_PROXIES.includes('switchyard-http-proxy'));
+    assert.ok(!DEFAULT_PROXIES.includes('switchyard-raw'));
     assert.equal(c.install, true);
     assert.equal(c.loadGenerator, 'auto');
   });

@@ -38,6 +38,12 @@ describe('balancer config', () => {
     assert.ok(Object.isFrozen(c));
   });
 
+  it('--engine takes raw or undici; the retired http-proxy engine fails at start, naming the flag', () => {
+    assert.equal(load(['--engine', 'undici']).engine, 'undici');
+    rejects(() => load(['--engine', 'http-proxy']), /--engine.*expected one of: raw, undici/);
+    rejects(() => load([], { SWITCHYARD_ENGINE: 'http-proxy' }), /engine/i);
+  });
+
   it('--listen-shards takes 1 to 1024 and names itself when out of range', () => {
     assert.equal(load(['--listen-shards', '1']).listenShards, 1);
     assert.equal(load([], { SWITCHYARD_LISTEN_SHARDS: '16' }).listenShards, 16);

@@ -9,6 +9,7 @@ import { firstPick, mayRetryAfter, moveOn, statusRetryTarget } from '../attempt-
 import type { BufferBudget } from '../buffer-budget.js';
 import type { ForwardHost } from '../forwarder.js';
 import type { RequestLimits } from '../request-limits.js';
+import type { UploadGate, UploadWaiter } from '../upload-gate.js';
 import { BodyFraming, rawHeaderValue, type PolicyVerdict } from '../request-policy.js';
 import { filterTrailers } from '../response-policy.js';
 import { isIdempotent } from '../retry-policy.js';
@@ -30,6 +31,8 @@ export interface ExchangeDeps {
   readonly retryOnStatus: ReadonlySet<number> | null;
   readonly limits: RequestLimits;
   readonly bodyBudget: BufferBudget;
+  /** The share of a backend's connections uploads still arriving may hold. */
+  readonly uploads: UploadGate;
 }
 
 /** Body bytes of a streaming upload held while no backend connection is attached, before the client is paused. */
@@ -58,7 +61,7 @@ const enum Phase {
  * received in full goes upstream with Content-Length, a streaming one with
  * the client's framing (Content-Length, or re-chunked).
  */
-export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, ResponseSink, OutgoingRequest, Answering {
+export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, ResponseSink, UploadWaiter, OutgoingRequest, Answering {
   readonly #client: ClientSide<Exchange>;
   readonly #engine: ExchangeDeps;
   readonly #host: ForwardHost;
@@ -99,6 +102,9 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
   #conn: UpstreamChannel | null = null;
   #waitingForConnection = false;
   #staleRetried = false;
+  /** The backend whose upload slot this request holds while its body is still arriving, or waits for. */
+  #uploadSlot: Upstream | null = null;
+  #uploadQueued: Upstream | null = null;
   // request body
   #bodyParts: Buffer[] | null = null;
   #bodyBuffered = 0;
@@ -272,12 +278,43 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     up.inFlight++;
     up.requests++;
     this.#waitingForConnection = true;
+    if (!this.#requestEnded) {
+      // A body still arriving holds its connection for as long as its client takes: only so many may.
+      if (!this.#engine.uploads.acquire(up, this)) {
+        this.#uploadQueued = up;
+        return;
+      }
+      this.#uploadSlot = up;
+    }
     this.#engine.transport.acquire(up, this, false);
+  }
+
+  uploadSlotFree(up: Upstream): void {
+    this.#uploadQueued = null;
+    if (!this.wantsConnection) {
+      this.#engine.uploads.release(up);
+      return;
+    }
+    this.#uploadSlot = up;
+    this.#engine.transport.acquire(up, this, false);
+  }
+
+  /** The body is all in (or the attempt is over): the upload slot goes back, a wait for one ends. */
+  #dropUpload(): void {
+    const held = this.#uploadSlot;
+    if (held !== null) {
+      this.#uploadSlot = null;
+      this.#engine.uploads.release(held);
+    }
+    const queued = this.#uploadQueued;
+    if (queued !== null) {
+      this.#uploadQueued = null;
+      this.#engine.uploads.cancel(queued, this);
+    }
   }
 
   onConnection(conn: UpstreamChannel): void {
     this.#waitingForConnection = false;
-    this.#host.connectionWait.record(performance.now() - this.attemptStartedAt);
     this.#conn = conn;
     // The framing is the proxy's own: a body held in full goes with its exact length,
     // one still arriving keeps the client's Content-Length or is framed by the transport.
@@ -296,9 +333,22 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     if (ok) this.#client.resumeForBody();
   }
 
+  onConnected(): void {
+    this.#host.connectionWait.record(performance.now() - this.attemptStartedAt);
+  }
+
   onConnectFailed(code: ErrorCode): void {
+    this.#conn = null;
     this.#waitingForConnection = false;
     this.#attemptFailed(code, false);
+  }
+
+  onNotSent(code: ErrorCode): void {
+    this.#conn = null;
+    this.#waitingForConnection = false;
+    if (this.clientGone || this.#phase === Phase.Done) return;
+    this.#closeAttempt('cancelled');
+    this.#fail(code);
   }
 
   // --- request body (from the client connection's parser) ---------------------
@@ -339,8 +389,13 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
   }
 
   onRequestEnd(): void {
+    if (this.#requestEnded) return;
     this.#requestEnded = true;
     if (this.#phase === Phase.Done || this.clientGone) return;
+    const queued = this.#uploadQueued;
+    this.#dropUpload();
+    // It waited for an upload slot: no longer an upload, it asks for a connection at once.
+    if (queued !== null) this.#engine.transport.acquire(queued, this, false);
     const conn = this.#conn;
     if (conn !== null) conn.endBody();
     else {
@@ -467,6 +522,7 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
 
   /** Ends the accounting of the current attempt exactly once. */
   #closeAttempt(outcome: Outcome): Upstream {
+    this.#dropUpload();
     return closeAttempt(this.#host, this, outcome);
   }
 
@@ -578,6 +634,7 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
   #finish(error?: string): void {
     if (this.#phase === Phase.Done) return;
     this.#phase = Phase.Done;
+    this.#dropUpload();
     this.#releaseBody();
     const host = this.#host;
     logRequest(host, this, this.method, this.clientGone ? 499 : this.status, this.upstream, error);

@@ -43,6 +43,8 @@ export interface UpstreamChannel {
 
 /** What receives one response: the exchange that sent the request. */
 export interface ResponseSink {
+  /** The request is going out on a backend connection now (its wait for one ends). */
+  onConnected(): void;
   /** The head arrived. May abort the channel (a status to retry elsewhere). */
   onResponseHead(status: number, statusText: string, headers: string[]): void;
   onResponseBody(chunk: Buffer): void;
@@ -67,10 +69,15 @@ export interface ResponseSink {
 export interface ChannelWaiter {
   /** False once the request no longer needs one (client gone): the transport skips it. */
   readonly wantsConnection: boolean;
-  /** Its body is still arriving from the client: it would hold the connection for as long as the client takes. */
-  readonly uploading: boolean;
   onConnection(channel: UpstreamChannel): void;
   onConnectFailed(code: ErrorCode): void;
+  /**
+   * The transport gave the attempt up before the backend saw any of it, for
+   * a reason not the backend's (it refused the request itself, or the
+   * deadline passed while it waited behind the pool's busy connections):
+   * the client gets `code`, nothing is blamed, nothing retried.
+   */
+  onNotSent(code: ErrorCode): void;
 }
 
 /** How attempts reach backends: the part of an engine the exchange talks to. */

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { ErrorCode } from '../../../common/errors.js';
 import { Exchange, type ExchangeDeps } from '../exchange/exchange.js';
 import type { ClientSide } from '../exchange/client-side.js';
-import { rawErrorResponse } from '../error-response.js';
+import { errorResponseText, rawErrorResponse } from '../error-response.js';
 import { clientAddress, evaluateRequest, newVerdict, type RequestPolicyOptions } from '../request-policy.js';
 import {
   createParser,
@@ -17,7 +17,6 @@ import {
   type LlhttpParser,
   type ParseError,
 } from './http-parser.js';
-import { errorResponseText } from './raw-error-response.js';
 import { Framing, responseHeadEnd, responseHeadStart } from './response-head.js';
 
 /** What a client connection needs from its engine beyond what exchanges need. */

@@ -2,10 +2,11 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Upstream } from '../../upstream.js';
 import type { BufferBudget } from '../buffer-budget.js';
-import type { Forwarder, ForwardHost, IncomingCall, PoolOptions } from '../forwarder.js';
+import type { Forwarder, ForwardHost, PoolOptions } from '../forwarder.js';
 import type { RequestLimits } from '../request-limits.js';
-import type { RequestPolicyOptions } from '../request-policy.js';
-import { UndiciForwarder } from '../undici-forwarder.js';
+import type { PolicyVerdict, RequestPolicyOptions } from '../request-policy.js';
+import { ServerClient } from '../server-client.js';
+import { UploadGate } from '../upload-gate.js';
 import { ClientConnection, type ConnectionEngine } from './client-connection.js';
 import { rawEngineUnsupported } from './http-parser.js';
 import { RawTransport, UPSTREAM_IDLE_MS } from './raw-transport.js';
@@ -37,8 +38,7 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
   readonly bodyBudget: BufferBudget;
   readonly requestId: () => string;
   readonly transport: RawTransport;
-  /** Requests on connections handed to http.Server. */
-  readonly #fallback: UndiciForwarder;
+  readonly uploads: UploadGate;
   readonly #connections = new Set<ClientConnection>();
   readonly #timer: NodeJS.Timeout;
   #server: Server | null = null;
@@ -57,8 +57,9 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.policy = host.policy;
     this.bodyBudget = host.bodyBudget;
     this.requestId = () => host.nextRequestId();
+    // Uploads still arriving may hold half of a backend's connections.
+    this.uploads = new UploadGate(Math.floor(options.pool.connections / 2));
     this.transport = new RawTransport(options.pool, host.settings.requestTimeoutMs ?? 0, host.limits.clientSendTimeoutMs);
-    this.#fallback = new UndiciForwarder(host, options.pool);
     const p = options.pool;
     const requestTimeout = host.settings.requestTimeoutMs || UPSTREAM_IDLE_MS;
     const l = host.limits;
@@ -88,9 +89,9 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.#connections.add(new ClientConnection(socket, this));
   }
 
-  /** A request on a connection http.Server took over (none but upgrades are handed over): the undici engine serves it. */
-  handle(req: IncomingMessage, res: ServerResponse, call: IncomingCall): void {
-    this.#fallback.handle(req, res, call);
+  /** A request on a connection handed to http.Server (an Upgrade it serves as a plain request): through the same core and pools. */
+  handle(req: IncomingMessage, res: ServerResponse, verdict: PolicyVerdict): void {
+    new ServerClient(this, req, res, verdict);
   }
 
   handOff(socket: Socket): void {
@@ -106,7 +107,6 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
   /** The backend left the registry: its idle connections close now, busy ones when done. */
   forget(up: Upstream): void {
     this.transport.forget(up);
-    this.#fallback.forget(up);
   }
 
   /** Client connections open on the raw path (not handed off). */
@@ -124,13 +124,13 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
 
   /** Backend connections close once their requests finish (the sweep keeps their deadlines meanwhile). */
   async close(): Promise<void> {
-    await Promise.all([this.#fallback.close(), this.transport.close()]);
+    await this.transport.close();
     clearInterval(this.#timer);
   }
 
   async destroy(): Promise<void> {
     clearInterval(this.#timer);
-    await Promise.all([this.transport.destroy(), this.#fallback.destroy()]);
+    await this.transport.destroy();
   }
 
   #sweep(): void {

@@ -1,6 +1,6 @@
 import { responseFieldsText, type ResponseShape } from '../response-policy.js';
 import { statusLine } from '../error-body.js';
-import { httpDate } from './http-date.js';
+import { httpDate } from '../http-date.js';
 
 /** How the body goes to the client. */
 export const enum Framing {

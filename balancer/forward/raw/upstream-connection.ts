@@ -54,8 +54,6 @@ export interface ConnectionOwner {
   release(c: UpstreamConnection): void;
   /** It closed, for whatever reason. */
   removed(c: UpstreamConnection): void;
-  /** The request body it carried has all been sent. */
-  uploadEnded(c: UpstreamConnection): void;
 }
 
 /** Interim (1xx) responses allowed before the final one; more is a backend flooding us. */
@@ -126,8 +124,6 @@ export class UpstreamConnection implements UpstreamChannel {
   #headRequest = false;
   /** The body goes re-chunked (it is still arriving and has no declared length). */
   #sendChunked = false;
-  /** Carries a request whose body is still arriving (the pool counts these). */
-  upload = false;
   /** The sink whose response completed in the current parse; finished once the parse returns. */
   #completed: ResponseSink | null = null;
   #completedTrailers: string[] | null = null;
@@ -177,6 +173,7 @@ export class UpstreamConnection implements UpstreamChannel {
 
   send(sink: ResponseSink, req: OutgoingRequest, length: number, parts: readonly Buffer[] | null, ended: boolean): boolean {
     this.sink = sink;
+    sink.onConnected();
     this.#state = State.Busy;
     this.requestWritten = false;
     this.headReceived = false;
@@ -232,7 +229,6 @@ export class UpstreamConnection implements UpstreamChannel {
   endBody(): void {
     if (this.#sendChunked) this.socket.write(LAST_CHUNK, 'latin1');
     this.requestWritten = true;
-    if (this.upload) this.pool.uploadEnded(this);
     if (!this.headReceived) this.#wait(this.#headWaitMs);
   }
 

@@ -6,12 +6,8 @@ import { UpstreamConnection, type ConnectionOwner, type UpstreamPoolOptions } fr
  * Raw keep-alive connections to one backend: an idle stack (the most recently
  * used first, so a quiet period lets the others time out), a cap, a FIFO of
  * waiting requests. A new connection is opened for the request that asked for
- * it; when it fails to connect, only that request hears of it.
- *
- * Requests whose body is still arriving (uploads that stream, larger than
- * the request buffer) may hold at most half of the connections: however
- * slowly their clients send, the other half keeps serving everyone else.
- * Further uploads wait in their own FIFO until one of them is fully sent.
+ * it; when it fails to connect, only that request hears of it. (How many
+ * may be uploads still arriving is the request core's business: upload-gate.ts.)
  */
 export class UpstreamPool implements ConnectionOwner {
   readonly host: string;
@@ -25,10 +21,6 @@ export class UpstreamPool implements ConnectionOwner {
   readonly #all = new Set<UpstreamConnection>();
   readonly #opening = new Map<UpstreamConnection, PoolWaiter>();
   #waiters: PoolWaiter[] = [];
-  readonly #uploadWaiters: PoolWaiter[] = [];
-  /** Connections carrying a request whose body is still arriving. */
-  #uploads = 0;
-  readonly maxUploads: number;
   #closing = false;
   #onEmpty: (() => void) | null = null;
 
@@ -39,12 +31,6 @@ export class UpstreamPool implements ConnectionOwner {
     this.hostHeader = u.host;
     this.tls = u.protocol === 'https:';
     this.options = options;
-    this.maxUploads = Math.max(1, Math.floor(options.connections / 2));
-  }
-
-  /** Connections held by uploads still arriving. */
-  get uploads(): number {
-    return this.#uploads;
   }
 
   /** Connections open or opening. */
@@ -62,16 +48,12 @@ export class UpstreamPool implements ConnectionOwner {
    * (a retry after a stale keep-alive connection).
    */
   acquire(w: PoolWaiter, fresh: boolean): void {
-    if (w.uploading && this.#uploads >= this.maxUploads && !this.#closing) {
-      this.#uploadWaiters.push(w);
-      return;
-    }
     if (!fresh) {
       const idle = this.#idle;
       while (idle.length > 0) {
         const c = idle.pop()!;
         if (c.idle) {
-          if (!this.#give(c, w)) idle.push(c);
+          w.onConnection(c);
           return;
         }
       }
@@ -87,44 +69,12 @@ export class UpstreamPool implements ConnectionOwner {
     this.#opening.set(c, w);
   }
 
-  /**
-   * Hands `c` to `w`, counting it as an upload while `w`'s body is still
-   * arriving; false (and `w` moved to the uploads' queue) when uploads
-   * already hold their share.
-   */
-  #give(c: UpstreamConnection, w: PoolWaiter): boolean {
-    if (w.uploading) {
-      if (this.#uploads >= this.maxUploads) {
-        this.#uploadWaiters.push(w);
-        return false;
-      }
-      c.upload = true;
-      this.#uploads++;
-    }
-    w.onConnection(c);
-    return true;
-  }
-
-  /** @internal The request on `c` is fully sent (or `c` is gone): it no longer counts as an upload. */
-  uploadEnded(c: UpstreamConnection): void {
-    if (!c.upload) return;
-    c.upload = false;
-    this.#uploads--;
-    const waiting = this.#uploadWaiters;
-    while (waiting.length > 0 && this.#uploads < this.maxUploads) {
-      const w = waiting.shift()!;
-      if (w.wantsConnection) {
-        this.acquire(w, false);
-        return;
-      }
-    }
-  }
-
   /** @internal A new connection is up: to the request that opened it, or the next waiting. */
   connected(c: UpstreamConnection): void {
     const w = this.#opening.get(c);
     this.#opening.delete(c);
-    if (w === undefined || !w.wantsConnection || !this.#give(c, w)) this.release(c);
+    if (w !== undefined && w.wantsConnection) w.onConnection(c);
+    else this.release(c);
   }
 
   /** @internal A new connection could not be made. */
@@ -144,7 +94,10 @@ export class UpstreamPool implements ConnectionOwner {
     while (waiters.length > 0) {
       const w = waiters.shift()!;
       c.parked(this.options.idleTimeoutMs);
-      if (w.wantsConnection && this.#give(c, w)) return;
+      if (w.wantsConnection) {
+        w.onConnection(c);
+        return;
+      }
     }
     c.parked(this.options.idleTimeoutMs);
     this.#idle.push(c);
@@ -153,7 +106,6 @@ export class UpstreamPool implements ConnectionOwner {
   /** @internal A connection closed: forget it, and open another for a waiting request. */
   removed(c: UpstreamConnection): void {
     if (!this.#all.delete(c)) return;
-    this.uploadEnded(c);
     const opener = this.#opening.get(c);
     if (opener !== undefined) {
       this.#opening.delete(c);
@@ -182,7 +134,7 @@ export class UpstreamPool implements ConnectionOwner {
   /** Closes idle connections now and busy ones as they finish; resolves when none is left. */
   close(): Promise<void> {
     this.#closing = true;
-    for (const w of [...this.#waiters.splice(0), ...this.#uploadWaiters.splice(0)]) if (w.wantsConnection) w.onConnectFailed('SWY_UPSTREAM_UNREACHABLE');
+    for (const w of this.#waiters.splice(0)) if (w.wantsConnection) w.onConnectFailed('SWY_UPSTREAM_UNREACHABLE');
     for (const c of [...this.#all]) if (c.idle || this.#opening.has(c)) c.destroy();
     if (this.#all.size === 0) return Promise.resolve();
     return new Promise((resolve) => (this.#onEmpty = resolve));

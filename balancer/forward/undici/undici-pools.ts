@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
-import type { Upstream } from '../upstream.js';
-import type { PoolOptions } from './forwarder.js';
-import { PoolsByUpstream } from './pools-by-upstream.js';
+import type { Upstream } from '../../upstream.js';
+import type { PoolOptions } from '../forwarder.js';
+import { PoolsByUpstream } from '../pools-by-upstream.js';
 
 /** An idle backend connection closes after this long; a backend's keep-alive hint may shorten it, never lengthen it past the max. */
 const KEEP_ALIVE_MS = 4_000;
