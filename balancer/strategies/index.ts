@@ -1,6 +1,6 @@
 import { ConsistentHash, CONSISTENT_HASH_DEFAULTS } from './consistent-hash.js';
 import { DynamicWeighted } from './dynamic-weighted.js';
-import { DynamicWeights, type DynamicWeightsOptions } from './dynamic-weights.js';
+import { WeightFactors, type WeightFactorsOptions } from './weight-factors.js';
 import { LeastRequest, LEAST_REQUEST_DEFAULTS } from './least-request.js';
 import { RandomPick } from './random.js';
 import { RoundRobin } from './round-robin.js';
@@ -11,7 +11,7 @@ import { WeightedRoundRobin, type WeightOf } from './weighted-round-robin.js';
 export type { Candidate, PickContext, Strategy } from './strategy.js';
 export { ConsistentHash, CONSISTENT_HASH_DEFAULTS } from './consistent-hash.js';
 export { DynamicWeighted } from './dynamic-weighted.js';
-export { DynamicWeights, DYNAMIC_WEIGHTS_DEFAULTS, type DynamicWeightInfo, type DynamicWeightsOptions } from './dynamic-weights.js';
+export { WeightFactors, WEIGHT_FACTORS_DEFAULTS, type DynamicWeightInfo, type WeightFactorsOptions } from './weight-factors.js';
 export { LeastRequest, LEAST_REQUEST_DEFAULTS } from './least-request.js';
 export { RandomPick } from './random.js';
 export { RoundRobin } from './round-robin.js';
@@ -52,7 +52,7 @@ export interface StrategyOptions<C extends Candidate = Candidate> {
   /** least-request: exponent on (inFlight + 1). */
   readonly activeRequestBias?: number;
   /** dynamic-weighted: a shared calculator, or options for a new one. */
-  readonly dynamicWeights?: DynamicWeights | Partial<DynamicWeightsOptions>;
+  readonly dynamicWeights?: WeightFactors | Partial<WeightFactorsOptions>;
   /** Wraps the strategy in cookie-based sticky sessions. */
   readonly sticky?: StickyOptions;
 }
@@ -91,7 +91,7 @@ function createBase<C extends Candidate>(name: string, o: StrategyOptions<C>): S
         random: o.random ?? Math.random,
       });
     case 'dynamic-weighted':
-      return new DynamicWeighted<C>(o.dynamicWeights instanceof DynamicWeights ? o.dynamicWeights : new DynamicWeights(o.dynamicWeights));
+      return new DynamicWeighted<C>(o.dynamicWeights instanceof WeightFactors ? o.dynamicWeights : new WeightFactors(o.dynamicWeights));
     default:
       throw new Error(`unknown strategy '${name}'; known strategies: ${STRATEGY_NAMES.join(', ')}`);
   }

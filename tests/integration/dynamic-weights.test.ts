@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it, type TestContext } from 'node:test';
-import { createStrategy, DYNAMIC_WEIGHTS_DEFAULTS } from '../../balancer/strategies/index.js';
+import { createStrategy, WEIGHT_FACTORS_DEFAULTS } from '../../balancer/strategies/index.js';
 import type { Upstream } from '../../balancer/upstream.js';
 import { get, testClient } from '../helpers/http.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
@@ -48,7 +48,7 @@ describe('dynamic-weighted', () => {
   it('moves traffic away from a backend that turned 50 ms slower, keeps it above the floor, and gives it back when it recovers', async (t: TestContext) => {
     const backends = await Promise.all(['d1', 'd2', 'd3'].map((id) => TestBackend.start(id)));
     // The defaults: measurements of a new backend count after a 10 s blackout.
-    const blackoutMs = DYNAMIC_WEIGHTS_DEFAULTS.blackoutMs;
+    const blackoutMs = WEIGHT_FACTORS_DEFAULTS.blackoutMs;
     const lb = await TestBalancer.start({
       backends: backends.map((b) => b.spec()),
       strategy: 'round-robin',

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createStrategy, isStrategyName, STRATEGY_NAMES, StickySessions, DynamicWeights, DynamicWeighted } from '../../balancer/strategies/index.js';
+import { createStrategy, isStrategyName, STRATEGY_NAMES, StickySessions, WeightFactors, DynamicWeighted } from '../../balancer/strategies/index.js';
 import { candidates, EMPTY_CTX } from './support/lb-fixtures.js';
 
 for (const name of STRATEGY_NAMES) {
@@ -32,7 +32,7 @@ test('createStrategy: options reach the strategy and bad ones are named', () => 
   assert.throws(() => createStrategy('consistent-hash', { hashKey: 'header:' }), /hashKey/);
   assert.throws(() => createStrategy('consistent-hash', { hashBalanceFactor: 0.9 }), /balanceFactor/);
   assert.throws(() => createStrategy('least-request', { choiceCount: 1 }), /choiceCount/);
-  const shared = new DynamicWeights();
+  const shared = new WeightFactors();
   const dw = createStrategy('dynamic-weighted', { dynamicWeights: shared });
   assert.ok(dw instanceof DynamicWeighted && dw.weights === shared);
   const own = createStrategy('dynamic-weighted', { dynamicWeights: { blackoutMs: 0 } });

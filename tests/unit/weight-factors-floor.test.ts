@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DynamicWeights } from '../../balancer/strategies/dynamic-weights.js';
+import { WeightFactors } from '../../balancer/strategies/weight-factors.js';
 
 const event = fc.oneof(
   fc.record({
@@ -22,7 +22,7 @@ test('dynamic weights: no backend ever gets less than the floor, nor more than i
       fc.array(event, { maxLength: 300 }),
       fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: 6, maxLength: 6 }),
       (minWeightPercent, blackoutMs, events, baseWeights) => {
-        const dw = new DynamicWeights({ minWeightPercent, blackoutMs });
+        const dw = new WeightFactors({ minWeightPercent, blackoutMs });
         const backends = baseWeights.map((weight, i) => ({ id: `b${i}`, weight }));
         let now = 0;
         const check = (): void => {
@@ -46,7 +46,7 @@ test('dynamic weights: no backend ever gets less than the floor, nor more than i
 });
 
 test('dynamic weights: a backend that fails every request still keeps the floor', () => {
-  const dw = new DynamicWeights({ blackoutMs: 0, minWeightPercent: 10 });
+  const dw = new WeightFactors({ blackoutMs: 0, minWeightPercent: 10 });
   const bs = [{ id: 'a' }, { id: 'b' }];
   for (let t = 0; t < 20_000; t += 100) {
     dw.record('a', 1, true, t);

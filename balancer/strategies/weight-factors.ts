@@ -1,6 +1,6 @@
 import { RollingCounts } from '../resilience/rolling-counts.js';
 
-export interface DynamicWeightsOptions {
+export interface WeightFactorsOptions {
   /** Half-life of the latency EWMA: a step change is half absorbed after this long. */
   readonly latencyHalfLifeMs: number;
   /**
@@ -20,7 +20,7 @@ export interface DynamicWeightsOptions {
   readonly staleAfterMs: number;
 }
 
-export const DYNAMIC_WEIGHTS_DEFAULTS: DynamicWeightsOptions = Object.freeze({
+export const WEIGHT_FACTORS_DEFAULTS: WeightFactorsOptions = Object.freeze({
   latencyHalfLifeMs: 2_000,
   latencySlackMs: 5,
   failureWindowMs: 10_000,
@@ -72,15 +72,15 @@ interface Stats {
  * The latency EWMA folds the mean of each recompute interval with
  * alpha = 1 - 2^(-dt / halfLife), so it does not depend on request rate.
  */
-export class DynamicWeights {
-  readonly options: DynamicWeightsOptions;
+export class WeightFactors {
+  readonly options: WeightFactorsOptions;
   readonly #stats = new Map<string, Stats>();
   #factors = new Map<string, number>();
   #defaultFactor = 1;
   #version = 0;
 
-  constructor(options: Partial<DynamicWeightsOptions> = {}) {
-    const o = { ...DYNAMIC_WEIGHTS_DEFAULTS, ...options };
+  constructor(options: Partial<WeightFactorsOptions> = {}) {
+    const o = { ...WEIGHT_FACTORS_DEFAULTS, ...options };
     positive('latencyHalfLifeMs', o.latencyHalfLifeMs);
     nonNegative('latencySlackMs', o.latencySlackMs);
     positive('failureWindowMs', o.failureWindowMs);

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DynamicWeights } from '../../balancer/strategies/dynamic-weights.js';
+import { WeightFactors } from '../../balancer/strategies/weight-factors.js';
 
-function feed(dw: DynamicWeights, id: string, latency: number, from: number, to: number, ok = true): void {
+function feed(dw: WeightFactors, id: string, latency: number, from: number, to: number, ok = true): void {
   for (let t = from; t < to; t += 100) dw.record(id, latency, ok, t);
 }
 
 test('dynamic weights: a new backend counts only after its blackout; until then it gets the mean factor', () => {
-  const dw = new DynamicWeights({ blackoutMs: 10_000, latencySlackMs: 0 });
+  const dw = new WeightFactors({ blackoutMs: 10_000, latencySlackMs: 0 });
   const bs = [{ id: 'a' }, { id: 'b' }, { id: 'new' }];
   feed(dw, 'a', 10, 0, 20_000);
   feed(dw, 'b', 40, 0, 20_000);
@@ -28,7 +28,7 @@ test('dynamic weights: a new backend counts only after its blackout; until then 
 });
 
 test('dynamic weights: stale samples expire and the backend starts over in blackout', () => {
-  const dw = new DynamicWeights({ blackoutMs: 1_000, staleAfterMs: 60_000, latencySlackMs: 0 });
+  const dw = new WeightFactors({ blackoutMs: 1_000, staleAfterMs: 60_000, latencySlackMs: 0 });
   const bs = [{ id: 'a' }, { id: 'b' }];
   feed(dw, 'a', 10, 0, 5_000);
   feed(dw, 'b', 50, 0, 5_000);
@@ -41,7 +41,7 @@ test('dynamic weights: stale samples expire and the backend starts over in black
 });
 
 test('dynamic weights: the failure ratio lowers the factor once the window has minRequests', () => {
-  const dw = new DynamicWeights({ blackoutMs: 0, minRequests: 10, latencySlackMs: 0 });
+  const dw = new WeightFactors({ blackoutMs: 0, minRequests: 10, latencySlackMs: 0 });
   const bs = [{ id: 'a' }];
   for (let i = 0; i < 8; i++) dw.record('a', 5, i % 2 === 0, 1000 + i);
   dw.recompute(bs, 1_100);
@@ -54,7 +54,7 @@ test('dynamic weights: the failure ratio lowers the factor once the window has m
 });
 
 test('dynamic weights: the latency EWMA halves a step change every half-life', () => {
-  const dw = new DynamicWeights({ blackoutMs: 0, latencyHalfLifeMs: 2_000 });
+  const dw = new WeightFactors({ blackoutMs: 0, latencyHalfLifeMs: 2_000 });
   const bs = [{ id: 'a' }];
   dw.record('a', 10, true, 0);
   dw.recompute(bs, 0);
@@ -64,7 +64,7 @@ test('dynamic weights: the latency EWMA halves a step change every half-life', (
 });
 
 test('dynamic weights: latency of failed attempts does not count (a fast refusal is not a fast backend)', () => {
-  const dw = new DynamicWeights({ blackoutMs: 0 });
+  const dw = new WeightFactors({ blackoutMs: 0 });
   dw.record('a', 40, true, 0);
   dw.record('a', 0.1, false, 10);
   dw.recompute([{ id: 'a' }], 100);
@@ -72,7 +72,7 @@ test('dynamic weights: latency of failed attempts does not count (a fast refusal
 });
 
 test('dynamic weights reject bad options naming them', () => {
-  assert.throws(() => new DynamicWeights({ minWeightPercent: 0 }), /minWeightPercent/);
-  assert.throws(() => new DynamicWeights({ latencyHalfLifeMs: 0 }), /latencyHalfLifeMs/);
-  assert.throws(() => new DynamicWeights({ blackoutMs: -1 }), /blackoutMs/);
+  assert.throws(() => new WeightFactors({ minWeightPercent: 0 }), /minWeightPercent/);
+  assert.throws(() => new WeightFactors({ latencyHalfLifeMs: 0 }), /latencyHalfLifeMs/);
+  assert.throws(() => new WeightFactors({ blackoutMs: -1 }), /blackoutMs/);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DynamicWeighted } from '../../balancer/strategies/dynamic-weighted.js';
-import { DynamicWeights } from '../../balancer/strategies/dynamic-weights.js';
+import { WeightFactors } from '../../balancer/strategies/weight-factors.js';
 import { candidates, EMPTY_CTX, seededRandom } from './support/lb-fixtures.js';
 
 /**
@@ -12,7 +12,7 @@ import { candidates, EMPTY_CTX, seededRandom } from './support/lb-fixtures.js';
  */
 test('dynamic-weighted: +50 ms on one of three backends takes it under 15 % within 10 s and back to a fair share within 30 s', () => {
   const cs = candidates([1, 1, 1]);
-  const weights = new DynamicWeights();
+  const weights = new WeightFactors();
   const strategy = new DynamicWeighted(weights);
   const random = seededRandom(3);
   const floor = weights.options.minWeightPercent / 100;
@@ -45,7 +45,7 @@ test('dynamic-weighted: +50 ms on one of three backends takes it under 15 % with
 });
 
 test('dynamic weights: identical backends with latency noise stay within a few percent of equal', () => {
-  const weights = new DynamicWeights({ blackoutMs: 0 });
+  const weights = new WeightFactors({ blackoutMs: 0 });
   const random = seededRandom(11);
   const bs = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
   for (let now = 0; now <= 30_000; now += 100) {
