@@ -15,12 +15,11 @@ import { BIN_COUNT } from '../stats/latency-histogram.js';
 import { summarize, type WindowSummary } from '../stats/rolling-window.js';
 import { RATE_WINDOW_SECONDS } from '../stats/snapshot.js';
 import { LATENCY_BUCKETS_SECONDS } from '../upstream.js';
+import { mergeStats } from './merge-stats.js';
 import { isMessage, type CheckedHealth, type ToPrimary, type ToWorker, type WorkerStats, type WorkerUpstreamStats } from './messages.js';
 import { configuredAddresses, type SelfAddresses } from '../self-addresses.js';
 
-const BREAKER_RANK = { closed: 0, 'half-open': 1, open: 2 } as const;
-
-/** One backend as the primary shows it: registry spec, its own health checks, the workers' counters summed. */
+/** One backend as the primary shows it: registry spec, its own health checks, the workers' stats merged (merge-stats.ts). */
 class MergedUpstream implements UpstreamView {
   readonly id: string;
   readonly url: string;
@@ -28,76 +27,70 @@ class MergedUpstream implements UpstreamView {
   health: HealthStatus = 'unknown';
   healthChangedAt: number;
   routable = false;
-  inFlight = 0;
-  tunnels = 0;
-  requests = 0;
-  connectionsOpened = 0;
-  failures = 0;
-  responses1xx2xx = 0;
-  responses3xx = 0;
-  responses4xx = 0;
-  responses5xx = 0;
-  lastError: { code: ErrorCode; at: number } | undefined;
-  latencyBuckets = new Float64Array(LATENCY_BUCKETS_SECONDS.length + 1);
-  latencySumSeconds = 0;
-  latencyCount = 0;
-  facts: BackendFacts;
-  #window = { count: 0, errors: 0, hist: new Float64Array(BIN_COUNT) };
-  #series: number[] = [];
+  /** The workers' merged stats of it at the last collect; undefined before, or when no worker knows it yet. */
+  stats: WorkerUpstreamStats | undefined;
 
   constructor(spec: BackendSpec, now: number) {
     this.id = spec.id;
     this.url = spec.url;
     this.spec = spec;
     this.healthChangedAt = now;
-    this.facts = { breaker: 'closed', ejected: false, effectiveWeight: spec.weight };
   }
 
+  get facts(): BackendFacts {
+    return this.stats?.facts ?? { breaker: 'closed', ejected: false, effectiveWeight: this.spec.weight };
+  }
   get weight(): number {
     return this.facts.effectiveWeight;
   }
+  get inFlight(): number {
+    return this.stats?.inFlight ?? 0;
+  }
+  get tunnels(): number {
+    return this.stats?.tunnels ?? 0;
+  }
+  get requests(): number {
+    return this.stats?.requests ?? 0;
+  }
+  get connectionsOpened(): number {
+    return this.stats?.connectionsOpened ?? 0;
+  }
+  get failures(): number {
+    return this.stats?.failures ?? 0;
+  }
+  get responses1xx2xx(): number {
+    return this.stats?.responses[0] ?? 0;
+  }
+  get responses3xx(): number {
+    return this.stats?.responses[1] ?? 0;
+  }
+  get responses4xx(): number {
+    return this.stats?.responses[2] ?? 0;
+  }
+  get responses5xx(): number {
+    return this.stats?.responses[3] ?? 0;
+  }
+  get lastError(): { readonly code: ErrorCode; readonly at: number } | undefined {
+    return this.stats?.lastError ?? undefined;
+  }
+  get latencyBuckets(): ArrayLike<number> {
+    return this.stats?.latencyBuckets ?? NO_LATENCIES;
+  }
+  get latencySumSeconds(): number {
+    return this.stats?.latencySumSeconds ?? 0;
+  }
+  get latencyCount(): number {
+    return this.stats?.latencyCount ?? 0;
+  }
 
   readonly window = {
-    summary: (span: number): WindowSummary => summarize(this.#window, Math.min(span, RATE_WINDOW_SECONDS)),
-    series: (): number[] => this.#series,
+    summary: (span: number): WindowSummary => summarize(this.stats?.window ?? NO_WINDOW, Math.min(span, RATE_WINDOW_SECONDS)),
+    series: (): number[] => (this.stats?.series ?? []) as number[],
   };
-
-  reset(): void {
-    this.inFlight = this.tunnels = this.requests = this.failures = this.connectionsOpened = 0;
-    this.responses1xx2xx = this.responses3xx = this.responses4xx = this.responses5xx = 0;
-    this.latencyBuckets.fill(0);
-    this.latencySumSeconds = this.latencyCount = 0;
-    this.#window = { count: 0, errors: 0, hist: new Float64Array(BIN_COUNT) };
-    this.#series = [];
-    this.facts = { breaker: 'closed', ejected: false, effectiveWeight: 0 };
-  }
-
-  add(w: WorkerUpstreamStats, workers: number): void {
-    this.inFlight += w.inFlight;
-    this.tunnels += w.tunnels;
-    this.requests += w.requests;
-    this.connectionsOpened += w.connectionsOpened;
-    this.failures += w.failures;
-    this.responses1xx2xx += w.responses[0];
-    this.responses3xx += w.responses[1];
-    this.responses4xx += w.responses[2];
-    this.responses5xx += w.responses[3];
-    if (w.lastError && (!this.lastError || w.lastError.at > this.lastError.at)) this.lastError = w.lastError;
-    for (let i = 0; i < this.latencyBuckets.length; i++) this.latencyBuckets[i]! += w.latencyBuckets[i] ?? 0;
-    this.latencySumSeconds += w.latencySumSeconds;
-    this.latencyCount += w.latencyCount;
-    this.#window.count += w.window.count;
-    this.#window.errors += w.window.errors;
-    for (let i = 0; i < BIN_COUNT; i++) this.#window.hist[i]! += w.window.hist[i] ?? 0;
-    for (let i = 0; i < w.series.length; i++) this.#series[i] = (this.#series[i] ?? 0) + w.series[i]!;
-    // Any worker's open breaker or ejection shows; weights are averaged.
-    this.facts = {
-      breaker: BREAKER_RANK[w.facts.breaker] > BREAKER_RANK[this.facts.breaker] ? w.facts.breaker : this.facts.breaker,
-      ejected: this.facts.ejected || w.facts.ejected,
-      effectiveWeight: this.facts.effectiveWeight + w.facts.effectiveWeight / workers,
-    };
-  }
 }
+
+const NO_LATENCIES: readonly number[] = new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0);
+const NO_WINDOW = { count: 0, errors: 0, hist: new Array<number>(BIN_COUNT).fill(0) };
 
 export interface ControlPlaneDeps {
   readonly config: BalancerConfig;
@@ -376,7 +369,7 @@ export class ControlPlane implements BalancerView {
   }
 
   facts(u: UpstreamView): BackendFacts {
-    return (u as MergedUpstream).facts ?? { breaker: 'closed', ejected: false, effectiveWeight: u.weight };
+    return (u as MergedUpstream).facts;
   }
 
   sections(): Record<string, unknown> {
@@ -422,54 +415,27 @@ export class ControlPlane implements BalancerView {
   }
 
   #merge(stats: readonly WorkerStats[]): void {
-    for (const u of this.#all) u.reset();
-    this.inFlight = this.requestsTotal = this.retriesTotal = 0;
-    this.errors = new Map();
-    for (const h of Object.values(this.waits) as WaitHistogram[]) h.clear();
-    let admission: AdmissionStatus | undefined;
-    let retry = { requests: 0, retries: 0, allowed: 0, granted: 0, rejected: 0 };
-    this.#ejected = 0;
-    for (const s of stats) {
-      this.inFlight += s.inFlight;
-      this.requestsTotal += s.requestsTotal;
-      this.retriesTotal += s.retriesTotal;
-      for (const [code, n] of s.errors) this.errors.set(code, (this.errors.get(code) ?? 0) + n);
-      for (const w of s.upstreams) this.#byId.get(w.id)?.add(w, stats.length);
-      this.waits.connection.add(s.waits.connection.counts, s.waits.connection.sumSeconds);
-      this.waits.admissionQueue.add(s.waits.admissionQueue.counts, s.waits.admissionQueue.sumSeconds);
-      this.waits.eventLoop.add(s.waits.eventLoop.counts, s.waits.eventLoop.sumSeconds);
-      const rb = s.retryBudget;
-      retry = {
-        requests: retry.requests + rb.requests,
-        retries: retry.retries + rb.retries,
-        allowed: retry.allowed + rb.allowed,
-        granted: retry.granted + rb.granted,
-        rejected: retry.rejected + rb.rejected,
-      };
-      this.#ejected = Math.max(this.#ejected, s.ejected);
-      if (s.admission) {
-        const a = s.admission;
-        admission = admission
-          ? {
-              inFlight: admission.inFlight + a.inFlight,
-              queued: admission.queued + a.queued,
-              limit: admission.limit + a.limit,
-              queueSize: admission.queueSize + a.queueSize,
-              queueTimeoutMs: a.queueTimeoutMs,
-              admitted: admission.admitted + a.admitted,
-              queuedTotal: admission.queuedTotal + a.queuedTotal,
-              rejected: admission.rejected + a.rejected,
-              timedOut: admission.timedOut + a.timedOut,
-              cancelled: admission.cancelled + a.cancelled,
-            }
-          : a;
-      }
+    const m = mergeStats(stats);
+    const byId = new Map(m.upstreams.map((u) => [u.id, u]));
+    for (const u of this.#all) u.stats = byId.get(u.id);
+    this.inFlight = m.inFlight;
+    this.requestsTotal = m.requestsTotal;
+    this.retriesTotal = m.retriesTotal;
+    this.errors = new Map(m.errors);
+    for (const [h, data] of [
+      [this.waits.connection, m.waits.connection],
+      [this.waits.admissionQueue, m.waits.admissionQueue],
+      [this.waits.eventLoop, m.waits.eventLoop],
+    ] as const) {
+      h.clear();
+      h.add(data.counts, data.sumSeconds);
     }
-    this.#admission = admission;
-    this.#retryRejections = retry.rejected;
+    this.#admission = m.admission ?? undefined;
+    this.#retryRejections = m.retryBudget.rejected;
+    this.#ejected = m.ejected;
     this.#sections = {
       resilience: {
-        retryBudget: retry,
+        retryBudget: m.retryBudget,
         note: 'outlier detection, breakers and retry budgets are per worker; a backend shows ejected or open when any worker ejected it or opened its breaker',
       },
     };
