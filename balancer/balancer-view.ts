@@ -56,6 +56,26 @@ export interface RequestWaits {
   readonly eventLoop: WaitHistogram;
 }
 
+/** Admission as the admin API shows it. */
+export type AdmissionView = AdmissionStatus & { readonly adaptive: boolean; readonly limiter: unknown };
+
+/**
+ * The balancer-wide figures, the same model from a single process and from a
+ * cluster primary (its workers' merged by cluster/merge-stats.ts).
+ */
+export interface BalancerTotals {
+  readonly inFlight: number;
+  readonly requestsTotal: number;
+  readonly retriesTotal: number;
+  readonly errors: ReadonlyMap<ErrorCode, number>;
+  /** Undefined when there is no admission cap. */
+  readonly admission: AdmissionView | undefined;
+  /** Retries the retry budget refused. */
+  readonly retryRejections: number;
+  /** Backends outlier detection has ejected now (with workers: the most any one has). */
+  readonly ejected: number;
+}
+
 export interface BalancerView {
   readonly settings: { readonly instanceId: string; readonly metricsBackendLimit?: number };
   readonly registry: Registry;
@@ -71,10 +91,7 @@ export interface BalancerView {
   readonly strategy: { readonly name: string };
   readonly startedAt: number;
   readonly forwarder: { readonly name: string };
-  readonly inFlight: number;
-  readonly requestsTotal: number;
-  readonly retriesTotal: number;
-  readonly errors: ReadonlyMap<ErrorCode, number>;
+  totals(): BalancerTotals;
   /** What requests waited for, and the event loop's delay (docs/observability.md). */
   readonly waits: RequestWaits;
   info(): Record<string, unknown>;
@@ -83,9 +100,6 @@ export interface BalancerView {
   facts(u: UpstreamView): BackendFacts;
   /** Extra /stats sections: resilience state, admission. */
   sections(): Record<string, unknown>;
-  admissionStatus(): (AdmissionStatus & { readonly adaptive: boolean; readonly limiter: unknown }) | undefined;
-  retryBudgetRejections(): number;
-  ejectedCount(): number;
   /** Brings the view up to date before a read (a cluster primary asks its workers). */
   collect?(): Promise<void>;
   /** True when `url` is an address of this balancer: registering it as a backend would make requests loop. */

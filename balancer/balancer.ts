@@ -19,7 +19,7 @@ import { EventLog } from './stats/event-log.js';
 import { instanceInfo } from './stats/instance-info.js';
 import type { Outcome } from './resilience/outcome.js';
 import { DEFAULT_RESILIENCE, Router } from './router.js';
-import type { BackendFacts, BalancerView, RequestWaits, UpstreamView } from './balancer-view.js';
+import type { BackendFacts, BalancerTotals, BalancerView, RequestWaits, UpstreamView } from './balancer-view.js';
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { SelfAddresses } from './self-addresses.js';
 import { RequestGate } from './request-gate.js';
@@ -229,11 +229,22 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   }
 
   sections(): Record<string, unknown> {
-    return { ...this.router.sections(), admission: this.admissionStatus() ?? null };
+    return { ...this.router.sections(), admission: this.gate.status() ?? null };
   }
 
-  admissionStatus(): ReturnType<BalancerView['admissionStatus']> {
-    return this.gate.status();
+  totals(): BalancerTotals {
+    const g = this.gate;
+    const ejected = this.router.outlier?.ejectedCount ?? 0;
+    const rejected = this.router.retryBudget.status().rejected;
+    return {
+      inFlight: g.inFlight,
+      requestsTotal: g.requestsTotal,
+      retriesTotal: this.retriesTotal,
+      errors: g.errors,
+      admission: g.status(),
+      retryRejections: rejected,
+      ejected,
+    };
   }
 
   get inFlight(): number {
@@ -246,14 +257,6 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
 
   get errors(): ReadonlyMap<ErrorCode, number> {
     return this.gate.errors;
-  }
-
-  retryBudgetRejections(): number {
-    return this.router.retryBudget.status().rejected;
-  }
-
-  ejectedCount(): number {
-    return this.router.outlier?.ejectedCount ?? 0;
   }
 
   /** Switches the strategy live; requests already routed are not affected. */

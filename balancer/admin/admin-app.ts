@@ -162,9 +162,10 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   app.get(
     '/queue/status',
     fresh((_req, res) => {
-      const a = lb.admissionStatus();
+      const t = lb.totals();
+      const a = t.admission;
       if (!a) {
-        res.json({ enabled: false, inFlight: lb.inFlight, queued: 0, limit: null, rejected: 0, timedOut: 0 });
+        res.json({ enabled: false, inFlight: t.inFlight, queued: 0, limit: null, rejected: 0, timedOut: 0 });
         return;
       }
       res.json({ enabled: true, ...a });

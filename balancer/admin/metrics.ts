@@ -53,13 +53,13 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
   const byState = <S extends string>(states: readonly S[], stateOf: (u: UpstreamView) => S): Sample[] =>
     states.flatMap((st) => perBackend((u) => (stateOf(u) === st ? 1 : 0), { state: st }));
   const views: ViewMetric[] = [
-    new ViewMetric('switchyard_requests_total', 'Client requests received by the proxy.', 'counter', () => [{ labels: {}, value: lb.requestsTotal }]),
-    new ViewMetric('switchyard_in_flight_requests', 'Client requests being handled now.', 'gauge', () => [{ labels: {}, value: lb.inFlight }]),
+    new ViewMetric('switchyard_requests_total', 'Client requests received by the proxy.', 'counter', () => [{ labels: {}, value: lb.totals().requestsTotal }]),
+    new ViewMetric('switchyard_in_flight_requests', 'Client requests being handled now.', 'gauge', () => [{ labels: {}, value: lb.totals().inFlight }]),
     new ViewMetric('switchyard_errors_total', 'Requests the proxy answered itself with an error from the catalogue, by code.', 'counter', () =>
-      [...lb.errors].map(([code, value]) => ({ labels: { code }, value })),
+      [...lb.totals().errors].map(([code, value]) => ({ labels: { code }, value })),
     ),
     new ViewMetric('switchyard_retries_total', 'Attempts made on another backend after a failed attempt.', 'counter', () => [
-      { labels: {}, value: lb.retriesTotal },
+      { labels: {}, value: lb.totals().retriesTotal },
     ]),
     new ViewMetric('switchyard_backend_responses_total', 'Responses from each backend passed to clients, by status class.', 'counter', () => [
       ...counterPerBackend('2xx', (u) => u.responses1xx2xx, { code_class: '2xx' }),
@@ -156,26 +156,26 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
       { labels: {}, value: lb.registry.status().skippedEntries },
     ]),
     new ViewMetric('switchyard_retry_budget_rejections_total', 'Retries refused because the retry budget was spent.', 'counter', () => [
-      { labels: {}, value: lb.retryBudgetRejections() },
+      { labels: {}, value: lb.totals().retryRejections },
     ]),
     new ViewMetric('switchyard_admission_in_flight', 'Requests holding an admission slot.', 'gauge', () => [
-      { labels: {}, value: lb.admissionStatus()?.inFlight ?? lb.inFlight },
+      { labels: {}, value: lb.totals().admission?.inFlight ?? lb.totals().inFlight },
     ]),
     new ViewMetric('switchyard_admission_limit', 'Cap on requests in flight (moves in adaptive mode; 0 when there is no cap).', 'gauge', () => [
-      { labels: {}, value: lb.admissionStatus()?.limit ?? 0 },
+      { labels: {}, value: lb.totals().admission?.limit ?? 0 },
     ]),
     new ViewMetric('switchyard_queue_depth', 'Requests waiting in the admission queue.', 'gauge', () => [
-      { labels: {}, value: lb.admissionStatus()?.queued ?? 0 },
+      { labels: {}, value: lb.totals().admission?.queued ?? 0 },
     ]),
     new ViewMetric('switchyard_admission_rejections_total', 'Requests refused by admission control: queue full, or waited too long.', 'counter', () => {
-      const a = lb.admissionStatus();
+      const a = lb.totals().admission;
       return [
         { labels: { reason: 'queue_full' }, value: a?.rejected ?? 0 },
         { labels: { reason: 'queue_timeout' }, value: a?.timedOut ?? 0 },
       ];
     }),
     new ViewMetric('switchyard_backends_ejected', 'Backends currently ejected by outlier detection.', 'gauge', () => [
-      { labels: {}, value: lb.ejectedCount() },
+      { labels: {}, value: lb.totals().ejected },
     ]),
     new ViewMetric('switchyard_strategy_info', 'The load-balancing strategy in use (value 1).', 'gauge', () => [
       { labels: { strategy: lb.strategy.name }, value: 1 },

@@ -5,11 +5,10 @@ import type { BackendSpec } from '../../common/backend.js';
 import type { ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Registry, RegistrySnapshot } from '../../common/registry/registry.js';
-import type { BackendFacts, BalancerView, RequestWaits, UpstreamView } from '../balancer-view.js';
+import type { BackendFacts, BalancerTotals, BalancerView, RequestWaits, UpstreamView } from '../balancer-view.js';
 import type { BalancerConfig } from '../config.js';
 import { HttpHealthChecker } from '../health/health-checker.js';
 import type { HealthStatus } from '../health/health-state.js';
-import type { AdmissionStatus } from '../resilience/admission-control.js';
 import { EventLog } from '../stats/event-log.js';
 import { BIN_COUNT } from '../stats/latency-histogram.js';
 import { summarize, type WindowSummary } from '../stats/rolling-window.js';
@@ -116,10 +115,8 @@ export class ControlPlane implements BalancerView {
   readonly health: HttpHealthChecker;
   readonly startedAt: number;
   readonly forwarder: { readonly name: string };
-  inFlight = 0;
-  requestsTotal = 0;
-  retriesTotal = 0;
-  errors = new Map<ErrorCode, number>();
+  /** The workers' figures merged at the last collect. */
+  #totals: BalancerTotals = { inFlight: 0, requestsTotal: 0, retriesTotal: 0, errors: new Map(), admission: undefined, retryRejections: 0, ejected: 0 };
   /** The workers' wait histograms, summed at each collect. */
   readonly waits: RequestWaits = { connection: new WaitHistogram(), admissionQueue: new WaitHistogram(), eventLoop: new WaitHistogram() };
   shuttingDown = false;
@@ -138,9 +135,6 @@ export class ControlPlane implements BalancerView {
   #restarts: number[] = [];
   #forked = 0;
   #unsubscribe: (() => void) | undefined;
-  #admission: AdmissionStatus | undefined;
-  #retryRejections = 0;
-  #ejected = 0;
   #sections: Record<string, unknown> = {};
   readonly #self: SelfAddresses;
 
@@ -373,19 +367,11 @@ export class ControlPlane implements BalancerView {
   }
 
   sections(): Record<string, unknown> {
-    return { ...this.#sections, admission: this.admissionStatus() ?? null, workers: this.workerCount };
+    return { ...this.#sections, admission: this.#totals.admission ?? null, workers: this.workerCount };
   }
 
-  admissionStatus(): ReturnType<BalancerView['admissionStatus']> {
-    return this.#admission ? { ...this.#admission, adaptive: this.#config.adaptiveConcurrency, limiter: null } : undefined;
-  }
-
-  retryBudgetRejections(): number {
-    return this.#retryRejections;
-  }
-
-  ejectedCount(): number {
-    return this.#ejected;
+  totals(): BalancerTotals {
+    return this.#totals;
   }
 
   info(): Record<string, unknown> {
@@ -418,10 +404,16 @@ export class ControlPlane implements BalancerView {
     const m = mergeStats(stats);
     const byId = new Map(m.upstreams.map((u) => [u.id, u]));
     for (const u of this.#all) u.stats = byId.get(u.id);
-    this.inFlight = m.inFlight;
-    this.requestsTotal = m.requestsTotal;
-    this.retriesTotal = m.retriesTotal;
-    this.errors = new Map(m.errors);
+    const admission = m.admission === null ? undefined : { ...m.admission, adaptive: this.#config.adaptiveConcurrency, limiter: null };
+    this.#totals = {
+      inFlight: m.inFlight,
+      requestsTotal: m.requestsTotal,
+      retriesTotal: m.retriesTotal,
+      errors: new Map(m.errors),
+      admission,
+      retryRejections: m.retryBudget.rejected,
+      ejected: m.ejected,
+    };
     for (const [h, data] of [
       [this.waits.connection, m.waits.connection],
       [this.waits.admissionQueue, m.waits.admissionQueue],
@@ -430,9 +422,6 @@ export class ControlPlane implements BalancerView {
       h.clear();
       h.add(data.counts, data.sumSeconds);
     }
-    this.#admission = m.admission ?? undefined;
-    this.#retryRejections = m.retryBudget.rejected;
-    this.#ejected = m.ejected;
     this.#sections = {
       resilience: {
         retryBudget: m.retryBudget,

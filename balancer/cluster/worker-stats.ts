@@ -12,7 +12,7 @@ export function workerStats(lb: Balancer): WorkerStats {
     errors: [...lb.errors],
     admission: lb.gate.admission?.status() ?? null,
     retryBudget: rb,
-    ejected: lb.ejectedCount(),
+    ejected: lb.router.outlier?.ejectedCount ?? 0,
     waits: { connection: lb.waits.connection.data(), admissionQueue: lb.waits.admissionQueue.data(), eventLoop: lb.waits.eventLoop.data() },
     upstreams: lb.upstreams.all.map((u) => {
       const w = u.window.histogram(RATE_WINDOW_SECONDS);

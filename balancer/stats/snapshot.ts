@@ -69,6 +69,7 @@ export interface BackendStatsExtension {
  * all SSE clients, and on demand for GET /stats.
  */
 export function buildSnapshot(lb: BalancerView, now: number, extend?: BackendStatsExtension, sections: Record<string, unknown> = {}): StatsSnapshot {
+  const t = lb.totals();
   const summaries = lb.upstreams.all.map((u) => u.window.summary(RATE_WINDOW_SECONDS));
   const totalCount = summaries.reduce((n, s) => n + s.count, 0);
   const backends = lb.upstreams.all.map((u, i): BackendStats => {
@@ -113,8 +114,8 @@ export function buildSnapshot(lb: BalancerView, now: number, extend?: BackendSta
       backends.reduce((n, b) => n + b.requestsPerSecond, 0),
       1,
     ),
-    inFlight: lb.inFlight,
-    totals: { requests: lb.requestsTotal, retries: lb.retriesTotal, errors: Object.fromEntries(lb.errors) },
+    inFlight: t.inFlight,
+    totals: { requests: t.requestsTotal, retries: t.retriesTotal, errors: Object.fromEntries(t.errors) },
     registry: lb.registry.status(),
     backends,
     events: lb.events.recent(50),
