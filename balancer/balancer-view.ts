@@ -76,8 +76,16 @@ export interface BalancerTotals {
   readonly ejected: number;
 }
 
+/** What a balancer is, and how it reports: the same from a single process and a cluster primary. */
+export interface BalancerProfile {
+  readonly instanceId: string;
+  readonly engine: string;
+  /** Backends with series of their own in /metrics (the rest are summed); undefined: the default. */
+  readonly metricsBackendLimit: number | undefined;
+}
+
 export interface BalancerView {
-  readonly settings: { readonly instanceId: string; readonly metricsBackendLimit?: number };
+  readonly profile: BalancerProfile;
   readonly registry: Registry;
   readonly listening: boolean;
   readonly upstreams: {
@@ -90,7 +98,6 @@ export interface BalancerView {
   readonly events: EventLog;
   readonly strategy: { readonly name: string };
   readonly startedAt: number;
-  readonly forwarder: { readonly name: string };
   totals(): BalancerTotals;
   /** What requests waited for, and the event loop's delay (docs/observability.md). */
   readonly waits: RequestWaits;

@@ -19,7 +19,7 @@ import { EventLog } from './stats/event-log.js';
 import { instanceInfo } from './stats/instance-info.js';
 import type { Outcome } from './resilience/outcome.js';
 import { DEFAULT_RESILIENCE, Router } from './router.js';
-import type { BackendFacts, BalancerTotals, BalancerView, RequestWaits, UpstreamView } from './balancer-view.js';
+import type { BackendFacts, BalancerProfile, BalancerTotals, BalancerView, RequestWaits, UpstreamView } from './balancer-view.js';
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { SelfAddresses } from './self-addresses.js';
 import { RequestGate } from './request-gate.js';
@@ -56,6 +56,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   readonly registry: Registry;
   readonly tunnels: WebSocketTunnels;
   readonly forwarder: Forwarder;
+  readonly profile: BalancerProfile;
   readonly startedAt: number;
   readonly router: Router;
   /** Admission and the count of requests in and out. */
@@ -126,6 +127,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
       maxHeaderSize: deps.settings.maxHeaderSize,
       keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs,
     });
+    this.profile = { instanceId: deps.settings.instanceId, engine: this.forwarder.name, metricsBackendLimit: deps.settings.metricsBackendLimit };
     this.tunnels = new WebSocketTunnels(this, deps.logger.child({ component: 'websocket' }));
     this.http = new HttpListener({
       gate: this.gate,
@@ -249,14 +251,6 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
 
   get inFlight(): number {
     return this.gate.inFlight;
-  }
-
-  get requestsTotal(): number {
-    return this.gate.requestsTotal;
-  }
-
-  get errors(): ReadonlyMap<ErrorCode, number> {
-    return this.gate.errors;
   }
 
   /** Switches the strategy live; requests already routed are not affected. */

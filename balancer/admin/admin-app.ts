@@ -223,7 +223,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
     '/backends',
     fresh((_req, res) => {
       res.json({
-        instanceId: lb.settings.instanceId,
+        instanceId: lb.profile.instanceId,
         strategy: lb.strategy.name,
         registryVersion: lb.upstreams.version,
         backends: lb.upstreams.all.map(describe),

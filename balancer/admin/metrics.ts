@@ -36,11 +36,11 @@ const LATENCY_BUCKET_READERS = LATENCY_BUCKET_KEYS.map(
 /** Builds the balancer's Prometheus registry. docs/observability.md lists every metric. */
 export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {}): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ instance_id: lb.settings.instanceId });
+  registry.setDefaultLabels({ instance_id: lb.profile.instanceId });
   if (opts.processMetrics !== false) {
     collectProcessMetrics(registry, 'switchyard_process_');
   }
-  const limit = lb.settings.metricsBackendLimit ?? DEFAULT_BACKEND_LIMIT;
+  const limit = lb.profile.metricsBackendLimit ?? DEFAULT_BACKEND_LIMIT;
   const ups = (): readonly UpstreamView[] => lb.upstreams.all;
   const backendRows = new BackendRows(limit);
   const rows = (): readonly BackendRow[] => backendRows.rows(ups());

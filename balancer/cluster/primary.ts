@@ -5,7 +5,7 @@ import type { BackendSpec } from '../../common/backend.js';
 import type { ErrorCode } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Registry, RegistrySnapshot } from '../../common/registry/registry.js';
-import type { BackendFacts, BalancerTotals, BalancerView, RequestWaits, UpstreamView } from '../balancer-view.js';
+import type { BackendFacts, BalancerProfile, BalancerTotals, BalancerView, RequestWaits, UpstreamView } from '../balancer-view.js';
 import type { BalancerConfig } from '../config.js';
 import { HttpHealthChecker } from '../health/health-checker.js';
 import type { HealthStatus } from '../health/health-state.js';
@@ -109,12 +109,11 @@ export interface ControlPlaneDeps {
  * retry budget and their share of the admission cap.
  */
 export class ControlPlane implements BalancerView {
-  readonly settings: { readonly instanceId: string; readonly metricsBackendLimit: number };
+  readonly profile: BalancerProfile;
   readonly registry: Registry;
   readonly events: EventLog;
   readonly health: HttpHealthChecker;
   readonly startedAt: number;
-  readonly forwarder: { readonly name: string };
   /** The workers' figures merged at the last collect. */
   #totals: BalancerTotals = { inFlight: 0, requestsTotal: 0, retriesTotal: 0, errors: new Map(), admission: undefined, retryRejections: 0, ejected: 0 };
   /** The workers' wait histograms, summed at each collect. */
@@ -145,9 +144,8 @@ export class ControlPlane implements BalancerView {
     this.#log = deps.logger;
     this.#now = deps.now ?? Date.now;
     this.registry = deps.registry;
-    this.settings = { instanceId: deps.config.instanceId, metricsBackendLimit: deps.config.metricsBackendLimit };
+    this.profile = { instanceId: deps.config.instanceId, engine: deps.config.engine, metricsBackendLimit: deps.config.metricsBackendLimit };
     this.startedAt = this.#now();
-    this.forwarder = { name: deps.config.engine };
     this.events = new EventLog(200, this.#now);
     this.#strategy = { name: deps.config.strategy, options: undefined };
     this.health = new HttpHealthChecker({
@@ -227,7 +225,7 @@ export class ControlPlane implements BalancerView {
 
   #fork(): void {
     // Workers log and report under the primary's instance id.
-    const worker = cluster.fork({ SWITCHYARD_WORKER_ID: String(++this.#forked), SWITCHYARD_INSTANCE_ID: this.settings.instanceId });
+    const worker = cluster.fork({ SWITCHYARD_WORKER_ID: String(++this.#forked), SWITCHYARD_INSTANCE_ID: this.profile.instanceId });
     const entry: { worker: Worker; ready: boolean; stats?: WorkerStats } = { worker, ready: false };
     this.#workers.set(worker.id, entry);
     worker.on('error', (err) => this.#log.warn({ err, worker: worker.id }, 'worker channel error'));

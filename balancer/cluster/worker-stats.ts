@@ -5,14 +5,15 @@ import type { WorkerStats } from './messages.js';
 /** What a worker reports when its primary collects: plain arrays, cheap to send. */
 export function workerStats(lb: Balancer): WorkerStats {
   const rb = lb.router.retryBudget.status();
+  const t = lb.totals();
   return {
-    inFlight: lb.inFlight,
-    requestsTotal: lb.requestsTotal,
-    retriesTotal: lb.retriesTotal,
-    errors: [...lb.errors],
+    inFlight: t.inFlight,
+    requestsTotal: t.requestsTotal,
+    retriesTotal: t.retriesTotal,
+    errors: [...t.errors],
     admission: lb.gate.admission?.status() ?? null,
     retryBudget: rb,
-    ejected: lb.router.outlier?.ejectedCount ?? 0,
+    ejected: t.ejected,
     waits: { connection: lb.waits.connection.data(), admissionQueue: lb.waits.admissionQueue.data(), eventLoop: lb.waits.eventLoop.data() },
     upstreams: lb.upstreams.all.map((u) => {
       const w = u.window.histogram(RATE_WINDOW_SECONDS);

@@ -1,7 +1,7 @@
 import type { BalancerView } from '../balancer-view.js';
 
 /** What GET /info reads of a balancer, a single process or a cluster primary alike. */
-export type InstanceFacts = Pick<BalancerView, 'settings' | 'forwarder' | 'strategy' | 'startedAt' | 'registry' | 'totals'> & {
+export type InstanceFacts = Pick<BalancerView, 'profile' | 'strategy' | 'startedAt' | 'registry' | 'totals'> & {
   readonly shuttingDown: boolean;
 };
 
@@ -9,8 +9,8 @@ export type InstanceFacts = Pick<BalancerView, 'settings' | 'forwarder' | 'strat
 export function instanceInfo(v: InstanceFacts, now: number, extra: Record<string, unknown>): Record<string, unknown> {
   const t = v.totals();
   return {
-    instanceId: v.settings.instanceId,
-    engine: v.forwarder.name,
+    instanceId: v.profile.instanceId,
+    engine: v.profile.engine,
     strategy: v.strategy.name,
     ...extra,
     startedAt: new Date(v.startedAt).toISOString(),

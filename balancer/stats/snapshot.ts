@@ -105,11 +105,11 @@ export function buildSnapshot(lb: BalancerView, now: number, extend?: BackendSta
     };
   });
   return {
-    instanceId: lb.settings.instanceId,
+    instanceId: lb.profile.instanceId,
     at: new Date(now).toISOString(),
     uptimeSeconds: Math.round((now - lb.startedAt) / 1000),
     strategy: lb.strategy.name,
-    engine: lb.forwarder.name,
+    engine: lb.profile.engine,
     requestsPerSecond: round(
       backends.reduce((n, b) => n + b.requestsPerSecond, 0),
       1,

@@ -621,14 +621,14 @@ for (const engine of ENGINES) {
           await peer.routable(1);
           await lb.registry.upsert(spec('peer', peer.url));
           await lb.routable(1);
-          const before = lb.lb.requestsTotal + peer.lb.requestsTotal;
+          const before = lb.lb.totals().requestsTotal + peer.lb.totals().requestsTotal;
           const c = await RawClient.connect(lb.port);
           c.send('GET /loop HTTP/1.1\r\nHost: t\r\n\r\n');
           const r = await okOrNull(c);
           c.destroy();
           assert.equal(r?.status, 508);
           await waitFor('both balancers to be idle', () => lb.lb.inFlight === 0 && peer.lb.inFlight === 0, 3000);
-          assert.equal(lb.lb.requestsTotal + peer.lb.requestsTotal - before, 2, 'one hop to the peer, refused there');
+          assert.equal(lb.lb.totals().requestsTotal + peer.lb.totals().requestsTotal - before, 2, 'one hop to the peer, refused there');
         } finally {
           await peer.close();
         }
