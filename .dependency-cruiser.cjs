@@ -5,7 +5,7 @@
  *   common/                       shared by every program
  *   balancer parts                strategies/ resilience/ health/ stats/ (pure parts)
  *   balancer model                upstream, upstream-set, router, listen-shards, port-holders, self-addresses
- *   balancer/forward/             the request path and its engines (exchange/ is the engine-neutral core; raw/ and undici/ the engines)
+ *   balancer/forward/             the request path and its engines (exchange/ the engine-neutral core, http1/ the llhttp listener; raw/ and undici/ the engines)
  *   balancer composition          balancer.ts, request-gate, http-listener, decision-explainer, admin/, cluster/, lifecycle-parts, balancer-settings, routing-settings, config, main
  *   backend/, controller/         programs beside the balancer
  *   cli/                          entry points and tools
@@ -67,10 +67,17 @@ module.exports = {
     },
     {
       name: 'engine-neutral-request-path',
-      comment: 'The engine-neutral files of balancer/forward/ do not depend on one engine (engines.ts, the factory, excepted).',
+      comment: 'The engine-neutral files of balancer/forward/ (the core, the listeners) do not depend on one engine (engines.ts, the factory, excepted).',
       severity: 'error',
-      from: { path: '^balancer/forward/(exchange/)?[^/]+[.]ts$', pathNot: '^balancer/forward/engines[.]ts$' },
+      from: { path: '^balancer/forward/((exchange|http1)/)?[^/]+[.]ts$', pathNot: '^balancer/forward/engines[.]ts$' },
       to: { path: '^balancer/forward/(raw|undici)/' },
+    },
+    {
+      name: 'engines-apart',
+      comment: 'An engine is its upstream transport: one engine never imports another.',
+      severity: 'error',
+      from: { path: '^balancer/forward/(raw|undici)/' },
+      to: { path: '^balancer/forward/(raw|undici)/', pathNot: '^balancer/forward/$1/' },
     },
   ],
   options: {

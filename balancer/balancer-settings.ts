@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { redactUrl } from '../common/registry/redis-registry.js';
 import type { BalancerConfig } from './config.js';
-import type { EngineName, ForwardSettings, PoolOptions } from './forward/forwarder.js';
+import type { EngineName, ForwardSettings, ListenerName, PoolOptions } from './forward/forwarder.js';
 import type { HealthCheckSettings } from './health/health-checker.js';
 import type { AdmissionSettings } from './request-gate.js';
 import type { ResilienceSettings } from './router.js';
@@ -12,6 +12,7 @@ import { resilienceSettings } from './routing-settings.js';
 /** Everything a Balancer is configured with, typed once (built from the program's config by toSettings). */
 export interface BalancerSettings extends ForwardSettings {
   readonly engine: EngineName;
+  readonly listener: ListenerName;
   readonly pool: PoolOptions;
   readonly health: HealthCheckSettings;
   readonly maxHeaderSize: number;
@@ -44,6 +45,7 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
   const share = (n: number): number => Math.max(1, Math.ceil(n / workers));
   return {
     engine: config.engine,
+    listener: config.listener,
     maxRetries: config.retries,
     requestTimeoutMs: config.requestTimeout,
     retryBodyLimit: config.retryBodyLimit,

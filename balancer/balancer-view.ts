@@ -80,6 +80,8 @@ export interface BalancerTotals {
 export interface BalancerProfile {
   readonly instanceId: string;
   readonly engine: string;
+  /** How client connections are read (--listener). */
+  readonly listener: string;
   /** Backends with series of their own in /metrics (the rest are summed); undefined: the default. */
   readonly metricsBackendLimit: number | undefined;
 }

@@ -121,13 +121,9 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     this.gate = new RequestGate(deps.settings.admission, this.router.retryBudget);
     this.explainer = new DecisionExplainer(deps.settings, this.router, this.upstreams);
     this.waits = { connection: this.connectionWait, admissionQueue: this.gate.queueWait, eventLoop: this.#eventLoop.histogram };
-    const engine = deps.settings.engine;
-    this.forwarder = createForwarder(engine, this, {
-      pool: deps.settings.pool,
-      maxHeaderSize: deps.settings.maxHeaderSize,
-      keepAliveTimeoutMs: deps.settings.keepAliveTimeoutMs,
-    });
-    this.profile = { instanceId: deps.settings.instanceId, engine: this.forwarder.name, metricsBackendLimit: deps.settings.metricsBackendLimit };
+    this.forwarder = createForwarder(this, deps.settings);
+    const { instanceId, engine, listener, metricsBackendLimit } = deps.settings;
+    this.profile = { instanceId, engine, listener, metricsBackendLimit };
     this.tunnels = new WebSocketTunnels(this, deps.logger.child({ component: 'websocket' }));
     this.http = new HttpListener({
       gate: this.gate,
@@ -145,7 +141,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     });
     this.server = this.http.server;
     this.#shards = new ListenShards(this.server, deps.settings.listenShards, (err) => this.#log.error({ err }, 'proxy listening socket error'));
-    // The raw engine takes new connections first; http.Server gets those it hands over.
+    // The llhttp listener takes new connections first; http.Server gets those it hands over.
     this.forwarder.attach(this.server);
   }
 

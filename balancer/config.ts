@@ -3,7 +3,7 @@ import { parseBackendList, type BackendSpec } from '../common/backend.js';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
 import { boolean, decimal, duration, integer, listOf, oneOf, port, redisUrl, text } from '../common/config/values.js';
 import { LOG_LEVELS } from '../common/logger.js';
-import { ENGINE_NAMES } from './forward/forwarder.js';
+import { ENGINE_NAMES, LISTENER_NAMES } from './forward/forwarder.js';
 import { isLoopbackName } from './admin/host-allowlist.js';
 import { STREAM_DEFAULTS } from './admin/live-stream.js';
 import { SESSION_DEFAULTS } from './admin/session-store.js';
@@ -35,7 +35,15 @@ export const BALANCER_OPTIONS = {
     flag: 'engine',
     env: ['SWITCHYARD_ENGINE'],
     default: 'raw',
-    help: "Forwarding engine: raw (default: net sockets parsed by Node's llhttp, the cheapest; hands upgrades to http.Server) or undici (Node's http.Server and undici pools, documented APIs only, the fallback). Both run the same request core. (http-proxy, a forwarding engine until 2026-12, is kept only for WebSocket tunnels.)",
+    help: "Forwarding engine, how attempts reach backends: raw (default: keep-alive pools of net sockets parsed by Node's llhttp, the cheapest) or undici (an undici Pool per backend, documented APIs only). Both run the same request core behind the same listener. (http-proxy, a forwarding engine until 2026-12, is kept only for WebSocket tunnels.)",
+    group: 'Proxy',
+  }),
+  listener: option({
+    type: oneOf(LISTENER_NAMES),
+    flag: 'listener',
+    env: ['SWITCHYARD_LISTENER'],
+    default: 'llhttp',
+    help: "How client connections are read: llhttp (default: Node's llhttp parser on the sockets, the cheapest; upgrades are handed to http.Server) or http-server (Node's http.Server for every request, documented APIs only; with --engine undici the fallback for a Node whose llhttp binding the balancer cannot use).",
     group: 'Proxy',
   }),
   requestTimeout: option({

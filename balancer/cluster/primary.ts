@@ -144,7 +144,12 @@ export class ControlPlane implements BalancerView {
     this.#log = deps.logger;
     this.#now = deps.now ?? Date.now;
     this.registry = deps.registry;
-    this.profile = { instanceId: deps.config.instanceId, engine: deps.config.engine, metricsBackendLimit: deps.config.metricsBackendLimit };
+    this.profile = {
+      instanceId: deps.config.instanceId,
+      engine: deps.config.engine,
+      listener: deps.config.listener,
+      metricsBackendLimit: deps.config.metricsBackendLimit,
+    };
     this.startedAt = this.#now();
     this.events = new EventLog(200, this.#now);
     this.#strategy = { name: deps.config.strategy, options: undefined };

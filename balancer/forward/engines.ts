@@ -1,20 +1,28 @@
-import type { EngineName, Forwarder, ForwardHost, PoolOptions } from './forwarder.js';
-import { RawForwarder } from './raw/raw-forwarder.js';
-import { UndiciForwarder } from './undici/undici-forwarder.js';
+import { EngineForwarder, type ForwarderOptions } from './engine-forwarder.js';
+import type { EngineName, EngineTransport, Forwarder, ForwardHost } from './forwarder.js';
+import { llhttpUnsupported } from './http1/http-parser.js';
+import { RawTransport } from './raw/raw-transport.js';
+import { UndiciTransport } from './undici/undici-transport.js';
 
-export interface EngineOptions {
-  readonly pool: PoolOptions;
-  /** Largest request head a client may send (the raw engine parses heads itself). */
-  readonly maxHeaderSize: number;
-  readonly keepAliveTimeoutMs: number;
+export interface EngineOptions extends ForwarderOptions {
+  readonly engine: EngineName;
 }
 
-/** The forwarding engine `--engine` names, over the balancer it serves. */
-export function createForwarder(engine: EngineName, host: ForwardHost, options: EngineOptions): Forwarder {
+/** The request path over the engine `--engine` names and the listener `--listener` names. */
+export function createForwarder(host: ForwardHost, options: EngineOptions): Forwarder {
+  return new EngineForwarder(options.engine, host, options, createTransport(options.engine, host, options));
+}
+
+function createTransport(engine: EngineName, host: ForwardHost, options: EngineOptions): EngineTransport {
+  const requestTimeoutMs = host.settings.requestTimeoutMs ?? 0;
+  const clientSendTimeoutMs = host.limits.clientSendTimeoutMs;
   switch (engine) {
-    case 'raw':
-      return new RawForwarder(host, options);
+    case 'raw': {
+      const unsupported = llhttpUnsupported();
+      if (unsupported !== undefined) throw new Error(`${unsupported}; run the balancer with --engine undici --listener http-server`);
+      return new RawTransport(options.pool, requestTimeoutMs, clientSendTimeoutMs);
+    }
     case 'undici':
-      return new UndiciForwarder(host, options.pool);
+      return new UndiciTransport({ ...options.pool, requestTimeoutMs, clientSendTimeoutMs });
   }
 }

@@ -9,10 +9,19 @@ import type { AdmissionHost } from './admission.js';
 import type { BufferBudget } from './buffer-budget.js';
 import type { Explainer } from './explain.js';
 import type { RequestLimits } from './request-limits.js';
+import type { UpstreamTransport } from './exchange/upstream-transport.js';
 import type { PolicyVerdict, RequestPolicyOptions } from './request-policy.js';
 
+/** How attempts reach backends (an engine is its upstream transport). */
 export const ENGINE_NAMES = ['raw', 'undici'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
+
+/** How client connections are read: llhttp on the sockets (http1/), or Node's http.Server (server-client.ts). */
+export const LISTENER_NAMES = ['llhttp', 'http-server'] as const;
+export type ListenerName = (typeof LISTENER_NAMES)[number];
+
+/** An idle backend connection closes after this long, on every engine (a backend's keep-alive hint may shorten it on undici). */
+export const UPSTREAM_IDLE_MS = 4_000;
 
 /** Connections to one backend, and how long each step on them may take. */
 export interface PoolOptions {
@@ -92,14 +101,30 @@ export interface ForwardHost {
 }
 
 /**
+ * An engine's upstream transport with the lifecycle of its pools (one per
+ * upstream, made on first use): what engine-forwarder.ts needs of an engine.
+ */
+export interface EngineTransport extends UpstreamTransport {
+  /** `up` left the registry: its idle connections close now, busy ones once their requests finish. */
+  forget(up: Upstream): void;
+  /** Closes every connection once its request finishes; resolves when all are closed. */
+  close(): Promise<void>;
+  /** Closes every connection now, requests on them included. */
+  destroy(): Promise<void>;
+  /** The forwarder's timer, for a transport that keeps its deadlines by sweeping. */
+  sweep?(now: number): void;
+}
+
+/**
  * A forwarding engine: takes client requests and sees them answered, over
  * backend connections it owns (its pools, keyed by upstream).
  */
 export interface Forwarder {
   readonly name: EngineName;
-  /** Takes what it needs of the proxy server, once, before it listens (the raw engine: its connections). */
+  readonly listener: ListenerName;
+  /** Takes what it needs of the proxy server, once, before it listens (the llhttp listener: its connections). */
   attach(server: Server): void;
-  /** A request Node's http.Server parsed (all of them on the undici engine, upgrades served as plain requests on raw), with the policy's verdict. */
+  /** A request Node's http.Server parsed (all of them with the http-server listener; with llhttp, upgrades served as plain requests), with the policy's verdict. */
   handle(req: IncomingMessage, res: ServerResponse, verdict: PolicyVerdict): void;
   /** `upstream` left the registry: its idle connections close now, busy ones once their requests finish. */
   forget(upstream: Upstream): void;

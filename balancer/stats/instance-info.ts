@@ -11,6 +11,7 @@ export function instanceInfo(v: InstanceFacts, now: number, extra: Record<string
   return {
     instanceId: v.profile.instanceId,
     engine: v.profile.engine,
+    listener: v.profile.listener,
     strategy: v.strategy.name,
     ...extra,
     startedAt: new Date(v.startedAt).toISOString(),

@@ -39,6 +39,7 @@ export interface StatsSnapshot {
   readonly uptimeSeconds: number;
   readonly strategy: string;
   readonly engine: string;
+  readonly listener: string;
   readonly requestsPerSecond: number;
   readonly inFlight: number;
   readonly totals: { readonly requests: number; readonly retries: number; readonly errors: Readonly<Record<string, number>> };
@@ -110,6 +111,7 @@ export function buildSnapshot(lb: BalancerView, now: number, extend?: BackendSta
     uptimeSeconds: Math.round((now - lb.startedAt) / 1000),
     strategy: lb.strategy.name,
     engine: lb.profile.engine,
+    listener: lb.profile.listener,
     requestsPerSecond: round(
       backends.reduce((n, b) => n + b.requestsPerSecond, 0),
       1,

@@ -1,8 +1,7 @@
-import type { EngineName } from '../../balancer/forward/forwarder.js';
 import type { RequestLimits } from '../../balancer/forward/request-limits.js';
 import { RawBackend, RawClient, respond, type RawConn, type RawRequest, type RawResponse } from '../helpers/raw-http.js';
 import { spec } from '../helpers/hostile.js';
-import { TEST_SETTINGS, TestBalancer } from '../helpers/stack.js';
+import { SETUPS, TEST_SETTINGS, TestBalancer, type SetupName } from '../helpers/stack.js';
 import { generate, type FuzzCase } from './generator.js';
 import { check, disagreement, type Observation, type SeenRequest, type SeenResponse } from './invariants.js';
 
@@ -19,7 +18,7 @@ const FUZZ_LIMITS: Partial<RequestLimits> = { maxBodySize: 1024 * 1024, clientBo
 const READ_TIMEOUT_MS = 2500;
 
 export interface FuzzTarget {
-  readonly engine: EngineName;
+  readonly engine: SetupName;
   readonly lb: TestBalancer;
   readonly backend: RawBackend;
   /** The scripted answer of each response case, by path. */
@@ -57,7 +56,7 @@ function backendHandler(answers: FuzzTarget['answers']): (req: RawRequest, c: Ra
   };
 }
 
-export async function startTargets(engines: readonly EngineName[]): Promise<FuzzTarget[]> {
+export async function startTargets(engines: readonly SetupName[]): Promise<FuzzTarget[]> {
   const out: FuzzTarget[] = [];
   for (const engine of engines) {
     const answers = new Map<string, { bytes: Buffer; closeAfter: boolean }>();
@@ -65,7 +64,7 @@ export async function startTargets(engines: readonly EngineName[]): Promise<Fuzz
     const lb = await TestBalancer.start({
       backends: [spec('b1', backend.url)],
       settings: {
-        engine,
+        ...SETUPS[engine],
         health: noHealth,
         limits: FUZZ_LIMITS,
         pool: { ...TEST_SETTINGS.pool, headersTimeoutMs: 1500 },

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ENGINE_NAMES, type EngineName } from '../../balancer/forward/forwarder.js';
+import { SETUP_NAMES, type SetupName } from '../helpers/stack.js';
 import { closeTargets, fuzz, startTargets } from './harness.js';
 
 /**
  * `make fuzz`: the differential request fuzzer, for longer runs than CI's.
  *   --seed N      (default: from the clock, printed)   --cases N (default 2000)
- *   --from N      first case number (to replay one)    --engines raw,undici
+ *   --from N      first case number (to replay one)    --engines raw,undici,undici/http-server
  *   --out FILE    the report as JSON
  * Exits 1 when an invariant broke; each violation names its seed and case.
  */
@@ -15,7 +15,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     cases: { type: 'string', default: '2000' },
     from: { type: 'string', default: '0' },
-    engines: { type: 'string', default: ENGINE_NAMES.join(',') },
+    engines: { type: 'string', default: SETUP_NAMES.join(',') },
     out: { type: 'string' },
   },
 });
@@ -31,10 +31,10 @@ const int = (name: string, v: string | undefined, fallback: number): number => {
 const seed = int('seed', values.seed, Date.now() % 1_000_000);
 const cases = int('cases', values.cases, 2000);
 const from = int('from', values.from, 0);
-const engines = values.engines!.split(',').filter(Boolean) as EngineName[];
+const engines = values.engines!.split(',').filter(Boolean) as SetupName[];
 for (const e of engines) {
-  if (!(ENGINE_NAMES as readonly string[]).includes(e)) {
-    process.stderr.write(`fuzz: unknown engine '${e}' in --engines (known: ${ENGINE_NAMES.join(', ')})\n`);
+  if (!(SETUP_NAMES as readonly string[]).includes(e)) {
+    process.stderr.write(`fuzz: unknown engine '${e}' in --engines (known: ${SETUP_NAMES.join(', ')})\n`);
     process.exit(2);
   }
 }

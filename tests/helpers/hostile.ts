@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { EngineName } from '../../balancer/forward/forwarder.js';
 import type { RequestLimits } from '../../balancer/forward/request-limits.js';
 import { parseBackendSpec, type BackendSpec } from '../../common/backend.js';
 import { RawBackend, respond, type HeaderList, type RawConn, type RawRequest } from './raw-http.js';
-import { TEST_SETTINGS, TestBalancer } from './stack.js';
+import { SETUP_NAMES, SETUPS, TEST_SETTINGS, TestBalancer, type SetupName } from './stack.js';
 
 /**
  * Shared parts of the hostile-input suite and the differential fuzzer: a
@@ -12,7 +11,8 @@ import { TEST_SETTINGS, TestBalancer } from './stack.js';
  * engine in front of it, and the invariants both check.
  */
 
-export const ENGINES: readonly EngineName[] = ['raw', 'undici'];
+/** Every engine, and http.Server's listener (stack.ts SETUPS). */
+export const ENGINES: readonly SetupName[] = SETUP_NAMES;
 
 export const HOSTILE_LIMITS: Partial<RequestLimits> = {
   maxHeaders: 100,
@@ -108,22 +108,22 @@ export function hostileHandler(req: RawRequest, c: RawConn): void {
 
 /** A recording hostile backend and a balancer of one engine in front of it. */
 export class HostileRig {
-  readonly engine: EngineName;
+  readonly engine: SetupName;
   readonly backend: RawBackend;
   readonly lb: TestBalancer;
 
-  private constructor(engine: EngineName, backend: RawBackend, lb: TestBalancer) {
+  private constructor(engine: SetupName, backend: RawBackend, lb: TestBalancer) {
     this.engine = engine;
     this.backend = backend;
     this.lb = lb;
   }
 
-  static async start(engine: EngineName, opts: { limits?: Partial<RequestLimits>; connections?: number } = {}): Promise<HostileRig> {
+  static async start(engine: SetupName, opts: { limits?: Partial<RequestLimits>; connections?: number } = {}): Promise<HostileRig> {
     const backend = await RawBackend.start(hostileHandler);
     const lb = await TestBalancer.start({
       backends: [spec('b1', backend.url)],
       settings: {
-        engine,
+        ...SETUPS[engine],
         health: noHealth,
         limits: { ...HOSTILE_LIMITS, ...opts.limits },
         pool: { ...TEST_SETTINGS.pool, headersTimeoutMs: 3000, connections: opts.connections ?? TEST_SETTINGS.pool.connections },

@@ -8,6 +8,7 @@ import { createAdmin, type Admin } from '../../balancer/admin/admin-app.js';
 import { Balancer } from '../../balancer/balancer.js';
 import type { BalancerSettings } from '../../balancer/balancer-settings.js';
 import { BALANCER_OPTIONS } from '../../balancer/config.js';
+import type { EngineName, ListenerName } from '../../balancer/forward/forwarder.js';
 import { createStrategy } from '../../balancer/strategies/index.js';
 import type { Upstream } from '../../balancer/upstream.js';
 import { parseBackendSpec, type BackendSpec } from '../../common/backend.js';
@@ -93,9 +94,23 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
+/**
+ * The ways through the request path that suites covering "every engine" run:
+ * each engine behind the default (llhttp) listener, and the undici engine
+ * behind http.Server's listener (documented Node APIs only, the fallback).
+ */
+export const SETUPS = {
+  raw: { engine: 'raw', listener: 'llhttp' },
+  undici: { engine: 'undici', listener: 'llhttp' },
+  'undici/http-server': { engine: 'undici', listener: 'http-server' },
+} as const satisfies Record<string, { readonly engine: EngineName; readonly listener: ListenerName }>;
+export type SetupName = keyof typeof SETUPS;
+export const SETUP_NAMES = Object.keys(SETUPS) as SetupName[];
+
 export const TEST_SETTINGS: BalancerSettings = {
-  // The product's default engine; suites that cover every engine set `engine` themselves.
+  // The product's defaults; suites that cover every engine set `engine` and `listener` themselves (SETUPS).
   engine: BALANCER_OPTIONS.engine.default,
+  listener: BALANCER_OPTIONS.listener.default,
   maxRetries: 2,
   backendHeader: true,
   trustForwarded: false,

@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import WebSocket from 'ws';
-import type { EngineName } from '../../balancer/forward/forwarder.js';
 import { parseBackendSpec, type BackendSpec } from '../../common/backend.js';
 import { freePort } from '../helpers/ports.js';
 import { RawBackend, RawClient, respond, type RawConn, type RawRequest } from '../helpers/raw-http.js';
-import { TEST_SETTINGS, TestBackend, TestBalancer } from '../helpers/stack.js';
+import { SETUP_NAMES, SETUPS, TEST_SETTINGS, TestBackend, TestBalancer, type SetupName } from '../helpers/stack.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 /**
@@ -15,9 +14,7 @@ import { sleep, waitFor } from '../helpers/wait.js';
  * written by the test, parsed by the test's own small parser). An item an
  * engine does not do by design is listed in NOT_APPLICABLE with the reason.
  */
-const ENGINES: readonly EngineName[] = ['undici', 'raw'];
-
-const NOT_APPLICABLE: Readonly<Record<string, Partial<Record<EngineName, string>>>> = {};
+const NOT_APPLICABLE: Readonly<Record<string, Partial<Record<SetupName, string>>>> = {};
 
 const BIG = 64 * 1024 * 1024;
 const noHealth = { enabled: false, path: '/health', intervalMs: 1000, fastIntervalMs: 100, timeoutMs: 500, rise: 2, fall: 3 };
@@ -114,7 +111,7 @@ class Script {
 type Echo = { method: string; target: string; headers: Record<string, string[]>; bodyLength: number; bodySha1: string; chunked: boolean };
 const echo = (b: Buffer): Echo => JSON.parse(b.toString()) as Echo;
 
-for (const engine of ENGINES) {
+for (const engine of SETUP_NAMES) {
   describe(`engine conformance: ${engine}`, () => {
     const script = new Script();
     let backend: RawBackend;
@@ -146,7 +143,7 @@ for (const engine of ENGINES) {
       backend = await RawBackend.start((req, c) => script.handle(req, c));
       lb = await TestBalancer.start({
         backends: [spec('raw1', backend.url)],
-        settings: { engine, health: noHealth, pool: { ...TEST_SETTINGS.pool, headersTimeoutMs: 800 } },
+        settings: { ...SETUPS[engine], health: noHealth, pool: { ...TEST_SETTINGS.pool, headersTimeoutMs: 800 } },
       });
       await lb.routable(1);
     });
@@ -410,7 +407,7 @@ for (const engine of ENGINES) {
       const dead = await freePort();
       const two = await TestBalancer.start({
         backends: [spec('dead', `http://127.0.0.1:${dead}`), spec('live', backend.url)],
-        settings: { engine, health: noHealth },
+        settings: { ...SETUPS[engine], health: noHealth },
       });
       cleanup.push(() => two.close());
       await two.routable(2);
@@ -436,8 +433,8 @@ for (const engine of ENGINES) {
     });
 
     item('tunnels WebSocket upgrades', async () => {
-      const ws1 = await TestBackend.start(`ws-${engine}`);
-      const wlb = await TestBalancer.start({ backends: [ws1.spec()], settings: { engine } });
+      const ws1 = await TestBackend.start(`ws-${engine.replace('/', '-')}`);
+      const wlb = await TestBalancer.start({ backends: [ws1.spec()], settings: { ...SETUPS[engine] } });
       cleanup.push(
         () => ws1.close(),
         () => wlb.close(),

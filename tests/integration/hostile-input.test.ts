@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import type { EngineName } from '../../balancer/forward/forwarder.js';
 import { echo, echoed, ENGINES, HostileRig, spec } from '../helpers/hostile.js';
 import { RawClient, type RawResponse } from '../helpers/raw-http.js';
-import { TEST_SETTINGS, TestBalancer } from '../helpers/stack.js';
+import { SETUPS, TEST_SETTINGS, TestBalancer, type SetupName } from '../helpers/stack.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 /**
@@ -17,7 +16,7 @@ import { sleep, waitFor } from '../helpers/wait.js';
  */
 
 interface Ctx {
-  readonly engine: EngineName;
+  readonly engine: SetupName;
   readonly rig: HostileRig;
   client(): Promise<RawClient>;
   /** One request on a new connection; its response, or null when the connection closed without one. */
@@ -597,7 +596,7 @@ for (const engine of ENGINES) {
     });
 
     it('refuses a backend that is the balancer itself: the admin API says 400, the registry entry is skipped, a request never loops', async () => {
-      const lb = await TestBalancer.start({ settings: { engine, health: { ...TEST_SETTINGS.health, enabled: false } } });
+      const lb = await TestBalancer.start({ settings: { ...SETUPS[engine], health: { ...TEST_SETTINGS.health, enabled: false } } });
       try {
         for (const url of [lb.url, `http://localhost:${lb.port}`, lb.adminUrl]) {
           const r = await fetch(`${lb.adminUrl}/backends`, {
@@ -615,7 +614,7 @@ for (const engine of ENGINES) {
         // Two balancers of one deployment sending to each other (a URL no check can see through): Via stops it after one hop.
         const peer = await TestBalancer.start({
           backends: [spec('first', lb.url)],
-          settings: { engine, health: { ...TEST_SETTINGS.health, enabled: false }, limits: { via: lb.lb.limits.via } },
+          settings: { ...SETUPS[engine], health: { ...TEST_SETTINGS.health, enabled: false }, limits: { via: lb.lb.limits.via } },
         });
         try {
           await peer.routable(1);

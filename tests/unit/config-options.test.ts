@@ -44,6 +44,13 @@ describe('balancer config', () => {
     rejects(() => load([], { SWITCHYARD_ENGINE: 'http-proxy' }), /engine/i);
   });
 
+  it('--listener takes llhttp (the default) or http-server, and a bad value fails at start naming the flag', () => {
+    assert.equal(load([]).listener, 'llhttp');
+    assert.equal(load(['--listener', 'http-server']).listener, 'http-server');
+    assert.equal(load([], { SWITCHYARD_LISTENER: 'http-server' }).listener, 'http-server');
+    rejects(() => load(['--listener', 'node']), /--listener.*expected one of: llhttp, http-server/);
+  });
+
   it('--listen-shards takes 1 to 1024 and names itself when out of range', () => {
     assert.equal(load(['--listen-shards', '1']).listenShards, 1);
     assert.equal(load([], { SWITCHYARD_LISTEN_SHARDS: '16' }).listenShards, 16);

@@ -140,7 +140,7 @@ function render(s) {
   renderWaits(s, lastSnapshot);
   lastSnapshot = s;
   $('instance').textContent = s.instanceId;
-  $('engine').textContent = s.engine;
+  $('engine').textContent = `${s.engine} · listener ${s.listener}`;
   $('uptime').textContent = duration(s.uptimeSeconds);
   $('total-rps').textContent = fmt(s.requestsPerSecond);
   $('total-inflight').textContent = String(s.inFlight);

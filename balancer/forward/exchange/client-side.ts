@@ -15,7 +15,7 @@ export interface Answering {
 /**
  * The client's end of an exchange (exchange.ts): where the request came from
  * and where its answer goes, in whatever protocol the listener speaks. The
- * HTTP/1.1 listener (raw/client-connection.ts) implements it; the exchange
+ * llhttp listener (http1/client-connection.ts) and http.Server's (server-client.ts) implement it; the exchange
  * never writes protocol bytes itself.
  */
 export interface ClientSide<X extends Answering = Answering> {

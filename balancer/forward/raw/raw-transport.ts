@@ -1,14 +1,11 @@
 import type { Upstream } from '../../upstream.js';
-import type { ChannelWaiter, UpstreamTransport } from '../exchange/upstream-transport.js';
-import type { PoolOptions } from '../forwarder.js';
+import type { ChannelWaiter } from '../exchange/upstream-transport.js';
+import { UPSTREAM_IDLE_MS, type EngineTransport, type PoolOptions } from '../forwarder.js';
 import { PoolsByUpstream } from '../pools-by-upstream.js';
 import { UpstreamPool } from './upstream-pool.js';
 
-/** An idle backend connection is closed after this long (the undici engine's keepAliveTimeout). */
-export const UPSTREAM_IDLE_MS = 4_000;
-
-/** The raw engine's way to backends: a pool of raw keep-alive connections per upstream (upstream-pool.ts). */
-export class RawTransport extends PoolsByUpstream<UpstreamPool> implements UpstreamTransport {
+/** The raw engine: a pool of raw keep-alive connections per upstream (upstream-pool.ts), parsed by llhttp. */
+export class RawTransport extends PoolsByUpstream<UpstreamPool> implements EngineTransport {
   constructor(o: PoolOptions, requestTimeoutMs: number, clientSendTimeoutMs: number) {
     super(
       (up) =>

@@ -15,7 +15,7 @@ import {
   kOnHeadersComplete,
   kOnMessageComplete,
   type LlhttpParser,
-} from './http-parser.js';
+} from '../http1/http-parser.js';
 
 export interface UpstreamPoolOptions {
   /** Most connections open (or opening) to the backend; more requests wait in FIFO order. */

@@ -1,10 +1,9 @@
 import { Pool } from 'undici';
 import type { Upstream } from '../../upstream.js';
-import type { PoolOptions } from '../forwarder.js';
+import { UPSTREAM_IDLE_MS, type PoolOptions } from '../forwarder.js';
 import { PoolsByUpstream } from '../pools-by-upstream.js';
 
-/** An idle backend connection closes after this long; a backend's keep-alive hint may shorten it, never lengthen it past the max. */
-const KEEP_ALIVE_MS = 4_000;
+/** A backend's keep-alive hint may shorten the idle time (UPSTREAM_IDLE_MS), never lengthen it past this. */
 const KEEP_ALIVE_MAX_MS = 60_000;
 
 /** The undici engine's connections: one undici Pool per backend (pools-by-upstream.ts). */
@@ -30,7 +29,7 @@ function makePool(up: Upstream, o: PoolOptions): Pool {
     connectTimeout: o.connectTimeoutMs,
     headersTimeout: o.headersTimeoutMs,
     bodyTimeout: o.bodyTimeoutMs,
-    keepAliveTimeout: KEEP_ALIVE_MS,
+    keepAliveTimeout: UPSTREAM_IDLE_MS,
     keepAliveMaxTimeout: KEEP_ALIVE_MAX_MS,
   });
   pool.on('connect', () => void up.connectionsOpened++);

@@ -2,16 +2,8 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { classifyUpstreamError, type ErrorCode } from '../../../common/errors.js';
 import type { Upstream } from '../../upstream.js';
-import {
-  BODY_NONE,
-  BODY_STREAMED,
-  type ChannelWaiter,
-  type OutgoingRequest,
-  type ResponseSink,
-  type UpstreamChannel,
-  type UpstreamTransport,
-} from '../exchange/upstream-transport.js';
-import type { PoolOptions } from '../forwarder.js';
+import { BODY_NONE, BODY_STREAMED, type ChannelWaiter, type OutgoingRequest, type ResponseSink, type UpstreamChannel } from '../exchange/upstream-transport.js';
+import type { EngineTransport, PoolOptions } from '../forwarder.js';
 import { deadlineLeft, headWaitMs } from '../retry-policy.js';
 import { UndiciPools } from './undici-pools.js';
 
@@ -44,7 +36,7 @@ export interface UndiciTransportOptions extends PoolOptions {
  * (undici-pools.ts), each attempt a dispatch() with its own handler (the
  * channel).
  */
-export class UndiciTransport implements UpstreamTransport {
+export class UndiciTransport implements EngineTransport {
   readonly pools: UndiciPools;
   readonly options: UndiciTransportOptions;
 
@@ -62,6 +54,18 @@ export class UndiciTransport implements UpstreamTransport {
     }
     // The channel is the attempt (undici connects when it sends).
     w.onConnection(new UndiciChannel(this, up, w));
+  }
+
+  forget(up: Upstream): void {
+    this.pools.forget(up);
+  }
+
+  close(): Promise<void> {
+    return this.pools.close();
+  }
+
+  destroy(): Promise<void> {
+    return this.pools.destroy();
   }
 
   /** Whether every connection `up`'s pool may open is open (a request not yet connected waits only for a busy one). */

@@ -62,9 +62,9 @@ const usable =
   typeof common.HTTPParser.kOnMessageComplete === 'number' &&
   typeof (common.HTTPParser.prototype as { execute?: unknown }).execute === 'function';
 
-/** Why the raw engine cannot run on this Node.js, or undefined when it can. */
-export function rawEngineUnsupported(): string | undefined {
-  return usable ? undefined : `this Node.js (${process.version}) has no usable node:_http_common HTTPParser; run the balancer with --engine undici`;
+/** Why llhttp cannot be used on this Node.js (neither the llhttp listener nor the raw engine can run), or undefined when it can. */
+export function llhttpUnsupported(): string | undefined {
+  return usable ? undefined : `this Node.js (${process.version}) has no usable node:_http_common HTTPParser`;
 }
 
 /** Whether a message completed during the current execute() with nothing begun after it. */

@@ -1,18 +1,18 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Upstream } from '../../upstream.js';
-import type { BufferBudget } from '../buffer-budget.js';
-import type { Forwarder, ForwardHost, PoolOptions } from '../forwarder.js';
-import type { RequestLimits } from '../request-limits.js';
-import type { PolicyVerdict, RequestPolicyOptions } from '../request-policy.js';
-import { ServerClient } from '../server-client.js';
-import { UploadGate } from '../upload-gate.js';
-import { ClientConnection, type ConnectionEngine } from './client-connection.js';
-import { rawEngineUnsupported } from './http-parser.js';
-import { RawTransport, UPSTREAM_IDLE_MS } from './raw-transport.js';
+import type { Upstream } from '../upstream.js';
+import type { BufferBudget } from './buffer-budget.js';
+import { UPSTREAM_IDLE_MS, type EngineName, type EngineTransport, type Forwarder, type ForwardHost, type ListenerName, type PoolOptions } from './forwarder.js';
+import { ClientConnection, type ConnectionEngine } from './http1/client-connection.js';
+import { llhttpUnsupported } from './http1/http-parser.js';
+import type { RequestLimits } from './request-limits.js';
+import type { PolicyVerdict, RequestPolicyOptions } from './request-policy.js';
+import { ServerClient } from './server-client.js';
+import { UploadGate } from './upload-gate.js';
 
-export interface RawEngineOptions {
+export interface ForwarderOptions {
   readonly pool: PoolOptions;
+  readonly listener: ListenerName;
   readonly maxHeaderSize: number;
   readonly keepAliveTimeoutMs: number;
 }
@@ -20,15 +20,22 @@ export interface RawEngineOptions {
 type ConnectionListener = (this: Server, socket: Socket) => void;
 
 /**
- * The raw engine (`--engine raw`): plain `net` sockets on both sides, parsed
- * by Node's own llhttp (`./http-parser.ts`), with per-backend keep-alive
- * pools of raw connections. It takes the balancer's http.Server 'connection'
- * event; an allowed Upgrade (WebSocket) is handed to http.Server's own
- * listener, and from there to the WebSocket tunnels.
+ * The request path of the balancer: a listener for client connections, the
+ * request core (exchange/) for each request, and one engine's upstream
+ * transport (raw/ or undici/) for its attempts. The same for every engine.
+ *
+ * With the llhttp listener (the default) it takes the proxy server's
+ * 'connection' event and reads each connection itself (http1/); an allowed
+ * Upgrade (WebSocket) is handed to http.Server's own listener, and from there
+ * to the WebSocket tunnels. With the http-server listener, http.Server parses
+ * every request (server-client.ts): documented Node APIs only, the fallback
+ * when this Node's llhttp binding is not usable.
  */
-export class RawForwarder implements Forwarder, ConnectionEngine {
-  readonly name = 'raw';
+export class EngineForwarder implements Forwarder, ConnectionEngine {
+  readonly name: EngineName;
+  readonly listener: ListenerName;
   readonly host: ForwardHost;
+  readonly transport: EngineTransport;
   readonly retryOnStatus: ReadonlySet<number> | null;
   readonly keepAliveSeconds: number;
   readonly keepAliveTimeoutMs: number;
@@ -37,17 +44,19 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
   readonly policy: RequestPolicyOptions;
   readonly bodyBudget: BufferBudget;
   readonly requestId: () => string;
-  readonly transport: RawTransport;
   readonly uploads: UploadGate;
   readonly #connections = new Set<ClientConnection>();
   readonly #timer: NodeJS.Timeout;
   #server: Server | null = null;
   #httpListeners: ConnectionListener[] = [];
 
-  constructor(host: ForwardHost, options: RawEngineOptions) {
-    const unsupported = rawEngineUnsupported();
-    if (unsupported !== undefined) throw new Error(unsupported);
+  constructor(name: EngineName, host: ForwardHost, options: ForwarderOptions, transport: EngineTransport) {
+    const unsupported = options.listener === 'llhttp' ? llhttpUnsupported() : undefined;
+    if (unsupported !== undefined) throw new Error(`${unsupported}; run the balancer with --listener http-server`);
+    this.name = name;
+    this.listener = options.listener;
     this.host = host;
+    this.transport = transport;
     const statuses = host.settings.retryOnStatus ?? [];
     this.retryOnStatus = statuses.length ? new Set(statuses) : null;
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs;
@@ -59,15 +68,13 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.requestId = () => host.nextRequestId();
     // Uploads still arriving may hold half of a backend's connections.
     this.uploads = new UploadGate(Math.floor(options.pool.connections / 2));
-    this.transport = new RawTransport(options.pool, host.settings.requestTimeoutMs ?? 0, host.limits.clientSendTimeoutMs);
     const p = options.pool;
-    const requestTimeout = host.settings.requestTimeoutMs || UPSTREAM_IDLE_MS;
     const l = host.limits;
     const shortest = Math.min(
       p.connectTimeoutMs,
       p.headersTimeoutMs,
       p.bodyTimeoutMs,
-      requestTimeout,
+      host.settings.requestTimeoutMs || UPSTREAM_IDLE_MS,
       UPSTREAM_IDLE_MS,
       options.keepAliveTimeoutMs || UPSTREAM_IDLE_MS,
       l.clientBodyTimeoutMs,
@@ -77,19 +84,16 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.#timer.unref();
   }
 
-  /** Takes over `server`'s 'connection' event; its own listener stays the fallback. */
+  /** The llhttp listener takes over `server`'s 'connection' event; http.Server's own listener stays for upgrades handed to it. */
   attach(server: Server): void {
+    if (this.listener !== 'llhttp') return;
     this.#server = server;
     this.#httpListeners = server.listeners('connection') as ConnectionListener[];
     server.removeAllListeners('connection');
-    server.on('connection', (socket: Socket) => this.#accept(socket));
+    server.on('connection', (socket: Socket) => this.#connections.add(new ClientConnection(socket, this)));
   }
 
-  #accept(socket: Socket): void {
-    this.#connections.add(new ClientConnection(socket, this));
-  }
-
-  /** A request on a connection handed to http.Server (an Upgrade it serves as a plain request): through the same core and pools. */
+  /** A request http.Server parsed (every request with the http-server listener; with llhttp, an Upgrade served as a plain request). */
   handle(req: IncomingMessage, res: ServerResponse, verdict: PolicyVerdict): void {
     new ServerClient(this, req, res, verdict);
   }
@@ -109,7 +113,7 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
     this.transport.forget(up);
   }
 
-  /** Client connections open on the raw path (not handed off). */
+  /** Client connections the llhttp listener holds (not handed off); http.Server closes its own. */
   get connectionCount(): number {
     return this.#connections.size;
   }
@@ -135,7 +139,7 @@ export class RawForwarder implements Forwarder, ConnectionEngine {
 
   #sweep(): void {
     const now = Date.now();
-    this.transport.sweep(now);
+    this.transport.sweep?.(now);
     for (const c of this.#connections) c.sweep(now);
   }
 }
