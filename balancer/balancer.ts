@@ -279,8 +279,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   }
 
   attemptFailed(upstream: Upstream, code: ErrorCode): void {
-    upstream.failures++;
-    upstream.lastError = { code, at: this.#now() };
+    upstream.transportFailed(code, this.#now());
     if (code !== 'SWY_UPSTREAM_TIMEOUT') this.health.checkSoon(upstream.id);
   }
 

@@ -226,9 +226,7 @@ export class UpstreamSet {
   setHealth(id: string, status: HealthStatus): void {
     const u = this.#byId.get(id);
     if (!u || u.health === status) return;
-    u.health = status;
-    u.healthChangedAt = this.#now();
-    if (status === 'healthy') u.healthySince = u.healthChangedAt;
+    u.setHealth(status, this.#now());
     this.#rebuildSoon();
   }
 

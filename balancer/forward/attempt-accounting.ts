@@ -21,9 +21,8 @@ export function closeAttempt(host: ForwardHost, a: AttemptState, outcome: Outcom
   const up = a.upstream!;
   if (a.attemptOpen) {
     a.attemptOpen = false;
-    up.inFlight--;
     const ms = performance.now() - a.attemptStartedAt;
-    up.recordAttempt(ms * 1000, outcome === 'failure');
+    up.attemptEnded(ms * 1000, outcome === 'failure');
     host.attemptEnded(up, outcome, a.headMs >= 0 ? a.headMs : ms);
   }
   return up;

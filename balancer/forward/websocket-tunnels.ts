@@ -92,12 +92,11 @@ export class WebSocketTunnels {
       return;
     }
     t.upstream = up;
-    up.tunnels++;
-    up.requests++;
+    up.tunnelOpened();
     t.attemptStartedAt = performance.now();
     this.#proxy.ws(req, t.client, head, { target: up.url }, (err: Error) => {
       if (t.upstream === up) {
-        up.tunnels--;
+        up.tunnelClosed();
         t.upstream = undefined;
       }
       if (t.closed || t.upgraded) {
@@ -155,7 +154,7 @@ export class WebSocketTunnels {
     this.#open.delete(t);
     if (t.upstream) this.#attemptEnded(t, t.upstream, 'cancelled');
     if (t.upstream) {
-      t.upstream.tunnels--;
+      t.upstream.tunnelClosed();
       t.upstream = undefined;
     }
   }

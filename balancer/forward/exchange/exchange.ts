@@ -275,8 +275,7 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     this.headMs = -1;
     this.status = 0;
     this.attemptStartedAt = performance.now();
-    up.inFlight++;
-    up.requests++;
+    up.attemptStarted();
     this.#waitingForConnection = true;
     if (!this.#requestEnded) {
       // A body still arriving holds its connection for as long as its client takes: only so many may.

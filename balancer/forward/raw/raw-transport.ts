@@ -18,7 +18,7 @@ export class RawTransport extends PoolsByUpstream<UpstreamPool> implements Engin
           idleTimeoutMs: UPSTREAM_IDLE_MS,
           sendTimeoutMs: o.bodyTimeoutMs,
           clientSendTimeoutMs,
-          onOpen: () => void up.connectionsOpened++,
+          onOpen: () => up.connectionOpened(),
         }),
     );
   }

@@ -32,7 +32,7 @@ function makePool(up: Upstream, o: PoolOptions): Pool {
     keepAliveTimeout: UPSTREAM_IDLE_MS,
     keepAliveMaxTimeout: KEEP_ALIVE_MAX_MS,
   });
-  pool.on('connect', () => void up.connectionsOpened++);
+  pool.on('connect', () => up.connectionOpened());
   // Connection failures are reported per request; the pool must not throw them.
   pool.on('connectionError', () => undefined);
   (pool as unknown as NodeJS.EventEmitter).on('error', () => undefined);
