@@ -6,7 +6,7 @@ BACKENDS ?= 3
 # Node.js 24 or newer runs everything here. When the `node` on PATH is older
 # (or missing), the targets that need one use the project's own Node 26,
 # fetched once from the npm registry into .cache/node/ (scripts/node-runtime.sh).
-NODE_GOALS := install build typecheck lint format test unit integration e2e demo docs fuzz load bench bench-registry bench-compose soak
+NODE_GOALS := install build typecheck lint format test unit integration e2e demo docs fuzz chaos load bench bench-registry bench-compose soak
 ifneq ($(filter $(NODE_GOALS),$(MAKECMDGOALS)),)
 PROJECT_NODE_BIN := $(shell bash scripts/node-runtime.sh --unless 24)
 ifneq ($(.SHELLSTATUS),0)
@@ -126,6 +126,14 @@ FUZZ_ARGS ?= --cases 3000
 
 fuzz: install ## the request fuzzer on every engine, longer than CI's run (FUZZ_ARGS="--seed N --cases N --from N")
 	node --import tsx tests/fuzz/main.ts $(FUZZ_ARGS)
+
+# --- Chaos: a failure story replayed under load (docs/chaos.md) -------------
+.PHONY: chaos
+SCENARIO ?= scenarios/demo-quick.yaml
+CHAOS_ARGS ?= --chart chaos.svg
+
+chaos: build ## replay a failure scenario under load and report what was lost (SCENARIO=scenarios/demo-quick.yaml, CHAOS_ARGS=...)
+	node dist/cli/switchyard.js chaos $(SCENARIO) $(CHAOS_ARGS)
 
 # --- Measuring: load tool, benchmark, soak (docs/load-tool.md, docs/performance.md) ---
 .PHONY: load bench bench-registry bench-compose soak

@@ -34,7 +34,14 @@ export class BackendState {
  * - GET /delay/:ms       answers after ms milliseconds
  * - ANY other path       JSON identity: id, hostname, port, pid, request count
  */
-export function createBackendApp(state: BackendState, random: () => number = Math.random): express.Express {
+/** What --log-requests logs of a request as it arrives. */
+export interface ArrivedRequest {
+  readonly requestId: string | undefined;
+  readonly method: string;
+  readonly path: string;
+}
+
+export function createBackendApp(state: BackendState, random: () => number = Math.random, onArrival?: (r: ArrivedRequest) => void): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -43,6 +50,16 @@ export function createBackendApp(state: BackendState, random: () => number = Mat
     res.setHeader('x-served-by', state.id);
     next();
   });
+
+  if (onArrival) {
+    app.use((req, _res, next) => {
+      if (req.path !== '/health') {
+        const id = req.headers['x-request-id'];
+        onArrival({ requestId: typeof id === 'string' ? id : undefined, method: req.method, path: req.path });
+      }
+      next();
+    });
+  }
 
   // Hang applies to everything below, /health included: a hung process answers nothing.
   app.use((_req, _res, next) => {

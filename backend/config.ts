@@ -85,6 +85,13 @@ export const BACKEND_OPTIONS = {
     default: 10_000,
     help: 'On SIGTERM, how long open requests may take to finish.',
   }),
+  logRequests: option({
+    type: boolean(),
+    flag: 'log-requests',
+    env: ['SWITCHYARD_BACKEND_LOG_REQUESTS'],
+    default: false,
+    help: 'Log one line per request on the traffic port as it arrives (its X-Request-Id, method and path; /health excepted), written at once so a killed backend loses none: the record `switchyard chaos` checks against.',
+  }),
   logLevel: option({ type: oneOf(LOG_LEVELS), flag: 'log-level', env: ['SWITCHYARD_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'Log level.' }),
 } as const;
 

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { HttpService } from '../common/http-service.js';
 import { Supervisor } from '../common/lifecycle.js';
+import { pino } from 'pino';
 import { createLogger } from '../common/logger.js';
 import { attachEchoSocket, BackendState, createBackendApp } from './app.js';
 import { backendHelp, loadBackendConfig } from './config.js';
@@ -16,7 +17,9 @@ export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv
     process.stdout.write(backendHelp());
     return;
   }
-  const logger = createLogger('backend', config.logLevel, undefined, { backendId: config.id });
+  // --log-requests: every line is written before the next request is served (a SIGKILL loses none).
+  const destination = config.logRequests ? pino.destination({ fd: 1, sync: true }) : undefined;
+  const logger = createLogger('backend', config.logLevel, destination, { backendId: config.id });
   const state = new BackendState(config.id, config.port, {
     latencyMs: config.latency,
     errorRate: config.errorRate,
@@ -25,7 +28,7 @@ export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv
     hang: config.hang,
   });
   const server = createServer({ keepAliveTimeout: 5000 });
-  const app = createBackendApp(state);
+  const app = createBackendApp(state, Math.random, config.logRequests ? (r) => logger.info(r, 'request') : undefined);
   server.on('request', app);
   const wss = attachEchoSocket(server, state);
   const http = new HttpService('http', app, { port: config.port, host: config.host, graceMs: config.shutdownTimeout, server });

@@ -63,6 +63,7 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
     accessLog: config.accessLog,
     accessLogSample: config.accessLogSample,
     retryOnStatus: config.retryOnStatus,
+    retryOnTimeout: config.retryOnTimeout,
     limits: {
       maxHeaders: config.maxHeaders,
       maxBodySize: config.maxBodySize,

@@ -449,6 +449,14 @@ export const BALANCER_OPTIONS = {
     help: 'Window the retry budget is counted over.',
     group: 'Resilience',
   }),
+  retryOnTimeout: option({
+    type: boolean(),
+    flag: 'retry-on-timeout',
+    env: ['SWITCHYARD_RETRY_ON_TIMEOUT'],
+    default: false,
+    help: 'Retry an idempotent request whose response head did not come within --upstream-timeout on another backend (a body only when kept for replay), within --request-timeout and the retry budget; as nginx does by default. Off: such a request gets 504 (the backend may still be working on it).',
+    group: 'Resilience',
+  }),
   retryOnStatus: option({
     type: listOf(integer(400, 599), 'HTTP statuses'),
     flag: 'retry-on-status',

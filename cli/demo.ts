@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { ConfigError, loadOptions, option, renderHelp, type OptionValues } from '../common/config/options.js';
 import { boolean, integer, oneOf, port, redisUrl } from '../common/config/values.js';
 import { STRATEGY_NAMES } from '../balancer/strategies/index.js';
 import { CONTROL_PORT_OFFSET, defaultControlPort } from '../backend/config.js';
+import { DemoStack } from './demo-stack.js';
 
 export const DEMO_OPTIONS = {
   backends: option({ type: integer(1, 50), flag: 'backends', env: ['SWITCHYARD_DEMO_BACKENDS'], default: 3, help: 'How many backends to start.' }),
@@ -48,12 +47,6 @@ export function demoHelp(): string {
   });
 }
 
-interface Child {
-  readonly name: string;
-  readonly proc: ChildProcess;
-  exited: boolean;
-}
-
 const HIDDEN_FIELDS = new Set(['level', 'time', 'pid', 'service', 'msg', 'instance', 'hostname']);
 
 /** Formats a child's JSON log line for a person: time, who, message, fields. */
@@ -81,88 +74,46 @@ export async function runDemo(argv: readonly string[], env: NodeJS.ProcessEnv): 
     process.stdout.write(demoHelp());
     return 0;
   }
-  const children: Child[] = [];
-  const self = [...process.execArgv, process.argv[1]!];
-  const logLevel = cfg.verbose ? 'debug' : 'info';
-  const start = (name: string, args: string[]): Child => {
-    const childEnv: NodeJS.ProcessEnv = { ...env, SWITCHYARD_LOG_LEVEL: logLevel };
-    const proc = spawn(process.execPath, [...self, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    const child: Child = { name, proc, exited: false };
-    for (const stream of [proc.stdout!, proc.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => console.log(formatLogLine(name, line)));
-    }
-    proc.on('error', (err) => console.error(`${name}: ${err.message}`));
-    children.push(child);
-    return child;
-  };
-
-  const backendUrls: string[] = [];
-  for (let i = 0; i < cfg.backends; i++) {
-    const id = `backend-${i + 1}`;
-    const p = cfg.basePort + i;
-    start(id, [
-      'backend',
-      '--port',
-      String(p),
-      '--host',
-      '127.0.0.1',
-      '--id',
-      id,
-      '--control-port',
-      String(cfg.controlBasePort + i),
-      '--control-host',
-      '127.0.0.1',
-    ]);
-    backendUrls.push(`${id}=http://127.0.0.1:${p}`);
-  }
-  // Checks every second so a killed backend shows on the dashboard at once.
-  const lbArgs = [
-    'balancer',
-    '--port',
-    String(cfg.port),
-    '--admin-port',
-    String(cfg.adminPort),
-    '--strategy',
-    cfg.strategy,
-    '--health-interval',
-    '1s',
-    '--health-timeout',
-    '500ms',
-    '--backends',
-    backendUrls.join(','),
-  ];
-  if (cfg.redis) lbArgs.push('--redis', cfg.redis);
-  const balancer = start('balancer', lbArgs);
-
+  const stack = new DemoStack({
+    backends: cfg.backends,
+    port: cfg.port,
+    adminPort: cfg.adminPort,
+    basePort: cfg.basePort,
+    controlBasePort: cfg.controlBasePort,
+    strategy: cfg.strategy,
+    redis: cfg.redis,
+    logLevel: cfg.verbose ? 'debug' : 'info',
+    env,
+    onLine: (name, line) => console.log(formatLogLine(name, line)),
+    onExit: (c, code, signal) => {
+      console.log(`${c.name} exited (${signal ?? `code ${code}`})`);
+      if (c === stack.balancer) void stopAll(1).then(done);
+    },
+  });
+  let done: (code: number) => void = () => undefined;
   let stopping = false;
   const stopAll = async (code: number): Promise<number> => {
     if (stopping) return code;
     stopping = true;
     console.log('\nStopping the demo...');
-    await Promise.all(children.map((c) => stopChild(c)));
+    await stack.close();
     return code;
   };
 
   return new Promise<number>((resolve) => {
+    done = resolve;
     const onSignal = (): void => void stopAll(0).then(resolve);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    for (const c of children) {
-      c.proc.on('exit', (code, signal) => {
-        c.exited = true;
-        if (stopping) return;
-        console.log(`${c.name} exited (${signal ?? `code ${code}`})`);
-        if (c === balancer) void stopAll(1).then(resolve);
-      });
-    }
-    void waitReady(cfg).then((ok) => {
+    stack.start();
+    void stack.waitReady(15_000).then((ok) => {
       if (stopping) return;
       if (!ok) {
         console.error('The balancer did not become ready in 15 s; see the log above.');
         void stopAll(1).then(resolve);
         return;
       }
-      printBanner(cfg, children);
+      printBanner(cfg, stack);
     });
   });
 }
@@ -185,22 +136,7 @@ function checkPorts(cfg: DemoConfig): void {
     );
 }
 
-async function waitReady(cfg: DemoConfig): Promise<boolean> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${cfg.adminPort}/readyz`);
-      const body = (await r.json()) as { routableBackends?: number };
-      if (r.ok && (body.routableBackends ?? 0) >= cfg.backends) return true;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
-}
-
-function printBanner(cfg: DemoConfig, children: readonly Child[]): void {
+function printBanner(cfg: DemoConfig, stack: DemoStack): void {
   const lines = [
     '',
     `Switchyard demo is up: ${cfg.backends} backends behind one balancer (${cfg.strategy}, registry: ${cfg.redis ? 'redis' : 'memory'}).`,
@@ -208,15 +144,11 @@ function printBanner(cfg: DemoConfig, children: readonly Child[]): void {
     `  proxy      http://localhost:${cfg.port}`,
     `  admin API  http://127.0.0.1:${cfg.adminPort}/backends`,
     `  dashboard  http://127.0.0.1:${cfg.adminPort}/`,
-    ...children
-      .filter((c) => c.name.startsWith('backend'))
-      .map(
-        (c, i) => `  ${c.name.padEnd(10)} http://127.0.0.1:${cfg.basePort + i}   faults http://127.0.0.1:${cfg.controlBasePort + i}/fault   pid ${c.proc.pid}`,
-      ),
+    ...stack.backends.map((b) => `  ${b.id.padEnd(10)} http://127.0.0.1:${b.port}   faults http://127.0.0.1:${b.controlPort}/fault   pid ${b.child.proc.pid}`),
     '',
     'Try:',
     `  for i in $(seq 6); do curl -s localhost:${cfg.port}; echo; done`,
-    `  kill ${children[1]?.proc.pid ?? '<pid>'}          # stop a backend; traffic flows around it`,
+    `  kill ${stack.backends[1]?.child.proc.pid ?? '<pid>'}          # stop a backend; traffic flows around it`,
     `  curl -s -XPOST 127.0.0.1:${cfg.controlBasePort}/fault -H 'content-type: application/json' -d '{"unhealthy":true}'   # backend-1 fails its checks (control port only)`,
     `  curl -s localhost:${cfg.adminPort}/backends`,
     '',
@@ -224,16 +156,4 @@ function printBanner(cfg: DemoConfig, children: readonly Child[]): void {
     '',
   ];
   console.log(lines.join('\n'));
-}
-
-function stopChild(c: Child): Promise<void> {
-  if (c.exited || c.proc.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => c.proc.kill('SIGKILL'), 12_000);
-    c.proc.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    c.proc.kill('SIGTERM');
-  });
 }

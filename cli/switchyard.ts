@@ -28,6 +28,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'start N backends and a balancer locally, stop them all on Ctrl+C',
     run: async (argv, env) => (await import('./demo.js')).runDemo(argv, env),
   },
+  chaos: {
+    summary: 'replay a failure story (kill, stop, pause, faults) under load on the local demo and report what was lost',
+    run: async (argv, env) => (await import('./chaos/main.js')).runChaos(argv, env),
+  },
   load: {
     summary: 'send bounded HTTP load and show req/s, latency and the per-backend spread',
     run: async (argv, env) => (await import('./load/main.js')).runLoadCommand(argv, env),

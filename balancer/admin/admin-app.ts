@@ -150,6 +150,17 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
       sendAdminError(res, 503, 'SWY_ADMIN_STREAMS_FULL', 'too many event streams are open (--admin-max-streams); try again shortly', { 'retry-after': '5' });
   });
 
+  // A fault injected from outside (switchyard chaos), announced so the event log shows it beside what the balancer saw.
+  app.post('/events', (req, res) => {
+    const body = (req.body ?? {}) as { action?: unknown; target?: unknown; detail?: unknown };
+    const text = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !/[\x00-\x1f\x7f]/.test(v);
+    if (!text(body.action, 64)) return badRequest(res, 'action is required: 1 to 64 printable characters (kill, stop, fault, ...)');
+    if (body.target !== undefined && !text(body.target, 128)) return badRequest(res, 'target: 1 to 128 printable characters');
+    if (body.detail !== undefined && !text(body.detail, 256)) return badRequest(res, 'detail: 1 to 256 printable characters');
+    const detail = body.detail === undefined ? body.action : `${body.action}: ${body.detail}`;
+    res.status(201).json(lb.events.add('injected', body.target, detail));
+  });
+
   app.get('/metrics', async (_req, res, next) => {
     try {
       if (lb.collect) await lb.collect();

@@ -32,6 +32,7 @@ function retryPolicyAllows(host: ForwardHost, x: RetryState, method: string, cod
     hasBody: bodyLost,
     attempts: x.attempts,
     maxRetries: host.settings.maxRetries,
+    retryOnTimeout: host.settings.retryOnTimeout,
     remainingMs: deadlineLeft(x.startedAt, host.settings.requestTimeoutMs),
   });
 }

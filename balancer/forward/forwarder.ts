@@ -36,6 +36,8 @@ export interface ForwardSettings {
   readonly maxRetries: number;
   /** Response statuses retried on another backend (idempotent requests without a body, within the budget). */
   readonly retryOnStatus?: readonly number[];
+  /** An idempotent request whose response head timed out goes to another backend (within the deadline and budget). */
+  readonly retryOnTimeout?: boolean;
   /**
    * Time from a request's arrival to its response head, over all its attempts;
    * no retry starts once it has passed, and each attempt waits at most the rest.

@@ -32,6 +32,8 @@ export interface RetryFacts {
   /** Attempts made so far, the failed one included. */
   readonly attempts: number;
   readonly maxRetries: number;
+  /** --retry-on-timeout: an idempotent request whose response head timed out may go elsewhere. */
+  readonly retryOnTimeout?: boolean;
   /** Time left of the request's overall deadline; none when undefined. */
   readonly remainingMs?: number;
 }
@@ -44,12 +46,14 @@ export interface RetryFacts {
  * - A reset after sending: only idempotent methods without a body, or
  *   whose body was kept for replay (`hasBody` false then: nothing is lost).
  * - Never once the request's overall deadline has passed.
- * - Timeouts waiting for the response are not retried: the backend may still
- *   be working on it.
+ * - Timeouts waiting for the response head are not retried (the backend may
+ *   still be working on it), unless asked for (--retry-on-timeout): then an
+ *   idempotent request is, under the same conditions as after a reset.
  */
 export function mayRetry(f: RetryFacts): boolean {
   if (f.attempts > f.maxRetries) return false;
   if (f.remainingMs !== undefined && f.remainingMs <= 0) return false;
   if (!f.requestSent) return isConnectFailure(f.code) || f.code === 'SWY_UPSTREAM_RESET';
-  return f.code === 'SWY_UPSTREAM_RESET' && isIdempotent(f.method) && !f.hasBody;
+  const retriable = f.code === 'SWY_UPSTREAM_RESET' || (f.code === 'SWY_UPSTREAM_TIMEOUT' && f.retryOnTimeout === true);
+  return retriable && isIdempotent(f.method) && !f.hasBody;
 }

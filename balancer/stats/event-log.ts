@@ -12,7 +12,9 @@ export type LbEventType =
   | 'breaker-closed'
   | 'strategy-changed'
   | 'registry-lost'
-  | 'registry-restored';
+  | 'registry-restored'
+  /** A fault injected from outside (POST /events, switchyard chaos), not something the balancer saw. */
+  | 'injected';
 
 export interface LbEvent {
   readonly seq: number;

@@ -17,12 +17,31 @@ export function niceStep(raw: number): number {
   return 10 * p;
 }
 
+/** What a share chart draws: a timeline of responses per backend, with their totals. */
+export interface ShareChartData {
+  readonly subtitle: string;
+  readonly timeline: LoadReport['timeline'];
+  readonly backends: readonly { readonly id: string; readonly count: number; readonly share: number }[];
+}
+
+/** A moment marked on the chart (a fault injected), ms from the start. */
+export interface ChartMark {
+  readonly atMs: number;
+  readonly label: string;
+}
+
+/** The share chart of a `switchyard load` run. */
+export function renderShareChart(r: LoadReport, opts: { width?: number; height?: number } = {}): string {
+  const subtitle = `${r.method} ${r.url} · ${r.connections} connections · ${r.requests.completed} responses in ${(r.durationMs / 1000).toFixed(1)} s · ${r.timeline.intervalMs} ms intervals`;
+  return renderShares({ subtitle, timeline: r.timeline, backends: r.backends }, opts);
+}
+
 /**
  * Per-backend share of responses over time as a 100 % stacked step chart:
  * each interval of the timeline is one column split by backend. Intervals
- * with no responses are left blank.
+ * with no responses are left blank; marks are vertical lines with a label.
  */
-export function renderShareChart(r: LoadReport, opts: { width?: number; height?: number } = {}): string {
+export function renderShares(r: ShareChartData, opts: { width?: number; height?: number; marks?: readonly ChartMark[] } = {}): string {
   const width = opts.width ?? 860;
   const height = opts.height ?? 420;
   const m = { top: 56, right: 180, bottom: 48, left: 56 };
@@ -41,9 +60,7 @@ export function renderShareChart(r: LoadReport, opts: { width?: number; height?:
   out.push(`<title>Share of responses per backend over time</title>`);
   out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
   out.push(`<text x="${m.left}" y="22" font-size="15" font-weight="600">Share of responses per backend over time</text>`);
-  out.push(
-    `<text x="${m.left}" y="40" fill="#555">${escapeXml(`${r.method} ${r.url} · ${r.connections} connections · ${r.requests.completed} responses in ${(r.durationMs / 1000).toFixed(1)} s · ${intervalMs} ms intervals`)}</text>`,
-  );
+  out.push(`<text x="${m.left}" y="40" fill="#555">${escapeXml(r.subtitle)}</text>`);
 
   // grid and axes
   for (const s of [0, 0.25, 0.5, 0.75, 1]) {
@@ -74,6 +91,11 @@ export function renderShareChart(r: LoadReport, opts: { width?: number; height?:
     if (d) out.push(`<path d="${d}" fill="${PALETTE[k % PALETTE.length]}" stroke="none"><title>${escapeXml(id)}</title></path>`);
   });
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);
+  (opts.marks ?? []).forEach((mk, i) => {
+    const mx = fmt(x(Math.min(mk.atMs, spanMs)));
+    out.push(`<line x1="${mx}" x2="${mx}" y1="${m.top}" y2="${m.top + ph}" stroke="#222" stroke-dasharray="4 3"/>`);
+    out.push(`<text x="${mx}" y="${m.top + 12 + (i % 3) * 13}" dx="3" font-size="11" fill="#222">${escapeXml(mk.label)}</text>`);
+  });
 
   // legend with totals
   r.backends.forEach((b, k) => {

@@ -6,6 +6,8 @@ import { waitReady } from './wait.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../../cli/switchyard.ts', import.meta.url));
+/** Node arguments that run the switchyard CLI from source (what `switchyard <command>` is in the tests). */
+export const SWITCHYARD_CLI: readonly string[] = ['--import', 'tsx', CLI];
 
 /**
  * Environment every child starts with unless the test overrides it. A backend

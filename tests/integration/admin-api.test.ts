@@ -53,6 +53,21 @@ describe('the admin API', () => {
     assert.equal(lb.lb.upstreams.routable.length, 2);
   });
 
+  it('records a fault injected from outside in the event log (POST /events, marked injected), under the token, and refuses a bad one with 400', async () => {
+    const body = JSON.stringify({ action: 'kill', target: 'a2', detail: 'SIGKILL by switchyard chaos' });
+    assert.equal((await get(`${lb.adminUrl}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status, 401);
+    const r = await get(`${lb.adminUrl}/events`, { method: 'POST', headers: auth, body });
+    assert.equal(r.status, 201);
+    const stats = json<{ events: { type: string; backendId?: string; detail?: string }[] }>(await get(`${lb.adminUrl}/stats`, { headers: bearer }));
+    assert.deepEqual(stats.events.at(-1), { ...stats.events.at(-1), type: 'injected', backendId: 'a2', detail: 'kill: SIGKILL by switchyard chaos' });
+    for (const bad of [{}, { action: '' }, { action: 'x'.repeat(65) }, { action: 'kill', target: 'a\nb' }, { action: 'kill', detail: 7 }]) {
+      const b = await get(`${lb.adminUrl}/events`, { method: 'POST', headers: auth, body: JSON.stringify(bad) });
+      assert.equal(b.status, 400, JSON.stringify(bad));
+    }
+    // Nothing changed for traffic: both backends still routable.
+    assert.equal(lb.lb.upstreams.routable.length, 2);
+  });
+
   it('registers a backend, which takes traffic once healthy', async () => {
     const r = await get(`${lb.adminUrl}/backends`, {
       method: 'POST',

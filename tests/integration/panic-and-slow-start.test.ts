@@ -6,7 +6,15 @@ import { get, json, loadLoop } from '../helpers/http.js';
 import { TestBackend, TestBalancer } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
-const health = { enabled: true, path: '/health', intervalMs: 100, fastIntervalMs: 50, timeoutMs: 90, rise: 1, fall: 1 };
+// Faults show as a 503 from /health at once; the timeout only has to keep a busy machine's slow
+// answer from counting as a failure (with fall 1, one late check would take a backend out).
+const health = { enabled: true, path: '/health', intervalMs: 100, fastIntervalMs: 50, timeoutMs: 1000, rise: 1, fall: 1 };
+/** The balancer routes to exactly these backends (its routable set follows health a rebuild later). */
+const routesTo = (lb: TestBalancer, ids: string[]): boolean =>
+  lb.lb.upstreams.routable
+    .map((u) => u.id)
+    .sort()
+    .join() === ids.join();
 
 describe('panic mode and slow start through a real proxy', () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -27,6 +35,7 @@ describe('panic mode and slow start through a real proxy', () => {
     // One unhealthy of three: 67 % healthy, above the threshold; it gets no traffic.
     backends[1]!.state.faults = { ...NO_FAULTS, unhealthy: true };
     await waitFor('p2 unhealthy', () => lb.lb.upstreams.get('p2')!.health === 'unhealthy', 3000);
+    await waitFor('p1 and p3 routable, p2 not', () => routesTo(lb, ['p1', 'p3']), 3000);
     const normal = await loadLoop(`${lb.url}/`, 300, 4);
     assert.equal(normal.failed, 0);
     assert.equal(normal.byBackend.get('p2'), undefined, 'above the threshold the unhealthy backend is skipped');
@@ -45,6 +54,7 @@ describe('panic mode and slow start through a real proxy', () => {
     // p3 recovers: 67 % healthy, panic ends, p2 is skipped again.
     backends[2]!.state.faults = NO_FAULTS;
     await waitFor('p3 healthy', () => lb.lb.upstreams.get('p3')!.health === 'healthy', 3000);
+    await waitFor('p1 and p3 routable again, p2 not', () => routesTo(lb, ['p1', 'p3']), 3000);
     const after = await loadLoop(`${lb.url}/`, 300, 4);
     assert.equal(after.byBackend.get('p2'), undefined);
     assert.equal(await panicNow(), false);

@@ -76,6 +76,39 @@ describe('error answers from the catalogue', () => {
     assert.ok(Date.now() - t0 < 1500, 'the timeout is not retried elsewhere');
   });
 
+  for (const engine of ['raw', 'undici'] as const)
+    it(`${engine} engine: with --retry-on-timeout, sends a GET whose head did not come in time to another backend, and still answers a POST 504`, async () => {
+      const slow = await TestBackend.start('slow', { faults: { latencyMs: 3000, errorRate: 0, errorStatus: 500, unhealthy: false, hang: false } });
+      const fast = await TestBackend.start('fast');
+      const lb = await TestBalancer.start({
+        backends: [slow.spec(), fast.spec()],
+        settings: {
+          ...noHealth,
+          engine,
+          retryOnTimeout: true,
+          pool: { connections: 8, connectTimeoutMs: 500, headersTimeoutMs: 300, bodyTimeoutMs: 300 },
+          // Two timeouts must not eject the slow backend here: the POSTs below go one to each.
+          resilience: { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 }, breaker: undefined },
+        },
+      });
+      cleanup.push(async () => {
+        await lb.close();
+        await slow.close();
+        await fast.close();
+      });
+      await lb.routable(2);
+      // Round-robin: of two GETs in a row, one goes to the slow backend first.
+      for (let i = 0; i < 2; i++) {
+        const t0 = Date.now();
+        const r = await get(`${lb.url}/`);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['x-backend'], 'fast');
+        assert.ok(Date.now() - t0 < 2500, 'answered by the fast backend, not after the slow one');
+      }
+      const posts = await Promise.all([0, 1].map(() => get(`${lb.url}/echo`, { method: 'POST', body: 'x' })));
+      assert.deepEqual(posts.map((r) => r.status).sort(), [200, 504]);
+    });
+
   it('answers 502 SWY_UPSTREAM_RESET when the backend drops the connection', async () => {
     const rude = await rawServer((req) => req.socket.destroy());
     const lb = await TestBalancer.start({ backends: [spec('rude', rude.url)], settings: noHealth });

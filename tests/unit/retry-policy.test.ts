@@ -16,6 +16,18 @@ describe('retry policy', () => {
     ['a reset POST after sending', { code: 'SWY_UPSTREAM_RESET', requestSent: true, method: 'POST' }, false],
     ['a reset GET whose body was streamed', { code: 'SWY_UPSTREAM_RESET', requestSent: true, hasBody: true }, false],
     ['a response timeout', { code: 'SWY_UPSTREAM_TIMEOUT', requestSent: true }, false],
+    ['a response timeout of a GET with --retry-on-timeout', { code: 'SWY_UPSTREAM_TIMEOUT', requestSent: true, retryOnTimeout: true }, true],
+    ['a response timeout of a POST with --retry-on-timeout', { code: 'SWY_UPSTREAM_TIMEOUT', requestSent: true, method: 'POST', retryOnTimeout: true }, false],
+    [
+      'a response timeout of a GET whose body was streamed, with --retry-on-timeout',
+      { code: 'SWY_UPSTREAM_TIMEOUT', requestSent: true, hasBody: true, retryOnTimeout: true },
+      false,
+    ],
+    [
+      'a response timeout past the overall deadline, with --retry-on-timeout',
+      { code: 'SWY_UPSTREAM_TIMEOUT', requestSent: true, retryOnTimeout: true, remainingMs: 0 },
+      false,
+    ],
     ['a protocol error', { code: 'SWY_UPSTREAM_PROTOCOL', requestSent: true }, false],
     ['the last allowed attempt', { attempts: 2 }, true],
     ['beyond the retry limit', { attempts: 3 }, false],
