@@ -1,11 +1,19 @@
 import type { RequestRecord } from './chaos-load.js';
 import type { Action, Scenario } from './scenario.js';
 
-/** A step as it ran: when (ms from the start of the load) and what. */
+/** A step as it ran: when (ms from the start of the load), what, and the backends it was about. */
 export interface StepRun {
   readonly atMs: number;
   readonly action: Action;
   readonly target: string;
+  /** Registry ids of the backends the step is about (set once the target carried it out). */
+  targets: readonly string[];
+  /** When the fault took effect, ms from the start of the load: Docker's event on Compose (the first of them), else atMs. */
+  faultAtMs: number;
+  /** When it took effect for each backend, where known (a scale starts or stops each replica at its own time). Convergence runs from here. */
+  faultAtById: ReadonlyMap<string, number>;
+  /** What its convergence measures (see converges()). */
+  readonly converges: 'removed' | 'back' | null;
   readonly convergeBoundMs: number | undefined;
 }
 
@@ -14,12 +22,15 @@ export interface SeenEvent {
   readonly atMs: number;
   readonly type: string;
   readonly backendId: string | undefined;
+  readonly detail?: string;
 }
 
 export interface StepReport {
   readonly strategy: string;
   /** When the step ran, ms from the start of the load. */
   readonly at: number;
+  /** When its fault took effect (Docker's event on Compose; else when it ran). */
+  readonly faultAt: number;
   readonly action: Action;
   readonly target: string;
   /** Requests sent from this step to the next one (or the end of the load). */
@@ -59,12 +70,17 @@ export interface RunReport {
   readonly broken: readonly string[];
 }
 
-/** Events that take a backend out of rotation, as the balancer reports them. */
+/** Events that take a backend out of rotation, as the balancer reports them (a drain is a state change to draining). */
 const OUT_EVENTS = new Set(['unhealthy', 'ejected', 'removed', 'breaker-opened']);
+const isOut = (e: SeenEvent): boolean => OUT_EVENTS.has(e.type) || (e.type === 'state-changed' && (e.detail ?? '').endsWith('-> draining'));
 
-/** What a step's convergence is about. */
-export function converges(action: Action): 'removed' | 'back' | null {
+/** What a step's convergence is about; for scale, whether it adds backends (`up`) or removes them. */
+export function converges(action: Action, up = true): 'removed' | 'back' | null {
   switch (action) {
+    case 'scale':
+      return up ? 'back' : 'removed';
+    case 'restart':
+      return null;
     case 'kill':
     case 'stop':
     case 'pause':
@@ -80,28 +96,26 @@ export function converges(action: Action): 'removed' | 'back' | null {
 }
 
 /**
- * Convergence of one step: for a fault that takes the target out ('removed'),
- * from the step to the balancer's first event that took it out of rotation;
- * for a recovery ('back'), from the step to the first request sent that the
- * target answered. Null when that did not happen before `untilMs`.
+ * Convergence of one step: for a fault that takes backends out ('removed'),
+ * from the step to the balancer's first event that took each out of
+ * rotation; for a recovery or new backends ('back'), from the step to the
+ * first request sent that each answered. The slowest of its backends counts;
+ * null when one of them did not get there before `untilMs`, or when the step
+ * is about no backend.
  */
-export function convergence(
-  step: StepRun,
-  records: readonly RequestRecord[],
-  events: readonly SeenEvent[],
-  untilMs: number,
-  kind = converges(step.action),
-): number | null {
-  if (kind === 'removed') {
-    const e = events.find((x) => x.atMs >= step.atMs && x.atMs < untilMs && x.backendId === step.target && OUT_EVENTS.has(x.type));
-    return e === undefined ? null : Math.max(0, e.atMs - step.atMs);
+export function convergence(step: StepRun, records: readonly RequestRecord[], events: readonly SeenEvent[], untilMs: number): number | null {
+  if (step.converges === null || step.targets.length === 0) return null;
+  let worst = 0;
+  for (const id of step.targets) {
+    let at: number | undefined;
+    if (step.converges === 'removed') at = events.find((x) => x.atMs >= step.atMs && x.atMs < untilMs && x.backendId === id && isOut(x))?.atMs;
+    else
+      for (const r of records)
+        if (r.ok && r.backend === id && r.sentMs >= step.atMs && r.sentMs < untilMs && (at === undefined || r.sentMs < at)) at = r.sentMs;
+    if (at === undefined) return null;
+    worst = Math.max(worst, at - (step.faultAtById.get(id) ?? step.faultAtMs));
   }
-  if (kind === 'back') {
-    let first = Infinity;
-    for (const r of records) if (r.ok && r.backend === step.target && r.sentMs >= step.atMs && r.sentMs < untilMs && r.sentMs < first) first = r.sentMs;
-    return first === Infinity ? null : first - step.atMs;
-  }
-  return null;
+  return worst;
 }
 
 function percentile(sorted: readonly number[], p: number): number | null {
@@ -155,11 +169,12 @@ export function buildRunReport(
   const stepReports = steps.map((s, i): StepReport => {
     const until = steps[i + 1]?.atMs ?? loadEndMs;
     const w = summarize(records.filter((r) => r.sentMs >= s.atMs && r.sentMs < until));
-    const kind = converges(s.action);
-    const c = convergence(s, records, events, kind === 'back' ? loadEndMs : until, kind);
+    const kind = s.converges;
+    const c = convergence(s, records, events, kind === 'back' ? loadEndMs : until);
     return {
       strategy,
       at: Math.round(s.atMs),
+      faultAt: Math.round(s.faultAtMs),
       action: s.action,
       target: s.target,
       ...w,

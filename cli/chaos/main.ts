@@ -7,6 +7,9 @@ import { renderShares, type ChartMark } from '../load/share-chart-svg.js';
 import type { RequestRecord } from './chaos-load.js';
 import type { RunReport } from './chaos-report.js';
 import { runScenario, type ChaosRun } from './chaos-runner.js';
+import type { ChaosTarget } from './chaos-target.js';
+import { ComposeTarget } from './compose-target.js';
+import { DemoTarget } from './demo-target.js';
 import { parseScenario, ScenarioError, type Scenario } from './scenario.js';
 
 export const CHAOS_OPTIONS = {
@@ -21,6 +24,11 @@ export const CHAOS_OPTIONS = {
     flag: 'logs',
     help: "Keep every program's output in this directory, a file each, with the balancer's access log and the backends' request log on (the record to check the report against).",
   }),
+  stackDir: option({
+    type: text({ min: 1 }),
+    flag: 'stack-dir',
+    help: "target: compose: the directory `make up` ran in (its .env and .secrets/ hold the stack's credentials; default: the current one).",
+  }),
   strategies: option({
     type: listOf(oneOf(STRATEGY_NAMES), 'strategy names'),
     flag: 'strategies',
@@ -32,7 +40,7 @@ export function chaosHelp(): string {
   return renderHelp(CHAOS_OPTIONS, {
     usage: 'switchyard chaos <scenario.yaml> [options]',
     summary:
-      'Replay a failure story under load on the local demo (backends and a balancer as processes of ours): kill, stop, pause, restart, fault or flap backends at set times, then report per step the requests sent and lost, p50/p99 and how fast the balancer converged. Exits 1 when a bound of the scenario is broken.',
+      'Replay a failure story under load, on the local demo (backends and a balancer as processes of ours) or on the running Compose stack (make up; run from its directory): kill, stop, pause, restart, fault, flap or scale backends, stop Redis, restart the controller, at set times; then report per step the requests sent and lost, p50/p99 and how fast the balancer converged. Exits 1 when a bound of the scenario is broken.',
     footer: 'Example: switchyard chaos scenarios/demo-quick.yaml --chart run.svg   (the language: docs/chaos.md)',
   });
 }
@@ -55,16 +63,20 @@ export async function runChaos(argv: readonly string[], env: NodeJS.ProcessEnv):
   }
   const strategies = values.strategies ?? scenario.strategies;
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const target: ChaosTarget =
+    scenario.target === 'compose'
+      ? new ComposeTarget(scenario, { env, dir: values.stackDir ?? process.cwd() })
+      : new DemoTarget(scenario, { env, logDir: values.logs });
+  if (values.logs && scenario.target === 'compose') log("chaos: --logs keeps the local demo's output; on Compose, read the stack's with make logs");
   const runs: ChaosRun[] = [];
   for (const strategy of strategies) {
     log(
       `chaos: ${scenario.name} over ${strategy}: ${scenario.backends} backends, ${scenario.load.connections} connections${scenario.load.rate ? ` at ${scenario.load.rate} req/s` : ''} for ${scenario.load.duration / 1000} s`,
     );
     runs.push(
-      await runScenario(scenario, strategy, {
-        env,
-        logDir: values.logs,
+      await runScenario(scenario, strategy, target, {
         onStep: (_s, st) => log(`  ${(st.atMs / 1000).toFixed(1).padStart(6)} s  ${st.action} ${st.target}`),
+        onStepError: (_s, st, err) => log(`  ${(st.atMs / 1000).toFixed(1).padStart(6)} s  ${st.action} ${st.target} FAILED: ${err.message}`),
         onProgress: (p) => log(`  ${(p.elapsedMs / 1000).toFixed(0).padStart(4)} s  sent ${p.sent}, lost ${p.lost}`),
       }),
     );

@@ -31,14 +31,25 @@ const FaultSchema = z
   .partial()
   .strict();
 
-export const DEMO_ACTIONS = ['kill', 'stop', 'pause', 'unpause', 'start', 'fault', 'clear-fault', 'flap'] as const;
-export type Action = (typeof DEMO_ACTIONS)[number];
+/** What a step may do to a backend (`backend-N`), on either target. */
+export const BACKEND_ACTIONS = ['kill', 'stop', 'pause', 'unpause', 'start', 'fault', 'clear-fault', 'flap'] as const;
+export const ACTIONS = [...BACKEND_ACTIONS, 'scale', 'restart'] as const;
+export type Action = (typeof ACTIONS)[number];
+/** The Compose stack's other services a step may stop, start or restart (docker-api: the controller's Docker connection). */
+export const SERVICES = ['redis', 'controller', 'docker-api'] as const;
+const SERVICE_ACTIONS: readonly Action[] = ['stop', 'start', 'restart', 'kill'];
 
 const StepSchema = z
   .object({
     at: duration.describe('Offset from the start of the load.'),
-    action: z.enum(DEMO_ACTIONS),
-    target: z.string().regex(/^backend-[1-9][0-9]*$/, 'a demo backend: backend-1, backend-2, ...'),
+    action: z.enum(ACTIONS),
+    target: z
+      .string()
+      .regex(
+        /^(backend(-[1-9][0-9]*)?|redis|controller|docker-api)$/,
+        'backend-N (a backend), backend (for scale), or on compose redis, controller, docker-api',
+      ),
+    replicas: z.number().int().min(0).max(50).optional().describe('For action scale: backends after the step.'),
     fault: FaultSchema.optional().describe('For action fault: what to set.'),
     every: duration.optional().describe('For action flap: unhealthy, then healthy, switching this often.'),
     times: z.number().int().min(1).max(100).optional().describe('For action flap: how many switches (default 4).'),
@@ -59,14 +70,25 @@ const StepSchema = z
         path: [s.every !== undefined ? 'every' : 'times'],
         message: `only action flap takes every and times (this is ${s.action})`,
       });
+    if ((s.action === 'scale') !== (s.target === 'backend'))
+      ctx.addIssue({ code: 'custom', path: ['target'], message: 'scale goes with target backend (and replicas), and only scale does' });
+    if (s.action === 'scale' && s.replicas === undefined)
+      ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'action scale needs replicas: the backends after it' });
+    if (s.action !== 'scale' && s.replicas !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['replicas'], message: `only action scale takes replicas (this is ${s.action})` });
+    const service = (SERVICES as readonly string[]).includes(s.target);
+    if (service && !SERVICE_ACTIONS.includes(s.action))
+      ctx.addIssue({ code: 'custom', path: ['action'], message: `${s.target} can be given: ${SERVICE_ACTIONS.join(', ')}` });
+    if (s.target.startsWith('backend-') && !(BACKEND_ACTIONS as readonly string[]).includes(s.action))
+      ctx.addIssue({ code: 'custom', path: ['action'], message: `a backend can be given: ${BACKEND_ACTIONS.join(', ')}` });
   });
 
 export const ScenarioSchema = z
   .object({
     name: z.string().min(1).max(100),
     description: z.string().max(2000).optional(),
-    target: z.literal('demo').describe('Where the faults go: demo (local processes).'),
-    backends: z.number().int().min(2).max(20).default(3),
+    target: z.enum(['demo', 'compose']).describe('Where the faults go: demo (local processes of ours) or compose (the running make up stack).'),
+    backends: z.number().int().min(2).max(20).default(3).describe('Backends at the start of each run (compose: scaled to this).'),
     strategies: z.array(z.enum(STRATEGY_NAMES)).min(1).default(['round-robin']).describe('One run per strategy.'),
     balancerArgs: z
       .array(z.string())
@@ -93,12 +115,20 @@ export const ScenarioSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
+    let replicas = s.backends;
     s.steps.forEach((step, i) => {
       if (i > 0 && step.at < s.steps[i - 1]!.at) ctx.addIssue({ code: 'custom', path: ['steps', i, 'at'], message: 'steps go in time order' });
       if (step.at >= s.load.duration)
         ctx.addIssue({ code: 'custom', path: ['steps', i, 'at'], message: `after the load ends (load.duration ${s.load.duration} ms)` });
-      const n = Number(step.target.slice('backend-'.length));
-      if (n > s.backends) ctx.addIssue({ code: 'custom', path: ['steps', i, 'target'], message: `there are ${s.backends} backends` });
+      if (s.target === 'demo' && !step.target.startsWith('backend-'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'target'],
+          message: `the demo has backends only (${step.action} ${step.target} needs target: compose)`,
+        });
+      if (step.action === 'scale') replicas = step.replicas!;
+      const n = step.target.startsWith('backend-') ? Number(step.target.slice('backend-'.length)) : 0;
+      if (n > replicas) ctx.addIssue({ code: 'custom', path: ['steps', i, 'target'], message: `there are ${replicas} backends at this point` });
     });
   });
 

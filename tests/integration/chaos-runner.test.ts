@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { runScenario } from '../../cli/chaos/chaos-runner.js';
+import { DemoTarget } from '../../cli/chaos/demo-target.js';
 import { parseScenario } from '../../cli/chaos/scenario.js';
 import { SWITCHYARD_CLI } from '../helpers/processes.js';
 
@@ -38,7 +39,8 @@ describe('chaos runner', () => {
       ].join('\n'),
       'test.yaml',
     );
-    const run = await runScenario(scenario, 'round-robin', { env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: '' }, logDir: dir, self: SWITCHYARD_CLI });
+    const target = new DemoTarget(scenario, { env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: '' }, logDir: dir, self: SWITCHYARD_CLI });
+    const run = await runScenario(scenario, 'round-robin', target);
     const r = run.report;
     t.diagnostic(
       `sent ${r.sent}, lost ${r.lost} (GET ${r.lostIdempotent}, POST ${r.lostNonIdempotent}), ${JSON.stringify(r.lostBy)}; removal in ${r.steps[0]!.convergedMs} ms`,

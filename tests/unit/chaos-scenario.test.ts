@@ -51,7 +51,7 @@ describe('chaos scenario language', () => {
   it('names the file, line and field of what is wrong', () => {
     fails(VALID.replace('action: kill', 'action: explode'), /^s\.yaml:7: steps\[0\]\.action: /);
     fails(VALID.replace('at: 5s', 'at: 5 parsecs'), /^s\.yaml:8: steps\[1\]\.at: '5 parsecs' is not a duration/);
-    fails(VALID.replace('target: backend-2', 'target: backend-9'), /^s\.yaml:7: steps\[0\]\.target: there are 3 backends/);
+    fails(VALID.replace('target: backend-2', 'target: backend-9'), /^s\.yaml:7: steps\[0\]\.target: there are 3 backends at this point/);
     fails(VALID.replace('    fault: { latencyMs: 200 }', '    every: 1s'), /^s\.yaml:8: steps\[1\]\.fault: action fault needs a fault/);
     fails(VALID.replace('at: 5s', 'at: 1s'), /^s\.yaml:8: steps\[1\]\.at: steps go in time order/);
     fails(VALID.replace('at: 5s', 'at: 12s'), /steps\[1\]\.at: after the load ends/);
@@ -59,7 +59,28 @@ describe('chaos scenario language', () => {
     fails(VALID.replace('  duration: 10s', '  duration: [10s'), /^s\.yaml:\d+: /);
   });
 
+  it('takes scale, Redis and the controller on compose only, each with the actions that fit it', () => {
+    const compose = VALID.replace('target: demo', 'target: compose');
+    const step = (s: string): string => compose.replace('  - { at: 2s, action: kill, target: backend-2, converge: 1s }', `  - ${s}`);
+    const s = parseScenario(step('{ at: 2s, action: scale, target: backend, replicas: 5 }'), 's.yaml');
+    assert.equal(s.steps[0]!.replicas, 5);
+    parseScenario(step('{ at: 2s, action: stop, target: redis }'), 's.yaml');
+    parseScenario(step('{ at: 2s, action: restart, target: controller }'), 's.yaml');
+    fails(step('{ at: 2s, action: scale, target: backend }'), /steps\[0\]\.replicas: action scale needs replicas/);
+    fails(step('{ at: 2s, action: scale, target: backend-1, replicas: 2 }'), /steps\[0\]\.target: scale goes with target backend/);
+    fails(step('{ at: 2s, action: flap, target: redis, every: 1s }'), /steps\[0\]\.action: redis can be given: stop, start, restart, kill/);
+    fails(VALID.replace('target: backend-2, converge: 1s', 'target: redis'), /steps\[0\]\.target: the demo has backends only/);
+    // After a scale to 5, backend-5 exists.
+    parseScenario(
+      step('{ at: 1s, action: scale, target: backend, replicas: 5 }\n  - { at: 2s, action: kill, target: backend-5 }').replace(
+        'target: backend-1\n    fault',
+        'target: backend-4\n    fault',
+      ),
+      's.yaml',
+    );
+  });
+
   it('accepts the scenarios shipped under scenarios/', () => {
-    for (const f of ['scenarios/demo-quick.yaml']) parseScenario(readFileSync(f, 'utf8'), f);
+    for (const f of ['scenarios/demo-quick.yaml', 'scenarios/docker-quick.yaml']) parseScenario(readFileSync(f, 'utf8'), f);
   });
 });
