@@ -74,8 +74,12 @@ export interface RunReport {
 const OUT_EVENTS = new Set(['unhealthy', 'ejected', 'removed', 'breaker-opened']);
 const isOut = (e: SeenEvent): boolean => OUT_EVENTS.has(e.type) || (e.type === 'state-changed' && (e.detail ?? '').endsWith('-> draining'));
 
-/** What a step's convergence is about; for scale, whether it adds backends (`up`) or removes them. */
-export function converges(action: Action, up = true): 'removed' | 'back' | null {
+/**
+ * What a step's convergence is about: a backend out of rotation, back in, or
+ * nothing; for scale, whether it adds backends (`up`) or removes them; for a
+ * fault, whether it fails the backend (a slow one stays in).
+ */
+export function converges(action: Action, up = true, failing = false): 'removed' | 'back' | null {
   switch (action) {
     case 'scale':
       return up ? 'back' : 'removed';
@@ -91,7 +95,7 @@ export function converges(action: Action, up = true): 'removed' | 'back' | null 
     case 'clear-fault':
       return 'back';
     case 'fault':
-      return null;
+      return failing ? 'removed' : null;
   }
 }
 

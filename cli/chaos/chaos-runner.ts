@@ -1,6 +1,6 @@
 import { ChaosLoad, type RequestRecord } from './chaos-load.js';
 import { buildRunReport, converges, type RegistryCheck, type RunReport, type SeenEvent, type StepRun } from './chaos-report.js';
-import type { ChaosTarget } from './chaos-target.js';
+import { failsBackend, type ChaosTarget } from './chaos-target.js';
 import type { Scenario, Step } from './scenario.js';
 
 export interface ChaosRunOptions {
@@ -62,7 +62,7 @@ export async function runScenario(scenario: Scenario, strategy: string, target: 
             action: step.action,
             target: step.target,
             targets: [],
-            converges: converges(step.action, up),
+            converges: converges(step.action, up, step.fault !== undefined && failsBackend(step.fault)),
             convergeBoundMs: step.converge,
           };
           ran.push(run);

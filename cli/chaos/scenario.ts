@@ -115,6 +115,12 @@ export const ScenarioSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (s.target === 'compose' && s.balancerArgs.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['balancerArgs'],
+        message: "the Compose stack's balancer is configured in docker-compose.yml, not by the scenario (balancerArgs is for target: demo)",
+      });
     let replicas = s.backends;
     s.steps.forEach((step, i) => {
       if (i > 0 && step.at < s.steps[i - 1]!.at) ctx.addIssue({ code: 'custom', path: ['steps', i, 'at'], message: 'steps go in time order' });

@@ -70,6 +70,10 @@ describe('chaos scenario language', () => {
     fails(step('{ at: 2s, action: scale, target: backend-1, replicas: 2 }'), /steps\[0\]\.target: scale goes with target backend/);
     fails(step('{ at: 2s, action: flap, target: redis, every: 1s }'), /steps\[0\]\.action: redis can be given: stop, start, restart, kill/);
     fails(VALID.replace('target: backend-2, converge: 1s', 'target: redis'), /steps\[0\]\.target: the demo has backends only/);
+    fails(
+      compose.replace('backends: 3', "backends: 3\nbalancerArgs: [--retries, '0']"),
+      /^s\.yaml:4: balancerArgs: the Compose stack's balancer is configured in docker-compose\.yml/,
+    );
     // After a scale to 5, backend-5 exists.
     parseScenario(
       step('{ at: 1s, action: scale, target: backend, replicas: 5 }\n  - { at: 2s, action: kill, target: backend-5 }').replace(
@@ -81,6 +85,6 @@ describe('chaos scenario language', () => {
   });
 
   it('accepts the scenarios shipped under scenarios/', () => {
-    for (const f of ['scenarios/demo-quick.yaml', 'scenarios/docker-quick.yaml']) parseScenario(readFileSync(f, 'utf8'), f);
+    for (const f of ['scenarios/demo-quick.yaml', 'scenarios/docker-quick.yaml', 'scenarios/docker-full.yaml']) parseScenario(readFileSync(f, 'utf8'), f);
   });
 });
