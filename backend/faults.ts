@@ -19,7 +19,8 @@ export interface Faults {
 
 export const NO_FAULTS: Faults = Object.freeze({ latencyMs: 0, errorRate: 0, errorStatus: 500, unhealthy: false, hang: false });
 
-const FaultPatch = z
+/** A change to the faults, as POST /fault takes it (a scenario's fault step is validated with it too). */
+export const FAULT_PATCH_SCHEMA = z
   .object({
     latencyMs: z.number().int().min(0).max(600_000),
     errorRate: z.number().min(0).max(1),
@@ -32,7 +33,7 @@ const FaultPatch = z
 
 /** Applies a JSON patch to the current faults; an error message names the bad field. */
 export function patchFaults(current: Faults, body: unknown): { ok: true; faults: Faults } | { ok: false; reason: string } {
-  const r = FaultPatch.safeParse(body ?? {});
+  const r = FAULT_PATCH_SCHEMA.safeParse(body ?? {});
   if (!r.success) {
     const issue = r.error.issues[0]!;
     return { ok: false, reason: `${issue.path.join('.') || 'body'}: ${issue.message}` };

@@ -11,6 +11,7 @@ import { BENCH_OPTIONS } from '../cli/bench/options.js';
 import { COMPOSE_BENCH_OPTIONS } from '../cli/bench/compose-options.js';
 import { SOAK_OPTIONS } from '../cli/bench/soak-options.js';
 import { LOAD_OPTIONS } from '../cli/load/options.js';
+import { CHAOS_OPTIONS } from '../cli/chaos/main.js';
 import { renderOptionsMarkdown } from '../common/config/markdown.js';
 
 export function configurationMarkdown(): string {
@@ -34,6 +35,7 @@ export function configurationMarkdown(): string {
     renderOptionsMarkdown('switchyard docker-api-proxy', 'switchyard docker-api-proxy [options]', API_PROXY_OPTIONS),
     renderOptionsMarkdown('switchyard demo', 'switchyard demo [options]', DEMO_OPTIONS),
     renderOptionsMarkdown('switchyard load', 'switchyard load <url> [options]', LOAD_OPTIONS),
+    renderOptionsMarkdown('switchyard chaos', 'switchyard chaos <scenario.yaml> [options]', CHAOS_OPTIONS),
     renderOptionsMarkdown('switchyard bench', 'switchyard bench [options]', BENCH_OPTIONS),
     renderOptionsMarkdown('switchyard bench-compose', 'switchyard bench-compose [options]', COMPOSE_BENCH_OPTIONS),
     renderOptionsMarkdown('switchyard soak', 'switchyard soak [options]', SOAK_OPTIONS),

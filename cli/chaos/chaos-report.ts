@@ -25,7 +25,18 @@ export interface SeenEvent {
   readonly detail?: string;
 }
 
-export interface StepReport {
+/** What a set of requests came to: sent, lost (idempotent and not), latency of those answered. */
+export interface Tally {
+  readonly sent: number;
+  readonly lost: number;
+  readonly lostIdempotent: number;
+  readonly lostNonIdempotent: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+/** One step; its tally is of the requests sent from it to the next one (or the end of the load). */
+export interface StepReport extends Tally {
   readonly strategy: string;
   /** When the step ran, ms from the start of the load. */
   readonly at: number;
@@ -33,13 +44,6 @@ export interface StepReport {
   readonly faultAt: number;
   readonly action: Action;
   readonly target: string;
-  /** Requests sent from this step to the next one (or the end of the load). */
-  readonly sent: number;
-  readonly lost: number;
-  readonly lostIdempotent: number;
-  readonly lostNonIdempotent: number;
-  readonly p50Ms: number | null;
-  readonly p99Ms: number | null;
   /** See convergence(): null when it did not happen before the next step, or does not apply. */
   readonly convergedMs: number | null;
   readonly convergeBoundMs: number | null;
@@ -54,15 +58,10 @@ export interface RegistryCheck {
   readonly serving: boolean;
 }
 
-export interface RunReport {
+/** One run; its tally is of every request. */
+export interface RunReport extends Tally {
   readonly strategy: string;
   readonly ok: boolean;
-  readonly sent: number;
-  readonly lost: number;
-  readonly lostIdempotent: number;
-  readonly lostNonIdempotent: number;
-  readonly p50Ms: number | null;
-  readonly p99Ms: number | null;
   readonly lostBy: Readonly<Record<string, number>>;
   readonly steps: readonly StepReport[];
   readonly registry: readonly RegistryCheck[];
@@ -129,16 +128,7 @@ function percentile(sorted: readonly number[], p: number): number | null {
 
 const round = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
 
-interface Window {
-  sent: number;
-  lost: number;
-  lostIdempotent: number;
-  lostNonIdempotent: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-}
-
-function summarize(records: readonly RequestRecord[]): Window {
+function summarize(records: readonly RequestRecord[]): Tally {
   const latencies: number[] = [];
   let lostIdempotent = 0;
   let lostNonIdempotent = 0;

@@ -1,5 +1,6 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
+import { FAULT_PATCH_SCHEMA } from '../../backend/faults.js';
 import { STRATEGY_NAMES } from '../../balancer/strategies/index.js';
 import { parseDuration } from '../../common/config/values.js';
 
@@ -18,18 +19,6 @@ const duration = z.union([z.string(), z.number().int().min(0)]).transform((v, ct
   }
   return ms;
 });
-
-/** The demo backend's fault API (POST /fault on its control port), as a step sets it. */
-const FaultSchema = z
-  .object({
-    latencyMs: z.number().int().min(0).max(600_000),
-    errorRate: z.number().min(0).max(1),
-    errorStatus: z.number().int().min(400).max(599),
-    unhealthy: z.boolean(),
-    hang: z.boolean(),
-  })
-  .partial()
-  .strict();
 
 /** What a step may do to a backend (`backend-N`), on either target. */
 export const BACKEND_ACTIONS = ['kill', 'stop', 'pause', 'unpause', 'start', 'fault', 'clear-fault', 'flap'] as const;
@@ -50,7 +39,7 @@ const StepSchema = z
         'backend-N (a backend), backend (for scale), or on compose redis, controller, docker-api',
       ),
     replicas: z.number().int().min(0).max(50).optional().describe('For action scale: backends after the step.'),
-    fault: FaultSchema.optional().describe('For action fault: what to set.'),
+    fault: FAULT_PATCH_SCHEMA.optional().describe("For action fault: what to set, as the demo backend's POST /fault takes it."),
     every: duration.optional().describe('For action flap: unhealthy, then healthy, switching this often.'),
     times: z.number().int().min(1).max(100).optional().describe('For action flap: how many switches (default 4).'),
     converge: duration.optional().describe('Bound on the convergence time of this step.'),
@@ -140,7 +129,7 @@ export const ScenarioSchema = z
 
 export type Scenario = z.output<typeof ScenarioSchema>;
 export type Step = Scenario['steps'][number];
-export type FaultPatch = z.output<typeof FaultSchema>;
+export type FaultPatch = z.output<typeof FAULT_PATCH_SCHEMA>;
 
 export class ScenarioError extends Error {}
 
