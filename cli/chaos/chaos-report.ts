@@ -1,5 +1,5 @@
 import type { RequestRecord } from './chaos-load.js';
-import type { Action, Scenario } from './scenario.js';
+import type { Action, Scenario, Step } from './scenario.js';
 
 /** A step as it ran: when (ms from the start of the load), what, and the backends it was about. */
 export interface StepRun {
@@ -15,7 +15,11 @@ export interface StepRun {
   /** What its convergence measures (see converges()). */
   readonly converges: 'removed' | 'back' | null;
   readonly convergeBoundMs: number | undefined;
+  /** The step's own bounds (its requests then count against these, not the scenario's). */
+  readonly bounds?: StepBounds | undefined;
 }
+
+export type StepBounds = NonNullable<Step['bounds']>;
 
 /** A balancer event (GET /stats events), its time in ms from the start of the load. */
 export interface SeenEvent {
@@ -183,15 +187,28 @@ export function buildRunReport(
 
   const broken: string[] = [];
   const b = scenario.bounds;
-  if (total.lostIdempotent > b.lostIdempotent) broken.push(`${total.lostIdempotent} idempotent requests lost (bound ${b.lostIdempotent})`);
-  if (b.lostNonIdempotent !== undefined && total.lostNonIdempotent > b.lostNonIdempotent)
-    broken.push(`${total.lostNonIdempotent} non-idempotent requests lost (bound ${b.lostNonIdempotent})`);
-  for (const s of stepReports) {
+  // A step with a lost bound of its own answers for its requests; the scenario's bound for the rest.
+  const own = (kind: 'lostIdempotent' | 'lostNonIdempotent'): number =>
+    stepReports.reduce((n, s, i) => n + (steps[i]!.bounds?.[kind] !== undefined ? s[kind] : 0), 0);
+  const ownGet = own('lostIdempotent');
+  const ownPost = own('lostNonIdempotent');
+  const rest = (n: number): string => (n > 0 ? ' outside the steps with a bound of their own' : '');
+  if (total.lostIdempotent - ownGet > b.lostIdempotent)
+    broken.push(`${total.lostIdempotent - ownGet} idempotent requests lost${rest(ownGet)} (bound ${b.lostIdempotent})`);
+  if (b.lostNonIdempotent !== undefined && total.lostNonIdempotent - ownPost > b.lostNonIdempotent)
+    broken.push(`${total.lostNonIdempotent - ownPost} non-idempotent requests lost${rest(ownPost)} (bound ${b.lostNonIdempotent})`);
+  stepReports.forEach((s, i) => {
     const name = `step at ${(s.at / 1000).toFixed(1)} s (${s.action} ${s.target})`;
-    if (b.p99Ms !== undefined && s.p99Ms !== null && s.p99Ms > b.p99Ms) broken.push(`${name}: p99 ${s.p99Ms} ms (bound ${b.p99Ms} ms)`);
+    const sb = steps[i]!.bounds;
+    if (sb?.lostIdempotent !== undefined && s.lostIdempotent > sb.lostIdempotent)
+      broken.push(`${name}: ${s.lostIdempotent} idempotent requests lost (bound ${sb.lostIdempotent})`);
+    if (sb?.lostNonIdempotent !== undefined && s.lostNonIdempotent > sb.lostNonIdempotent)
+      broken.push(`${name}: ${s.lostNonIdempotent} non-idempotent requests lost (bound ${sb.lostNonIdempotent})`);
+    const p99 = sb?.p99Ms ?? b.p99Ms;
+    if (p99 !== undefined && s.p99Ms !== null && s.p99Ms > p99) broken.push(`${name}: p99 ${s.p99Ms} ms (bound ${p99} ms)`);
     if (s.convergeBoundMs !== null && (s.convergedMs === null || s.convergedMs > s.convergeBoundMs))
       broken.push(`${name}: converged ${s.convergedMs === null ? 'never' : `in ${s.convergedMs} ms`} (bound ${s.convergeBoundMs} ms)`);
-  }
+  });
   for (const r of registry) if (r.routable && !r.serving) broken.push(`after the run the balancer routes to ${r.id}, which does not serve`);
   return { strategy, ok: broken.length === 0, ...total, lostBy, steps: stepReports, registry, broken };
 }

@@ -1,7 +1,7 @@
 import { ChaosLoad, type RequestRecord } from './chaos-load.js';
 import { buildRunReport, converges, type RegistryCheck, type RunReport, type SeenEvent, type StepRun } from './chaos-report.js';
 import { failsBackend, type ChaosTarget } from './chaos-target.js';
-import type { Scenario, Step } from './scenario.js';
+import { SERVICES, type Scenario, type Step } from './scenario.js';
 
 export interface ChaosRunOptions {
   /** Progress while a run goes on. */
@@ -62,8 +62,10 @@ export async function runScenario(scenario: Scenario, strategy: string, target: 
             action: step.action,
             target: step.target,
             targets: [],
-            converges: converges(step.action, up, step.fault !== undefined && failsBackend(step.fault)),
+            // A service (Redis, the controller) is no backend: the balancer's view of it is not measured.
+            converges: isService(step.target) ? null : converges(step.action, up, step.fault !== undefined && failsBackend(step.fault)),
             convergeBoundMs: step.converge,
+            bounds: step.bounds,
           };
           ran.push(run);
           o.onStep?.(strategy, run);
@@ -142,3 +144,5 @@ async function compareRegistry(target: ChaosTarget): Promise<RegistryCheck[]> {
   const ids = [...new Set([...serving.keys(), ...body.backends.map((b) => b.id)])].sort();
   return ids.map((id) => ({ id, routable: body.backends.find((b) => b.id === id)?.routable === true, serving: serving.get(id) ?? false }));
 }
+
+const isService = (target: string): boolean => (SERVICES as readonly string[]).includes(target);

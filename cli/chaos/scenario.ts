@@ -43,6 +43,16 @@ const StepSchema = z
     every: duration.optional().describe('For action flap: unhealthy, then healthy, switching this often.'),
     times: z.number().int().min(1).max(100).optional().describe('For action flap: how many switches (default 4).'),
     converge: duration.optional().describe('Bound on the convergence time of this step.'),
+    bounds: z
+      .object({
+        lostIdempotent: z.number().int().min(0),
+        lostNonIdempotent: z.number().int().min(0),
+        p99Ms: z.number().min(1),
+      })
+      .partial()
+      .strict()
+      .optional()
+      .describe("This step's own bounds, on the requests sent from it to the next step; what it bounds is taken out of the scenario's bounds."),
     note: z.string().max(200).optional(),
   })
   .strict()

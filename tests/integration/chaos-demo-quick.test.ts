@@ -7,7 +7,8 @@ import { REPO_ROOT, runSwitchyard } from '../helpers/processes.js';
 
 /**
  * The shipped scenario scenarios/demo-quick.yaml, as `make chaos` runs it: a
- * backend killed, stopped, paused, slowed and flapping under load on the local
+ * backend killed, stopped, paused, slowed, hung, answering errors and flapping
+ * under load on the local
  * demo, and no idempotent request lost. CI runs it in the integration stage.
  */
 describe('make chaos SCENARIO=scenarios/demo-quick.yaml', () => {
@@ -19,7 +20,7 @@ describe('make chaos SCENARIO=scenarios/demo-quick.yaml', () => {
     describeChaos(t, doc);
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     assertChaosHeld(doc);
-    assert.equal(doc.steps.length, 9);
+    assert.equal(doc.steps.length, 13);
     assert.ok(existsSync(chart));
   });
 });

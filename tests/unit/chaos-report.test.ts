@@ -82,4 +82,28 @@ describe('chaos report', () => {
       'after the run the balancer routes to b2, which does not serve',
     ]);
   });
+
+  it("judges a step with bounds of its own by them, and the scenario's bounds by the requests outside such steps", () => {
+    const scenario = parseScenario(
+      'name: t\ntarget: demo\nbackends: 2\nload: { duration: 10s }\nbounds: { lostIdempotent: 0, p99Ms: 1 }\nsteps:\n' +
+        '  - { at: 1s, action: fault, target: backend-2, fault: { hang: true }, bounds: { lostIdempotent: 2, p99Ms: 100 } }\n' +
+        '  - { at: 2s, action: clear-fault, target: backend-2 }',
+      's.yaml',
+    );
+    assert.deepEqual(scenario.steps[0]!.bounds, { lostIdempotent: 2, p99Ms: 100 });
+    const records = [rec('1', 'GET', 1100, false), rec('2', 'GET', 1200, false), rec('3', 'POST', 1300, false), rec('4', 'GET', 1400, true, 'b1')];
+    const steps = [step({ action: 'fault', converges: null, bounds: scenario.steps[0]!.bounds }), step({ atMs: 2000, action: 'clear-fault', converges: null })];
+    const report = (more: RequestRecord[]) => buildRunReport(scenario, 'round-robin', steps, [...records, ...more], [], [], 10_000);
+    assert.deepEqual(report([]).broken, [], 'two GETs lost in the step that allows two; p99 5 ms within its own 100 ms');
+    assert.deepEqual(report([rec('5', 'GET', 1500, false)]).broken, ['step at 1.0 s (fault b2): 3 idempotent requests lost (bound 2)']);
+    assert.deepEqual(report([rec('6', 'GET', 2500, false)]).broken, [
+      '1 idempotent requests lost outside the steps with a bound of their own (bound 0)',
+      'step at 2.0 s (clear-fault b2): p99 5 ms (bound 1 ms)',
+    ]);
+    assert.throws(
+      () =>
+        parseScenario('name: t\ntarget: demo\nload: { duration: 10s }\nsteps:\n  - { at: 1s, action: kill, target: backend-2, bounds: { lost: 1 } }', 's.yaml'),
+      /s\.yaml:5: steps\[0\]\.bounds: .*lost/,
+    );
+  });
 });
