@@ -190,6 +190,20 @@ for (const engine of SETUP_NAMES) {
       assert.equal(ch.body.toString(), 'hello world');
     });
 
+    item('serves the next request on a connection whose last body went past --request-buffer (streamed)', async () => {
+      // A regression: the undici engine left such a connection paused once the streamed body ended.
+      const c = await client();
+      const body = Buffer.alloc(70_001, 'b');
+      for (let i = 0; i < 3; i++) {
+        c.send(Buffer.concat([Buffer.from(`POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: ${body.length}\r\n\r\n`, 'latin1'), body]));
+        const r = await c.response();
+        assert.equal(r.status, 200, `request ${i + 1} on the connection`);
+        assert.equal(echo(r.body).bodyLength, body.length);
+      }
+      c.send('GET /len HTTP/1.1\r\nHost: t\r\n\r\n');
+      assert.equal((await c.response()).body.toString(), 'hello');
+    });
+
     item('streams a large chunked upload intact', async () => {
       const c = await client();
       const body = Buffer.alloc(5 * 1024 * 1024);

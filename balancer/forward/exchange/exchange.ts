@@ -401,6 +401,10 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
       this.#tryAdmit();
       this.#tryStart();
     }
+    // The whole body is in: a pause for its sake ends here. A transport may never signal the drain
+    // of an upload that has ended (undici reads an ended body no more), and the connection's next
+    // request must not wait for it.
+    this.#client.resumeForBody();
   }
 
   onUpstreamDrain(): void {
