@@ -18,6 +18,7 @@ import {
   type ParseError,
 } from './http-parser.js';
 import { Framing, responseHeadEnd, responseHeadStart } from './response-head.js';
+import { readIntoSharedBuffer, SHARED_READ_BUFFER } from './shared-read.js';
 
 /** What a client connection needs from its engine beyond what exchanges need. */
 export interface ConnectionEngine extends ExchangeDeps {
@@ -106,7 +107,7 @@ export class ClientConnection implements ClientSide<Exchange> {
     this.#parser = p;
     const s = this.socket;
     s[kClient] = this;
-    s.on('data', socketOnData);
+    if (!readIntoSharedBuffer(s, socketOnRead)) s.on('data', socketOnData);
     s.on('end', socketOnEnd);
     s.on('error', socketOnError);
     s.on('close', socketOnClose);
@@ -131,7 +132,8 @@ export class ClientConnection implements ClientSide<Exchange> {
       return;
     }
     if (this.#handoffHead !== null) {
-      this.#handoffRest = chunk.subarray(r);
+      // A copy: the chunk may be the shared read buffer, valid only now.
+      this.#handoffRest = Buffer.from(chunk.subarray(r));
       this.#pause(PAUSE_HANDOFF);
       if (this.#queue.length === 0) this.#handoff();
       return;
@@ -467,6 +469,15 @@ function serializeHead(method: string, url: string, major: number, minor: number
 
 function socketOnData(this: TaggedSocket, chunk: Buffer): void {
   this[kClient]?.onData(chunk);
+}
+function socketOnRead(this: TaggedSocket, n: number): boolean {
+  const c = this[kClient];
+  if (c !== undefined) {
+    c.onData(SHARED_READ_BUFFER.subarray(0, n));
+    return true;
+  }
+  // Handed to http.Server (an upgrade): from here its reads are stream data, each a copy.
+  return this.push(Buffer.from(SHARED_READ_BUFFER.subarray(0, n)));
 }
 function socketOnEnd(this: TaggedSocket): void {
   this[kClient]?.onEnd();
