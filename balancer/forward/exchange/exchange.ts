@@ -178,6 +178,11 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     return this.#waitingForConnection && !this.clientGone && this.#phase === Phase.Admitted;
   }
 
+  get deadlineAt(): number {
+    const ms = this.#host.settings.requestTimeoutMs;
+    return ms === undefined || ms <= 0 ? Infinity : this.startedAt + ms;
+  }
+
   get uploading(): boolean {
     return !this.#requestEnded;
   }

@@ -69,6 +69,8 @@ export interface ResponseSink {
 export interface ChannelWaiter {
   /** False once the request no longer needs one (client gone): the transport skips it. */
   readonly wantsConnection: boolean;
+  /** When the request's overall deadline (--request-timeout) passes, in `performance.now()` time; Infinity when it has none. */
+  readonly deadlineAt: number;
   onConnection(channel: UpstreamChannel): void;
   onConnectFailed(code: ErrorCode): void;
   /**

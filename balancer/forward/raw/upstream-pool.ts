@@ -126,9 +126,23 @@ export class UpstreamPool implements ConnectionOwner {
     }
   }
 
-  /** Timer: connections past their deadline fail or close. */
+  /**
+   * Timer: connections past their deadline fail or close, and requests whose
+   * overall deadline passed while they waited behind the busy connections
+   * leave the queue: the backend never saw them, so it is not blamed.
+   */
   sweep(now: number): void {
     for (const c of this.#all) c.checkDeadline(now);
+    if (this.#waiters.length === 0) return;
+    const t = performance.now();
+    const expired: PoolWaiter[] = [];
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.wantsConnection) return false;
+      if (w.deadlineAt > t) return true;
+      expired.push(w);
+      return false;
+    });
+    for (const w of expired) w.onNotSent('SWY_UPSTREAM_TIMEOUT');
   }
 
   /** Closes idle connections now and busy ones as they finish; resolves when none is left. */
