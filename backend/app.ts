@@ -48,6 +48,8 @@ export function createBackendApp(state: BackendState, random: () => number = Mat
 
   app.use((_req, res, next) => {
     res.setHeader('x-served-by', state.id);
+    // Shutting down: each answer closes its connection, so none is left idle for a balancer to reuse as it goes.
+    if (state.shuttingDown) res.setHeader('connection', 'close');
     next();
   });
 

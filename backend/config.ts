@@ -83,7 +83,14 @@ export const BACKEND_OPTIONS = {
     flag: 'shutdown-timeout',
     env: ['SWITCHYARD_SHUTDOWN_TIMEOUT'],
     default: 10_000,
-    help: 'On SIGTERM, how long open requests may take to finish.',
+    help: 'On SIGTERM, how long open requests may take to finish (--drain-delay included).',
+  }),
+  drainDelay: option({
+    type: duration(0, 60_000),
+    flag: 'drain-delay',
+    env: ['SWITCHYARD_DRAIN_DELAY'],
+    default: 1000,
+    help: 'On SIGTERM, keep serving this long before closing idle keep-alive connections: /health fails and every answer says Connection: close, so a balancer that has not yet seen the backend leave gets answers rather than a connection closed under its request (a POST it must not resend). 0: close them at once.',
   }),
   logRequests: option({
     type: boolean(),

@@ -9,7 +9,8 @@ import { createControlApp } from './control-app.js';
 
 /**
  * `switchyard backend`: the demo service. Traffic on --port, fault injection
- * on --control-port. SIGTERM fails /health, finishes open requests, exits.
+ * on --control-port. SIGTERM fails /health, keeps answering for --drain-delay
+ * (each answer closing its connection), finishes open requests, exits.
  */
 export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { config, help } = loadBackendConfig({ argv, env });
@@ -31,7 +32,8 @@ export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv
   const app = createBackendApp(state, Math.random, config.logRequests ? (r) => logger.info(r, 'request') : undefined);
   server.on('request', app);
   const wss = attachEchoSocket(server, state);
-  const http = new HttpService('http', app, { port: config.port, host: config.host, graceMs: config.shutdownTimeout, server });
+  const drainDelay = Math.min(config.drainDelay, config.shutdownTimeout);
+  const http = new HttpService('http', app, { port: config.port, host: config.host, graceMs: config.shutdownTimeout - drainDelay, server });
   const control = new HttpService('control', createControlApp(state, logger), { port: config.controlPort, host: config.controlHost, graceMs: 1000 });
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 2000);
   // Closed after the traffic port (reverse order), so faults can be cleared while requests drain.
@@ -42,6 +44,8 @@ export async function runBackend(argv: readonly string[], env: NodeJS.ProcessEnv
     close: async () => {
       state.shuttingDown = true;
       for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+      // Still serving (each answer closes its connection) while balancers notice /health failing.
+      if (drainDelay > 0) await new Promise((resolve) => setTimeout(resolve, drainDelay));
       await http.close();
     },
   });

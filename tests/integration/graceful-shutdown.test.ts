@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { get } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
+import { RawClient } from '../helpers/raw-http.js';
 import { TestBackend } from '../helpers/stack.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -81,6 +82,45 @@ describe('graceful shutdown on SIGTERM', () => {
     proc.proc.kill('SIGTERM');
     await sleep(100);
     assert.equal((await slow).status, 200);
+    assert.equal((await proc.exited).code, 0);
+  });
+
+  it('the demo backend keeps answering open keep-alive connections for --drain-delay, each answer closing its connection, then exits', async () => {
+    const port = await freePort();
+    const proc = new SwitchyardProcess(['backend', '--port', String(port), '--host', '127.0.0.1', '--id', 'g2', '--drain-delay', '1500ms']);
+    cleanup.push(() => proc.kill('SIGKILL'));
+    await proc.waitForLog('backend listening');
+    const url = `http://127.0.0.1:${port}`;
+    const c = await RawClient.connect(port);
+    cleanup.push(async () => c.destroy());
+    c.send('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+    const before = await c.response();
+    assert.equal(before.status, 200);
+    assert.notEqual(before.header('connection'), 'close');
+    const sigterm = Date.now();
+    proc.proc.kill('SIGTERM');
+    await waitFor('/health to fail', async () => (await get(`${url}/health`)).status === 503);
+    // The kept-alive connection, idle when the signal came, still gets an answer, which closes it.
+    c.send('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+    const during = await c.response();
+    assert.equal(during.status, 200);
+    assert.equal(during.header('connection'), 'close');
+    assert.ok(await c.closesWithin(1000), 'the connection closes after that answer');
+    assert.equal((await proc.exited).code, 0);
+    assert.ok(Date.now() - sigterm >= 1400, `exited ${Date.now() - sigterm} ms after SIGTERM, after the drain delay`);
+  });
+
+  it('with --drain-delay 0 the demo backend closes idle keep-alive connections at once', async () => {
+    const port = await freePort();
+    const proc = new SwitchyardProcess(['backend', '--port', String(port), '--host', '127.0.0.1', '--id', 'g3', '--drain-delay', '0']);
+    cleanup.push(() => proc.kill('SIGKILL'));
+    await proc.waitForLog('backend listening');
+    const c = await RawClient.connect(port);
+    cleanup.push(async () => c.destroy());
+    c.send('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+    assert.equal((await c.response()).status, 200);
+    proc.proc.kill('SIGTERM');
+    assert.ok(await c.closesWithin(2000), 'the idle connection is closed');
     assert.equal((await proc.exited).code, 0);
   });
 });
