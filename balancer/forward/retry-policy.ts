@@ -11,7 +11,12 @@ export function isIdempotent(method: string): boolean {
  * its arrival (`performance.now()` time); Infinity when it has none.
  */
 export function deadlineLeft(startedAt: number, requestTimeoutMs: number | undefined): number {
-  return requestTimeoutMs === undefined || requestTimeoutMs <= 0 ? Infinity : startedAt + requestTimeoutMs - performance.now();
+  return deadlineAt(startedAt, requestTimeoutMs) - performance.now();
+}
+
+/** When a request's overall deadline passes (`performance.now()` time); Infinity when it has none. */
+export function deadlineAt(startedAt: number, requestTimeoutMs: number | undefined): number {
+  return requestTimeoutMs === undefined || requestTimeoutMs <= 0 ? Infinity : startedAt + requestTimeoutMs;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { ChaosLoad, type RequestRecord } from './chaos-load.js';
 import { buildRunReport, converges, type RegistryCheck, type RunReport, type SeenEvent, type StepRun } from './chaos-report.js';
 import { failsBackend, type ChaosTarget } from './chaos-target.js';
-import { SERVICES, type Scenario, type Step } from './scenario.js';
+import { isService, type Scenario, type Step } from './scenario.js';
 
 export interface ChaosRunOptions {
   /** Progress while a run goes on. */
@@ -144,5 +144,3 @@ async function compareRegistry(target: ChaosTarget): Promise<RegistryCheck[]> {
   const ids = [...new Set([...serving.keys(), ...body.backends.map((b) => b.id)])].sort();
   return ids.map((id) => ({ id, routable: body.backends.find((b) => b.id === id)?.routable === true, serving: serving.get(id) ?? false }));
 }
-
-const isService = (target: string): boolean => (SERVICES as readonly string[]).includes(target);

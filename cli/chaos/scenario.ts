@@ -26,6 +26,7 @@ export const ACTIONS = [...BACKEND_ACTIONS, 'scale', 'restart'] as const;
 export type Action = (typeof ACTIONS)[number];
 /** The Compose stack's other services a step may stop, start or restart (docker-api: the controller's Docker connection). */
 export const SERVICES = ['redis', 'controller', 'docker-api'] as const;
+export const isService = (target: string): boolean => (SERVICES as readonly string[]).includes(target);
 const SERVICE_ACTIONS: readonly Action[] = ['stop', 'start', 'restart', 'kill'];
 
 const StepSchema = z
@@ -75,7 +76,7 @@ const StepSchema = z
       ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'action scale needs replicas: the backends after it' });
     if (s.action !== 'scale' && s.replicas !== undefined)
       ctx.addIssue({ code: 'custom', path: ['replicas'], message: `only action scale takes replicas (this is ${s.action})` });
-    const service = (SERVICES as readonly string[]).includes(s.target);
+    const service = isService(s.target);
     if (service && !SERVICE_ACTIONS.includes(s.action))
       ctx.addIssue({ code: 'custom', path: ['action'], message: `${s.target} can be given: ${SERVICE_ACTIONS.join(', ')}` });
     if (s.target.startsWith('backend-') && !(BACKEND_ACTIONS as readonly string[]).includes(s.action))

@@ -12,7 +12,7 @@ import type { RequestLimits } from '../request-limits.js';
 import type { UploadGate, UploadWaiter } from '../upload-gate.js';
 import { BodyFraming, rawHeaderValue, type PolicyVerdict } from '../request-policy.js';
 import { filterTrailers } from '../response-policy.js';
-import { isIdempotent } from '../retry-policy.js';
+import { deadlineAt, isIdempotent } from '../retry-policy.js';
 import type { Answering, ClientSide } from './client-side.js';
 import {
   BODY_NONE,
@@ -179,8 +179,7 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
   }
 
   get deadlineAt(): number {
-    const ms = this.#host.settings.requestTimeoutMs;
-    return ms === undefined || ms <= 0 ? Infinity : this.startedAt + ms;
+    return deadlineAt(this.startedAt, this.#host.settings.requestTimeoutMs);
   }
 
   get uploading(): boolean {
