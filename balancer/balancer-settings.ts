@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { redactUrl } from '../common/registry/redis-registry.js';
+import { describeRedisTarget } from '../common/registry/redis-connection.js';
 import type { BalancerConfig } from './config.js';
 import type { EngineName, ForwardSettings, ListenerName, PoolOptions } from './forward/forwarder.js';
 import type { HealthCheckSettings } from './health/health-checker.js';
@@ -110,7 +110,7 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
  * through any of them is seen as a loop, while another deployment (another
  * Redis prefix, or another host and port in memory) gets another.
  */
-export function deploymentVia(config: Pick<BalancerConfig, 'redis' | 'redisPrefix' | 'port'>): string {
-  const identity = config.redis ? `redis ${redactUrl(config.redis)} ${config.redisPrefix}` : `memory ${hostname()}:${config.port}`;
+export function deploymentVia(config: Pick<BalancerConfig, 'redisTarget' | 'redisPrefix' | 'port'>): string {
+  const identity = config.redisTarget ? `redis ${describeRedisTarget(config.redisTarget)} ${config.redisPrefix}` : `memory ${hostname()}:${config.port}`;
   return `switchyard-${createHash('sha256').update(identity).digest('hex').slice(0, 8)}`;
 }

@@ -1,7 +1,9 @@
 import { hostname } from 'node:os';
 import { parseBackendList, type BackendSpec } from '../common/backend.js';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
-import { boolean, decimal, duration, integer, listOf, oneOf, port, redisUrl, text } from '../common/config/values.js';
+import type { RedisTarget } from '../common/registry/redis-connection.js';
+import { loadRedisTarget, redisOptions } from '../common/config/redis-options.js';
+import { boolean, decimal, duration, integer, listOf, oneOf, port, text } from '../common/config/values.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import { ENGINE_NAMES, LISTENER_NAMES } from './forward/forwarder.js';
 import { isLoopbackName } from './admin/host-allowlist.js';
@@ -604,14 +606,7 @@ export const BALANCER_OPTIONS = {
     group: 'Health checks',
   }),
 
-  redis: option({
-    type: redisUrl(),
-    flag: 'redis',
-    env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'],
-    help: 'Redis registry URL (redis://user:password@host:port/db); without it the registry is in memory.',
-    group: 'Registry',
-    secret: true,
-  }),
+  ...redisOptions('Redis registry URL (redis://user:password@host:port/db); without it (and without --redis-sentinels) the registry is in memory.'),
   redisPrefix: option({
     type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9:_{}.-]+$/, expected: 'letters, digits and : _ - . { }' }),
     flag: 'redis-prefix',
@@ -757,6 +752,8 @@ export type BalancerOptionValues = OptionValues<typeof BALANCER_OPTIONS>;
 
 export interface BalancerConfig extends BalancerOptionValues {
   readonly instanceId: string;
+  /** The Redis registry (--redis or --redis-sentinels); undefined: the registry is in memory. */
+  readonly redisTarget: RedisTarget | undefined;
   readonly staticBackends: readonly BackendSpec[];
 }
 
@@ -814,6 +811,7 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
     ...values,
     instanceId: values.instanceId ?? `${hostname()}-${process.pid}`,
     staticBackends: Object.freeze(staticBackends),
+    redisTarget: loadRedisTarget(values),
   });
   return { config, help };
 }

@@ -23,7 +23,7 @@ export function registryPart(registry: Registry, config: BalancerConfig, logger:
     name: 'registry',
     start: async () => {
       await registry.start();
-      if (config.redis && config.staticBackends.length) {
+      if (config.redisTarget && config.staticBackends.length) {
         // The first try is waited for, so the proxy starts (and warms up) with them; later tries run in the background.
         const seeding = seedRegistry(registry, config, logger);
         stopSeeding = seeding.stop;

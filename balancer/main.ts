@@ -3,7 +3,8 @@ import { availableParallelism } from 'node:os';
 import { createLogger, type Logger } from '../common/logger.js';
 import { Supervisor } from '../common/lifecycle.js';
 import { MemoryRegistry } from '../common/registry/memory-registry.js';
-import { RedisRegistry, redactUrl } from '../common/registry/redis-registry.js';
+import { describeRedisTarget } from '../common/registry/redis-connection.js';
+import { RedisRegistry } from '../common/registry/redis-registry.js';
 import type { Registry } from '../common/registry/registry.js';
 import { Balancer } from './balancer.js';
 import { balancerHelp, loadBalancerConfig, type BalancerConfig } from './config.js';
@@ -28,8 +29,13 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
     return;
   }
   const logger = createLogger('balancer', config.logLevel, undefined, { instance: config.instanceId });
-  const registry: Registry = config.redis
-    ? new RedisRegistry({ url: config.redis, prefix: config.redisPrefix, pollIntervalMs: config.registryPoll, logger: logger.child({ component: 'registry' }) })
+  const registry: Registry = config.redisTarget
+    ? new RedisRegistry({
+        target: config.redisTarget,
+        prefix: config.redisPrefix,
+        pollIntervalMs: config.registryPoll,
+        logger: logger.child({ component: 'registry' }),
+      })
     : new MemoryRegistry(config.staticBackends);
   if (workers > 1) {
     await runPrimary(config, workers, registry, logger);
@@ -60,7 +66,7 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
       engine: config.engine,
       listener: config.listener,
       strategy: config.strategy,
-      registry: config.redis ? redactUrl(config.redis) : 'memory',
+      registry: config.redisTarget ? describeRedisTarget(config.redisTarget) : 'memory',
       backends: registry.current().backends.length,
     },
     'balancer listening',
@@ -86,7 +92,7 @@ async function runPrimary(config: BalancerConfig, workers: number, registry: Reg
       engine: config.engine,
       listener: config.listener,
       strategy: config.strategy,
-      registry: config.redis ? redactUrl(config.redis) : 'memory',
+      registry: config.redisTarget ? describeRedisTarget(config.redisTarget) : 'memory',
     },
     'balancer listening',
   );

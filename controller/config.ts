@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
-import { duration, oneOf, port, redisUrl, text } from '../common/config/values.js';
+import { loadRedisTarget, redisOptions } from '../common/config/redis-options.js';
+import { duration, oneOf, port, text } from '../common/config/values.js';
+import type { RedisTarget } from '../common/registry/redis-connection.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import { DOCKER_HOST_EXPECTED, dockerEndpointOption, type DockerEndpoint } from './docker-endpoint.js';
 
@@ -46,14 +48,9 @@ export const CONTROLLER_OPTIONS = {
     group: 'Docker',
   }),
 
-  redis: option({
-    type: redisUrl(),
-    flag: 'redis',
-    env: ['REDIS_URL', 'SWITCHYARD_REDIS_URL'],
-    help: 'Redis registry URL (redis://user:password@host:port/db; required).',
-    group: 'Registry',
-    secret: true,
-  }),
+  ...redisOptions(
+    'Redis registry URL (redis://user:password@host:port/db); required, unless --redis-sentinels names the sentinels (the URL then gives only the credentials).',
+  ),
   redisPrefix: option({
     type: text({ min: 1, max: 64, pattern: /^[A-Za-z0-9:_{}.-]+$/, expected: 'letters, digits and : _ - . { }' }),
     flag: 'redis-prefix',
@@ -114,7 +111,8 @@ export const CONTROLLER_OPTIONS = {
 
 export interface ControllerConfig extends OptionValues<typeof CONTROLLER_OPTIONS> {
   readonly network: string;
-  readonly redis: string;
+  /** The registry's Redis: --redis, or the primary --redis-sentinels name. */
+  readonly redisTarget: RedisTarget;
   readonly instanceId: string;
   readonly docker: DockerEndpoint;
 }
@@ -133,13 +131,14 @@ export function loadControllerConfig(sources: OptionSources): { readonly help: t
   const { values, help } = loadOptions(CONTROLLER_OPTIONS, sources);
   if (help) return { help };
   if (!values.network) throw new ConfigError('--network (or SWITCHYARD_NETWORK) is required: name the Docker network the balancer reaches backends on');
-  if (!values.redis) throw new ConfigError('--redis (or REDIS_URL) is required: the controller writes the registry in Redis');
+  const redisTarget = loadRedisTarget(values);
+  if (!redisTarget) throw new ConfigError('--redis (or REDIS_URL) or --redis-sentinels is required: the controller writes the registry in Redis');
   const docker = dockerEndpointOption(values.dockerHost);
   const config: ControllerConfig = Object.freeze({
     ...values,
     docker,
     network: values.network,
-    redis: values.redis,
+    redisTarget,
     instanceId: values.instanceId ?? `${hostname()}-${process.pid}`,
   });
   return { help, config };

@@ -1,7 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Lifecycle } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
-import { reconnectDelay, redactUrl } from '../common/registry/redis-registry.js';
+import { describeRedisTarget, openRedis, reconnectDelay, type RedisTarget } from '../common/registry/redis-connection.js';
 
 /** Who may write: one holder at a time; the others stand by. */
 export interface WriterLease extends Lifecycle {
@@ -39,7 +39,8 @@ return 0
 `;
 
 export interface RedisLeaseOptions {
-  readonly url: string;
+  /** One Redis server, or the primary Redis Sentinel names. */
+  readonly target: RedisTarget;
   readonly key: string;
   /** Unique name of this contender. */
   readonly holder: string;
@@ -60,6 +61,12 @@ type LeaseClient = Redis & {
  * `sent + ttl - margin`, measured from when its last successful claim was
  * sent, so it stops writing before any standby can take over, even when
  * Redis cannot be reached to say so. close() releases it for a fast handover.
+ *
+ * A lost connection gives the lease up at once. The node it reconnects to
+ * may not be the one that granted it: after a failover, a replica that had
+ * not received the claim is the primary, and another controller may win
+ * the lease there before this one's time runs out. Claiming it again on
+ * the node it now reaches keeps two holders from overlapping.
  */
 export class RedisLease implements WriterLease {
   readonly #opts: RedisLeaseOptions;
@@ -94,7 +101,7 @@ export class RedisLease implements WriterLease {
   }
 
   async start(): Promise<void> {
-    const client = new Redis(this.#opts.url, {
+    const client = openRedis(this.#opts.target, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -109,6 +116,9 @@ export class RedisLease implements WriterLease {
     // Connection problems are logged by the registry; here they only delay the next claim.
     client.on('error', () => undefined);
     client.on('ready', () => this.#schedule(0));
+    client.on('close', () => {
+      if (!this.#closed) this.#setHeld(false, 'connection to Redis lost');
+    });
     this.#client = client;
     await client.connect().catch(() => undefined);
     await this.#tick();
@@ -127,8 +137,9 @@ export class RedisLease implements WriterLease {
         () => undefined,
       );
     }
-    if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
-    else c.disconnect();
+    if (c.status === 'ready') await c.quit().catch(() => undefined);
+    // Also after QUIT: with sentinels, only disconnect() closes the failover detector's connections.
+    c.disconnect();
   }
 
   /** One claim attempt; also the timer's body. Exposed for tests that drive time. */
@@ -165,7 +176,7 @@ export class RedisLease implements WriterLease {
       }
     } catch (err) {
       if (this.#held && this.#now() >= this.#validUntil) this.#setHeld(false, 'could not renew before expiry');
-      this.#log.debug({ error: (err as Error).message, url: redactUrl(this.#opts.url) }, 'lease claim failed');
+      this.#log.debug({ error: (err as Error).message, redis: describeRedisTarget(this.#opts.target) }, 'lease claim failed');
     } finally {
       this.#ticking = false;
       this.#schedule(this.#nextDelay());

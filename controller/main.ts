@@ -3,7 +3,8 @@ import Docker from 'dockerode';
 import { HttpService } from '../common/http-service.js';
 import { Supervisor } from '../common/lifecycle.js';
 import { createLogger } from '../common/logger.js';
-import { RedisRegistry, redactUrl } from '../common/registry/redis-registry.js';
+import { describeRedisTarget } from '../common/registry/redis-connection.js';
+import { RedisRegistry } from '../common/registry/redis-registry.js';
 import { controllerHelp, loadControllerConfig } from './config.js';
 import { DockerController } from './controller.js';
 import { describeEndpoint } from './docker-endpoint.js';
@@ -22,13 +23,13 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
   const config = loaded.config;
   const logger = createLogger('controller', config.logLevel, undefined, { instance: config.instanceId });
   const registry = new RedisRegistry({
-    url: config.redis,
+    target: config.redisTarget,
     prefix: config.redisPrefix,
     pollIntervalMs: config.registryPoll,
     logger: logger.child({ component: 'registry' }),
   });
   const lease = new RedisLease({
-    url: config.redis,
+    target: config.redisTarget,
     key: `${config.redisPrefix}controller-lease:${config.network}`,
     holder: `${config.instanceId}-${randomBytes(3).toString('hex')}`,
     ttlMs: config.leaseTtl,
@@ -75,7 +76,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
       network: config.network,
       labelPrefix: config.labelPrefix,
       project: config.project ?? null,
-      registry: redactUrl(config.redis),
+      registry: describeRedisTarget(config.redisTarget),
       docker: describeEndpoint(config.docker),
       resyncIntervalMs: config.resyncInterval,
       leaseTtlMs: config.leaseTtl,

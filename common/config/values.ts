@@ -117,6 +117,18 @@ export function redisUrl(): ValueType<string> {
   return { schema, expected: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0', placeholder: '<url>' };
 }
 
+/** `host:port` or `[IPv6]:port`. */
+export function hostPort(): ValueType<string> {
+  const schema = z.preprocess(
+    trimmed,
+    z.string().refine((v) => {
+      const m = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(v);
+      return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 65535;
+    }),
+  );
+  return { schema, expected: 'host:port, such as 10.0.0.5:26379 or [::1]:26379', placeholder: '<host:port>' };
+}
+
 export function httpUrl(): ValueType<string> {
   const schema = z.preprocess(trimmed, z.string().refine(isHttpUrl));
   return { schema, expected: 'an http:// or https:// URL', placeholder: '<url>' };

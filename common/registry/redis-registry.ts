@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { sameSpec, type BackendSpec, type BackendState, type ParseResult } from '../backend.js';
 import type { Logger } from '../logger.js';
 import {
@@ -12,6 +12,7 @@ import {
   type RegistryStatus,
   type SkippedRegistryEntry,
 } from './registry.js';
+import { describeRedisTarget, openRedis, reconnectDelay, type RedisTarget } from './redis-connection.js';
 import {
   decodeSnapshot,
   decodeSnapshotInSteps,
@@ -19,6 +20,7 @@ import {
   encodeBackend,
   MAX_FIELD_BYTES,
   parseChangeMessage,
+  parseVersionAt,
   redisKeys,
   REMOVE_SCRIPT,
   SET_STATE_SCRIPT,
@@ -34,7 +36,8 @@ const LARGE_REPLY = 2000;
 const DECODE_STEP = 1000;
 
 export interface RedisRegistryOptions {
-  readonly url: string;
+  /** One Redis server, or the primary Redis Sentinel names. */
+  readonly target: RedisTarget;
   readonly prefix: string;
   /** How often the version key is polled to catch changes whose message was lost. */
   readonly pollIntervalMs: number;
@@ -42,12 +45,6 @@ export interface RedisRegistryOptions {
   readonly now?: () => number;
   /** Extra ioredis options (tests shorten timeouts). */
   readonly redisOptions?: RedisOptions;
-}
-
-/** Capped, jittered exponential backoff for reconnects: 100 ms doubling to 2 s. */
-export function reconnectDelay(times: number): number {
-  const base = Math.min(2000, 100 * 2 ** Math.min(times - 1, 5));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
 type ScriptClient = Redis & {
@@ -112,12 +109,12 @@ export class RedisRegistry implements Registry {
       retryStrategy: reconnectDelay,
       ...this.#opts.redisOptions,
     };
-    const client = new Redis(this.#opts.url, { ...base, connectionName: 'switchyard-registry' }) as ScriptClient;
+    const client = openRedis(this.#opts.target, { ...base, connectionName: 'switchyard-registry' }) as ScriptClient;
     client.defineCommand('swySnapshot', { numberOfKeys: 2, lua: SNAPSHOT_SCRIPT });
     client.defineCommand('swyUpsert', { numberOfKeys: 3, lua: UPSERT_SCRIPT });
     client.defineCommand('swyRemove', { numberOfKeys: 3, lua: REMOVE_SCRIPT });
     client.defineCommand('swySetState', { numberOfKeys: 3, lua: SET_STATE_SCRIPT });
-    const sub = new Redis(this.#opts.url, { ...base, connectionName: 'switchyard-registry-sub' });
+    const sub = openRedis(this.#opts.target, { ...base, connectionName: 'switchyard-registry-sub' });
     this.#client = client;
     this.#sub = sub;
 
@@ -131,7 +128,8 @@ export class RedisRegistry implements Registry {
     });
     sub.on('message', (_channel: string, message: string) => {
       const m = parseChangeMessage(message);
-      if (!m || m.version !== this.#snapshot.version) this.#requestReload();
+      const s = this.#snapshot;
+      if (!m || m.version !== s.version || (m.at !== undefined && m.at !== s.changedAt)) this.#requestReload();
     });
 
     await Promise.allSettled([client.connect(), sub.connect()]);
@@ -139,7 +137,7 @@ export class RedisRegistry implements Registry {
     if (client.status === 'ready') {
       await this.#reload().catch(() => undefined);
     } else {
-      this.#log.warn({ url: redactUrl(this.#opts.url) }, 'registry unreachable at start, will keep trying');
+      this.#log.warn({ redis: describeRedisTarget(this.#opts.target) }, 'registry unreachable at start, will keep trying');
     }
     this.#poll = setInterval(() => this.#pollVersion(), this.#opts.pollIntervalMs);
     this.#poll.unref();
@@ -152,8 +150,9 @@ export class RedisRegistry implements Registry {
     await Promise.allSettled([this.#reloading]);
     for (const c of [this.#sub, this.#client]) {
       if (!c) continue;
-      if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
-      else c.disconnect();
+      if (c.status === 'ready') await c.quit().catch(() => undefined);
+      // Also after QUIT: with sentinels, only disconnect() closes the failover detector's connections.
+      c.disconnect();
     }
   }
 
@@ -222,7 +221,7 @@ export class RedisRegistry implements Registry {
     const wasDown = this.#everConnected && !this.#connected;
     this.#connected = true;
     this.#everConnected = true;
-    if (wasDown) this.#log.info({ url: redactUrl(this.#opts.url) }, 'registry connection restored, resyncing');
+    if (wasDown) this.#log.info({ redis: describeRedisTarget(this.#opts.target) }, 'registry connection restored, resyncing');
     this.#requestReload();
   }
 
@@ -230,7 +229,7 @@ export class RedisRegistry implements Registry {
     if (this.#closed) return;
     if (this.#connected) {
       this.#log.warn(
-        { url: redactUrl(this.#opts.url), version: this.#snapshot.version, backends: this.#snapshot.backends.length },
+        { redis: describeRedisTarget(this.#opts.target), version: this.#snapshot.version, backends: this.#snapshot.backends.length },
         'registry connection lost, serving the last known backends',
       );
     }
@@ -254,9 +253,13 @@ export class RedisRegistry implements Registry {
       this.#requestReload();
       return;
     }
-    c.get(this.#keys.version).then(
-      (v) => {
-        if (Number(v ?? 0) !== this.#snapshot.version) this.#requestReload();
+    // The version and its time together: after a failover to a replica that had not
+    // received the last writes, the version goes back and later writes may bring it to
+    // the same number with other content, but not at the same millisecond.
+    Promise.all([c.get(this.#keys.version), c.get(this.#keys.versionAt)]).then(
+      ([v, at]) => {
+        const s = this.#snapshot;
+        if (Number(v ?? 0) !== s.version || parseVersionAt(at) !== s.changedAt) this.#requestReload();
       },
       () => undefined,
     );
@@ -327,7 +330,8 @@ export class RedisRegistry implements Registry {
     this.#loaded = true;
     const prev = this.#snapshot;
     const skippedView: SkippedRegistryEntry[] = skipped.map((e) => ({ id: e.id, reason: e.reason }));
-    if (!first && version === prev.version && sameList(prev.backends, backends) && sameSkipped(prev.skipped ?? [], skippedView)) return;
+    if (!first && version === prev.version && changedAt === prev.changedAt && sameList(prev.backends, backends) && sameSkipped(prev.skipped ?? [], skippedView))
+      return;
     if (changedAt && version !== prev.version) this.#lastPropagationMs = Math.max(0, now - changedAt);
     this.#snapshot = Object.freeze({ version, backends: Object.freeze(backends), changedAt, skipped: Object.freeze(skippedView) });
     this.#log.info({ version, backends: backends.length, skipped: skipped.length }, 'registry snapshot loaded');
@@ -383,17 +387,6 @@ function clipFields(fields: Readonly<Record<string, string>>): Record<string, st
 function describeReadError(err: unknown): string {
   const message = String((err as { message?: unknown }).message ?? err).split('\n')[0]!;
   return clip(`the snapshot script failed: ${message}`, 300);
-}
-
-/** Hides a password in a Redis URL before it is logged. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<invalid url>';
-  }
 }
 
 function nextTurn(): Promise<void> {

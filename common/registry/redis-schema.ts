@@ -17,6 +17,8 @@ export interface RedisKeys {
   readonly prefix: string;
   readonly backends: string;
   readonly version: string;
+  /** When the version last changed (ms); with the version, it tells a registry that went back apart from one that did not move. */
+  readonly versionAt: string;
   readonly channel: string;
   backend(id: string): string;
 }
@@ -26,6 +28,7 @@ export function redisKeys(prefix: string): RedisKeys {
     prefix,
     backends: `${prefix}backends`,
     version: `${prefix}version`,
+    versionAt: `${prefix}version:at`,
     channel: `${prefix}changes`,
     backend: (id: string) => `${prefix}backend:${id}`,
   };
@@ -159,6 +162,12 @@ export interface DecodedSnapshot {
 
 const VERSION_PATTERN = /^\d{1,15}$/;
 
+/** The version's change time as stored (ms since the epoch), or undefined when absent or not a number. */
+export function parseVersionAt(raw: unknown): number | undefined {
+  const text = String(raw ?? '');
+  return VERSION_PATTERN.test(text) ? Number(text) || undefined : undefined;
+}
+
 /**
  * Decodes the snapshot script's reply: every entry is validated on its own and
  * a bad one is skipped with its reason. Fails only when the registry as a
@@ -187,8 +196,7 @@ export function* decodeSnapshotInSteps(raw: unknown, keys: RedisKeys, entriesPer
     return { ok: false, reason: `${keys.version} holds '${clip(versionText, 40)}', not a non-negative integer` };
   }
   const version = versionText === '' ? 0 : Number(versionText);
-  const atText = String(raw[2] ?? '');
-  const changedAt = VERSION_PATTERN.test(atText) ? Number(atText) || undefined : undefined;
+  const changedAt = parseVersionAt(raw[2]);
   const backends: BackendSpec[] = [];
   const skipped: SkippedEntry[] = [];
   let inStep = 0;

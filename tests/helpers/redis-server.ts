@@ -103,6 +103,11 @@ export class RedisServer {
     await exited;
   }
 
+  /** Sends a signal to the server (SIGSTOP and SIGCONT freeze and thaw it). */
+  signal(sig: NodeJS.Signals): void {
+    this.#proc?.kill(sig);
+  }
+
   /** Starts the server again on the same port (after stop()). */
   async start(): Promise<void> {
     if (this.#proc) return;

@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/wait.js';
 const KEY = 'switchyard:controller-lease:test';
 
 function lease(url: string, holder: string, ttlMs = 1000): RedisLease {
-  return new RedisLease({ url, key: KEY, holder, ttlMs, logger: silentLogger(), redisOptions: { retryStrategy: () => 50 } });
+  return new RedisLease({ target: { url }, key: KEY, holder, ttlMs, logger: silentLogger(), redisOptions: { retryStrategy: () => 50 } });
 }
 
 describe('the writer lease in Redis', () => {

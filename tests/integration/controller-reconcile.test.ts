@@ -82,14 +82,14 @@ describe('the controller against a real Redis', () => {
 
   async function rig(holder: string, source = new FakeSource(), opts: { resyncMs?: number; leaseTtlMs?: number } = {}): Promise<Rig> {
     const registry = new RedisRegistry({
-      url: redis.url,
+      target: { url: redis.url },
       prefix: PREFIX,
       pollIntervalMs: 100,
       logger: silentLogger(),
       redisOptions: { retryStrategy: () => 50 },
     });
     const lease = new RedisLease({
-      url: redis.url,
+      target: { url: redis.url },
       key: `${PREFIX}controller-lease:${NET}`,
       holder,
       ttlMs: opts.leaseTtlMs ?? 1000,
@@ -133,7 +133,13 @@ describe('the controller against a real Redis', () => {
   before(async () => {
     redis = await RedisServer.start();
     admin = redis.client();
-    observer = new RedisRegistry({ url: redis.url, prefix: PREFIX, pollIntervalMs: 50, logger: silentLogger(), redisOptions: { retryStrategy: () => 50 } });
+    observer = new RedisRegistry({
+      target: { url: redis.url },
+      prefix: PREFIX,
+      pollIntervalMs: 50,
+      logger: silentLogger(),
+      redisOptions: { retryStrategy: () => 50 },
+    });
     await observer.start();
   });
   beforeEach(async () => {

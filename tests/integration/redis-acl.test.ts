@@ -76,8 +76,8 @@ describe('Redis credentials and per-role users', () => {
   });
 
   it('lets the balancer role run the registry (read, write, subscribe) and nothing beyond it', async () => {
-    const writer = new RedisRegistry({ url: url('balancer'), prefix: 'switchyard:', pollIntervalMs: 100, logger: silentLogger() });
-    const reader = new RedisRegistry({ url: url('balancer'), prefix: 'switchyard:', pollIntervalMs: 60_000, logger: silentLogger() });
+    const writer = new RedisRegistry({ target: { url: url('balancer') }, prefix: 'switchyard:', pollIntervalMs: 100, logger: silentLogger() });
+    const reader = new RedisRegistry({ target: { url: url('balancer') }, prefix: 'switchyard:', pollIntervalMs: 60_000, logger: silentLogger() });
     await writer.start();
     await reader.start();
     try {
@@ -103,8 +103,14 @@ describe('Redis credentials and per-role users', () => {
   });
 
   it('lets the controller role hold the writer lease and write the registry', async () => {
-    const lease = new RedisLease({ url: url('controller'), key: 'switchyard:controller-lease:net', holder: 'c1', ttlMs: 3000, logger: silentLogger() });
-    const registry = new RedisRegistry({ url: url('controller'), prefix: 'switchyard:', pollIntervalMs: 100, logger: silentLogger() });
+    const lease = new RedisLease({
+      target: { url: url('controller') },
+      key: 'switchyard:controller-lease:net',
+      holder: 'c1',
+      ttlMs: 3000,
+      logger: silentLogger(),
+    });
+    const registry = new RedisRegistry({ target: { url: url('controller') }, prefix: 'switchyard:', pollIntervalMs: 100, logger: silentLogger() });
     await lease.start();
     await registry.start();
     try {
@@ -137,6 +143,8 @@ describe('Redis credentials and per-role users', () => {
     });
     try {
       await proc.waitReady(`http://127.0.0.1:${adminPort}`);
+      // The start line, which names the registry, is written once the proxy listens: it may follow /readyz's first 200.
+      await proc.waitForLog('balancer listening');
       const all = proc.lines.map((l) => JSON.stringify(l)).join('\n') + proc.stderr.join('\n');
       assert.ok(!all.includes(pw.balancer!), 'the password appears in no log line');
       assert.match(all, /balancer:\*{3,}@|redacted|\*\*\*/, 'the registry URL is logged redacted');

@@ -293,8 +293,14 @@ describe('the Redis registry with bad keys and unreadable snapshots', () => {
       close: async () => undefined,
       list: async () => containers,
     };
-    const registry = new RedisRegistry({ url: redis.url, prefix: PREFIX, pollIntervalMs: 100, logger: silentLogger() });
-    const lease = new RedisLease({ url: redis.url, key: `${PREFIX}controller-lease:${NET}`, holder: 'robust', ttlMs: 1000, logger: silentLogger() });
+    const registry = new RedisRegistry({ target: { url: redis.url }, prefix: PREFIX, pollIntervalMs: 100, logger: silentLogger() });
+    const lease = new RedisLease({
+      target: { url: redis.url },
+      key: `${PREFIX}controller-lease:${NET}`,
+      holder: 'robust',
+      ttlMs: 1000,
+      logger: silentLogger(),
+    });
     const controller = new DockerController({
       settings: { network: NET, labelPrefix: 'switchyard', resyncIntervalMs: 200, retryDelay: () => 100 },
       source,
@@ -333,7 +339,7 @@ describe('the Redis registry with bad keys and unreadable snapshots', () => {
     await writer.flushall();
     const key = `${PREFIX}controller-lease:lease-net`;
     await writer.hset(key, 'holder', 'nobody');
-    const lease = new RedisLease({ url: redis.url, key, holder: 'robust', ttlMs: 600, logger: silentLogger() });
+    const lease = new RedisLease({ target: { url: redis.url }, key, holder: 'robust', ttlMs: 600, logger: silentLogger() });
     await lease.start();
     try {
       await lease.tick();
