@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
 import { loadRedisTarget, redisOptions } from '../common/config/redis-options.js';
-import { duration, oneOf, port, text } from '../common/config/values.js';
+import { boolean, duration, oneOf, port, text } from '../common/config/values.js';
 import type { RedisTarget } from '../common/registry/redis-connection.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import { DOCKER_HOST_EXPECTED, dockerEndpointOption, type DockerEndpoint } from './docker-endpoint.js';
@@ -28,7 +28,7 @@ export const CONTROLLER_OPTIONS = {
     type: text({ min: 1, max: 128, pattern: NAME, expected: 'a Compose project name' }),
     flag: 'project',
     env: ['SWITCHYARD_PROJECT'],
-    help: 'Only containers of this Compose project (label com.docker.compose.project); default: every project.',
+    help: 'Only containers of this Compose project (label com.docker.compose.project), or with --swarm services of this stack (com.docker.stack.namespace); default: every one.',
     group: 'Docker',
   }),
   dockerHost: option({
@@ -37,6 +37,22 @@ export const CONTROLLER_OPTIONS = {
     env: ['SWITCHYARD_DOCKER_HOST', 'DOCKER_HOST'],
     default: 'unix:///var/run/docker.sock',
     help: 'Docker Engine API: a unix socket, or tcp://host:port of a filtering socket proxy (the Compose stack uses tcp://docker-api:2375; TLS is not spoken).',
+    group: 'Docker',
+  }),
+  swarm: option({
+    type: boolean(),
+    flag: 'swarm',
+    env: ['SWITCHYARD_SWARM'],
+    default: false,
+    help: "Follow Docker Swarm services and their tasks instead of containers (run on a manager): every task of a service labelled <prefix>.enable=true (deploy.labels) is a backend while it runs, draining as soon as its desired state leaves running. --project then names the stack, --network the stack's overlay network (e.g. switchyard_backends).",
+    group: 'Docker',
+  }),
+  swarmPoll: option({
+    type: duration(100, 60_000),
+    flag: 'swarm-poll',
+    env: ['SWITCHYARD_SWARM_POLL'],
+    default: 1000,
+    help: 'How often the Swarm tasks are listed (--swarm): the engine emits no task events, so this bounds how late a drain or a new task is seen.',
     group: 'Docker',
   }),
   resyncInterval: option({

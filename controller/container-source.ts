@@ -16,6 +16,12 @@ export interface ContainerFacts {
   readonly labels: Readonly<Record<string, string>>;
   /** Networks the container is attached to, by name, with its IPv4 address there ('' while none). */
   readonly networks: Readonly<Record<string, { readonly ip: string }>>;
+  /** Its Compose project or Swarm stack, when the source knows it other than by Compose's labels. */
+  readonly project?: string;
+  /** Its Compose or Swarm service, likewise. */
+  readonly service?: string;
+  /** The orchestrator has asked it to stop (a Swarm task whose desired state left running): drain it. */
+  readonly stopping?: boolean;
 }
 
 /** One container event from the engine, e.g. `start`, `kill` (with its signal), `health_status: healthy`. */
@@ -35,9 +41,11 @@ export interface ContainerSourceListener {
   connected(): void;
   /** The event stream broke; it is being reconnected with backoff. */
   disconnected(err: Error | undefined): void;
+  /** A source that polls saw its listing change: list again. */
+  changed(): void;
 }
 
-/** The Docker side of the controller, as small as the controller needs it (docker-source.ts is the real one). */
+/** The Docker side of the controller, as small as the controller needs it: containers (docker-source.ts) or Swarm tasks (swarm-source.ts). */
 export interface ContainerSource extends Lifecycle {
   /** Every container that carries the enable label (running or not), with its facts. */
   list(): Promise<ContainerFacts[]>;

@@ -127,6 +127,12 @@ export class DockerController implements Lifecycle {
       disconnected: () => {
         this.#dockerConnected = false;
       },
+      changed: () => {
+        if (this.#closed) return;
+        // Like an event: a listing taken before this one may be stale.
+        this.#eventSeq++;
+        this.#schedule('full');
+      },
     });
   }
 

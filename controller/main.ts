@@ -10,6 +10,7 @@ import { DockerController } from './controller.js';
 import { describeEndpoint } from './docker-endpoint.js';
 import { DockerSource } from './docker-source.js';
 import { RedisLease } from './lease.js';
+import { SwarmSource } from './swarm-source.js';
 import { createControllerMetrics } from './metrics.js';
 import { metricsHandler } from './metrics-handler.js';
 
@@ -35,12 +36,16 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     ttlMs: config.leaseTtl,
     logger: logger.child({ component: 'lease' }),
   });
-  const source = new DockerSource({
-    docker: new Docker({ ...config.docker, protocol: 'socketPath' in config.docker ? undefined : 'http' }),
-    labelPrefix: config.labelPrefix,
-    project: config.project,
-    logger: logger.child({ component: 'docker' }),
-  });
+  const docker = new Docker({ ...config.docker, protocol: 'socketPath' in config.docker ? undefined : 'http' });
+  const source = config.swarm
+    ? new SwarmSource({
+        docker,
+        labelPrefix: config.labelPrefix,
+        project: config.project,
+        pollIntervalMs: config.swarmPoll,
+        logger: logger.child({ component: 'swarm' }),
+      })
+    : new DockerSource({ docker, labelPrefix: config.labelPrefix, project: config.project, logger: logger.child({ component: 'docker' }) });
   const controller = new DockerController({
     settings: { network: config.network, labelPrefix: config.labelPrefix, project: config.project, resyncIntervalMs: config.resyncInterval },
     source,
@@ -78,6 +83,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
       project: config.project ?? null,
       registry: describeRedisTarget(config.redisTarget),
       docker: describeEndpoint(config.docker),
+      source: config.swarm ? 'swarm tasks' : 'containers',
       resyncIntervalMs: config.resyncInterval,
       leaseTtlMs: config.leaseTtl,
       holder: lease.holder,

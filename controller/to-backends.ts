@@ -70,7 +70,8 @@ export function toBackends(containers: readonly ContainerFacts[], opts: ToBacken
     };
     const enable = c.labels[`${p}.enable`];
     if (enable === undefined || enable === 'false') continue;
-    if (opts.project !== undefined && c.labels[COMPOSE_PROJECT_LABEL] !== opts.project) continue;
+    const project = c.project ?? c.labels[COMPOSE_PROJECT_LABEL];
+    if (opts.project !== undefined && project !== opts.project) continue;
     if (enable !== 'true') {
       skip(`label ${p}.enable is '${enable}'; it must be true or false`, true);
       continue;
@@ -121,10 +122,9 @@ export function toBackends(containers: readonly ContainerFacts[], opts: ToBacken
     }
 
     const stopAt = opts.stopping?.get(c.id);
-    const draining = stopAt !== undefined && c.startedAt <= stopAt;
+    const draining = c.stopping === true || (stopAt !== undefined && c.startedAt <= stopAt);
     const labels: Record<string, string> = { source: OWNER_SOURCE, network: opts.network, container: c.id, name: c.name };
-    const project = c.labels[COMPOSE_PROJECT_LABEL];
-    const service = c.labels[COMPOSE_SERVICE_LABEL];
+    const service = c.service ?? c.labels[COMPOSE_SERVICE_LABEL];
     if (project !== undefined) labels.project = project;
     if (service !== undefined) labels.service = service;
     const parsed = parseBackendSpec({

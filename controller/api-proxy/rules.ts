@@ -28,6 +28,8 @@ export const CONTROLLER_RULES: readonly ApiRule[] = Object.freeze([
   { methods: ['GET'], path: /^\/containers\/json$/, why: 'list labelled containers (reconcile)' },
   { methods: ['GET'], path: new RegExp(`^/containers/${ID}/json$`), why: 'inspect one container: networks, health, labels' },
   { methods: ['GET'], path: /^\/events$/, why: 'follow container events' },
+  { methods: ['GET'], path: /^\/services$/, why: 'list labelled Swarm services (controller --swarm)' },
+  { methods: ['GET'], path: /^\/tasks$/, why: "list those services' tasks: state, desired state, overlay addresses (controller --swarm)" },
 ]);
 
 const VERSION_PREFIX = /^\/v[0-9]{1,2}\.[0-9]{1,3}(?=\/)/;

@@ -67,7 +67,12 @@ describe('the Docker event stream survives losing the engine', () => {
       logger: silentLogger(),
       backoff: (n) => Math.min(1000, 100 * 2 ** (n - 1)),
     });
-    source.watch({ event: (e) => events.push(e), connected: () => connects.push(nowMs()), disconnected: () => disconnects.push(nowMs()) });
+    source.watch({
+      event: (e) => events.push(e),
+      connected: () => connects.push(nowMs()),
+      disconnected: () => disconnects.push(nowMs()),
+      changed: () => undefined,
+    });
     await source.start();
   });
   after(async () => {

@@ -45,7 +45,7 @@ function source(docker: FakeDocker, backoff: (n: number) => number = () => 10): 
   const src = new DockerSource({ docker: docker as unknown as Dockerode, labelPrefix: 'switchyard', project: 'demo', logger: silentLogger(), backoff });
   const events: ContainerEvent[] = [];
   const connects: number[] = [];
-  src.watch({ event: (e) => events.push(e), connected: () => connects.push(Date.now()), disconnected: () => undefined });
+  src.watch({ event: (e) => events.push(e), connected: () => connects.push(Date.now()), disconnected: () => undefined, changed: () => undefined });
   return { src, events, connects };
 }
 
@@ -114,7 +114,7 @@ describe('DockerSource', () => {
       backoff: (n) => (attempts.push(n), 5),
     });
     let connects = 0;
-    src.watch({ event: () => undefined, connected: () => connects++, disconnected: () => undefined });
+    src.watch({ event: () => undefined, connected: () => connects++, disconnected: () => undefined, changed: () => undefined });
     await src.start();
     await waitFor('first stream', () => connects === 1);
     docker.refuse = 3;

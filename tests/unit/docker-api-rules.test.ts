@@ -16,6 +16,8 @@ describe('docker API allow list (controller)', () => {
       '/events?filters=%7B%7D',
       '/v1.41/events',
       '/v1.45/containers/json',
+      '/v1.41/services?filters=%7B%22label%22%3A%5B%22switchyard.enable%22%5D%7D',
+      '/tasks?filters=%7B%22service%22%3A%5B%22abc%22%5D%7D',
     ]) {
       assert.ok(allowed('GET', url), url);
     }
@@ -40,6 +42,13 @@ describe('docker API allow list (controller)', () => {
       ['GET', '/info'],
       ['GET', '/secrets'],
       ['GET', '/swarm'],
+      ['POST', '/services/create'],
+      ['POST', '/services/abc/update'],
+      ['DELETE', '/services/abc'],
+      ['GET', '/services/abc/logs'],
+      ['GET', '/tasks/abc/logs'],
+      ['GET', '/nodes'],
+      ['GET', '/configs'],
       ['POST', '/build'],
       ['PUT', '/containers/abc/archive'],
       ['POST', '/_ping'],
