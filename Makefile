@@ -6,7 +6,7 @@ BACKENDS ?= 3
 # Node.js 24 or newer runs everything here. When the `node` on PATH is older
 # (or missing), the targets that need one use the project's own Node 26,
 # fetched once from the npm registry into .cache/node/ (scripts/node-runtime.sh).
-NODE_GOALS := install build typecheck lint format test unit integration e2e demo docs fuzz chaos load bench bench-registry bench-compose soak
+NODE_GOALS := install build typecheck lint format test unit integration e2e swarm-e2e swarm-up swarm-down demo docs fuzz chaos load bench bench-registry bench-compose soak
 ifneq ($(filter $(NODE_GOALS),$(MAKECMDGOALS)),)
 PROJECT_NODE_BIN := $(shell bash scripts/node-runtime.sh --unless 24)
 ifneq ($(.SHELLSTATUS),0)
@@ -20,7 +20,7 @@ NODE_TEST := node --import tsx --test --test-reporter=spec --test-concurrency=1 
 UNIT_TESTS := $(shell find tests/unit -name '*.test.ts' 2>/dev/null | sort)
 INTEGRATION_TESTS := $(shell find tests/integration -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help install build typecheck lint format test unit integration e2e demo docs screenshot clean up down scale stop kill start pause unpause fault logs ps compose-v2
+.PHONY: help install build typecheck lint format test unit integration e2e swarm-e2e swarm-up swarm-down demo docs screenshot clean up down scale stop kill start pause unpause fault logs ps compose-v2
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,7 +47,7 @@ lint: install ## ESLint (type-aware: floating promises, unsafe any), Prettier's 
 format: install ## rewrite every TypeScript file in Prettier's format
 	npx prettier --write '**/*.ts'
 
-test: typecheck lint unit integration e2e ## every test: lint, unit, integration (real Redis, real sockets), end-to-end (real Docker)
+test: typecheck lint unit integration e2e swarm-e2e ## every test: lint, unit, integration (real Redis, real sockets), end-to-end (real Docker: Compose, then Swarm)
 
 unit: install ## pure logic: strategies, health transitions, config, registry schema
 	$(NODE_TEST) $(UNIT_TESTS)
@@ -58,6 +58,9 @@ integration: install ## real sockets, real redis-server on a free port, real chi
 
 e2e: install ## the Docker Compose stack against a real Docker engine
 	bash scripts/e2e.sh
+
+swarm-e2e: install ## the stack on a single-node Docker Swarm: deploy, scale 3→5→2 and a rolling update under load (own stage, 300 s)
+	bash scripts/swarm-e2e.sh
 
 # --- Docker Compose stack (scripts/stack.sh; Compose v1 or v2) -------------
 # Offline (no image registry) base images are made from this host's node and
@@ -97,6 +100,10 @@ logs: ## Docker: follow the logs of the stack
 ps: ## Docker: list the stack's containers
 	$(STACK) ps
 
+swarm-up: install ## Docker Swarm: single-node swarm if none, build, deploy the stack (STACK=switchyard, BACKENDS=3), wait until served
+	BACKENDS=$(BACKENDS) bash scripts/swarm.sh up
+swarm-down: ## Docker Swarm: remove the stack; leave the swarm if swarm-up created it
+	bash scripts/swarm.sh down
 compose-v2: ## Docker: install Compose v2 (docker compose) beside v1, from Debian trixie (bookworm has only v1)
 	bash scripts/compose-v2.sh
 

@@ -10,6 +10,7 @@
 #   scripts/stack.sh logs [service]  follow the logs
 #   scripts/stack.sh ps              list the containers
 #   scripts/stack.sh images          print the base images `up` would use (builds host ones offline)
+#   scripts/stack.sh build           build $SWITCHYARD_IMAGE (as `up` does) and print the Redis image to use
 #   scripts/stack.sh compose ARGS    run compose with the stack's project and settings
 #
 # Environment: PROJECT (Compose project, default switchyard), BACKENDS (3),
@@ -290,6 +291,7 @@ case "${1:-}" in
   logs) shift; need_docker; load_env; compose logs -f --tail=100 "$@" ;;
   ps) need_docker; load_env; compose ps ;;
   images) need_docker; resolve_images; echo "NODE_IMAGE=$NODE_IMAGE"; echo "REDIS_IMAGE=$REDIS_IMAGE" ;;
+  build) need_docker; load_env; resolve_images; build_image; echo "REDIS_IMAGE=$REDIS_IMAGE" ;;
   compose) shift; need_docker; load_env; compose "$@" ;;
   *) die "usage: $0 up|down|scale N|stop N|kill N|start N|pause N|unpause N|fault N JSON|clear|logs|ps|images|compose ARGS" ;;
 esac

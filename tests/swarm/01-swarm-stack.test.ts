@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { get, testClient } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
+
+const env = process.env;
+const STACK = env.SWITCHYARD_SWARM_STACK ?? 'swyswarm';
+const PORT = Number(env.SWITCHYARD_SWARM_PORT ?? 19290);
+/** A clean copy of the project (scripts/clean-copy.sh), where `scripts/swarm.sh` runs. */
+const DIR = env.SWITCHYARD_SWARM_DIR ?? join(tmpdir(), `switchyard-swarm-${STACK}`);
+const URL = `http://127.0.0.1:${PORT}/`;
+const SERVICE = `${STACK}_backend`;
+
+const stackEnv = (): NodeJS.ProcessEnv => ({
+  ...env,
+  STACK,
+  SWITCHYARD_PUBLISH_PORT: String(PORT),
+  SWITCHYARD_IMAGE: env.SWITCHYARD_SWARM_IMAGE ?? `switchyard:${STACK}`,
+});
+
+function run(cmd: string, args: readonly string[], timeoutMs = 240_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { cwd: DIR, env: stackEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out.slice(-4000)}`));
+    });
+  });
+}
+
+const docker = (...args: string[]): Promise<string> => run('docker', args, 60_000);
+
+/** Load through the published port for the whole test: bounded in count and time, every outcome kept per phase. */
+class Load {
+  readonly #client = testClient(16);
+  #stop = false;
+  #running: Promise<void> | undefined;
+  phase = 'start';
+  readonly ok = new Map<string, number>();
+  readonly failed: string[] = [];
+  /** When each backend last answered. */
+  readonly lastSeen = new Map<string, number>();
+
+  start(workers: number): void {
+    const deadline = Date.now() + 240_000;
+    const work = async (): Promise<void> => {
+      for (let n = 0; n < 500_000 && !this.#stop && Date.now() < deadline; n++) {
+        const phase = this.phase;
+        try {
+          const r = await get(URL, { dispatcher: this.#client });
+          if (r.status === 200) {
+            this.ok.set(phase, (this.ok.get(phase) ?? 0) + 1);
+            this.lastSeen.set(String(r.headers['x-backend']), Date.now());
+          } else this.failed.push(`${phase}: ${r.status} ${r.body.slice(0, 200)}`);
+        } catch (err) {
+          this.failed.push(`${phase}: ${String(err)}`);
+        }
+      }
+    };
+    this.#running = Promise.all(Array.from({ length: workers }, work)).then(() => undefined);
+  }
+
+  /** Backends that answered in the last `ms`. */
+  recent(ms: number): string[] {
+    const since = Date.now() - ms;
+    return [...this.lastSeen].filter(([, t]) => t >= since).map(([b]) => b);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stop) return;
+    this.#stop = true;
+    await this.#running;
+    await this.#client.close();
+  }
+}
+
+async function runningTasks(): Promise<string[]> {
+  const out = await docker('service', 'ps', SERVICE, '--filter', 'desired-state=running', '--format', '{{.Name}}.{{.ID}} {{.CurrentState}}', '--no-trunc');
+  return out
+    .split('\n')
+    .filter((l) => l.includes(' Running'))
+    .map((l) => l.split(' ')[0]!);
+}
+
+describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => {
+  const load = new Load();
+
+  before(async () => {
+    await run('bash', ['scripts/swarm.sh', 'up']);
+  });
+
+  after(async () => {
+    await load.stop();
+    await run('bash', ['scripts/swarm.sh', 'down']).catch((err: unknown) => process.stderr.write(`${String(err)}\n`));
+  });
+
+  it('serves 3 backends, scales to 5 and back to 2, and rolls an update, with no failed request', async () => {
+    load.start(6);
+    await waitFor('3 backends answering', () => load.recent(3000).length === 3, 30_000, 100);
+    process.stdout.write(`# deployed: ${load.recent(3000).sort().join(', ')}\n`);
+
+    load.phase = 'scale to 5';
+    const t5 = Date.now();
+    await docker('service', 'scale', '-d', `${SERVICE}=5`);
+    await waitFor('5 backends answering', () => load.recent(2000).length === 5, 90_000, 100);
+    process.stdout.write(`# scale 3→5: the 2 new tasks took traffic ${Date.now() - t5} ms after the command\n`);
+
+    load.phase = 'scale to 2';
+    const t2 = Date.now();
+    await docker('service', 'scale', '-d', `${SERVICE}=2`);
+    await waitFor('2 tasks running', async () => (await runningTasks()).length === 2, 90_000, 250);
+    await waitFor('only the 2 remaining backends answering', async () => load.recent(1500).length === 2, 30_000, 100);
+    process.stdout.write(`# scale 5→2: 3 tasks out of rotation ${Date.now() - t2} ms after the command\n`);
+    const before = new Set(load.recent(1500));
+
+    load.phase = 'rolling update';
+    const tu = Date.now();
+    await docker('service', 'update', '-d', '--force', SERVICE);
+    await waitFor(
+      'the update to complete',
+      async () => (await docker('service', 'inspect', SERVICE, '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')).trim() === 'completed',
+      120_000,
+      500,
+    );
+    await waitFor('2 new tasks answering', () => load.recent(1500).length === 2 && load.recent(1500).every((b) => !before.has(b)), 30_000, 100);
+    process.stdout.write(`# rolling update (start-first): both tasks replaced ${Date.now() - tu} ms after the command\n`);
+
+    load.phase = 'end';
+    await waitFor('a few more requests', () => (load.ok.get('end') ?? 0) > 50, 10_000, 50);
+    await load.stop();
+    process.stdout.write(`# requests by phase: ${JSON.stringify(Object.fromEntries(load.ok))}; failed ${load.failed.length}\n`);
+    assert.deepEqual(load.failed.slice(0, 10), [], 'no request failed');
+    for (const phase of ['scale to 5', 'scale to 2', 'rolling update']) assert.ok((load.ok.get(phase) ?? 0) > 100, `requests served while: ${phase}`);
+  });
+});
