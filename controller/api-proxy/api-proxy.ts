@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { NamedPart } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import type { DockerEndpoint } from '../docker-endpoint.js';
-import { judge, MAX_CHECKED_BODY, type ApiRule } from './rules.js';
+import { judge, MAX_CHECKED_BODY, VERSION_PREFIX, type ApiRule, type CheckedRequest } from './rules.js';
 
 export interface ApiProxyOptions {
   readonly port: number;
@@ -27,6 +27,8 @@ const DROP_REQUEST = new Set([
   'content-length',
   'host',
   'expect',
+  // Registry credentials: nothing the proxy admits pulls an image.
+  'x-registry-auth',
 ]);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer']);
 
@@ -99,7 +101,7 @@ export class DockerApiProxy implements NamedPart {
     this.#readBody(req, res, verdict.rule.body);
   }
 
-  #readBody(req: IncomingMessage, res: ServerResponse, check: (json: unknown) => boolean): void {
+  #readBody(req: IncomingMessage, res: ServerResponse, check: NonNullable<ApiRule['body']>): void {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -121,8 +123,48 @@ export class DockerApiProxy implements NamedPart {
       } catch {
         return this.#deny(req, res, 'body is not JSON');
       }
-      if (!check(json)) return this.#deny(req, res, 'body not allowed by the rule');
-      this.#forward(req, res, body);
+      const url = new URL(req.url ?? '/', 'http://docker');
+      const checked: CheckedRequest = {
+        path: url.pathname.replace(VERSION_PREFIX, ''),
+        query: url.searchParams,
+        readEngine: (path) => this.#readEngine(path),
+      };
+      check(json, checked).then(
+        (refused) => {
+          if (refused !== undefined) return this.#deny(req, res, refused);
+          this.#forward(req, res, body);
+        },
+        (err: unknown) => this.#deny(req, res, `the body could not be checked: ${(err as Error).message}`),
+      );
+    });
+  }
+
+  /** A GET straight to the engine, for a rule to compare a write with the current state. */
+  #readEngine(path: string): Promise<unknown> {
+    const target =
+      'socketPath' in this.#opts.docker ? { socketPath: this.#opts.docker.socketPath } : { host: this.#opts.docker.host, port: this.#opts.docker.port };
+    return new Promise((resolve, reject) => {
+      const r = httpRequest({ ...target, method: 'GET', path, headers: { host: 'docker' }, agent: false, timeout: 5000 }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > 4 * MAX_CHECKED_BODY) res.destroy(new Error('engine answer too large'));
+          else chunks.push(c);
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          if (res.statusCode !== 200) return reject(new Error(`the engine answered ${res.statusCode} to GET ${path}`));
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          } catch (err) {
+            reject(err as Error);
+          }
+        });
+      });
+      r.on('timeout', () => r.destroy(new Error('the engine did not answer in time')));
+      r.on('error', reject);
+      r.end();
     });
   }
 

@@ -1,5 +1,5 @@
 import { loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../../common/config/options.js';
-import { integer, oneOf, port, text } from '../../common/config/values.js';
+import { boolean, integer, oneOf, port, text } from '../../common/config/values.js';
 import { LOG_LEVELS } from '../../common/logger.js';
 import { DOCKER_HOST_EXPECTED, dockerEndpointOption, type DockerEndpoint } from '../docker-endpoint.js';
 
@@ -36,6 +36,14 @@ export const API_PROXY_OPTIONS = {
     help: 'The Docker Engine API behind the proxy (the socket this program alone mounts).',
     group: 'Docker',
   }),
+  allowReplicaUpdates: option({
+    type: boolean(),
+    flag: 'allow-replica-updates',
+    env: ['SWITCHYARD_API_PROXY_ALLOW_REPLICA_UPDATES'],
+    default: false,
+    help: "Also admit POST /services/<id>/update when the new spec differs from the service's current one in the replica count alone (the autoscaler's write). A service update can change mounts, capabilities and the image, so any other change is refused.",
+    group: 'Docker',
+  }),
   logLevel: option({
     type: oneOf(LOG_LEVELS),
     flag: 'log-level',
@@ -54,7 +62,7 @@ export function apiProxyHelp(): string {
   return renderHelp(API_PROXY_OPTIONS, {
     usage: 'switchyard docker-api-proxy [options]',
     summary:
-      'Serve the Docker Engine API filtered to what the controller needs (list and inspect containers, follow events, ping); every other method and path gets 403 and never reaches the engine. The only program of the stack that mounts the Docker socket.',
+      'Serve the Docker Engine API filtered to what the controller needs (list and inspect containers, follow events, list Swarm services and tasks, ping; with --allow-replica-updates, replica-count changes); every other method and path gets 403 and never reaches the engine. The only program of the stack that mounts the Docker socket.',
     footer: 'Example: switchyard docker-api-proxy --host 0.0.0.0 --docker-host unix:///var/run/docker.sock',
   });
 }

@@ -3,7 +3,7 @@ import { createLogger } from '../../common/logger.js';
 import { describeEndpoint } from '../docker-endpoint.js';
 import { DockerApiProxy } from './api-proxy.js';
 import { apiProxyHelp, loadApiProxyConfig } from './config.js';
-import { CONTROLLER_RULES } from './rules.js';
+import { CONTROLLER_RULES, REPLICA_UPDATE_RULE } from './rules.js';
 
 /** `switchyard docker-api-proxy`: the filtered Docker API the controller talks to. */
 export async function runApiProxy(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -14,11 +14,12 @@ export async function runApiProxy(argv: readonly string[], env: NodeJS.ProcessEn
   }
   const config = loaded.config;
   const logger = createLogger('docker-api-proxy', config.logLevel);
+  const rules = config.allowReplicaUpdates ? [...CONTROLLER_RULES, REPLICA_UPDATE_RULE] : CONTROLLER_RULES;
   const proxy = new DockerApiProxy({
     port: config.port,
     host: config.host,
     docker: config.docker,
-    rules: CONTROLLER_RULES,
+    rules,
     maxConnections: config.maxConnections,
     logger,
   });
@@ -32,7 +33,7 @@ export async function runApiProxy(argv: readonly string[], env: NodeJS.ProcessEn
     {
       listen: `${config.host}:${proxy.address.port}`,
       docker: describeEndpoint(config.docker),
-      allowed: CONTROLLER_RULES.map((r) => `${r.methods.join('|')} ${r.path.source}`),
+      allowed: rules.map((r) => `${r.methods.join('|')} ${r.path.source}`),
     },
     'docker api proxy started',
   );

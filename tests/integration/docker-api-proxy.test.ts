@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
 import { silentLogger } from '../../common/logger.js';
 import { DockerApiProxy } from '../../controller/api-proxy/api-proxy.js';
-import { CONTROLLER_RULES } from '../../controller/api-proxy/rules.js';
+import { CONTROLLER_RULES, REPLICA_UPDATE_RULE } from '../../controller/api-proxy/rules.js';
 import { get, json } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -18,6 +18,17 @@ import { waitFor } from '../helpers/wait.js';
  * shown to never reach it; the e2e suite runs the same proxy in front of the
  * real Docker engine.
  */
+const SERVICE = {
+  ID: 'svc1',
+  Version: { Index: 41 },
+  Spec: {
+    Name: 'switchyard_backend',
+    Labels: { 'switchyard.autoscale.max': '8' },
+    TaskTemplate: { ContainerSpec: { Image: 'switchyard:local', Mounts: [] }, RestartPolicy: { Condition: 'any' } },
+    Mode: { Replicated: { Replicas: 3 } },
+  },
+};
+
 describe('docker API proxy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'swy-dockerapi-'));
   const socketPath = join(dir, 'docker.sock');
@@ -35,6 +46,9 @@ describe('docker API proxy', () => {
       return void res
         .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify([{ Id: 'c1', Names: ['/b1'], Labels: { 'switchyard.enable': 'true' }, State: 'running' }]));
+    if (path === '/services/svc1' && req.method === 'GET') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(SERVICE));
+    if (path?.startsWith('/services/') && req.method === 'GET')
+      return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"no such service"}');
     if (path === '/containers/c1/json') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ Id: 'c1', Name: '/b1' }));
     if (path === '/events') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -118,6 +132,78 @@ describe('docker API proxy', () => {
     });
     assert.match(reply, /^HTTP\/1\.1 403/);
     assert.equal(reached.length, before);
+  });
+
+  it('admits a service update that changes the replica count alone, with --allow-replica-updates only', async () => {
+    const guarded = new DockerApiProxy({
+      port: 0,
+      host: '127.0.0.1',
+      docker: { socketPath },
+      rules: [...CONTROLLER_RULES, REPLICA_UPDATE_RULE],
+      maxConnections: 8,
+      logger: silentLogger(),
+    });
+    await guarded.start();
+    const at = `http://127.0.0.1:${guarded.address.port}`;
+    const post = (url: string, spec: unknown, headers: Record<string, string> = {}) =>
+      get(url, { method: 'POST', body: JSON.stringify(spec), headers: { 'content-type': 'application/json', ...headers } });
+    const spec = (patch: (s: typeof SERVICE.Spec) => void): Record<string, unknown> => {
+      const s = structuredClone(SERVICE.Spec);
+      patch(s);
+      return s;
+    };
+    try {
+      // Through dockerode, as the autoscaler does it: the version in the query, the spec alone in the body.
+      const docker = new Docker({ host: '127.0.0.1', port: guarded.address.port, protocol: 'http' });
+      const before = reached.length;
+      await docker.getService('svc1').update({ _query: { version: 41 }, _body: spec((s) => (s.Mode.Replicated.Replicas = 5)) } as never);
+      assert.ok(
+        reached.slice(before).some((r) => /^POST (\/v[\d.]+)?\/services\/svc1\/update\?version=41$/.test(r)),
+        `the update reached the engine: ${reached.slice(before).join(', ')}`,
+      );
+
+      const refused: [string, unknown, RegExp][] = [
+        [
+          '/services/svc1/update?version=41',
+          spec((s) => (s.TaskTemplate.ContainerSpec.Image = 'evil:latest')),
+          /changes Spec\.TaskTemplate\.ContainerSpec\.Image/,
+        ],
+        ['/services/svc1/update?version=41', spec((s) => s.TaskTemplate.ContainerSpec.Mounts.push({ Source: '/', Target: '/host' } as never)), /Mounts/],
+        ['/services/svc1/update?version=41', spec((s) => (s.Labels['switchyard.autoscale.max'] = '100')), /Labels/],
+        ['/services/svc1/update?version=41', spec((s) => ((s.Mode.Replicated as { Replicas: unknown }).Replicas = 'many')), /no replica count/],
+        [
+          '/services/svc1/update?version=41&registryAuthFrom=previous-spec',
+          spec((s) => (s.Mode.Replicated.Replicas = 4)),
+          /query parameters other than version/,
+        ],
+        ['/services/svc1/update', spec((s) => (s.Mode.Replicated.Replicas = 4)), /version query parameter/],
+        [
+          '/services/other/update?version=1',
+          spec((s) => (s.Mode.Replicated.Replicas = 4)),
+          /could not be checked: the engine answered 404 to GET \/services\/other/,
+        ],
+      ];
+      const mark = reached.length;
+      for (const [url, body, why] of refused) {
+        const r = await post(at + url, body);
+        assert.equal(r.status, 403, url);
+        assert.match(json<{ message: string }>(r).message, why);
+      }
+      assert.deepEqual(
+        reached.slice(mark).filter((r) => r.startsWith('POST')),
+        [],
+        'no refused update reached the engine',
+      );
+      // Without the flag the same update is refused before anything is read.
+      const plain = await post(
+        `${base}/services/svc1/update?version=41`,
+        spec((s) => (s.Mode.Replicated.Replicas = 4)),
+      );
+      assert.equal(plain.status, 403);
+      assert.match(json<{ message: string }>(plain).message, /not on the allow list/);
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('answers 502 when the engine is gone, and recovers with it', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONTROLLER_RULES, judge } from '../../controller/api-proxy/rules.js';
+import { CONTROLLER_RULES, judge, replicaOnlyChange } from '../../controller/api-proxy/rules.js';
 import { parseDockerHost } from '../../controller/docker-endpoint.js';
 
 const allowed = (method: string, url: string): boolean => judge(CONTROLLER_RULES, method, url).ok;
@@ -76,6 +76,63 @@ describe('docker API allow list (controller)', () => {
     ]) {
       assert.equal(allowed('GET', url), false, url);
     }
+  });
+});
+
+describe('a service update the autoscaler may make', () => {
+  const current = { Name: 's', TaskTemplate: { ContainerSpec: { Image: 'a', Env: ['X=1'] } }, Mode: { Replicated: { Replicas: 3 } } };
+  const next = (patch: (s: typeof current) => void): unknown => {
+    const s = structuredClone(current);
+    patch(s);
+    return s;
+  };
+  it('is a change of the replica count alone', () => {
+    assert.equal(
+      replicaOnlyChange(
+        current,
+        next((s) => (s.Mode.Replicated.Replicas = 7)),
+      ),
+      undefined,
+    );
+    assert.equal(replicaOnlyChange(current, current), undefined);
+  });
+  it('names the first other change', () => {
+    assert.match(
+      String(
+        replicaOnlyChange(
+          current,
+          next((s) => s.TaskTemplate.ContainerSpec.Env.push('NODE_OPTIONS=--require /x')),
+        ),
+      ),
+      /Spec\.TaskTemplate\.ContainerSpec\.Env\[1\]/,
+    );
+    assert.match(
+      String(
+        replicaOnlyChange(
+          current,
+          next((s) => Object.assign(s, { Mode: { Global: {} } })),
+        ),
+      ),
+      /no replica count/,
+    );
+    assert.match(
+      String(
+        replicaOnlyChange(
+          { ...current, Mode: { Global: {} } },
+          next((s) => (s.Mode.Replicated.Replicas = 2)),
+        ),
+      ),
+      /not replicated/,
+    );
+    assert.match(
+      String(
+        replicaOnlyChange(
+          current,
+          next((s) => Object.assign(s, { EndpointSpec: { Ports: [{ PublishedPort: 22 }] } })),
+        ),
+      ),
+      /Spec\.EndpointSpec/,
+    );
   });
 });
 
