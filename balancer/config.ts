@@ -615,6 +615,14 @@ export const BALANCER_OPTIONS = {
     help: 'Prefix of every registry key in Redis.',
     group: 'Registry',
   }),
+  loadReport: option({
+    type: duration(0, 60_000),
+    flag: 'load-report',
+    env: ['SWITCHYARD_LOAD_REPORT'],
+    default: 1000,
+    help: "With a Redis registry: how often this balancer writes the load it sends each backend (requests open, requests per second) to Redis, where the controller's autoscaler adds it up over every balancer; 0 turns it off.",
+    group: 'Registry',
+  }),
   registryPoll: option({
     type: duration(50, 600_000),
     flag: 'registry-poll',

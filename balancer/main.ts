@@ -14,6 +14,8 @@ import { runWorker } from './cluster/worker.js';
 import { configuredAddresses } from './self-addresses.js';
 import { toSettings } from './balancer-settings.js';
 import { strategyFactory } from './routing-settings.js';
+import { loadReporterPart } from './load-reporter.js';
+import type { BalancerView } from './balancer-view.js';
 
 /** `switchyard balancer`: wires the parts, starts them in order, closes them in reverse on SIGTERM. */
 export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -55,6 +57,7 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
     .add(registryPart(registry, config, logger))
     .add(admin)
     .add(proxyPart(lb, config));
+  addLoadReporter(supervisor, lb, config, logger);
   await startUntilSignal(supervisor, logger);
   const proxyAddr = lb.server.address() as { port: number };
   logger.info(
@@ -82,6 +85,7 @@ async function runPrimary(config: BalancerConfig, workers: number, registry: Reg
     .add(registryPart(registry, config, logger))
     .add(admin)
     .add({ name: 'workers', start: () => cp.start(), close: () => cp.close() });
+  addLoadReporter(supervisor, cp, config, logger);
   await startUntilSignal(supervisor, logger);
   logger.info(
     {
@@ -95,5 +99,20 @@ async function runPrimary(config: BalancerConfig, workers: number, registry: Reg
       registry: config.redisTarget ? describeRedisTarget(config.redisTarget) : 'memory',
     },
     'balancer listening',
+  );
+}
+
+/** With a Redis registry, the load this balancer sends each backend goes to Redis for the autoscaler. */
+function addLoadReporter(supervisor: Supervisor, view: BalancerView, config: BalancerConfig, logger: Logger): void {
+  if (!config.redisTarget || config.loadReport === 0) return;
+  supervisor.add(
+    loadReporterPart({
+      view,
+      target: config.redisTarget,
+      prefix: config.redisPrefix,
+      instanceId: config.instanceId,
+      intervalMs: config.loadReport,
+      logger: logger.child({ component: 'load-reporter' }),
+    }),
   );
 }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
 import { loadRedisTarget, redisOptions } from '../common/config/redis-options.js';
-import { boolean, duration, oneOf, port, text } from '../common/config/values.js';
+import { boolean, decimal, duration, oneOf, port, text } from '../common/config/values.js';
 import type { RedisTarget } from '../common/registry/redis-connection.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import { DOCKER_HOST_EXPECTED, dockerEndpointOption, type DockerEndpoint } from './docker-endpoint.js';
@@ -54,6 +54,46 @@ export const CONTROLLER_OPTIONS = {
     default: 1000,
     help: 'How often the Swarm tasks are listed (--swarm): the engine emits no task events, so this bounds how late a drain or a new task is seen.',
     group: 'Docker',
+  }),
+  autoscale: option({
+    type: boolean(),
+    flag: 'autoscale',
+    env: ['SWITCHYARD_AUTOSCALE'],
+    default: false,
+    help: "Scale Swarm services labelled <prefix>.autoscale.min, .max and .target-inflight or .target-rps by the load the balancers report, with the Kubernetes HPA's rules (needs --swarm, and a Docker API proxy with --allow-replica-updates). Decisions are logged and counted in /metrics.",
+    group: 'Autoscaling',
+  }),
+  autoscaleInterval: option({
+    type: duration(500, 600_000),
+    flag: 'autoscale-interval',
+    env: ['SWITCHYARD_AUTOSCALE_INTERVAL'],
+    default: 15_000,
+    help: 'Time between two scaling decisions (the HPA: 15 s).',
+    group: 'Autoscaling',
+  }),
+  autoscaleTolerance: option({
+    type: decimal(0, 1),
+    flag: 'autoscale-tolerance',
+    env: ['SWITCHYARD_AUTOSCALE_TOLERANCE'],
+    default: 0.1,
+    help: 'Relative band around the target in which the replica count stays as it is.',
+    group: 'Autoscaling',
+  }),
+  autoscaleUpWindow: option({
+    type: duration(0, 3_600_000),
+    flag: 'autoscale-up-window',
+    env: ['SWITCHYARD_AUTOSCALE_UP_WINDOW'],
+    default: 0,
+    help: 'A scale-up takes the lowest recommendation of this window (0: at once).',
+    group: 'Autoscaling',
+  }),
+  autoscaleDownWindow: option({
+    type: duration(0, 3_600_000),
+    flag: 'autoscale-down-window',
+    env: ['SWITCHYARD_AUTOSCALE_DOWN_WINDOW'],
+    default: 300_000,
+    help: 'A scale-down takes the highest recommendation of this window, so a short dip removes nothing (the HPA: 5 min).',
+    group: 'Autoscaling',
   }),
   resyncInterval: option({
     type: duration(100, 3_600_000),
@@ -147,6 +187,7 @@ export function loadControllerConfig(sources: OptionSources): { readonly help: t
   const { values, help } = loadOptions(CONTROLLER_OPTIONS, sources);
   if (help) return { help };
   if (!values.network) throw new ConfigError('--network (or SWITCHYARD_NETWORK) is required: name the Docker network the balancer reaches backends on');
+  if (values.autoscale && !values.swarm) throw new ConfigError('--autoscale needs --swarm: it scales Swarm services');
   const redisTarget = loadRedisTarget(values);
   if (!redisTarget) throw new ConfigError('--redis (or REDIS_URL) or --redis-sentinels is required: the controller writes the registry in Redis');
   const docker = dockerEndpointOption(values.dockerHost);

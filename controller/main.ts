@@ -11,6 +11,8 @@ import { describeEndpoint } from './docker-endpoint.js';
 import { DockerSource } from './docker-source.js';
 import { RedisLease } from './lease.js';
 import { SwarmSource } from './swarm-source.js';
+import { Autoscaler } from './autoscale/autoscaler.js';
+import { RedisLoadBoard } from '../common/registry/redis-load-board.js';
 import { createControllerMetrics } from './metrics.js';
 import { metricsHandler } from './metrics-handler.js';
 
@@ -53,9 +55,28 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     lease,
     logger: logger.child({ component: 'reconcile' }),
   });
+  const loadBoard = config.autoscale
+    ? new RedisLoadBoard({ target: config.redisTarget, prefix: config.redisPrefix, ttlMs: 5000, logger: logger.child({ component: 'autoscale' }) })
+    : undefined;
+  const autoscaler = loadBoard
+    ? new Autoscaler({
+        settings: {
+          labelPrefix: config.labelPrefix,
+          project: config.project,
+          intervalMs: config.autoscaleInterval,
+          defaults: { tolerance: config.autoscaleTolerance, upWindowMs: config.autoscaleUpWindow, downWindowMs: config.autoscaleDownWindow },
+        },
+        docker,
+        loads: loadBoard,
+        registry,
+        lease,
+        logger: logger.child({ component: 'autoscale' }),
+      })
+    : undefined;
   const metrics = createControllerMetrics({
     instanceId: config.instanceId,
     counters: () => controller.counters(),
+    autoscale: autoscaler ? () => autoscaler.counters() : undefined,
     status: () => controller.status(),
     registry,
   });
@@ -71,6 +92,10 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     .add({ name: 'lease', start: () => lease.start(), close: () => lease.close() })
     .add({ name: 'docker', start: () => source.start(), close: () => source.close() })
     .add({ name: 'controller', start: () => controller.start(), close: () => controller.close() });
+  if (loadBoard && autoscaler) {
+    supervisor.add({ name: 'load-board', start: () => loadBoard.start(), close: () => loadBoard.close() });
+    supervisor.add({ name: 'autoscaler', start: () => autoscaler.start(), close: () => autoscaler.close() });
+  }
   supervisor.handleSignals((code) => {
     logger.flush();
     process.exit(code);
@@ -84,6 +109,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
       registry: describeRedisTarget(config.redisTarget),
       docker: describeEndpoint(config.docker),
       source: config.swarm ? 'swarm tasks' : 'containers',
+      autoscale: config.autoscale ? { intervalMs: config.autoscaleInterval, downWindowMs: config.autoscaleDownWindow } : false,
       resyncIntervalMs: config.resyncInterval,
       leaseTtlMs: config.leaseTtl,
       holder: lease.holder,

@@ -10,6 +10,8 @@ export interface ControllerMetricsView {
   counters(): ControllerCounters;
   status(): ControllerStatus;
   readonly registry: Pick<BackendRegistry, 'status' | 'current'>;
+  /** The autoscaler's counters, when it runs. */
+  readonly autoscale?: (() => { readonly changes: ReadonlyMap<'up' | 'down', number>; readonly failures: number }) | undefined;
   /** Processes metrics (CPU, memory, event loop, GC); default on. */
   readonly processMetrics?: boolean;
 }
@@ -68,6 +70,21 @@ export function createControllerMetrics(view: ControllerMetricsView): Registry {
       one(view.registry.current().backends.length),
     ),
   ];
+  const autoscale = view.autoscale;
+  if (autoscale) {
+    views.push(
+      new ViewMetric('switchyard_controller_autoscale_changes_total', 'Replica count changes the autoscaler made, by direction.', 'counter', () => {
+        const changes = autoscale().changes;
+        return (['up', 'down'] as const).map((direction) => ({ labels: { direction }, value: changes.get(direction) ?? 0 }));
+      }),
+      new ViewMetric(
+        'switchyard_controller_autoscale_failures_total',
+        'Autoscaler rounds that failed (Docker or Redis unreachable, an update refused).',
+        'counter',
+        () => one(autoscale().failures),
+      ),
+    );
+  }
   for (const v of views) registry.registerMetric(v as unknown as Metric);
   return registry;
 }

@@ -65,6 +65,8 @@ put redis_observer_url "redis://observer:$observer_pw@redis:6379"
 # Keys of the registry (docs/registry.md) and the controller's writer lease.
 registry="~${PREFIX}backends ~${PREFIX}backend:* ~${PREFIX}version ~${PREFIX}version:at"
 lease="~${PREFIX}controller-lease:*"
+# The load each balancer reports for the autoscaler (common/registry/redis-load-board.ts).
+load="~${PREFIX}load:* ~${PREFIX}loads"
 channel="&${PREFIX}changes"
 # What every client of ours sends: ioredis's ready check (INFO) and connection name, PING.
 base='-@all +ping +info +client|setname +quit'
@@ -74,8 +76,8 @@ registry_write='+hset +del +sadd +srem +incr +set +publish'
 put redis_users_acl "$(
   cat <<ACL
 user default on nopass resetkeys resetchannels -@all +ping
-user balancer on #$(hash "$balancer_pw") resetkeys resetchannels $registry $channel $base $registry_read $registry_write
-user controller on #$(hash "$controller_pw") resetkeys resetchannels $registry $lease $channel $base $registry_read $registry_write +pexpire +pttl
+user balancer on #$(hash "$balancer_pw") resetkeys resetchannels $registry $load $channel $base $registry_read $registry_write +pexpire +zadd +zremrangebyscore +time
+user controller on #$(hash "$controller_pw") resetkeys resetchannels $registry $lease $load $channel $base $registry_read $registry_write +pexpire +pttl +zrangebyscore +time
 user observer on #$(hash "$observer_pw") resetkeys resetchannels %R~${PREFIX}* $channel $base +get +smembers +sismember +exists +hget +hgetall +hlen +type +scan +ttl +pttl +subscribe +unsubscribe
 ACL
 )"

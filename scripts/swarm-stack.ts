@@ -1,5 +1,5 @@
 // Writes the Docker Swarm stack file from docker-compose.yml, so the two never drift:
-//   node --import tsx scripts/swarm-stack.ts [--backends N] [--balancers N] [--publish host|ingress] > .swarm-stack.yml
+//   node --import tsx scripts/swarm-stack.ts [--backends N] [--balancers N] [--publish host|ingress] [--autoscale] > .swarm-stack.yml
 // `make swarm-up` runs it. What Swarm does not take from the Compose file is moved where
 // Swarm reads it (deploy:, configs, tmpfs mounts) or left out and named in `notes`.
 import { readFileSync } from 'node:fs';
@@ -18,6 +18,8 @@ export interface StackOptions {
    * mesh and virtual IPs, which need the kernel's IPVS (not every host has it).
    */
   readonly publish: 'host' | 'ingress';
+  /** The controller scales labelled services, and the socket proxy admits its one write. */
+  readonly autoscale?: boolean;
   /** Values for `${VAR:-default}` in published ports. */
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -95,7 +97,21 @@ export function toStackFile(compose: Doc, opts: StackOptions): StackFile {
       deploy.update_config = { parallelism: 1, order: 'start-first', delay: '2s', failure_action: 'rollback' };
     }
     if (name === 'balancer') deploy.replicas = opts.balancers;
-    if (name === 'controller') s.environment = { ...(raw.environment as Record<string, string>), SWITCHYARD_SWARM: 'true' };
+    if (name === 'controller') {
+      s.environment = { ...(raw.environment as Record<string, string>), SWITCHYARD_SWARM: 'true' };
+      if (opts.autoscale) {
+        s.environment = {
+          ...(s.environment as Record<string, string>),
+          SWITCHYARD_AUTOSCALE: 'true',
+          // Read from the deploying shell by docker stack deploy; the programs' defaults otherwise.
+          SWITCHYARD_AUTOSCALE_INTERVAL: '${SWITCHYARD_AUTOSCALE_INTERVAL:-15s}',
+          SWITCHYARD_AUTOSCALE_DOWN_WINDOW: '${SWITCHYARD_AUTOSCALE_DOWN_WINDOW:-5m}',
+        };
+      }
+    }
+    if (name === 'docker-api' && opts.autoscale) {
+      s.environment = { ...(raw.environment as Record<string, string>), SWITCHYARD_API_PROXY_ALLOW_REPLICA_UPDATES: 'true' };
+    }
     for (const k of SWARM_IGNORES) delete s[k];
     s.deploy = deploy;
     services[name] = s;
@@ -133,7 +149,13 @@ function main(argv: readonly string[]): void {
   const i = argv.indexOf('--publish');
   const publish = i === -1 ? 'host' : argv[i + 1];
   if (publish !== 'host' && publish !== 'ingress') throw new Error('--publish wants host or ingress');
-  const { doc, notes } = toStackFile(compose, { backends: flag('backends', 3), balancers: flag('balancers', 1), publish, env: process.env });
+  const { doc, notes } = toStackFile(compose, {
+    backends: flag('backends', 3),
+    balancers: flag('balancers', 1),
+    publish,
+    autoscale: argv.includes('--autoscale'),
+    env: process.env,
+  });
   for (const n of notes) process.stderr.write(`swarm: ${n}\n`);
   process.stdout.write(`# Generated from docker-compose.yml by scripts/swarm-stack.ts; do not edit.\n${stringify(doc)}`);
 }

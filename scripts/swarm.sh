@@ -10,7 +10,9 @@
 # Environment: STACK (stack name, default switchyard), BACKENDS (3), BALANCERS (1),
 # SWITCHYARD_PUBLISH_PORT (9090), SWARM_PUBLISH (host: the port is bound on the node and
 # services are found by DNS; ingress: the routing mesh and virtual IPs, which need IPVS
-# in the kernel), UP_TIMEOUT (seconds to wait, 180), and the image settings of
+# in the kernel), AUTOSCALE=1 (the controller scales services labelled switchyard.autoscale.*;
+# SWITCHYARD_AUTOSCALE_INTERVAL and SWITCHYARD_AUTOSCALE_DOWN_WINDOW tune it),
+# UP_TIMEOUT (seconds to wait, 180), and the image settings of
 # scripts/stack.sh (OFFLINE, NODE_IMAGE, REDIS_IMAGE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,7 +92,9 @@ cmd_up() {
   export REDIS_IMAGE=${out##*REDIS_IMAGE=}
   export DOCKER_GID=${DOCKER_GID:-$(stat -c %g /var/run/docker.sock)}
   local backends=${BACKENDS:-3}
-  node --import tsx scripts/swarm-stack.ts --backends "$backends" --balancers "${BALANCERS:-1}" --publish "${SWARM_PUBLISH:-host}" >.swarm-stack.yml
+  local autoscale=()
+  [[ ${AUTOSCALE:-0} == 1 ]] && autoscale=(--autoscale)
+  node --import tsx scripts/swarm-stack.ts --backends "$backends" --balancers "${BALANCERS:-1}" --publish "${SWARM_PUBLISH:-host}" "${autoscale[@]}" >.swarm-stack.yml
   say "deploying stack $STACK ($backends backends)"
   docker stack deploy --resolve-image never --prune -c .swarm-stack.yml "$STACK" >/dev/null
   wait_serving "$backends"

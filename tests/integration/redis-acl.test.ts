@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { silentLogger } from '../../common/logger.js';
+import { RedisLoadBoard } from '../../common/registry/redis-load-board.js';
 import { RedisRegistry } from '../../common/registry/redis-registry.js';
 import { RedisLease } from '../../controller/lease.js';
 import { freePort } from '../helpers/ports.js';
@@ -123,6 +124,29 @@ describe('Redis credentials and per-role users', () => {
       await lease.close();
     }
     await assert.rejects(client(url('controller')).flushdb(), /NOPERM/);
+  });
+
+  it('lets balancers report their load and the controller add it up, and nobody else', async () => {
+    const board = (user: string) => new RedisLoadBoard({ target: { url: url(user) }, prefix: 'switchyard:', ttlMs: 5000, logger: silentLogger() });
+    const [b1, b2, controller, observer] = [board('balancer'), board('balancer'), board('controller'), board('observer')];
+    for (const b of [b1, b2, controller, observer]) await b.start();
+    try {
+      await b1.publish('lb-1', new Map([['s1', { inflight: 3, rps: 120.5 }]]));
+      await b2.publish(
+        'lb-2',
+        new Map([
+          ['s1', { inflight: 1, rps: 80 }],
+          ['s2', { inflight: 0, rps: 7 }],
+        ]),
+      );
+      const read = await controller.read();
+      assert.equal(read.reporters, 2);
+      assert.deepEqual(Object.fromEntries(read.byBackend), { s1: { inflight: 4, rps: 200.5 }, s2: { inflight: 0, rps: 7 } });
+      await assert.rejects(observer.publish('lb-3', new Map()), /NOPERM/);
+      assert.ok((await client(url('observer')).pttl('switchyard:load:lb-1')) > 0, 'a report expires');
+    } finally {
+      for (const b of [b1, b2, controller, observer]) await b.close();
+    }
   });
 
   it('lets the observer role read and follow the registry, never write it', async () => {

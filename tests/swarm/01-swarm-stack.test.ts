@@ -19,6 +19,10 @@ const stackEnv = (): NodeJS.ProcessEnv => ({
   STACK,
   SWITCHYARD_PUBLISH_PORT: String(PORT),
   SWITCHYARD_IMAGE: env.SWITCHYARD_SWARM_IMAGE ?? `switchyard:${STACK}`,
+  // The autoscaler runs, with short windows; a service scales only once it carries switchyard.autoscale.* labels.
+  AUTOSCALE: '1',
+  SWITCHYARD_AUTOSCALE_INTERVAL: '2s',
+  SWITCHYARD_AUTOSCALE_DOWN_WINDOW: '10s',
 });
 
 function run(cmd: string, args: readonly string[], timeoutMs = 240_000): Promise<string> {
@@ -91,8 +95,13 @@ async function runningTasks(): Promise<string[]> {
     .map((l) => l.split(' ')[0]!);
 }
 
+async function replicas(): Promise<number> {
+  return Number((await docker('service', 'inspect', SERVICE, '--format', '{{.Spec.Mode.Replicated.Replicas}}')).trim());
+}
+
 describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => {
   const load = new Load();
+  const burst = new Load();
 
   before(async () => {
     await run('bash', ['scripts/swarm.sh', 'up']);
@@ -100,6 +109,7 @@ describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => 
 
   after(async () => {
     await load.stop();
+    await burst.stop();
     await run('bash', ['scripts/swarm.sh', 'down']).catch((err: unknown) => process.stderr.write(`${String(err)}\n`));
   });
 
@@ -140,5 +150,43 @@ describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => 
     process.stdout.write(`# requests by phase: ${JSON.stringify(Object.fromEntries(load.ok))}; failed ${load.failed.length}\n`);
     assert.deepEqual(load.failed.slice(0, 10), [], 'no request failed');
     for (const phase of ['scale to 5', 'scale to 2', 'rolling update']) assert.ok((load.ok.get(phase) ?? 0) > 100, `requests served while: ${phase}`);
+  });
+
+  it('scales the backends up under load and back down after the window, by their labels', async () => {
+    assert.equal(await replicas(), 2);
+    // 2 to 4 replicas, 50 requests per second each: the load below asks for more than 4.
+    await docker(
+      'service',
+      'update',
+      '-d',
+      '--label-add',
+      'switchyard.autoscale.min=2',
+      '--label-add',
+      'switchyard.autoscale.max=4',
+      '--label-add',
+      'switchyard.autoscale.target-rps=50',
+      SERVICE,
+    );
+    const t0 = Date.now();
+    burst.phase = 'load';
+    burst.start(6);
+    await waitFor('the autoscaler to scale up to 4', async () => (await replicas()) === 4, 40_000, 250);
+    const upMs = Date.now() - t0;
+    await waitFor('4 backends answering', () => burst.recent(2000).length === 4, 60_000, 100);
+    const servingMs = Date.now() - t0;
+    burst.phase = 'idle';
+    await burst.stop();
+    const t1 = Date.now();
+    await waitFor('the autoscaler to scale back down to 2', async () => (await replicas()) === 2, 60_000, 250);
+    const downMs = Date.now() - t1;
+    process.stdout.write(
+      `# autoscale: 2 -> 4 replicas ${upMs} ms after the load began (4 serving at ${servingMs} ms; ${burst.ok.get('load') ?? 0} requests); back to 2 ${downMs} ms after it stopped (down window 10 s, interval 2 s)\n`,
+    );
+    assert.deepEqual(burst.failed.slice(0, 10), [], 'no request failed while scaling');
+    assert.ok(downMs >= 8000, `not before the down window had passed (${downMs} ms)`);
+    const logs = await docker('service', 'logs', '--raw', `${STACK}_controller`);
+    assert.match(logs, new RegExp(`"msg":"autoscale: ${SERVICE} up from 2 to 4"`));
+    assert.match(logs, new RegExp(`"msg":"autoscale: ${SERVICE} down from 4 to 2"`));
+    assert.match(logs, /"reason":"[\d.]+ requests\/s per replica against a target of 50: [^"]+"/, 'each decision is logged with its reason');
   });
 });
