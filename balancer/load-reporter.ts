@@ -22,7 +22,7 @@ export interface LoadReporterOptions {
  * that stops reporting.
  */
 export function loadReporterPart(opts: LoadReporterOptions): NamedPart {
-  const board = new RedisLoadBoard({ target: opts.target, prefix: opts.prefix, ttlMs: Math.max(3 * opts.intervalMs, 3000), logger: opts.logger });
+  const board = new RedisLoadBoard({ target: opts.target, prefix: opts.prefix, ttlMs: Math.max(3 * opts.intervalMs, 3000) });
   const now = opts.now ?? Date.now;
   let timer: NodeJS.Timeout | undefined;
   let last = new Map<string, number>();

@@ -55,9 +55,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     lease,
     logger: logger.child({ component: 'reconcile' }),
   });
-  const loadBoard = config.autoscale
-    ? new RedisLoadBoard({ target: config.redisTarget, prefix: config.redisPrefix, ttlMs: 5000, logger: logger.child({ component: 'autoscale' }) })
-    : undefined;
+  const loadBoard = config.autoscale ? new RedisLoadBoard({ target: config.redisTarget, prefix: config.redisPrefix, ttlMs: 5000 }) : undefined;
   const autoscaler = loadBoard
     ? new Autoscaler({
         settings: {

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { Lifecycle } from '../lifecycle.js';
-import type { Logger } from '../logger.js';
 import { openRedis, reconnectDelay, type RedisTarget } from './redis-connection.js';
 
 /** One backend's load as one balancer sees it. */
@@ -49,7 +48,6 @@ export interface LoadBoardOptions {
   readonly prefix: string;
   /** A report older than this is not counted (its balancer is gone or cut off). */
   readonly ttlMs: number;
-  readonly logger: Logger;
 }
 
 /**

@@ -127,7 +127,7 @@ describe('Redis credentials and per-role users', () => {
   });
 
   it('lets balancers report their load and the controller add it up, and nobody else', async () => {
-    const board = (user: string) => new RedisLoadBoard({ target: { url: url(user) }, prefix: 'switchyard:', ttlMs: 5000, logger: silentLogger() });
+    const board = (user: string) => new RedisLoadBoard({ target: { url: url(user) }, prefix: 'switchyard:', ttlMs: 5000 });
     const [b1, b2, controller, observer] = [board('balancer'), board('balancer'), board('controller'), board('observer')];
     for (const b of [b1, b2, controller, observer]) await b.start();
     try {
