@@ -28,6 +28,8 @@ bash scripts/clean-copy.sh "$SWITCHYARD_SWARM_DIR"
 ln -s "$PWD/node_modules" "$SWITCHYARD_SWARM_DIR/node_modules"
 teardown() {
   STACK=$SWITCHYARD_SWARM_STACK bash "$SWITCHYARD_SWARM_DIR/scripts/swarm.sh" down >/dev/null 2>&1 || true
+  # The tag the image-change update rolled to.
+  docker rmi "$SWITCHYARD_SWARM_IMAGE-next" >/dev/null 2>&1 || true
   rm -rf "$SWITCHYARD_SWARM_DIR"
 }
 trap teardown EXIT

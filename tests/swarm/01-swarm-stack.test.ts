@@ -130,26 +130,33 @@ describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => 
     await waitFor('2 tasks running', async () => (await runningTasks()).length === 2, 90_000, 250);
     await waitFor('only the 2 remaining backends answering', async () => load.recent(1500).length === 2, 30_000, 100);
     process.stdout.write(`# scale 5→2: 3 tasks out of rotation ${Date.now() - t2} ms after the command\n`);
-    const before = new Set(load.recent(1500));
-
-    load.phase = 'rolling update';
-    const tu = Date.now();
-    await docker('service', 'update', '-d', '--force', SERVICE);
-    await waitFor(
-      'the update to complete',
-      async () => (await docker('service', 'inspect', SERVICE, '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')).trim() === 'completed',
-      120_000,
-      500,
-    );
-    await waitFor('2 new tasks answering', () => load.recent(1500).length === 2 && load.recent(1500).every((b) => !before.has(b)), 30_000, 100);
-    process.stdout.write(`# rolling update (start-first): both tasks replaced ${Date.now() - tu} ms after the command\n`);
+    // A forced update, then a change of image: one task at a time, the new one first (update_config.order: start-first).
+    const rollingUpdate = async (phase: string, args: string[]): Promise<void> => {
+      const before = new Set(load.recent(1500));
+      load.phase = phase;
+      const t = Date.now();
+      await docker('service', 'update', '-d', ...args, SERVICE);
+      await waitFor('2 new tasks answering', () => load.recent(1500).length === 2 && load.recent(1500).every((b) => !before.has(b)), 120_000, 100);
+      await waitFor(
+        'the update to complete',
+        async () => (await docker('service', 'inspect', SERVICE, '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')).trim() === 'completed',
+        60_000,
+        500,
+      );
+      process.stdout.write(`# ${phase} (start-first): both tasks replaced ${Date.now() - t} ms after the command\n`);
+    };
+    await rollingUpdate('rolling update', ['--force']);
+    const image = stackEnv().SWITCHYARD_IMAGE!;
+    await docker('tag', image, `${image}-next`);
+    await rollingUpdate('image change', ['--image', `${image}-next`]);
 
     load.phase = 'end';
     await waitFor('a few more requests', () => (load.ok.get('end') ?? 0) > 50, 10_000, 50);
     await load.stop();
     process.stdout.write(`# requests by phase: ${JSON.stringify(Object.fromEntries(load.ok))}; failed ${load.failed.length}\n`);
     assert.deepEqual(load.failed.slice(0, 10), [], 'no request failed');
-    for (const phase of ['scale to 5', 'scale to 2', 'rolling update']) assert.ok((load.ok.get(phase) ?? 0) > 100, `requests served while: ${phase}`);
+    for (const phase of ['scale to 5', 'scale to 2', 'rolling update', 'image change'])
+      assert.ok((load.ok.get(phase) ?? 0) > 100, `requests served while: ${phase}`);
   });
 
   it('scales the backends up under load and back down after the window, by their labels', async () => {
