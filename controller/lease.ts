@@ -1,7 +1,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Lifecycle } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
-import { describeRedisTarget, openRedis, reconnectDelay, type RedisTarget } from '../common/registry/redis-connection.js';
+import { clientOptions, describeRedisTarget, openRedis, type RedisTarget } from '../common/registry/redis-connection.js';
 
 /** Who may write: one holder at a time; the others stand by. */
 export interface WriterLease extends Lifecycle {
@@ -101,16 +101,10 @@ export class RedisLease implements WriterLease {
   }
 
   async start(): Promise<void> {
-    const client = openRedis(this.#opts.target, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2000,
-      commandTimeout: Math.max(250, Math.floor(this.#opts.ttlMs / 4)),
-      retryStrategy: reconnectDelay,
-      connectionName: 'switchyard-controller-lease',
-      ...this.#opts.redisOptions,
-    }) as LeaseClient;
+    const client = openRedis(
+      this.#opts.target,
+      clientOptions('switchyard-controller-lease', { commandTimeout: Math.max(250, Math.floor(this.#opts.ttlMs / 4)), ...this.#opts.redisOptions }),
+    ) as LeaseClient;
     client.defineCommand('swyClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
     client.defineCommand('swyRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
     // Connection problems are logged by the registry; here they only delay the next claim.

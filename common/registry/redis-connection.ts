@@ -108,6 +108,23 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * How every long-lived client of ours behaves: connects when started, fails a
+ * command at once while disconnected (no offline queue: callers keep their
+ * last state and retry), reconnects with reconnectDelay for ever.
+ */
+export function clientOptions(connectionName: string, extra: RedisOptions = {}): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: reconnectDelay,
+    connectionName,
+    ...extra,
+  };
+}
+
 /** Capped, jittered exponential backoff for reconnects: 100 ms doubling to 2 s. */
 export function reconnectDelay(times: number): number {
   const base = Math.min(2000, 100 * 2 ** Math.min(times - 1, 5));

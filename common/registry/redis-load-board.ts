@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Lifecycle } from '../lifecycle.js';
-import { openRedis, reconnectDelay, type RedisTarget } from './redis-connection.js';
+import { clientOptions, openRedis, type RedisTarget } from './redis-connection.js';
 
 /** One backend's load as one balancer sees it. */
 export interface BackendLoad {
@@ -65,14 +65,7 @@ export class RedisLoadBoard implements Lifecycle {
   }
 
   async start(): Promise<void> {
-    const c = openRedis(this.#opts.target, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2000,
-      retryStrategy: reconnectDelay,
-      connectionName: 'switchyard-load-board',
-    }) as BoardClient;
+    const c = openRedis(this.#opts.target, clientOptions('switchyard-load-board')) as BoardClient;
     c.defineCommand('swyLoadPublish', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
     c.defineCommand('swyLoadRead', { numberOfKeys: 1, lua: READ_SCRIPT });
     // The registry logs connection trouble; a failed report is only a missed one.

@@ -12,7 +12,7 @@ import {
   type RegistryStatus,
   type SkippedRegistryEntry,
 } from './registry.js';
-import { describeRedisTarget, openRedis, reconnectDelay, type RedisTarget } from './redis-connection.js';
+import { clientOptions, describeRedisTarget, openRedis, type RedisTarget } from './redis-connection.js';
 import {
   decodeSnapshot,
   decodeSnapshotInSteps,
@@ -101,20 +101,12 @@ export class RedisRegistry implements Registry {
   }
 
   async start(): Promise<void> {
-    const base: RedisOptions = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2000,
-      retryStrategy: reconnectDelay,
-      ...this.#opts.redisOptions,
-    };
-    const client = openRedis(this.#opts.target, { ...base, connectionName: 'switchyard-registry' }) as ScriptClient;
+    const client = openRedis(this.#opts.target, clientOptions('switchyard-registry', this.#opts.redisOptions)) as ScriptClient;
     client.defineCommand('swySnapshot', { numberOfKeys: 2, lua: SNAPSHOT_SCRIPT });
     client.defineCommand('swyUpsert', { numberOfKeys: 3, lua: UPSERT_SCRIPT });
     client.defineCommand('swyRemove', { numberOfKeys: 3, lua: REMOVE_SCRIPT });
     client.defineCommand('swySetState', { numberOfKeys: 3, lua: SET_STATE_SCRIPT });
-    const sub = openRedis(this.#opts.target, { ...base, connectionName: 'switchyard-registry-sub' });
+    const sub = openRedis(this.#opts.target, clientOptions('switchyard-registry-sub', this.#opts.redisOptions));
     this.#client = client;
     this.#sub = sub;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,9 +12,8 @@ import { RedisLease } from '../../controller/lease.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { makeStackSecrets } from '../helpers/stack-secrets.js';
 import { waitFor } from '../helpers/wait.js';
-
-const REPO = new URL('../../', import.meta.url).pathname;
 
 /**
  * The Compose stack's Redis users (scripts/stack-secrets.sh), on a real
@@ -35,17 +34,7 @@ describe('Redis credentials and per-role users', () => {
   };
 
   before(async () => {
-    mkdirSync(join(dir, 'scripts'));
-    cpSync(join(REPO, 'scripts/stack-secrets.sh'), join(dir, 'scripts/stack-secrets.sh'));
-    execFileSync('bash', [join(dir, 'scripts/stack-secrets.sh')], { stdio: 'pipe' });
-    const env = readFileSync(join(dir, '.env'), 'utf8');
-    for (const [role, key] of [
-      ['balancer', 'REDIS_BALANCER_PASSWORD'],
-      ['controller', 'REDIS_CONTROLLER_PASSWORD'],
-      ['observer', 'REDIS_OBSERVER_PASSWORD'],
-    ] as const) {
-      pw[role] = new RegExp(`^${key}=(.+)$`, 'm').exec(env)![1]!;
-    }
+    Object.assign(pw, makeStackSecrets(dir).passwords);
     redis = await RedisServer.start({ args: ['--aclfile', join(dir, '.secrets/redis_users_acl')] });
   });
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -11,9 +10,10 @@ import type { RedisTarget } from '../../common/registry/redis-connection.js';
 import { RedisRegistry } from '../../common/registry/redis-registry.js';
 import { RedisLease } from '../../controller/lease.js';
 import { get, json, testClient } from '../helpers/http.js';
-import { REPO_ROOT, startBalancer, type RunningBalancer } from '../helpers/processes.js';
+import { startBalancer, type RunningBalancer } from '../helpers/processes.js';
 import { RedisSentinel } from '../helpers/redis-sentinel.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { makeStackSecrets } from '../helpers/stack-secrets.js';
 import { TestBackend } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -41,22 +41,14 @@ describe('Redis Sentinel: the registry survives its primary', { timeout: 180_000
   before(async () => {
     // The stack's users (scripts/stack-secrets.sh), plus what replication and Sentinel need on every node:
     // ACLs are not replicated, so each node loads the same file.
-    mkdirSync(join(dir, 'scripts'));
-    cpSync(join(REPO_ROOT, 'scripts/stack-secrets.sh'), join(dir, 'scripts/stack-secrets.sh'));
-    execFileSync('bash', [join(dir, 'scripts/stack-secrets.sh')], { stdio: 'pipe' });
-    const env = readFileSync(join(dir, '.env'), 'utf8');
-    for (const [role, key] of [
-      ['balancer', 'REDIS_BALANCER_PASSWORD'],
-      ['controller', 'REDIS_CONTROLLER_PASSWORD'],
-    ] as const) {
-      pw[role] = new RegExp(`^${key}=(.+)$`, 'm').exec(env)![1]!;
-    }
+    const secrets = makeStackSecrets(dir);
+    Object.assign(pw, secrets.passwords);
     for (const role of ['replicator', 'sentinel', 'admin', 'sentinels']) pw[role] = `${role}-${Math.random().toString(36).slice(2)}`;
     const acl = join(dir, 'users.acl');
     writeFileSync(
       acl,
       [
-        readFileSync(join(dir, '.secrets/redis_users_acl'), 'utf8').trim(),
+        readFileSync(secrets.aclFile, 'utf8').trim(),
         `user replicator on >${pw.replicator} resetkeys resetchannels -@all +psync +replconf +ping`,
         `user sentinel on >${pw.sentinel} resetkeys allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill`,
         `user admin on >${pw.admin} ~* &* +@all`,
