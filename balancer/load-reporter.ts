@@ -1,5 +1,6 @@
 import type { Logger } from '../common/logger.js';
 import type { NamedPart } from '../common/lifecycle.js';
+import { RedisEventFeed } from '../common/registry/redis-events.js';
 import { RedisLoadBoard, type BackendLoad } from '../common/registry/redis-load-board.js';
 import type { RedisTarget } from '../common/registry/redis-connection.js';
 import type { BalancerView } from './balancer-view.js';
@@ -68,4 +69,10 @@ export function loadReporterPart(opts: LoadReporterOptions): NamedPart {
       await board.close();
     },
   };
+}
+
+/** Shows what the controller announces through Redis (a service scaled, and why) in this balancer's event log. */
+export function eventFeedPart(view: BalancerView, target: RedisTarget, prefix: string): NamedPart {
+  const feed = new RedisEventFeed(target, prefix, (e) => view.events.add('scaled', undefined, `${e.service}: ${e.from} → ${e.to} replicas; ${e.reason}`));
+  return { name: 'event-feed', start: () => feed.start(), close: () => feed.close() };
 }

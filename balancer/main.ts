@@ -14,7 +14,7 @@ import { runWorker } from './cluster/worker.js';
 import { configuredAddresses } from './self-addresses.js';
 import { toSettings } from './balancer-settings.js';
 import { strategyFactory } from './routing-settings.js';
-import { loadReporterPart } from './load-reporter.js';
+import { eventFeedPart, loadReporterPart } from './load-reporter.js';
 import type { BalancerView } from './balancer-view.js';
 
 /** `switchyard balancer`: wires the parts, starts them in order, closes them in reverse on SIGTERM. */
@@ -102,9 +102,11 @@ async function runPrimary(config: BalancerConfig, workers: number, registry: Reg
   );
 }
 
-/** With a Redis registry, the load this balancer sends each backend goes to Redis for the autoscaler. */
+/** With a Redis registry: the load this balancer sends each backend goes to Redis for the autoscaler, whose decisions come back to the event log. */
 function addLoadReporter(supervisor: Supervisor, view: BalancerView, config: BalancerConfig, logger: Logger): void {
-  if (!config.redisTarget || config.loadReport === 0) return;
+  if (!config.redisTarget) return;
+  supervisor.add(eventFeedPart(view, config.redisTarget, config.redisPrefix));
+  if (config.loadReport === 0) return;
   supervisor.add(
     loadReporterPart({
       view,

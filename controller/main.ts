@@ -13,6 +13,7 @@ import { RedisLease } from './lease.js';
 import { SwarmSource } from './swarm-source.js';
 import { Autoscaler } from './autoscale/autoscaler.js';
 import { RedisLoadBoard } from '../common/registry/redis-load-board.js';
+import { RedisEventPublisher } from '../common/registry/redis-events.js';
 import { createControllerMetrics } from './metrics.js';
 import { metricsHandler } from './metrics-handler.js';
 
@@ -56,6 +57,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     logger: logger.child({ component: 'reconcile' }),
   });
   const loadBoard = config.autoscale ? new RedisLoadBoard({ target: config.redisTarget, prefix: config.redisPrefix, ttlMs: 5000 }) : undefined;
+  const announcer = loadBoard ? new RedisEventPublisher(config.redisTarget, config.redisPrefix) : undefined;
   const autoscaler = loadBoard
     ? new Autoscaler({
         settings: {
@@ -68,6 +70,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
         loads: loadBoard,
         registry,
         lease,
+        announce: (e) => announcer?.publish(e) ?? Promise.resolve(),
         logger: logger.child({ component: 'autoscale' }),
       })
     : undefined;
@@ -92,6 +95,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     .add({ name: 'controller', start: () => controller.start(), close: () => controller.close() });
   if (loadBoard && autoscaler) {
     supervisor.add({ name: 'load-board', start: () => loadBoard.start(), close: () => loadBoard.close() });
+    if (announcer) supervisor.add({ name: 'announcer', start: () => announcer.start(), close: () => announcer.close() });
     supervisor.add({ name: 'autoscaler', start: () => autoscaler.start(), close: () => autoscaler.close() });
   }
   supervisor.handleSignals((code) => {

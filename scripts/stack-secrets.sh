@@ -67,7 +67,7 @@ registry="~${PREFIX}backends ~${PREFIX}backend:* ~${PREFIX}version ~${PREFIX}ver
 lease="~${PREFIX}controller-lease:*"
 # The load each balancer reports for the autoscaler (common/registry/redis-load-board.ts).
 load="~${PREFIX}load:* ~${PREFIX}loads"
-channel="&${PREFIX}changes"
+channel="&${PREFIX}changes &${PREFIX}events"
 # What every client of ours sends: ioredis's ready check (INFO) and connection name, PING.
 base='-@all +ping +info +client|setname +quit'
 # The registry scripts: EVALSHA (EVAL when not cached) and the commands they run.

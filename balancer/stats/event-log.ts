@@ -14,7 +14,9 @@ export type LbEventType =
   | 'registry-lost'
   | 'registry-restored'
   /** A fault injected from outside (POST /events, switchyard chaos), not something the balancer saw. */
-  | 'injected';
+  | 'injected'
+  /** The controller's autoscaler changed a service's replica count (announced through Redis). */
+  | 'scaled';
 
 export interface LbEvent {
   readonly seq: number;

@@ -1,6 +1,7 @@
 import type Dockerode from 'dockerode';
 import type { Lifecycle } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
+import type { ScaledEvent } from '../../common/registry/redis-events.js';
 import type { BackendLoad } from '../../common/registry/redis-load-board.js';
 import type { Registry } from '../../common/registry/registry.js';
 import type { WriterLease } from '../lease.js';
@@ -23,6 +24,8 @@ export interface AutoscalerDeps {
   /** Which backends belong to which service (the entries the controller wrote). */
   readonly registry: Pick<Registry, 'current'>;
   readonly lease: Pick<WriterLease, 'held'>;
+  /** Tells the balancers (their dashboards' event logs) of a change; may fail quietly. */
+  readonly announce?: (e: ScaledEvent) => Promise<void>;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -157,6 +160,7 @@ export class Autoscaler implements Lifecycle {
       const dir = d.replicas > current ? 'up' : 'down';
       this.#changes.set(dir, (this.#changes.get(dir) ?? 0) + 1);
       this.#last = { service: name, from: current, to: d.replicas, reason: d.reason, at: now };
+      void this.#deps.announce?.({ kind: 'scaled', ...this.#last }).catch(() => undefined);
       this.#log.info({ ...fields, to: d.replicas, reason: d.reason }, `autoscale: ${name} ${dir} from ${current} to ${d.replicas}`);
     }
     for (const name of this.#history.keys()) if (!seen.has(name)) this.#history.delete(name);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { silentLogger } from '../../common/logger.js';
+import { RedisEventPublisher } from '../../common/registry/redis-events.js';
 import { RedisLoadBoard } from '../../common/registry/redis-load-board.js';
 import { RedisRegistry } from '../../common/registry/redis-registry.js';
 import { RedisLease } from '../../controller/lease.js';
@@ -145,6 +146,47 @@ describe('Redis credentials and per-role users', () => {
     await assert.rejects(obs.hset('switchyard:backend:x', 'url', 'http://evil'), /NOPERM/);
     await assert.rejects(obs.publish('switchyard:changes', '{}'), /NOPERM/);
     await assert.rejects(obs.call('EVAL', "return redis.call('SADD', KEYS[1], 'evil')", '1', 'switchyard:backends'), /NOPERM|No permissions/);
+  });
+
+  it("shows the controller's announcements in a balancer's event log, and lets nobody else announce", async () => {
+    const adminPort = await freePort();
+    const lb = new SwitchyardProcess(['balancer', '--port', String(await freePort()), '--host', '127.0.0.1', '--admin-port', String(adminPort)], {
+      REDIS_URL: url('balancer'),
+    });
+    const announcer = new RedisEventPublisher({ url: url('controller') }, 'switchyard:');
+    await announcer.start();
+    try {
+      await lb.waitReady(`http://127.0.0.1:${adminPort}`);
+      const scaled = async (): Promise<{ detail?: string }[]> => {
+        const r = await fetch(`http://127.0.0.1:${adminPort}/stats`);
+        const body = (await r.json()) as { events: { type: string; detail?: string }[] };
+        return body.events.filter((e) => e.type === 'scaled');
+      };
+      // Published until one arrives: the balancer subscribes once its connection is ready.
+      await waitFor(
+        'the announcement in the event log',
+        async () => {
+          await announcer.publish({ kind: 'scaled', service: 'web', from: 2, to: 4, reason: 'load', at: Date.now() });
+          return (await scaled()).length > 0;
+        },
+        10_000,
+        200,
+      );
+      assert.equal((await scaled())[0]!.detail, 'web: 2 → 4 replicas; load');
+      const obs = client(url('observer'));
+      await assert.rejects(obs.publish('switchyard:events', '{}'), /NOPERM/);
+      // A malformed message on the channel is dropped, not shown.
+      const before = (await scaled()).length;
+      const raw = client(url('controller'));
+      await raw.publish('switchyard:events', JSON.stringify({ kind: 'scaled', service: 'x', from: -1, to: 2, reason: 'r', at: 1 }));
+      await raw.publish('switchyard:events', 'not json');
+      await announcer.publish({ kind: 'scaled', service: 'web', from: 4, to: 2, reason: 'idle', at: Date.now() });
+      await waitFor('the next announcement', async () => (await scaled()).length === before + 1, 10_000, 100);
+      assert.equal((await scaled()).at(-1)!.detail, 'web: 4 → 2 replicas; idle');
+    } finally {
+      await announcer.close();
+      await lb.kill();
+    }
   });
 
   it('gives a balancer its Redis URL as a file (REDIS_URL_FILE) and never logs the password', async () => {

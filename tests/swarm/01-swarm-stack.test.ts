@@ -195,5 +195,15 @@ describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => 
     assert.match(logs, new RegExp(`"msg":"autoscale: ${SERVICE} up from 2 to 4"`));
     assert.match(logs, new RegExp(`"msg":"autoscale: ${SERVICE} down from 4 to 2"`));
     assert.match(logs, /"reason":"[\d.]+ requests\/s per replica against a target of 50: [^"]+"/, 'each decision is logged with its reason');
+    // And shown in the balancer's event log (the dashboard's), read inside its container with the stack's token.
+    const balancer = (await docker('ps', '-q', '--filter', `name=${STACK}_balancer`)).trim().split('\n')[0]!;
+    const read =
+      "fetch('http://127.0.0.1:9091/stats',{headers:{authorization:'Bearer '+require('fs').readFileSync('/run/secrets/admin_token','utf8').trim()}})" +
+      ".then(r=>r.json()).then(b=>console.log(JSON.stringify(b.events.filter(e=>e.type==='scaled').map(e=>e.detail))))";
+    const shown = JSON.parse(await docker('exec', balancer, 'node', '-e', read)) as string[];
+    assert.ok(
+      shown.some((d) => d.startsWith(`${SERVICE}: 2 → 4 replicas; `)) && shown.some((d) => d.startsWith(`${SERVICE}: 4 → 2 replicas; `)),
+      JSON.stringify(shown),
+    );
   });
 });
