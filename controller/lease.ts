@@ -1,7 +1,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Lifecycle } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
-import { clientOptions, describeRedisTarget, openRedis, type RedisTarget } from '../common/registry/redis-connection.js';
+import { clientOptions, closeClient, describeRedisTarget, openRedis, type RedisTarget } from '../common/registry/redis-connection.js';
 
 /** Who may write: one holder at a time; the others stand by. */
 export interface WriterLease extends Lifecycle {
@@ -131,9 +131,7 @@ export class RedisLease implements WriterLease {
         () => undefined,
       );
     }
-    if (c.status === 'ready') await c.quit().catch(() => undefined);
-    // Also after QUIT: with sentinels, only disconnect() closes the failover detector's connections.
-    c.disconnect();
+    await closeClient(c);
   }
 
   /** One claim attempt; also the timer's body. Exposed for tests that drive time. */

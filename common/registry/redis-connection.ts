@@ -125,6 +125,25 @@ export function clientOptions(connectionName: string, extra: RedisOptions = {}):
   };
 }
 
+/**
+ * A client with clientOptions, connecting (a failed first try is retried by
+ * the client itself); its errors are dropped: the registry's connection logs
+ * the trouble they share.
+ */
+export async function startQuietClient(target: RedisTarget, connectionName: string): Promise<Redis> {
+  const c = openRedis(target, clientOptions(connectionName));
+  c.on('error', () => undefined);
+  await c.connect().catch(() => undefined);
+  return c;
+}
+
+/** Closes a client: QUIT when connected, then disconnect(), which with sentinels also closes the failover detector's connections. */
+export async function closeClient(c: Redis | undefined): Promise<void> {
+  if (!c) return;
+  if (c.status === 'ready') await c.quit().catch(() => undefined);
+  c.disconnect();
+}
+
 /** Capped, jittered exponential backoff for reconnects: 100 ms doubling to 2 s. */
 export function reconnectDelay(times: number): number {
   const base = Math.min(2000, 100 * 2 ** Math.min(times - 1, 5));

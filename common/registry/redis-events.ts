@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Lifecycle } from '../lifecycle.js';
-import { clientOptions, openRedis, type RedisTarget } from './redis-connection.js';
+import { closeClient, startQuietClient, type RedisTarget } from './redis-connection.js';
 
 /** Something the controller did that every balancer's dashboard shows: a service scaled. */
 export interface ScaledEvent {
@@ -47,17 +47,11 @@ export class RedisEventPublisher implements Lifecycle {
   }
 
   async start(): Promise<void> {
-    const c = openRedis(this.#target, clientOptions('switchyard-events'));
-    c.on('error', () => undefined);
-    this.#client = c;
-    await c.connect().catch(() => undefined);
+    this.#client = await startQuietClient(this.#target, 'switchyard-events');
   }
 
-  async close(): Promise<void> {
-    const c = this.#client;
-    if (!c) return;
-    if (c.status === 'ready') await c.quit().catch(() => undefined);
-    c.disconnect();
+  close(): Promise<void> {
+    return closeClient(this.#client);
   }
 
   async publish(e: ScaledEvent): Promise<void> {
@@ -81,23 +75,20 @@ export class RedisEventFeed implements Lifecycle {
   }
 
   async start(): Promise<void> {
-    const sub = openRedis(this.#target, clientOptions('switchyard-events-sub'));
-    sub.on('error', () => undefined);
+    const sub = await startQuietClient(this.#target, 'switchyard-events-sub');
     sub.on('message', (channel: string, message: string) => {
       if (channel !== this.#channel) return;
       const e = parseScaledEvent(message);
       if (e) this.#onEvent(e);
     });
-    // On every (re)connect, Redis having been away at start included; subscribing twice is harmless.
-    sub.on('ready', () => void sub.subscribe(this.#channel).catch(() => undefined));
+    // Now and on every reconnect, Redis having been away at start included; subscribing twice is harmless.
+    const subscribe = (): void => void sub.subscribe(this.#channel).catch(() => undefined);
+    sub.on('ready', subscribe);
+    if (sub.status === 'ready') subscribe();
     this.#sub = sub;
-    await sub.connect().catch(() => undefined);
   }
 
-  async close(): Promise<void> {
-    const s = this.#sub;
-    if (!s) return;
-    if (s.status === 'ready') await s.quit().catch(() => undefined);
-    s.disconnect();
+  close(): Promise<void> {
+    return closeClient(this.#sub);
   }
 }

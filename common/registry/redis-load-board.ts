@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Lifecycle } from '../lifecycle.js';
-import { clientOptions, openRedis, type RedisTarget } from './redis-connection.js';
+import { closeClient, startQuietClient, type RedisTarget } from './redis-connection.js';
 
 /** One backend's load as one balancer sees it. */
 export interface BackendLoad {
@@ -65,20 +65,14 @@ export class RedisLoadBoard implements Lifecycle {
   }
 
   async start(): Promise<void> {
-    const c = openRedis(this.#opts.target, clientOptions('switchyard-load-board')) as BoardClient;
+    const c = (await startQuietClient(this.#opts.target, 'switchyard-load-board')) as BoardClient;
     c.defineCommand('swyLoadPublish', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
     c.defineCommand('swyLoadRead', { numberOfKeys: 1, lua: READ_SCRIPT });
-    // The registry logs connection trouble; a failed report is only a missed one.
-    c.on('error', () => undefined);
     this.#client = c;
-    await c.connect().catch(() => undefined);
   }
 
-  async close(): Promise<void> {
-    const c = this.#client;
-    if (!c) return;
-    if (c.status === 'ready') await c.quit().catch(() => undefined);
-    c.disconnect();
+  close(): Promise<void> {
+    return closeClient(this.#client);
   }
 
   async publish(instance: string, loads: ReadonlyMap<string, BackendLoad>): Promise<void> {

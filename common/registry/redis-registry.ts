@@ -12,7 +12,7 @@ import {
   type RegistryStatus,
   type SkippedRegistryEntry,
 } from './registry.js';
-import { clientOptions, describeRedisTarget, openRedis, type RedisTarget } from './redis-connection.js';
+import { clientOptions, closeClient, describeRedisTarget, openRedis, type RedisTarget } from './redis-connection.js';
 import {
   decodeSnapshot,
   decodeSnapshotInSteps,
@@ -140,12 +140,7 @@ export class RedisRegistry implements Registry {
     if (this.#poll) clearInterval(this.#poll);
     this.#listeners.clear();
     await Promise.allSettled([this.#reloading]);
-    for (const c of [this.#sub, this.#client]) {
-      if (!c) continue;
-      if (c.status === 'ready') await c.quit().catch(() => undefined);
-      // Also after QUIT: with sentinels, only disconnect() closes the failover detector's connections.
-      c.disconnect();
-    }
+    for (const c of [this.#sub, this.#client]) await closeClient(c);
   }
 
   current(): RegistrySnapshot {

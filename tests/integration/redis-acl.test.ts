@@ -198,8 +198,8 @@ describe('Redis credentials and per-role users', () => {
     });
     try {
       await proc.waitReady(`http://127.0.0.1:${adminPort}`);
-      // The start line, which names the registry, is written once the proxy listens: it may follow /readyz's first 200.
-      await proc.waitForLog('balancer listening');
+      // The line that names the registry (redacted) is written once the proxy listens, possibly after /readyz's first 200.
+      await proc.waitForLog('', 10_000, (l) => JSON.stringify(l).includes(':***@'), true);
       const all = proc.lines.map((l) => JSON.stringify(l)).join('\n') + proc.stderr.join('\n');
       assert.ok(!all.includes(pw.balancer!), 'the password appears in no log line');
       assert.match(all, /balancer:\*{3,}@|redacted|\*\*\*/, 'the registry URL is logged redacted');
