@@ -1,6 +1,7 @@
 import { EventLoopDelay } from './stats/event-loop-delay.js';
 import { WaitHistogram } from './stats/wait-histogram.js';
 import { ListenShards } from './listen-shards.js';
+import { drainClients, idleGraceMs, stopAccepting } from './client-drain.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ErrorCode } from '../common/errors.js';
@@ -190,17 +191,20 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
 
   /**
    * Graceful stop: refuse new connections, answer requests still arriving on
-   * open connections with `Connection: close`, wait for in-flight requests
+   * open connections with `Connection: close`, close connections once idle for a
+   * grace (client-drain.ts), wait for in-flight requests and the connections
    * (up to the shutdown timeout), then close everything.
    */
   async close(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    const closed = Promise.all([new Promise<void>((resolve) => (this.#listening ? this.server.close(() => resolve()) : resolve())), this.#shards.close()]);
-    this.#closeIdleConnections();
-    const idleTimer = setInterval(() => this.#closeIdleConnections(), 100);
-    const drained = await this.gate.waitIdle(this.settings.shutdownTimeoutMs);
-    clearInterval(idleTimer);
+    const closed = Promise.all([this.#listening ? stopAccepting(this.server) : undefined, this.#shards.close()]);
+    const { shutdownTimeoutMs, keepAliveTimeoutMs } = this.settings;
+    const closeIdle = (ms: number): void => {
+      this.http.closeIdleConnections(ms);
+      this.forwarder.closeIdleConnections(ms);
+    };
+    const drained = await drainClients(closed, { waitIdle: (ms) => this.gate.waitIdle(ms), closeIdle }, shutdownTimeoutMs, idleGraceMs(keepAliveTimeoutMs));
     if (!drained) this.#log.warn({ inFlight: this.inFlight }, 'shutdown timeout, closing open requests');
     this.server.closeAllConnections();
     this.forwarder.closeAllConnections();
@@ -209,17 +213,14 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     this.#eventLoop.close();
     this.router.close();
     await closed;
+    // It accepts nothing already; this stops http.Server's own timers.
+    this.server.close();
     this.#unsubscribe?.();
     await this.health.close();
     await this.upstreams.close();
     if (drained) await this.forwarder.close();
     else await this.forwarder.destroy();
     this.#listening = false;
-  }
-
-  #closeIdleConnections(): void {
-    this.server.closeIdleConnections();
-    this.forwarder.closeIdleConnections();
   }
 
   facts(u: UpstreamView): BackendFacts {

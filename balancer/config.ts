@@ -204,7 +204,7 @@ export const BALANCER_OPTIONS = {
     flag: 'shutdown-timeout',
     env: ['SWITCHYARD_SHUTDOWN_TIMEOUT'],
     default: 10_000,
-    help: 'On SIGTERM, how long in-flight requests may take to finish.',
+    help: 'On SIGTERM, how long in-flight requests and open client connections may take to finish (a kept-alive connection closes once idle for 1 s).',
     group: 'Proxy',
   }),
   workers: option({

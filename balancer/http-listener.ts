@@ -10,6 +10,7 @@ import type { Forwarder } from './forward/forwarder.js';
 import type { RequestLimits } from './forward/request-limits.js';
 import { clientAddress, evaluateRequest, newVerdict, type PolicyVerdict, type RequestPolicyOptions } from './forward/request-policy.js';
 import type { WebSocketTunnels } from './forward/websocket-tunnels.js';
+import { IdleSockets } from './idle-sockets.js';
 
 export interface HttpListenerDeps {
   readonly gate: AdmissionHost;
@@ -42,6 +43,7 @@ export class HttpListener {
   readonly bodyBudget: BufferBudget;
   readonly sendTimeoutMs: number;
   readonly #deps: HttpListenerDeps;
+  readonly #idle = new IdleSockets();
 
   constructor(deps: HttpListenerDeps) {
     this.#deps = deps;
@@ -60,7 +62,13 @@ export class HttpListener {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.#onClientError(err, socket));
     server.on('error', (err) => deps.logger.error({ err }, 'proxy server error'));
+    this.#idle.track(server);
     this.server = server;
+  }
+
+  /** Shutdown: connections http.Server serves that have been idle for `ms` close (the first call starts watching). */
+  closeIdleConnections(ms: number): void {
+    this.#idle.closeIdleFor(ms);
   }
 
   get shuttingDown(): boolean {
@@ -80,6 +88,7 @@ export class HttpListener {
    */
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
+    this.#idle.forget(socket as Socket);
     const v = this.#verdictFor(req);
     if (v.refusal === undefined && v.upgrade !== undefined) {
       this.#deps.tunnels.handle(req, socket, head, v);

@@ -119,7 +119,9 @@ export function toStackFile(compose: Doc, opts: StackOptions): StackFile {
   for (const [option, names] of unapplied) notes.push(`${option} is not applied by docker stack deploy (set on ${names.join(', ')})`);
   const networks: Record<string, Record<string, unknown>> = {};
   for (const [name, n] of Object.entries((compose.networks ?? {}) as Record<string, Record<string, unknown> | null>)) {
-    networks[name] = { ...(n ?? {}), driver: 'overlay' };
+    // The network clients reach the balancers on (not an internal one) takes `docker run --network` clients too:
+    // without IPVS there is no mesh, and such a client finds the balancer tasks by DNS.
+    networks[name] = { ...(n ?? {}), driver: 'overlay', ...(n?.internal === true ? {} : { attachable: true }) };
   }
   const doc: Doc = { version: '3.8', services, networks };
   for (const key of ['volumes', 'secrets'] as const) if (compose[key] !== undefined) doc[key] = compose[key];

@@ -118,8 +118,9 @@ export class EngineForwarder implements Forwarder, ConnectionEngine {
     return this.#connections.size;
   }
 
-  closeIdleConnections(): void {
-    for (const c of this.#connections) c.closeIfIdle();
+  closeIdleConnections(idleForMs: number): void {
+    const now = Date.now();
+    for (const c of this.#connections) c.closeIfIdleFor(idleForMs, now);
   }
 
   closeAllConnections(): void {

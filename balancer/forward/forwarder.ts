@@ -130,8 +130,8 @@ export interface Forwarder {
   handle(req: IncomingMessage, res: ServerResponse, verdict: PolicyVerdict): void;
   /** `upstream` left the registry: its idle connections close now, busy ones once their requests finish. */
   forget(upstream: Upstream): void;
-  /** Shutdown: client connections the engine holds with no request in flight close. */
-  closeIdleConnections(): void;
+  /** Shutdown: client connections the engine holds with no request in flight for at least `idleForMs` close. */
+  closeIdleConnections(idleForMs: number): void;
   /** Shutdown deadline: every client connection the engine holds closes. */
   closeAllConnections(): void;
   /** Closes every backend connection once its request finishes; resolves when all are closed. */

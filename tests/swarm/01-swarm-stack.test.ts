@@ -87,12 +87,89 @@ class Load {
   }
 }
 
-async function runningTasks(): Promise<string[]> {
-  const out = await docker('service', 'ps', SERVICE, '--filter', 'desired-state=running', '--format', '{{.Name}}.{{.ID}} {{.CurrentState}}', '--no-trunc');
+async function runningTasks(service = SERVICE): Promise<string[]> {
+  const out = await docker('service', 'ps', service, '--filter', 'desired-state=running', '--format', '{{.Name}}.{{.ID}} {{.CurrentState}}', '--no-trunc');
   return out
     .split('\n')
     .filter((l) => l.includes(' Running'))
     .map((l) => l.split(' ')[0]!);
+}
+
+/** The autoscaler's labels on the backend service (test 2). */
+const AUTOSCALE_LABELS = ['switchyard.autoscale.min', 'switchyard.autoscale.max', 'switchyard.autoscale.target-rps'];
+
+/** True when the service's last update, if any, has completed. */
+async function updated(service: string): Promise<boolean> {
+  const state = (await docker('service', 'inspect', service, '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')).trim();
+  return state === '' || state === 'completed';
+}
+
+/** Requests a balancer task has answered, read inside its container with the stack's admin token. */
+async function requestsServedBy(task: string): Promise<number> {
+  const id = task.slice(task.lastIndexOf('.') + 1);
+  const container = (await docker('inspect', id, '--format', '{{.Status.ContainerStatus.ContainerID}}')).trim();
+  const read =
+    "fetch('http://127.0.0.1:9091/metrics',{headers:{authorization:'Bearer '+require('fs').readFileSync('/run/secrets/admin_token','utf8').trim()}})" +
+    '.then(r=>r.text()).then(t=>console.log(/^switchyard_requests_total(?:\\{[^}]*\\})? (\\S+)$/m.exec(t)[1]))';
+  return Number((await docker('exec', container, 'node', '-e', read)).trim());
+}
+
+/** What tests/swarm/overlay-load-client.mjs reports when it ends. */
+interface LoadReport {
+  readonly ok: number;
+  readonly failed: number;
+  readonly failures: readonly { readonly atMs: number; readonly error: string }[];
+}
+
+/**
+ * tests/swarm/overlay-load-client.mjs in a container on the stack's network: undici clients that
+ * honour `Connection: close` and the keep-alive hint, reaching the balancers by their service name
+ * (DNS round robin, asked again for each new connection). Bounded: 16 connections, 200 s.
+ */
+class LoadContainer {
+  readonly #name: string;
+  readonly #url: string;
+  #process: ReturnType<typeof spawn> | undefined;
+  #stdout = '';
+  #exited: Promise<number | null> | undefined;
+  /** Responses and failures so far, from its progress lines. */
+  done = 0;
+
+  constructor(name: string, url: string) {
+    this.#name = name;
+    this.#url = url;
+  }
+
+  start(): void {
+    const image = stackEnv().SWITCHYARD_IMAGE!;
+    const args = ['run', '--rm', '--init', '--name', this.#name, '--network', `${STACK}_backends`, '--read-only', '--cap-drop', 'ALL'];
+    args.push('-v', `${join(DIR, 'tests/swarm/overlay-load-client.mjs')}:/probe/client.mjs:ro`, '--entrypoint', 'node');
+    args.push(image, '/probe/client.mjs', this.#url, '16', '200');
+    const p = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout.on('data', (d: Buffer) => (this.#stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => {
+      const counts = [...d.toString().matchAll(/^done (\d+)$/gm)];
+      if (counts.length) this.done = Number(counts[counts.length - 1]![1]);
+    });
+    this.#exited = new Promise((resolve, reject) => {
+      p.on('error', reject);
+      p.on('exit', (code) => resolve(code));
+    });
+    this.#process = p;
+  }
+
+  /** Ends the run (SIGINT: the tool stops and reports) and returns its report. */
+  async stop(): Promise<LoadReport> {
+    await docker('kill', '--signal', 'INT', this.#name);
+    const code = await this.#exited;
+    assert.equal(code, 0, `the load client exited ${code}: ${this.#stdout.slice(-2000)}`);
+    return JSON.parse(this.#stdout) as LoadReport;
+  }
+
+  async kill(): Promise<void> {
+    this.#process?.kill('SIGKILL');
+    await docker('rm', '-f', this.#name).catch(() => undefined);
+  }
 }
 
 async function replicas(): Promise<number> {
@@ -102,6 +179,7 @@ async function replicas(): Promise<number> {
 describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => {
   const load = new Load();
   const burst = new Load();
+  const client = new LoadContainer(`${STACK}-client`, `http://${STACK}_balancer:9090/`);
 
   before(async () => {
     await run('bash', ['scripts/swarm.sh', 'up']);
@@ -110,6 +188,7 @@ describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => 
   after(async () => {
     await load.stop();
     await burst.stop();
+    await client.kill();
     await run('bash', ['scripts/swarm.sh', 'down']).catch((err: unknown) => process.stderr.write(`${String(err)}\n`));
   });
 
@@ -205,5 +284,43 @@ describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => 
       shown.some((d) => d.startsWith(`${SERVICE}: 2 → 4 replicas; `)) && shown.some((d) => d.startsWith(`${SERVICE}: 4 → 2 replicas; `)),
       JSON.stringify(shown),
     );
+  });
+
+  it('replaces both of two balancer replicas under load, with no failed request', async () => {
+    const BALANCER = `${STACK}_balancer`;
+    // Only the balancers change here: the backends stay at 2.
+    await docker('service', 'update', '-d', ...AUTOSCALE_LABELS.flatMap((l) => ['--label-rm', l]), SERVICE);
+    // Two replicas cannot both bind the node's port (mode host), and this kernel has no IPVS for the mesh:
+    // clients on the stack's network find the balancer tasks by DNS round robin instead.
+    await docker('service', 'update', '-d', '--publish-rm', `published=${PORT},target=9090,mode=host`, '--replicas', '2', BALANCER);
+    await waitFor('2 balancers running', async () => (await updated(BALANCER)) && (await runningTasks(BALANCER)).length === 2, 120_000, 500);
+    const before = await runningTasks(BALANCER);
+
+    client.start();
+    await waitFor('load through the balancers', () => client.done > 500, 30_000, 100);
+    const t = Date.now();
+    const atUpdate = client.done;
+    await docker('service', 'update', '-d', '--force', BALANCER);
+    await waitFor(
+      'both balancers replaced',
+      async () => (await updated(BALANCER)) && (await runningTasks(BALANCER)).every((b) => !before.includes(b)),
+      150_000,
+      500,
+    );
+    const tookMs = Date.now() - t;
+    const during = client.done - atUpdate;
+    const afterUpdate = client.done;
+    await waitFor('load through the new balancers', () => client.done > afterUpdate + 500, 30_000, 100);
+    const report = await client.stop();
+    const served = await Promise.all((await runningTasks(BALANCER)).map((task) => requestsServedBy(task)));
+    process.stdout.write(
+      `# balancer update (2 replicas, stop-first, clients by DNS on the overlay): both replaced ${tookMs} ms after the command; ` +
+        `${report.ok} answered (${during} during the update), ${report.failed} failed; served by the new balancers: ${served.join(', ')}\n`,
+    );
+    assert.deepEqual(report.failures.slice(0, 10), [], 'no request failed');
+    assert.equal(report.failed, 0);
+    assert.ok(during > 1000, `requests served during the update (${during})`);
+    // Kept-alive connections stay where they are: the balancer replaced last may not have been given any yet.
+    assert.ok(served.reduce((a, b) => a + b, 0) >= 500, `the new balancers served the requests after the update (${served.join(', ')})`);
   });
 });

@@ -80,5 +80,10 @@ describe('the Swarm stack file, written from docker-compose.yml', () => {
     for (const n of Object.values(nets)) assert.equal(n.driver, 'overlay');
     assert.equal(nets.registry!.internal, true);
     assert.equal(nets['docker-api']!.internal, true);
+    // Only the network the balancers serve on takes containers started outside the stack.
+    assert.deepEqual(
+      Object.keys(nets).filter((k) => nets[k]!.attachable === true),
+      ['switchyard'],
+    );
   });
 });

@@ -375,9 +375,11 @@ export class ClientConnection implements ClientSide<Exchange> {
     }
   }
 
-  /** Shutdown: an idle connection closes now. */
-  closeIfIdle(): void {
-    if (this.idle && this.socket.bytesRead === this.#idleBytes) this.socket.destroy();
+  /** Shutdown: a connection idle (no request, no byte read) for at least `ms` closes; the first look starts its clock. */
+  closeIfIdleFor(ms: number, now: number): void {
+    if (!this.idle || this.#closing || this.socket.bytesRead !== this.#idleBytes) return;
+    if (this.#idleSince === 0) this.#idleSince = now;
+    else if (now - this.#idleSince >= ms) this.socket.destroy();
   }
 
   // --- internals --------------------------------------------------------------
