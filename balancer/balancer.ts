@@ -69,6 +69,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   readonly self: SelfAddresses;
   readonly #eventLoop = new EventLoopDelay();
   readonly #shards: ListenShards;
+  readonly #adopted: { close(): Promise<void> }[] = [];
   readonly connectionWait = new WaitHistogram();
   readonly waits: RequestWaits;
   /** Retries made. */
@@ -168,6 +169,11 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     return addr;
   }
 
+  /** Another listener whose connections this balancer serves (HTTPS): it stops accepting, and its connections drain, with the proxy port's. */
+  adopt(listener: { close(): Promise<void> }): void {
+    this.#adopted.push(listener);
+  }
+
   /** Listening sockets of the proxy port now. */
   get listeningSockets(): number {
     return this.#shards.listening;
@@ -198,7 +204,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   async close(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    const closed = Promise.all([this.#listening ? stopAccepting(this.server) : undefined, this.#shards.close()]);
+    const closed = Promise.all([this.#listening ? stopAccepting(this.server) : undefined, this.#shards.close(), ...this.#adopted.map((l) => l.close())]);
     const { shutdownTimeoutMs, keepAliveTimeoutMs } = this.settings;
     const closeIdle = (ms: number): void => {
       this.http.closeIdleConnections(ms);

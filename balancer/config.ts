@@ -199,6 +199,37 @@ export const BALANCER_OPTIONS = {
     help: 'How long an idle client connection is kept open.',
     group: 'Proxy',
   }),
+  tlsPort: option({
+    type: port(),
+    flag: 'tls-port',
+    env: ['SWITCHYARD_TLS_PORT'],
+    help: "Port of the HTTPS listener (off unless set; needs --tls-cert). TLS 1.2 and 1.3 only, the ciphers of docs/edge.md; its connections are served as the proxy port's are.",
+    group: 'HTTPS',
+  }),
+  tlsCert: option({
+    type: listOf(text({ min: 1 }), 'certificate entries'),
+    flag: 'tls-cert',
+    env: ['SWITCHYARD_TLS_CERT'],
+    default: [] as string[],
+    help: 'Certificates for --tls-port: each entry cert.pem (chain and key in one file) or cert.pem:key.pem. Each is served to clients asking (SNI) for a name it holds (wildcards: one label); the first also to any other name. A certificate whose key does not match fails the start.',
+    group: 'HTTPS',
+  }),
+  tlsReloadInterval: option({
+    type: duration(0, 3_600_000),
+    flag: 'tls-reload-interval',
+    env: ['SWITCHYARD_TLS_RELOAD_INTERVAL'],
+    default: 1000,
+    help: 'How often the certificate files are looked at: changed files are loaded for new connections, open ones keep theirs; a set that fails to load (a key that does not match) is refused and the old one kept. 0: never.',
+    group: 'HTTPS',
+  }),
+  tlsHandshakeTimeout: option({
+    type: duration(100, 120_000),
+    flag: 'tls-handshake-timeout',
+    env: ['SWITCHYARD_TLS_HANDSHAKE_TIMEOUT'],
+    default: 10_000,
+    help: 'How long a client may take to finish its TLS handshake before its connection is closed.',
+    group: 'HTTPS',
+  }),
   shutdownTimeout: option({
     type: duration(0, 600_000),
     flag: 'shutdown-timeout',
@@ -794,6 +825,10 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
     throw new ConfigError(
       `invalid value for --listen-shards: ${values.listenShards} needs SO_REUSEPORT (Linux or FreeBSD), not available on ${process.platform}; use 1`,
     );
+  if (values.tlsPort !== undefined && values.tlsCert.length === 0) throw new ConfigError('--tls-port needs --tls-cert (a certificate and its key)');
+  if (values.tlsPort === undefined && values.tlsCert.length > 0) throw new ConfigError('--tls-cert needs --tls-port (the HTTPS listener is off without it)');
+  if (values.tlsPort !== undefined && values.tlsPort !== 0 && values.tlsPort === values.port)
+    throw new ConfigError(`invalid value for --tls-port: ${values.tlsPort} is the proxy's --port`);
   if (values.stickyCookie && !values.stickySecret)
     throw new ConfigError('--sticky-cookie needs --sticky-secret (a key of at least 16 characters, the same on every balancer)');
   if (values.outlierMaxEjection < values.outlierBaseEjection) throw new ConfigError('--outlier-max-ejection must not be below --outlier-base-ejection');

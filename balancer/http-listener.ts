@@ -121,7 +121,7 @@ export class HttpListener {
       minor: req.httpVersionMinor,
       headers: req.rawHeaders,
       clientIp: clientAddress(req.socket.remoteAddress),
-      proto: 'http',
+      proto: (req.socket as Socket & { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
     };
     return evaluateRequest(facts, this.#deps.policy, this.#deps.requestId, newVerdict());
   }

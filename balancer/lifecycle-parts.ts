@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpService } from '../common/http-service.js';
 import type { NamedPart, Supervisor } from '../common/lifecycle.js';
@@ -10,6 +11,8 @@ import type { Balancer } from './balancer.js';
 import type { BalancerView } from './balancer-view.js';
 import type { BalancerConfig } from './config.js';
 import type { strategyFactory } from './routing-settings.js';
+import { describe, TlsListener } from './tls/tls-listener.js';
+import { ConfigError } from '../common/config/options.js';
 
 /*
  * The lifecycle parts a balancer process is made of, shared by the single
@@ -74,16 +77,40 @@ export function adminPart(
   };
 }
 
-/** The proxy: follow the registry, check health (the first round completes before it listens: warm start), listen; close drains. */
-export function proxyPart(lb: Balancer, config: BalancerConfig): NamedPart {
+/**
+ * The proxy: follow the registry, check health (the first round completes before it listens: warm start), listen,
+ * and with --tls-port the HTTPS listener too (its certificates are loaded first: one that cannot be served fails the start); close drains both.
+ */
+export function proxyPart(lb: Balancer, config: BalancerConfig, logger: Logger): NamedPart {
+  const tls = config.tlsPort === undefined ? undefined : tlsListener(lb.server, config, logger);
   return {
     name: 'proxy',
     start: async () => {
       await lb.start();
+      // HTTPS first: the balancer is ready (/readyz) once the proxy port listens, with both.
+      if (tls !== undefined && config.tlsPort !== undefined) {
+        lb.adopt(tls);
+        const addr = await tls.listen(config.tlsPort, config.host);
+        logger.info({ tlsPort: addr.port, certificates: describe(tls.certificates) }, 'HTTPS listening');
+      }
       await lb.listen(config.port, config.host);
     },
     close: () => lb.close(),
   };
+}
+
+/** The HTTPS listener over `server`, its certificates loaded: a ConfigError naming --tls-cert when one cannot be served. */
+export function tlsListener(server: Server, config: BalancerConfig, logger: Logger): TlsListener {
+  try {
+    return new TlsListener(server, {
+      certs: config.tlsCert,
+      reloadIntervalMs: config.tlsReloadInterval,
+      handshakeTimeoutMs: config.tlsHandshakeTimeout,
+      logger: logger.child({ component: 'tls' }),
+    });
+  } catch (err) {
+    throw new ConfigError(`invalid value for --tls-cert: ${(err as Error).message}`);
+  }
 }
 
 /** Starts the parts and closes them in reverse order on SIGTERM or SIGINT, then exits. */

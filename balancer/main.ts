@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { createLogger, type Logger } from '../common/logger.js';
 import { Supervisor } from '../common/lifecycle.js';
@@ -9,7 +10,7 @@ import type { Registry } from '../common/registry/registry.js';
 import { Balancer } from './balancer.js';
 import { balancerHelp, loadBalancerConfig, type BalancerConfig } from './config.js';
 import { ControlPlane } from './cluster/primary.js';
-import { adminPart, proxyPart, registryPart, startUntilSignal } from './lifecycle-parts.js';
+import { adminPart, proxyPart, registryPart, startUntilSignal, tlsListener } from './lifecycle-parts.js';
 import { runWorker } from './cluster/worker.js';
 import { configuredAddresses } from './self-addresses.js';
 import { toSettings } from './balancer-settings.js';
@@ -56,7 +57,7 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
   supervisor
     .add(registryPart(registry, config, logger))
     .add(admin)
-    .add(proxyPart(lb, config));
+    .add(proxyPart(lb, config, logger));
   addLoadReporter(supervisor, lb, config, logger);
   await startUntilSignal(supervisor, logger);
   const proxyAddr = lb.server.address() as { port: number };
@@ -78,6 +79,8 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
 
 /** The cluster primary: registry, health checks and admin API; the workers proxy. */
 async function runPrimary(config: BalancerConfig, workers: number, registry: Registry, logger: Logger): Promise<void> {
+  // The workers serve HTTPS; their certificates are checked here first, so a bad one stops the start.
+  if (config.tlsPort !== undefined) tlsListener(createServer(), config, logger);
   const cp = new ControlPlane({ config, workers, registry, logger });
   const admin = adminPart(cp, config, logger, strategyFactory(config));
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 10_000);

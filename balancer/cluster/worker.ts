@@ -73,7 +73,7 @@ export async function runWorker(config: BalancerConfig, workers: number, workerI
   // The primary answers hello with the registry and the health it has checked (its warm start): listen with both.
   await Promise.race([Promise.all([firstSnapshot, firstHealth]), new Promise((r) => setTimeout(r, 5000))]);
 
-  supervisor.add(proxyPart(lb, config));
+  supervisor.add(proxyPart(lb, config, logger));
   await startUntilSignal(supervisor, logger);
   send({ swy: 1, t: 'ready' });
   logger.info({ worker: workerId, port: config.port }, 'worker listening');

@@ -49,7 +49,7 @@ const PAUSE_BODY = 2;
 const PAUSE_HANDOFF = 4;
 
 const kClient = Symbol('switchyard.clientConnection');
-type TaggedSocket = Socket & { [kClient]?: ClientConnection };
+type TaggedSocket = Socket & { [kClient]?: ClientConnection; encrypted?: boolean };
 type TaggedParser = LlhttpParser & { [kClient]?: ClientConnection };
 
 /**
@@ -202,7 +202,7 @@ export class ClientConnection implements ClientSide<Exchange> {
     // Fresh objects, not long-lived scratch ones: storing new strings into an old object costs a
     // write barrier per field, more than allocating (measured with callgrind, docs/performance.md).
     const v = evaluateRequest(
-      { method, target: url, major, minor, headers, clientIp: this.clientIp, proto: 'http' },
+      { method, target: url, major, minor, headers, clientIp: this.clientIp, proto: this.socket.encrypted === true ? 'https' : 'http' },
       engine.policy,
       engine.requestId,
       newVerdict(),
