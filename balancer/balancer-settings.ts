@@ -51,6 +51,9 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
     retryBodyLimit: config.retryBodyLimit,
     backendHeader: config.backendHeader,
     trustForwarded: config.trustForwarded,
+    trustedProxies: config.trustedProxies,
+    allowClients: config.allowClients,
+    denyClients: config.denyClients,
     maxHeaderSize: config.maxHeaderSize,
     keepAliveTimeoutMs: config.keepAliveTimeout,
     // A cluster worker listens through the primary's handle (node:cluster): one socket per worker.

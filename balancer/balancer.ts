@@ -10,6 +10,7 @@ import type { Logger } from '../common/logger.js';
 import type { Registry } from '../common/registry/registry.js';
 import { BufferBudget } from './forward/buffer-budget.js';
 import { policyOptions, resolveLimits, type RequestLimits } from './forward/request-limits.js';
+import { clientRules } from './forward/client-rules.js';
 import type { RequestPolicyOptions } from './forward/request-policy.js';
 import type { ForwardHost, Forwarder } from './forward/forwarder.js';
 import { createForwarder } from './forward/engines.js';
@@ -95,7 +96,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     this.accessLogSample = deps.settings.accessLogSample ?? 1;
     this.self = deps.self ?? new SelfAddresses();
     this.limits = resolveLimits(deps.settings.limits);
-    this.policy = policyOptions(this.limits, deps.settings.trustForwarded);
+    this.policy = policyOptions(this.limits, clientRules(deps.settings));
     this.bodyBudget = new BufferBudget(this.limits.requestBufferTotal);
     const sink = (id: string, status: 'unknown' | 'healthy' | 'unhealthy'): void => this.router.healthReported(id, status);
     this.health = deps.healthChecker

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { parseBackendList, type BackendSpec } from '../common/backend.js';
+import { AddressList } from './forward/client-rules.js';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
 import type { RedisTarget } from '../common/registry/redis-connection.js';
 import { loadRedisTarget, redisOptions } from '../common/config/redis-options.js';
@@ -117,8 +118,32 @@ export const BALANCER_OPTIONS = {
     flag: 'trust-forwarded',
     env: ['SWITCHYARD_TRUST_FORWARDED'],
     default: false,
-    help: "Keep the client's X-Forwarded-* headers and append to them (only behind a trusted proxy).",
-    group: 'Proxy',
+    help: "Keep every peer's X-Forwarded-* headers and append to them, the client being the leftmost X-Forwarded-For entry: any client can then claim any address. Prefer --trusted-proxies.",
+    group: 'Clients',
+  }),
+  trustedProxies: option({
+    type: listOf(text({ min: 1 }), 'addresses or networks (CIDR)'),
+    flag: 'trusted-proxies',
+    env: ['SWITCHYARD_TRUSTED_PROXIES'],
+    default: [] as string[],
+    help: 'Proxies in front of the balancer (addresses or CIDRs, IPv4 and IPv6): only connections from them keep X-Forwarded-*, Forwarded and X-Real-IP, and the client is the rightmost X-Forwarded-For address that is not one of them. From anyone else those headers are dropped and the client is the peer.',
+    group: 'Clients',
+  }),
+  allowClients: option({
+    type: listOf(text({ min: 1 }), 'addresses or networks (CIDR)'),
+    flag: 'allow-clients',
+    env: ['SWITCHYARD_ALLOW_CLIENTS'],
+    default: [] as string[],
+    help: 'When set, only these clients (addresses or CIDRs) are served; any other gets 403 SWY_FORBIDDEN.',
+    group: 'Clients',
+  }),
+  denyClients: option({
+    type: listOf(text({ min: 1 }), 'addresses or networks (CIDR)'),
+    flag: 'deny-clients',
+    env: ['SWITCHYARD_DENY_CLIENTS'],
+    default: [] as string[],
+    help: 'Clients (addresses or CIDRs) answered 403 SWY_FORBIDDEN, checked before --allow-clients.',
+    group: 'Clients',
   }),
   maxHeaderSize: option({
     type: integer(1024, 1_048_576),
@@ -825,6 +850,19 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
     throw new ConfigError(
       `invalid value for --listen-shards: ${values.listenShards} needs SO_REUSEPORT (Linux or FreeBSD), not available on ${process.platform}; use 1`,
     );
+  for (const [flag, entries] of [
+    ['--trusted-proxies', values.trustedProxies],
+    ['--allow-clients', values.allowClients],
+    ['--deny-clients', values.denyClients],
+  ] as const) {
+    try {
+      AddressList.parse(entries);
+    } catch (err) {
+      throw new ConfigError(`invalid value for ${flag}: ${(err as Error).message}`);
+    }
+  }
+  if (values.trustForwarded && values.trustedProxies.length > 0)
+    throw new ConfigError('--trust-forwarded trusts every peer; with --trusted-proxies set, leave it off');
   if (values.tlsPort !== undefined && values.tlsCert.length === 0) throw new ConfigError('--tls-port needs --tls-cert (a certificate and its key)');
   if (values.tlsPort === undefined && values.tlsCert.length > 0) throw new ConfigError('--tls-cert needs --tls-port (the HTTPS listener is off without it)');
   if (values.tlsPort !== undefined && values.tlsPort !== 0 && values.tlsPort === values.port)

@@ -54,6 +54,12 @@ export interface ForwardSettings {
   /** Adds X-Backend: <id> to responses. */
   readonly backendHeader: boolean;
   readonly trustForwarded: boolean;
+  /** Peers whose X-Forwarded-For names the client (CIDRs); with trustForwarded, every peer. */
+  readonly trustedProxies?: readonly string[];
+  /** When set, only these clients (CIDRs) are served; others get 403. */
+  readonly allowClients?: readonly string[];
+  /** Clients (CIDRs) answered 403. */
+  readonly denyClients?: readonly string[];
   /** What a client may send and how long it may take (defaults: DEFAULT_REQUEST_LIMITS, a fresh Via pseudonym). */
   readonly limits?: Partial<RequestLimits>;
 }

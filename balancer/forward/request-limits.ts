@@ -1,3 +1,4 @@
+import type { ClientRules } from './client-rules.js';
 import { randomBytes } from 'node:crypto';
 import type { RequestPolicyOptions } from './request-policy.js';
 
@@ -51,9 +52,9 @@ export function resolveLimits(partial: Partial<RequestLimits> | undefined): Requ
   return Object.freeze({ ...l, via: l.via || randomVia(), upgrades: Object.freeze(l.upgrades.map((u) => u.toLowerCase())) });
 }
 
-export function policyOptions(limits: RequestLimits, trustForwarded: boolean): RequestPolicyOptions {
+export function policyOptions(limits: RequestLimits, clients: ClientRules): RequestPolicyOptions {
   return Object.freeze({
-    trustForwarded,
+    clients,
     maxHeaders: limits.maxHeaders,
     maxBodySize: limits.maxBodySize,
     via: limits.via,

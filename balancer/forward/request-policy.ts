@@ -1,3 +1,4 @@
+import { clientRefused, forwardedClient, peerTrusted, type ClientRules } from './client-rules.js';
 import type { ErrorCode } from '../../common/errors.js';
 
 /**
@@ -30,7 +31,8 @@ import type { ErrorCode } from '../../common/errors.js';
  *   1.0 and 1.1: 505.
  */
 export interface RequestPolicyOptions {
-  readonly trustForwarded: boolean;
+  /** Who may say who the client is (X-Forwarded-*), and which clients are served. */
+  readonly clients: ClientRules;
   /** Most header fields a request may carry (431 above). */
   readonly maxHeaders: number;
   /** Largest request body in bytes (413 above); 0: no limit. */
@@ -70,10 +72,23 @@ export interface PolicyVerdict {
   expectContinue: boolean;
   /** The client's X-Request-Id when acceptable, else the id the caller generated. */
   requestId: string;
+  /** The client: the peer, or behind a trusted proxy the address it forwarded (client-rules.ts). */
+  clientIp: string;
 }
 
 export function newVerdict(): PolicyVerdict {
-  return { refusal: undefined, path: '', host: '', headers: [], body: BodyFraming.None, length: -1, upgrade: undefined, expectContinue: false, requestId: '' };
+  return {
+    refusal: undefined,
+    path: '',
+    host: '',
+    headers: [],
+    body: BodyFraming.None,
+    length: -1,
+    upgrade: undefined,
+    expectContinue: false,
+    requestId: '',
+    clientIp: '',
+  };
 }
 
 /** The client's request head as a parser gave it. */
@@ -138,6 +153,7 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
   out.host = '';
   out.path = f.target;
   out.requestId = '';
+  out.clientIp = f.clientIp;
 
   if (f.major !== 1 || f.minor > 1) return refuse(out, 'SWY_HTTP_VERSION', requestId);
   if (f.method === 'CONNECT') return refuse(out, 'SWY_NOT_IMPLEMENTED', requestId);
@@ -155,7 +171,8 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
   let forwardedProto: string | undefined;
   let forwardedHost: string | undefined;
   let connectionNamed = false;
-  const trust = opts.trustForwarded;
+  const rules = opts.clients;
+  const trust = rules.trusted !== undefined && peerTrusted(rules, f.clientIp);
 
   // One pass: the common field costs a length check and an underscore scan.
   for (let i = 0; i < raw.length; i += 2) {
@@ -222,6 +239,10 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
         headers[w++] = value;
     }
   }
+
+  // --- who the client is, and whether it is served ----------------------------------
+  if (trust && forwardedFor !== undefined) out.clientIp = forwardedClient(rules, forwardedFor, f.clientIp);
+  if ((rules.deny !== undefined || rules.allow !== undefined) && clientRefused(rules, out.clientIp)) return refuse(out, 'SWY_FORBIDDEN', requestId);
 
   // --- target and Host (RFC 9112 3.2) -------------------------------------------
   const http11 = f.minor === 1;

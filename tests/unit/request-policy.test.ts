@@ -11,9 +11,10 @@ import {
   type RequestPolicyOptions,
 } from '../../balancer/forward/request-policy.js';
 import { filterResponseHeaders, filterTrailers } from '../../balancer/forward/response-policy.js';
+import { AddressList, clientRules, NO_CLIENT_RULES, type ClientRules } from '../../balancer/forward/client-rules.js';
 
 const OPTS: RequestPolicyOptions = {
-  trustForwarded: false,
+  clients: NO_CLIENT_RULES,
   maxHeaders: 100,
   maxBodySize: 1000,
   via: 'switchyard-test',
@@ -22,10 +23,21 @@ const OPTS: RequestPolicyOptions = {
   upgrades: new Set(['websocket']),
 };
 
-function decide(headers: string[], extra: { method?: string; target?: string; minor?: number; trust?: boolean } = {}): PolicyVerdict {
+function decide(
+  headers: string[],
+  extra: { method?: string; target?: string; minor?: number; trust?: boolean; clients?: ClientRules; peer?: string } = {},
+): PolicyVerdict {
   return evaluateRequest(
-    { method: extra.method ?? 'GET', target: extra.target ?? '/p', major: 1, minor: extra.minor ?? 1, headers, clientIp: '10.1.1.1', proto: 'http' },
-    { ...OPTS, trustForwarded: extra.trust ?? false },
+    {
+      method: extra.method ?? 'GET',
+      target: extra.target ?? '/p',
+      major: 1,
+      minor: extra.minor ?? 1,
+      headers,
+      clientIp: extra.peer ?? '10.1.1.1',
+      proto: 'http',
+    },
+    { ...OPTS, clients: extra.clients ?? clientRules({ trustForwarded: extra.trust ?? false }) },
     () => 'gen-1',
     newVerdict(),
   );
@@ -250,5 +262,53 @@ describe('response policy', () => {
       ['X-Checksum', 'abc'],
     );
     assert.equal(filterTrailers(['Content-Length', '5']), null);
+  });
+});
+
+describe('client rules: trusted proxies, allow and deny lists', () => {
+  const rules = (r: { trusted?: string[]; allow?: string[]; deny?: string[] }): ClientRules =>
+    clientRules({ trustForwarded: false, trustedProxies: r.trusted, allowClients: r.allow, denyClients: r.deny });
+  const xff = (v: string): string[] => ['Host', 'h', 'X-Forwarded-For', v];
+
+  it('reads addresses and networks of both families, and names an entry it cannot read', () => {
+    const l = AddressList.parse(['10.0.0.0/8', '203.0.113.7', '2001:db8::/32']);
+    assert.ok(l.has('10.200.1.1') && l.has('203.0.113.7') && l.has('2001:db8:1::5'));
+    assert.ok(!l.has('11.0.0.1') && !l.has('203.0.113.8') && !l.has('2001:db9::1'));
+    assert.ok(!l.has('not-an-address') && !l.has(''));
+    assert.throws(() => AddressList.parse(['10.0.0.0/33']), /'10\.0\.0\.0\/33' has no valid prefix length/);
+    assert.throws(() => AddressList.parse(['example.com']), /'example\.com' is not an IPv4 or IPv6 address/);
+    assert.throws(() => AddressList.parse(['10.0.0.0/x']), /no valid prefix length/);
+  });
+
+  it('behind a trusted proxy the client is the rightmost forwarded address that is not a trusted proxy', () => {
+    const r = rules({ trusted: ['10.1.1.0/24', '192.168.0.0/16'] });
+    assert.equal(decide(xff('203.0.113.5'), { clients: r }).clientIp, '203.0.113.5');
+    // A client cannot hide behind addresses it writes itself: the proxy's entry is the rightmost.
+    assert.equal(decide(xff('198.51.100.1, 203.0.113.5'), { clients: r }).clientIp, '203.0.113.5');
+    // Chained trusted proxies are skipped.
+    assert.equal(decide(xff('203.0.113.5, 192.168.4.4'), { clients: r }).clientIp, '203.0.113.5');
+    // From a peer that is not trusted, X-Forwarded-For is dropped and the client is the peer.
+    const v = decide(xff('203.0.113.5'), { clients: r, peer: '172.16.0.9' });
+    assert.equal(v.clientIp, '172.16.0.9');
+    assert.equal(new Map(pairs(v)).get('x-forwarded-for'), '172.16.0.9');
+  });
+
+  it('refuses denied clients with 403, and with an allow list anyone not on it; deny first', () => {
+    const deny = rules({ trusted: ['10.1.1.1'], deny: ['203.0.113.0/24'] });
+    assert.equal(decide(xff('203.0.113.5'), { clients: deny }).refusal, 'SWY_FORBIDDEN');
+    assert.equal(decide(xff('198.51.100.1, 203.0.113.5'), { clients: deny }).refusal, 'SWY_FORBIDDEN');
+    assert.equal(decide(xff('203.0.113.5, 198.51.100.1'), { clients: deny }).refusal, undefined, 'the left entry is only a claim');
+    // Without trust, a forwarded address changes nothing: the peer is judged.
+    assert.equal(decide(xff('203.0.113.5'), { clients: rules({ deny: ['203.0.113.0/24'] }) }).refusal, undefined);
+    assert.equal(decide(['Host', 'h'], { clients: rules({ deny: ['10.1.1.0/24'] }) }).refusal, 'SWY_FORBIDDEN');
+    const allow = rules({ trusted: ['10.1.1.1'], allow: ['198.51.100.0/24'], deny: ['198.51.100.66'] });
+    assert.equal(decide(xff('198.51.100.1'), { clients: allow }).refusal, undefined);
+    assert.equal(decide(xff('203.0.113.5'), { clients: allow }).refusal, 'SWY_FORBIDDEN');
+    assert.equal(decide(xff('198.51.100.66'), { clients: allow }).refusal, 'SWY_FORBIDDEN');
+    assert.equal(decide(xff('garbage'), { clients: allow }).refusal, 'SWY_FORBIDDEN', 'what is not an address is not on an allow list');
+  });
+
+  it('--trust-forwarded trusts every peer and takes the leftmost entry', () => {
+    assert.equal(decide(xff('203.0.113.5, 198.51.100.1'), { trust: true }).clientIp, '203.0.113.5');
   });
 });

@@ -77,6 +77,8 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
   readonly clientClose: boolean;
   readonly expectContinue: boolean;
   readonly bodyKind: BodyFraming;
+  /** The client: the peer, or behind a trusted proxy the address it forwarded (strategies, access log). */
+  readonly clientIp: string;
   /** The request is refused (by the policy, or the client broke it before its turn): answer this and close. */
   #refusal: ErrorCode | undefined;
   readonly startedAt: number;
@@ -140,6 +142,7 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     this.expectContinue = v.expectContinue;
     this.bodyKind = v.body;
     this.requestId = v.requestId;
+    this.clientIp = v.clientIp;
     this.startedAt = performance.now();
     this.host = v.host;
     this.headers = v.headers;
@@ -164,10 +167,6 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
    */
   #bodyLost(): boolean {
     return this.#bodyReceived > 0 && !(this.#requestEnded && this.#replay !== null);
-  }
-
-  get clientIp(): string {
-    return this.#client.clientIp;
   }
 
   get done(): boolean {
