@@ -1,3 +1,5 @@
+import { parseRateLimitKey, parseRateLimitRules } from './edge/rate-limit-rules.js';
+import type { RateLimitSettings } from './edge/rate-limiter.js';
 import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -35,6 +37,8 @@ export interface BalancerSettings extends ForwardSettings {
   readonly resilience?: ResilienceSettings;
   /** A cap on requests in flight with a bounded FIFO queue; none when undefined. */
   readonly admission?: AdmissionSettings;
+  /** Rate limits by client (docs/edge.md); none when undefined. */
+  readonly rateLimits?: RateLimitSettings;
 }
 
 /**
@@ -78,6 +82,10 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
       via: config.viaName ?? deploymentVia(config),
     },
     resilience: resilienceSettings(config),
+    rateLimits:
+      config.rateLimits.length > 0
+        ? { rules: parseRateLimitRules(config.rateLimits), key: parseRateLimitKey(config.rateLimitKey), maxKeys: config.rateLimitMaxClients }
+        : undefined,
     admission:
       config.maxInFlight > 0
         ? {

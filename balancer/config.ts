@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseBackendList, type BackendSpec } from '../common/backend.js';
 import { AddressList } from './forward/client-rules.js';
+import { parseRateLimitKey, parseRateLimitRules } from './edge/rate-limit-rules.js';
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../common/config/options.js';
 import type { RedisTarget } from '../common/registry/redis-connection.js';
 import { loadRedisTarget, redisOptions } from '../common/config/redis-options.js';
@@ -223,6 +224,30 @@ export const BALANCER_OPTIONS = {
     default: 5000,
     help: 'How long an idle client connection is kept open.',
     group: 'Proxy',
+  }),
+  rateLimits: option({
+    type: listOf(text({ min: 1 }), 'rules'),
+    flag: 'rate-limits',
+    env: ['SWITCHYARD_RATE_LIMITS'],
+    default: [] as string[],
+    help: 'Rate limits by client: <path prefix>=<n>/<s|m|h>[ burst <n>], comma-separated (e.g. "/=100/s burst 200,/login=5/m"); the longest matching prefix counts. Past it: 429 SWY_RATE_LIMITED with Retry-After and RateLimit headers. Per balancer process (each --workers process counts its own).',
+    group: 'Rate limits',
+  }),
+  rateLimitKey: option({
+    type: text({ min: 2 }),
+    flag: 'rate-limit-key',
+    env: ['SWITCHYARD_RATE_LIMIT_KEY'],
+    default: 'ip',
+    help: 'What a client is counted by: ip (the client address, see --trusted-proxies), header:<name> or cookie:<name> (their address when absent). Use a header or cookie only when something you trust sets it.',
+    group: 'Rate limits',
+  }),
+  rateLimitMaxClients: option({
+    type: integer(100, 10_000_000),
+    flag: 'rate-limit-max-clients',
+    env: ['SWITCHYARD_RATE_LIMIT_MAX_CLIENTS'],
+    default: 100_000,
+    help: 'Clients tracked per rule (memory bound); past it, clients not yet tracked share one bucket until full buckets are dropped.',
+    group: 'Rate limits',
   }),
   tlsPort: option({
     type: port(),
@@ -860,6 +885,16 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
     } catch (err) {
       throw new ConfigError(`invalid value for ${flag}: ${(err as Error).message}`);
     }
+  }
+  try {
+    parseRateLimitRules(values.rateLimits);
+  } catch (err) {
+    throw new ConfigError(`invalid value for --rate-limits: ${(err as Error).message}`);
+  }
+  try {
+    parseRateLimitKey(values.rateLimitKey);
+  } catch (err) {
+    throw new ConfigError(`invalid value for --rate-limit-key: ${(err as Error).message}`);
   }
   if (values.trustForwarded && values.trustedProxies.length > 0)
     throw new ConfigError('--trust-forwarded trusts every peer; with --trusted-proxies set, leave it off');

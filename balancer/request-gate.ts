@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../common/errors.js';
+import type { RateLimited, RateLimiter } from './edge/rate-limiter.js';
 import type { AdmissionHost, AdmissionRequest } from './forward/admission.js';
 import { AdmissionControl, type AdmissionOptions, type AdmissionStatus } from './resilience/admission-control.js';
 import { GradientConcurrencyLimit, type GradientLimitOptions } from './resilience/concurrency-limit.js';
@@ -29,8 +30,12 @@ export class RequestGate implements AdmissionHost {
   #idleWaiters: (() => void)[] = [];
 
   /** `retryBudget`: each admitted request deposits its share of a retry. */
-  constructor(settings: AdmissionSettings | undefined, retryBudget: RetryBudget) {
+  /** Rate limits by client, when configured. */
+  readonly rateLimiter: RateLimiter | undefined;
+
+  constructor(settings: AdmissionSettings | undefined, retryBudget: RetryBudget, rateLimiter?: RateLimiter) {
     this.#retryBudget = retryBudget;
+    this.rateLimiter = rateLimiter;
     if (settings) {
       this.admission = new AdmissionControl(settings);
       if (settings.adaptive) {
@@ -57,6 +62,10 @@ export class RequestGate implements AdmissionHost {
       r.queue.hold(a.ticket);
       r.queued();
     }
+  }
+
+  rateLimited(path: string, clientIp: string, headers: readonly string[]): RateLimited | undefined {
+    return this.rateLimiter?.check(path, clientIp, headers, Date.now());
   }
 
   queuedTimedOut(r: AdmissionRequest): void {

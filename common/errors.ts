@@ -21,6 +21,7 @@ export const ERROR_CATALOGUE = {
   SWY_BODY_TIMEOUT: { status: 408, message: 'the request body stalled' },
   SWY_BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
   SWY_EXPECTATION_FAILED: { status: 417, message: 'the expectation in Expect is not supported' },
+  SWY_RATE_LIMITED: { status: 429, message: 'too many requests from this client; try again after Retry-After' },
   SWY_HEADERS_TOO_LARGE: { status: 431, message: 'the request headers are too large' },
   SWY_TOO_MANY_HEADERS: { status: 431, message: 'the request has too many header fields' },
   SWY_NOT_IMPLEMENTED: { status: 501, message: 'the method or transfer coding is not supported' },

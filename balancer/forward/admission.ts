@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../../common/errors.js';
+import type { RateLimited } from '../edge/rate-limiter.js';
 import type { QueueTicket, QueueWaiter } from '../resilience/admission-control.js';
 
 /** A request going through the balancer's admission control (parsed by the raw engine or by http.Server). */
@@ -27,6 +28,8 @@ export interface AdmissionHost {
   requestDone(): void;
   /** A request answered with an error from the catalogue. */
   countError(code: ErrorCode): void;
+  /** Rate limits (--rate-limits): undefined when the request may go on, else what to answer (429). */
+  rateLimited(path: string, clientIp: string, headers: readonly string[]): RateLimited | undefined;
 }
 
 /**

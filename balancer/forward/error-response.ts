@@ -4,7 +4,14 @@ import { errorBody, statusLine } from './error-body.js';
 import { httpDate } from './http-date.js';
 
 /** Answers with the catalogue's status and the JSON error body (error-body.ts) on http.Server. */
-export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, closeConnection = false, retryAfterSeconds?: number): void {
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  requestId: string,
+  closeConnection = false,
+  retryAfterSeconds?: number,
+  extra?: readonly string[],
+): void {
   if (res.headersSent || res.destroyed) return;
   const entry = ERROR_CATALOGUE[code];
   const body = errorBody(code, requestId);
@@ -19,6 +26,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
     'no-store',
   ];
   if (retryAfterSeconds !== undefined) headers.push('retry-after', retryAfterSeconds);
+  if (extra !== undefined) headers.push(...extra);
   if (closeConnection) headers.push('connection', 'close');
   res.writeHead(entry.status, headers as string[]);
   res.end(body);
@@ -39,12 +47,14 @@ export function errorResponseText(
   retryAfterSeconds: number | undefined,
   decision: string | null,
   head: boolean,
+  extra?: readonly string[],
 ): string {
   const body = errorBody(code, requestId);
   let text = `${statusLine(ERROR_CATALOGUE[code].status)}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
   if (requestId !== '') text += `x-request-id: ${requestId}\r\n`;
   text += 'cache-control: no-store\r\n';
   if (retryAfterSeconds !== undefined) text += `retry-after: ${retryAfterSeconds}\r\n`;
+  if (extra !== undefined) for (let i = 0; i < extra.length; i += 2) text += `${extra[i]}: ${extra[i + 1]}\r\n`;
   if (decision !== null) text += `x-lb-decision: ${decision}\r\n`;
   text += `date: ${httpDate()}\r\n`;
   if (keepAlive) text += keepAliveSeconds > 0 ? `connection: keep-alive\r\nkeep-alive: timeout=${keepAliveSeconds}\r\n` : 'connection: keep-alive\r\n';

@@ -158,10 +158,10 @@ export class ServerClient implements ClientSide<Exchange> {
     res.end();
   }
 
-  sendError(x: Exchange, code: ErrorCode, retryAfterSeconds: number | undefined): void {
+  sendError(x: Exchange, code: ErrorCode, retryAfterSeconds: number | undefined, headers?: readonly string[]): void {
     const res = this.#res;
     if (x.decision !== null && !res.headersSent) res.setHeader('x-lb-decision', x.decision);
-    sendError(res, code, x.requestId, x.closeAfter, retryAfterSeconds);
+    sendError(res, code, x.requestId, x.closeAfter, retryAfterSeconds, headers);
   }
 
   cork(): void {

@@ -41,7 +41,7 @@ export interface ClientSide<X extends Answering = Answering> {
   /** The response is complete; `trailers` as the response policy kept them, or null. */
   endResponse(trailers: readonly string[] | null): void;
   /** The catalogue's error answer for `code`. */
-  sendError(x: X, code: ErrorCode, retryAfterSeconds: number | undefined): void;
+  sendError(x: X, code: ErrorCode, retryAfterSeconds: number | undefined, headers?: readonly string[]): void;
   /** Writes until uncork() go out together (a backend read parsed at once). */
   cork(): void;
   uncork(): void;

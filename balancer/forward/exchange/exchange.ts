@@ -208,15 +208,26 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     const refusal = this.#refusal;
     if (refusal !== undefined) {
       this.closeAfter = true;
-      this.#phase = Phase.Done;
-      this.#releaseBody();
-      this.#host.gate.countError(refusal);
-      this.#host.gate.requestRefused();
-      this.#writeError(refusal, undefined);
-      this.#client.exchangeDone(this);
+      this.#refuseBeforeAdmission(refusal, undefined);
+      return;
+    }
+    const limited = this.#host.gate.rateLimited(this.path, this.clientIp, this.rawHeaders);
+    if (limited !== undefined) {
+      // The connection stays usable once the body (if any) is read: a client told to wait may come back on it.
+      this.#refuseBeforeAdmission('SWY_RATE_LIMITED', limited.retryAfterSeconds, limited.headers);
       return;
     }
     this.#tryAdmit();
+  }
+
+  /** Answered before admission: counted as a request, never in flight. */
+  #refuseBeforeAdmission(code: ErrorCode, retryAfter: number | undefined, headers?: readonly string[]): void {
+    this.#phase = Phase.Done;
+    this.#releaseBody();
+    this.#host.gate.countError(code);
+    this.#host.gate.requestRefused();
+    this.#writeError(code, retryAfter, headers);
+    this.#client.exchangeDone(this);
   }
 
   #tryAdmit(): void {
@@ -620,12 +631,12 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     this.#client.exchangeDone(this);
   }
 
-  #writeError(code: ErrorCode, retryAfter: number | undefined): void {
+  #writeError(code: ErrorCode, retryAfter: number | undefined, headers?: readonly string[]): void {
     this.status = ERROR_CATALOGUE[code].status;
     if (this.clientGone) return;
     // After an error with part of the body unread, the connection cannot be trusted to be at a request boundary.
     if (this.#host.shuttingDown || !this.#requestEnded) this.closeAfter = true;
-    this.#client.sendError(this, code, retryAfter);
+    this.#client.sendError(this, code, retryAfter, headers);
   }
 
   #releaseBody(): void {

@@ -321,10 +321,10 @@ export class ClientConnection implements ClientSide<Exchange> {
     this.socket.write(`${t}\r\n`, 'latin1');
   }
 
-  sendError(x: Exchange, code: ErrorCode, retryAfterSeconds: number | undefined): void {
+  sendError(x: Exchange, code: ErrorCode, retryAfterSeconds: number | undefined, headers?: readonly string[]): void {
     this.#framing = Framing.AsIs;
     this.socket.write(
-      errorResponseText(code, x.requestId, !x.closeAfter, this.#engine.keepAliveSeconds, retryAfterSeconds, x.decision, x.method === 'HEAD'),
+      errorResponseText(code, x.requestId, !x.closeAfter, this.#engine.keepAliveSeconds, retryAfterSeconds, x.decision, x.method === 'HEAD', headers),
       'latin1',
     );
   }

@@ -1,0 +1,128 @@
+import { rawHeaderValue } from '../forward/request-policy.js';
+import { ruleFor, type RateLimitKey, type RateLimitRule } from './rate-limit-rules.js';
+import { TokenBuckets } from './token-buckets.js';
+
+/** How often full buckets are dropped (during a check, at most this often). */
+const SWEEP_EVERY_MS = 10_000;
+
+/** A refused request: how long to wait, and the fields that say so (flat [name, value, ...]). */
+export interface RateLimited {
+  readonly retryAfterSeconds: number;
+  readonly headers: readonly string[];
+}
+
+export interface RateLimitSettings {
+  readonly rules: readonly RateLimitRule[];
+  readonly key: RateLimitKey;
+  /** Clients tracked per rule; past it, new ones share one bucket. */
+  readonly maxKeys: number;
+}
+
+/** The limiter for the settings, or undefined without rules. */
+export function rateLimiterFor(s: RateLimitSettings | undefined, now = Date.now()): RateLimiter | undefined {
+  return s === undefined ? undefined : new RateLimiter(s.rules, s.key, s.maxKeys, now);
+}
+
+export interface RateLimitStatus {
+  readonly key: string;
+  readonly maxKeys: number;
+  readonly rules: readonly {
+    readonly rule: string;
+    readonly prefix: string;
+    readonly perSecond: number;
+    readonly burst: number;
+    readonly clients: number;
+    readonly allowed: number;
+    readonly refused: number;
+  }[];
+}
+
+/**
+ * Rate limits by client (docs/edge.md): each request is counted against the rule for its
+ * path, in the bucket of its client key. A refused request gets 429 with `Retry-After` and
+ * the `RateLimit-Policy` / `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers-11.
+ * Rules can be replaced while running (the admin API); counts then start again.
+ */
+export class RateLimiter {
+  readonly key: RateLimitKey;
+  readonly #maxKeys: number;
+  #buckets: TokenBuckets[] = [];
+  #rules: readonly RateLimitRule[] = [];
+  #sweptAt: number;
+
+  constructor(rules: readonly RateLimitRule[], key: RateLimitKey, maxKeys: number, now: number) {
+    this.key = key;
+    this.#maxKeys = maxKeys;
+    this.#sweptAt = now;
+    this.setRules(rules, now);
+  }
+
+  get rules(): readonly RateLimitRule[] {
+    return this.#rules;
+  }
+
+  setRules(rules: readonly RateLimitRule[], now: number): void {
+    this.#rules = rules;
+    this.#buckets = rules.map((r) => new TokenBuckets(r, this.#maxKeys, now));
+  }
+
+  /** Undefined when the request may go on; else what to answer. */
+  check(path: string, clientIp: string, headers: readonly string[], now: number): RateLimited | undefined {
+    if (this.#rules.length === 0) return undefined;
+    const rule = ruleFor(this.#rules, path);
+    if (rule === undefined) return undefined;
+    if (now - this.#sweptAt > SWEEP_EVERY_MS) this.#sweep(now);
+    const buckets = this.#buckets[this.#rules.indexOf(rule)]!;
+    const t = buckets.take(this.#keyOf(clientIp, headers), now);
+    if (t.allowed) return undefined;
+    const policy = `"${quoted(rule.prefix)}";q=${rule.burst};w=${Math.max(1, Math.ceil(rule.burst / rule.perSecond))}`;
+    return {
+      retryAfterSeconds: t.retryAfterSeconds,
+      headers: ['ratelimit-policy', policy, 'ratelimit', `"${quoted(rule.prefix)}";r=0;t=${t.retryAfterSeconds}`],
+    };
+  }
+
+  status(): RateLimitStatus {
+    const k = this.key;
+    return {
+      key: k.kind === 'ip' ? 'ip' : `${k.kind}:${k.name}`,
+      maxKeys: this.#maxKeys,
+      rules: this.#buckets.map((b) => ({
+        rule: b.rule.name,
+        prefix: b.rule.prefix,
+        perSecond: b.rule.perSecond,
+        burst: b.rule.burst,
+        clients: b.keys,
+        allowed: b.allowed,
+        refused: b.refused,
+      })),
+    };
+  }
+
+  #keyOf(clientIp: string, headers: readonly string[]): string {
+    const k = this.key;
+    if (k.kind === 'ip') return clientIp;
+    const value = k.kind === 'header' ? rawHeaderValue(headers, k.name) : cookieValue(rawHeaderValue(headers, 'cookie'), k.name);
+    // Without the header or cookie, the client's address: leaving it out cannot get around the limit.
+    return value === undefined || value === '' ? `ip:${clientIp}` : `${k.kind}:${value}`;
+  }
+
+  #sweep(now: number): void {
+    this.#sweptAt = now;
+    for (const b of this.#buckets) b.sweep(now);
+  }
+}
+
+/** A prefix as the inside of a structured-field string: only printable ASCII, `"` and `\\` escaped. */
+function quoted(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, (c) => `\\${c}`);
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
