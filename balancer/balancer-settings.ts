@@ -1,5 +1,6 @@
 import { parseRateLimitKey, parseRateLimitRules } from './edge/rate-limit-rules.js';
 import type { RateLimitSettings } from './edge/rate-limiter.js';
+import type { BanSettings } from './edge/ban-list.js';
 import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -39,6 +40,8 @@ export interface BalancerSettings extends ForwardSettings {
   readonly admission?: AdmissionSettings;
   /** Rate limits by client (docs/edge.md); none when undefined. */
   readonly rateLimits?: RateLimitSettings;
+  /** Automatic bans (docs/edge.md); none when undefined. */
+  readonly bans?: BanSettings;
 }
 
 /**
@@ -85,6 +88,10 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
     rateLimits:
       config.rateLimits.length > 0
         ? { rules: parseRateLimitRules(config.rateLimits), key: parseRateLimitKey(config.rateLimitKey), maxKeys: config.rateLimitMaxClients }
+        : undefined,
+    bans:
+      config.banAfter > 0
+        ? { after: config.banAfter, windowMs: config.banWindow, durationMs: config.banDuration, maxClients: config.rateLimitMaxClients }
         : undefined,
     admission:
       config.maxInFlight > 0

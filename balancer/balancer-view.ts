@@ -1,3 +1,4 @@
+import type { EdgeView } from './admin/edge-routes.js';
 import type { WaitHistogram } from './stats/wait-histogram.js';
 import type { BackendSpec } from '../common/backend.js';
 import type { ErrorCode } from '../common/errors.js';
@@ -113,4 +114,6 @@ export interface BalancerView {
   collect?(): Promise<void>;
   /** True when `url` is an address of this balancer: registering it as a backend would make requests loop. */
   isSelf(url: string): boolean;
+  /** Rate limits and bans (a single balancer; a cluster primary has none: each worker keeps its own). */
+  readonly gate?: EdgeView['gate'];
 }

@@ -25,7 +25,7 @@ import type { BackendFacts, BalancerProfile, BalancerTotals, BalancerView, Reque
 import type { Strategy, PickContext } from './strategies/strategy.js';
 import { SelfAddresses } from './self-addresses.js';
 import { RequestGate } from './request-gate.js';
-import { rateLimiterFor } from './edge/rate-limiter.js';
+import { edgeGuards } from './edge/rate-limiter.js';
 import type { BalancerSettings } from './balancer-settings.js';
 import { DecisionExplainer } from './decision-explainer.js';
 import { HttpListener } from './http-listener.js';
@@ -122,7 +122,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
       logger: deps.logger.child({ component: 'router' }),
       now: this.#now,
     });
-    this.gate = new RequestGate(deps.settings.admission, this.router.retryBudget, rateLimiterFor(deps.settings.rateLimits));
+    this.gate = new RequestGate(deps.settings.admission, this.router.retryBudget, edgeGuards(deps.settings));
     this.explainer = new DecisionExplainer(deps.settings, this.router, this.upstreams);
     this.waits = { connection: this.connectionWait, admissionQueue: this.gate.queueWait, eventLoop: this.#eventLoop.histogram };
     this.forwarder = createForwarder(this, deps.settings);

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../common/errors.js';
 import type { RateLimited, RateLimiter } from './edge/rate-limiter.js';
+import type { BanList } from './edge/ban-list.js';
 import type { AdmissionHost, AdmissionRequest } from './forward/admission.js';
 import { AdmissionControl, type AdmissionOptions, type AdmissionStatus } from './resilience/admission-control.js';
 import { GradientConcurrencyLimit, type GradientLimitOptions } from './resilience/concurrency-limit.js';
@@ -33,9 +34,13 @@ export class RequestGate implements AdmissionHost {
   /** Rate limits by client, when configured. */
   readonly rateLimiter: RateLimiter | undefined;
 
-  constructor(settings: AdmissionSettings | undefined, retryBudget: RetryBudget, rateLimiter?: RateLimiter) {
+  /** Automatic bans, when configured. */
+  readonly bans: BanList | undefined;
+
+  constructor(settings: AdmissionSettings | undefined, retryBudget: RetryBudget, edge: { rateLimiter?: RateLimiter; bans?: BanList } = {}) {
     this.#retryBudget = retryBudget;
-    this.rateLimiter = rateLimiter;
+    this.rateLimiter = edge.rateLimiter;
+    this.bans = edge.bans;
     if (settings) {
       this.admission = new AdmissionControl(settings);
       if (settings.adaptive) {
@@ -66,6 +71,18 @@ export class RequestGate implements AdmissionHost {
 
   rateLimited(path: string, clientIp: string, headers: readonly string[]): RateLimited | undefined {
     return this.rateLimiter?.check(path, clientIp, headers, Date.now());
+  }
+
+  bannedFor(clientIp: string): number | undefined {
+    if (this.bans === undefined) return undefined;
+    const now = Date.now();
+    const ban = this.bans.banned(clientIp, now);
+    return ban === undefined ? undefined : Math.max(1, Math.ceil((ban.until - now) / 1000));
+  }
+
+  strike(clientIp: string, code: ErrorCode): void {
+    // A client on the deny list is refused every time already.
+    if (this.bans !== undefined && code !== 'SWY_FORBIDDEN') this.bans.strike(clientIp, code, Date.now());
   }
 
   queuedTimedOut(r: AdmissionRequest): void {

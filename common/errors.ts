@@ -17,6 +17,7 @@ export const ERROR_CATALOGUE = {
   SWY_BAD_REQUEST: { status: 400, message: 'the request could not be parsed' },
   SWY_BAD_HOST: { status: 400, message: 'the request needs exactly one valid Host' },
   SWY_FORBIDDEN: { status: 403, message: 'this client is not allowed' },
+  SWY_BANNED: { status: 403, message: 'this client is banned for a while after too many refused requests' },
   SWY_REQUEST_TIMEOUT: { status: 408, message: 'the request was not received in time' },
   SWY_BODY_TIMEOUT: { status: 408, message: 'the request body stalled' },
   SWY_BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },

@@ -17,6 +17,7 @@ import { LiveStream } from './live-stream.js';
 import { ViewMetric } from '../../common/view-metric.js';
 import { createBalancerMetrics } from './metrics.js';
 import { addSessionRoutes } from './session-routes.js';
+import { addEdgeRoutes } from './edge-routes.js';
 import { SESSION_DEFAULTS, SessionStore } from './session-store.js';
 
 export interface AdminOptions {
@@ -123,6 +124,7 @@ export function createAdmin(lb: BalancerView, opts: AdminOptions): Admin {
   ];
   const metrics = createBalancerMetrics(lb, { facts, extraViews: [...(opts.extraViews ?? []), ...streamViews], processMetrics: opts.processMetrics });
   addSessionRoutes(app, opts.token, sessions, opts.logger, now);
+  addEdgeRoutes(app, lb, opts.logger);
   const makeStrategy = opts.strategyFactory ?? liveStrategyFactory({});
   // A cluster primary refreshes its merged view from the workers before answering a read.
   const fresh = (handler: (req: Request, res: Response) => void) => async (req: Request, res: Response, next: NextFunction) => {

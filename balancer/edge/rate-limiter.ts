@@ -1,4 +1,5 @@
 import { rawHeaderValue } from '../forward/request-policy.js';
+import { BanList, type BanSettings } from './ban-list.js';
 import { ruleFor, type RateLimitKey, type RateLimitRule } from './rate-limit-rules.js';
 import { TokenBuckets } from './token-buckets.js';
 
@@ -18,9 +19,16 @@ export interface RateLimitSettings {
   readonly maxKeys: number;
 }
 
-/** The limiter for the settings, or undefined without rules. */
-export function rateLimiterFor(s: RateLimitSettings | undefined, now = Date.now()): RateLimiter | undefined {
-  return s === undefined ? undefined : new RateLimiter(s.rules, s.key, s.maxKeys, now);
+/** The limiter and the ban list for the settings (each undefined when not configured). */
+export function edgeGuards(
+  s: { readonly rateLimits?: RateLimitSettings; readonly bans?: BanSettings },
+  now = Date.now(),
+): { rateLimiter?: RateLimiter; bans?: BanList } {
+  const r = s.rateLimits;
+  return {
+    ...(r === undefined ? {} : { rateLimiter: new RateLimiter(r.rules, r.key, r.maxKeys, now) }),
+    ...(s.bans === undefined ? {} : { bans: new BanList(s.bans) }),
+  };
 }
 
 export interface RateLimitStatus {

@@ -30,6 +30,10 @@ export interface AdmissionHost {
   countError(code: ErrorCode): void;
   /** Rate limits (--rate-limits): undefined when the request may go on, else what to answer (429). */
   rateLimited(path: string, clientIp: string, headers: readonly string[]): RateLimited | undefined;
+  /** Seconds left of the ban on `clientIp` (--ban-after), or undefined when it is not banned. */
+  bannedFor(clientIp: string): number | undefined;
+  /** `clientIp` was refused with `code`: it counts towards a ban. */
+  strike(clientIp: string, code: ErrorCode): void;
 }
 
 /**

@@ -58,4 +58,29 @@ describe('rate limits on every engine', () => {
     assert.equal(key.code, 2, key.stderr);
     assert.match(key.stderr, /invalid value for --rate-limit-key: 'user' is not ip, header:<name> or cookie:<name>/);
   });
+
+  it('shows the limits and replaces them live on the admin API', async () => {
+    const backend = await TestBackend.start('b');
+    cleanup.push(() => backend.close());
+    const t = await TestBalancer.start({
+      backends: [backend.spec()],
+      settings: { rateLimits: { rules: parseRateLimitRules(['/=1/h burst 1']), key: parseRateLimitKey('ip'), maxKeys: 1000 } },
+    });
+    cleanup.push(() => t.close());
+    await t.routable(1);
+    assert.equal((await get(`${t.url}/`)).status, 200);
+    assert.equal((await get(`${t.url}/`)).status, 429);
+    const shown = json<{ enabled: boolean; key: string; rules: { rule: string; allowed: number; refused: number }[] }>(await get(`${t.adminUrl}/rate-limits`));
+    assert.deepEqual(
+      shown.rules.map((r) => [r.rule, r.allowed, r.refused]),
+      [['/=1/h burst 1', 1, 1]],
+    );
+    const json_ = { 'content-type': 'application/json' };
+    const bad = await get(`${t.adminUrl}/rate-limits`, { method: 'PUT', headers: json_, body: JSON.stringify({ rules: ['/=fast'] }) });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /not <path prefix>=<n>/);
+    const put = await get(`${t.adminUrl}/rate-limits`, { method: 'PUT', headers: json_, body: JSON.stringify({ rules: ['/=1000/s burst 1000'] }) });
+    assert.equal(put.status, 200, put.body);
+    assert.equal((await get(`${t.url}/`)).status, 200, 'the new rule applies at once');
+  });
 });

@@ -205,15 +205,24 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
   /** First in its connection's line: a refusal is answered now; a request asks for admission once its body is in (or streams). */
   activate(): void {
     this.#activated = true;
+    const gate = this.#host.gate;
+    const banned = gate.bannedFor(this.clientIp);
+    if (banned !== undefined) {
+      this.closeAfter = true;
+      this.#refuseBeforeAdmission('SWY_BANNED', banned);
+      return;
+    }
     const refusal = this.#refusal;
     if (refusal !== undefined) {
       this.closeAfter = true;
+      gate.strike(this.clientIp, refusal);
       this.#refuseBeforeAdmission(refusal, undefined);
       return;
     }
-    const limited = this.#host.gate.rateLimited(this.path, this.clientIp, this.rawHeaders);
+    const limited = gate.rateLimited(this.path, this.clientIp, this.rawHeaders);
     if (limited !== undefined) {
       // The connection stays usable once the body (if any) is read: a client told to wait may come back on it.
+      gate.strike(this.clientIp, 'SWY_RATE_LIMITED');
       this.#refuseBeforeAdmission('SWY_RATE_LIMITED', limited.retryAfterSeconds, limited.headers);
       return;
     }
