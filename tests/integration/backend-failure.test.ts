@@ -4,7 +4,6 @@ import { parseBackendSpec, type BackendSpec } from '../../common/backend.js';
 import { loadLoop, testClient } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
-import { DEFAULT_RESILIENCE } from '../../balancer/router.js';
 import { TestBalancer } from '../helpers/stack.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -32,9 +31,10 @@ describe('a backend process dies under load', () => {
       backends: specs,
       settings: {
         health: { enabled: true, path: '/health', intervalMs: 500, fastIntervalMs: 100, timeoutMs: 400, rise: 2, fall: 3 },
-        // The health checks are what this tests: outlier detection (its own suite) could eject b2 for the
-        // refused attempts made before the failed check when the machine is slow, and keep it out after rise.
-        resilience: { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 } },
+        // The health checks are what this tests: outlier detection and the circuit breaker (their own suites)
+        // could take b2 out for the refused attempts made before the failed check when the machine is slow
+        // (few successes before the kill, many refusals until the check), and keep it out after rise.
+        resilience: { outlier: { consecutiveFailures: 0 }, retryBudget: {}, slowStart: { windowMs: 0 }, panicThresholdPercent: 0 },
       },
     });
     await lb.routable(3);
