@@ -57,6 +57,8 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
     requestTimeoutMs: config.requestTimeout,
     retryBodyLimit: config.retryBodyLimit,
     backendHeader: config.backendHeader,
+    hsts: config.hsts > 0 ? `max-age=${Math.floor(config.hsts / 1000)}${config.hstsIncludeSubdomains ? '; includeSubDomains' : ''}` : undefined,
+    httpsRedirectPort: config.httpsRedirect ? config.tlsPort : undefined,
     trustForwarded: config.trustForwarded,
     trustedProxies: config.trustedProxies,
     allowClients: config.allowClients,

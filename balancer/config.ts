@@ -288,6 +288,30 @@ export const BALANCER_OPTIONS = {
     help: 'Certificates for --tls-port: each entry cert.pem (chain and key in one file) or cert.pem:key.pem. Each is served to clients asking (SNI) for a name it holds (wildcards: one label); the first also to any other name. A certificate whose key does not match fails the start.',
     group: 'HTTPS',
   }),
+  httpsRedirect: option({
+    type: boolean(),
+    flag: 'https-redirect',
+    env: ['SWITCHYARD_HTTPS_REDIRECT'],
+    default: false,
+    help: 'Answer plain-HTTP requests with 308 to the same URL on --tls-port (ACME challenges under /.well-known/acme-challenge/ excepted; a request a trusted proxy forwarded as https is not redirected).',
+    group: 'HTTPS',
+  }),
+  hsts: option({
+    type: duration(0, 63_072_000_000),
+    flag: 'hsts',
+    env: ['SWITCHYARD_HSTS'],
+    default: 0,
+    help: 'Send Strict-Transport-Security with this max-age on every answer over HTTPS (e.g. 8760h, a year); 0: none.',
+    group: 'HTTPS',
+  }),
+  hstsIncludeSubdomains: option({
+    type: boolean(),
+    flag: 'hsts-include-subdomains',
+    env: ['SWITCHYARD_HSTS_INCLUDE_SUBDOMAINS'],
+    default: false,
+    help: 'Add includeSubDomains to --hsts.',
+    group: 'HTTPS',
+  }),
   tlsReloadInterval: option({
     type: duration(0, 3_600_000),
     flag: 'tls-reload-interval',
@@ -924,6 +948,9 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
     throw new ConfigError('--trust-forwarded trusts every peer; with --trusted-proxies set, leave it off');
   if (values.tlsPort !== undefined && values.tlsCert.length === 0) throw new ConfigError('--tls-port needs --tls-cert (a certificate and its key)');
   if (values.tlsPort === undefined && values.tlsCert.length > 0) throw new ConfigError('--tls-cert needs --tls-port (the HTTPS listener is off without it)');
+  if ((values.httpsRedirect || values.hsts > 0) && values.tlsPort === undefined)
+    throw new ConfigError(`${values.httpsRedirect ? '--https-redirect' : '--hsts'} needs --tls-port (the HTTPS listener)`);
+  if (values.httpsRedirect && values.tlsPort === 0) throw new ConfigError('--https-redirect needs a fixed --tls-port, not 0');
   if (values.tlsPort !== undefined && values.tlsPort !== 0 && values.tlsPort === values.port)
     throw new ConfigError(`invalid value for --tls-port: ${values.tlsPort} is the proxy's --port`);
   if (values.stickyCookie && !values.stickySecret)

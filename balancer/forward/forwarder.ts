@@ -53,6 +53,10 @@ export interface ForwardSettings {
   readonly retryBodyLimit?: number;
   /** Adds X-Backend: <id> to responses. */
   readonly backendHeader: boolean;
+  /** Strict-Transport-Security value added to every answer over HTTPS (--hsts); none when undefined. */
+  readonly hsts?: string;
+  /** Plain-HTTP requests are redirected (308) to HTTPS on this port (--https-redirect); none when undefined. */
+  readonly httpsRedirectPort?: number;
   readonly trustForwarded: boolean;
   /** Peers whose X-Forwarded-For names the client (CIDRs); with trustForwarded, every peer. */
   readonly trustedProxies?: readonly string[];

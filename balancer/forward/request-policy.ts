@@ -74,6 +74,8 @@ export interface PolicyVerdict {
   requestId: string;
   /** The client: the peer, or behind a trusted proxy the address it forwarded (client-rules.ts). */
   clientIp: string;
+  /** The request came over TLS (the HTTPS listener). */
+  secure: boolean;
 }
 
 export function newVerdict(): PolicyVerdict {
@@ -88,6 +90,7 @@ export function newVerdict(): PolicyVerdict {
     expectContinue: false,
     requestId: '',
     clientIp: '',
+    secure: false,
   };
 }
 
@@ -154,6 +157,7 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
   out.path = f.target;
   out.requestId = '';
   out.clientIp = f.clientIp;
+  out.secure = f.proto === 'https';
 
   if (f.major !== 1 || f.minor > 1) return refuse(out, 'SWY_HTTP_VERSION', requestId);
   if (f.method === 'CONNECT') return refuse(out, 'SWY_NOT_IMPLEMENTED', requestId);
@@ -242,6 +246,8 @@ export function evaluateRequest(f: RequestFacts, opts: RequestPolicyOptions, req
 
   // --- who the client is, and whether it is served ----------------------------------
   if (trust && forwardedFor !== undefined) out.clientIp = forwardedClient(rules, forwardedFor, f.clientIp);
+  // Behind a trusted proxy that took the client's TLS, the scheme is the one it forwarded.
+  if (trust && forwardedProto !== undefined) out.secure = forwardedProto.trim().toLowerCase() === 'https';
   if ((rules.deny !== undefined || rules.allow !== undefined) && clientRefused(rules, out.clientIp)) return refuse(out, 'SWY_FORBIDDEN', requestId);
 
   // --- target and Host (RFC 9112 3.2) -------------------------------------------

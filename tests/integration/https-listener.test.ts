@@ -126,6 +126,48 @@ describe('the HTTPS listener', () => {
     });
   }
 
+  it('redirects plain HTTP to HTTPS (not ACME challenges, not what a trusted proxy took over TLS) and sends HSTS over HTTPS, on every engine', async () => {
+    for (const setup of SETUP_NAMES) {
+      const { engine, listener } = SETUPS[setup];
+      const lb = await balancer([
+        '--engine',
+        engine,
+        '--listener',
+        listener,
+        '--tls-cert',
+        `${a.cert}:${a.key}`,
+        '--https-redirect',
+        '--hsts',
+        '24h',
+        '--hsts-include-subdomains',
+        '--trusted-proxies',
+        '127.0.0.1',
+        '--via-name',
+        'swy-tls-test',
+      ]);
+      const plainPort = new URL(lb.url).port;
+      const moved = await get(`${lb.url}/x/y?z=1`, { headers: { host: `a.test:${plainPort}` } });
+      assert.equal(moved.status, 308, `${setup}: ${moved.body}`);
+      assert.equal(moved.headers.location, `https://a.test:${lb.tlsPort}/x/y?z=1`);
+      assert.equal(moved.headers['strict-transport-security'], undefined, 'no HSTS over plain HTTP');
+      assert.equal((await get(`${lb.url}/.well-known/acme-challenge/token`)).status, 200, 'an ACME challenge is served over plain HTTP');
+      // The test client is a trusted proxy here: what it took over TLS is not redirected.
+      const proxied = await get(`${lb.url}/`, { headers: { 'x-forwarded-proto': 'https' } });
+      assert.equal(proxied.status, 200);
+      assert.equal(proxied.headers['strict-transport-security'], 'max-age=86400; includeSubDomains');
+      const client = new Agent({ connect: { ca: caPem, servername: 'a.test' } });
+      cleanup.push(() => client.close());
+      const secure = await get(`https://127.0.0.1:${lb.tlsPort}/`, { dispatcher: client });
+      assert.equal(secure.status, 200);
+      assert.equal(secure.headers['strict-transport-security'], 'max-age=86400; includeSubDomains');
+      // A request the policy refuses (it names this balancer in Via: a loop).
+      const refused = await get(`https://127.0.0.1:${lb.tlsPort}/`, { dispatcher: client, headers: { via: '1.1 swy-tls-test' } });
+      assert.equal(refused.status, 508);
+      assert.equal(refused.headers['strict-transport-security'], 'max-age=86400; includeSubDomains', `${setup}: errors over HTTPS carry it too`);
+      await lb.proc.kill('SIGTERM');
+    }
+  });
+
   it('offers TLS 1.2 and 1.3 only, with exactly the documented ciphers', async () => {
     const lb = await balancer(['--tls-cert', `${a.cert}:${a.key},${b.cert}:${b.key}`]);
     // openssl's own client, allowed everything it has: TLS 1.1 is refused.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createSecureContext } from 'node:tls';
 import { CertificateSet, nameCovers, type ServedCertificate } from '../../balancer/tls/certificate-set.js';
+import { httpsLocation } from '../../balancer/edge/https-redirect.js';
 
 function cert(source: string, names: string[]): ServedCertificate {
   return { source, names, notAfter: new Date(0), context: createSecureContext(), pem: { cert: Buffer.alloc(0), key: Buffer.alloc(0) } };
@@ -38,5 +39,18 @@ describe('certificate names and SNI', () => {
 
   it('refuses an empty set', () => {
     assert.throws(() => new CertificateSet([]), /no TLS certificate/);
+  });
+});
+
+describe('the redirect to HTTPS', () => {
+  it('keeps host and target, puts the HTTPS port, and leaves ACME challenges alone', () => {
+    assert.equal(httpsLocation(8443, 'a.test:8080', '/x?y=1'), 'https://a.test:8443/x?y=1');
+    assert.equal(httpsLocation(443, 'a.test', '/'), 'https://a.test/');
+    assert.equal(httpsLocation(443, '[2001:db8::1]:80', '/p'), 'https://[2001:db8::1]/p');
+    assert.equal(httpsLocation(8443, '[::1]', '/p'), 'https://[::1]:8443/p');
+    assert.equal(httpsLocation(443, 'a.test', '*'), 'https://a.test/');
+    assert.equal(httpsLocation(443, 'a.test', '/.well-known/acme-challenge/abc'), undefined);
+    assert.equal(httpsLocation(443, '', '/'), undefined, 'no Host, nowhere to send it');
+    assert.equal(httpsLocation(undefined, 'a.test', '/'), undefined);
   });
 });

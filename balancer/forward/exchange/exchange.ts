@@ -1,3 +1,4 @@
+import { httpsLocation } from '../../edge/https-redirect.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../../common/errors.js';
 import type { Outcome } from '../../resilience/outcome.js';
 import type { PickContext } from '../../strategies/strategy.js';
@@ -79,6 +80,8 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
   readonly bodyKind: BodyFraming;
   /** The client: the peer, or behind a trusted proxy the address it forwarded (strategies, access log). */
   readonly clientIp: string;
+  /** The request came over TLS. */
+  readonly secure: boolean;
   /** The request is refused (by the policy, or the client broke it before its turn): answer this and close. */
   #refusal: ErrorCode | undefined;
   readonly startedAt: number;
@@ -143,6 +146,7 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     this.bodyKind = v.body;
     this.requestId = v.requestId;
     this.clientIp = v.clientIp;
+    this.secure = v.secure;
     this.startedAt = performance.now();
     this.host = v.host;
     this.headers = v.headers;
@@ -219,6 +223,11 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
       this.#refuseBeforeAdmission(refusal, undefined);
       return;
     }
+    const redirect = this.secure ? undefined : httpsLocation(this.#host.settings.httpsRedirectPort, this.host, this.path);
+    if (redirect !== undefined) {
+      this.#answerLocally(308, 'Permanent Redirect', ['location', redirect, 'content-length', '0']);
+      return;
+    }
     const limited = gate.rateLimited(this.path, this.clientIp, this.rawHeaders);
     if (limited !== undefined) {
       // The connection stays usable once the body (if any) is read: a client told to wait may come back on it.
@@ -227,6 +236,20 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
       return;
     }
     this.#tryAdmit();
+  }
+
+  /** A local answer that is not an error (the redirect to HTTPS): counted as a request, never in flight. */
+  #answerLocally(status: number, statusText: string, headers: readonly string[]): void {
+    this.#phase = Phase.Done;
+    this.#releaseBody();
+    this.#host.gate.requestRefused();
+    this.status = status;
+    if (!this.#requestEnded) this.closeAfter = true;
+    if (!this.clientGone) {
+      this.#client.sendHead(this, status, statusText, headers, ['x-request-id', this.requestId]);
+      this.#client.endResponse(null);
+    }
+    this.#client.exchangeDone(this);
   }
 
   /** Answered before admission: counted as a request, never in flight. */
@@ -489,6 +512,7 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     const cookie = host.stickyCookie(this, up);
     if (cookie !== undefined) extra.push('set-cookie', cookie);
     if (this.decision !== null) extra.push('x-lb-decision', this.decision);
+    if (this.secure && host.settings.hsts !== undefined) extra.push('strict-transport-security', host.settings.hsts);
     // An answer before the whole request body came (an early response): the rest of that body is never read.
     if (host.shuttingDown || !this.#requestEnded) this.closeAfter = true;
     this.#responseStarted = true;
@@ -645,7 +669,8 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     if (this.clientGone) return;
     // After an error with part of the body unread, the connection cannot be trusted to be at a request boundary.
     if (this.#host.shuttingDown || !this.#requestEnded) this.closeAfter = true;
-    this.#client.sendError(this, code, retryAfter, headers);
+    const hsts = this.secure ? this.#host.settings.hsts : undefined;
+    this.#client.sendError(this, code, retryAfter, hsts === undefined ? headers : [...(headers ?? []), 'strict-transport-security', hsts]);
   }
 
   #releaseBody(): void {
