@@ -53,19 +53,26 @@ describe('the live dashboard in headless Chromium', () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     proxyUrl = `http://127.0.0.1:${port}`;
     adminUrl = `http://127.0.0.1:${adminPort}`;
-    demo = new SwitchyardProcess([
-      'demo',
-      '--backends',
-      '3',
-      '--port',
-      String(port),
-      '--admin-port',
-      String(adminPort),
-      '--base-port',
-      String(basePort),
-      '--control-base-port',
-      String(controlBasePort),
-    ]);
+    demo = new SwitchyardProcess(
+      [
+        'demo',
+        '--backends',
+        '3',
+        '--port',
+        String(port),
+        '--admin-port',
+        String(adminPort),
+        '--base-port',
+        String(basePort),
+        '--control-base-port',
+        String(controlBasePort),
+      ],
+      {
+        // For the rate-limit and ban panel: /limited allows one request an hour; two refusals ban a client.
+        SWITCHYARD_RATE_LIMITS: '/limited=1/h burst 1',
+        SWITCHYARD_BAN_AFTER: '2',
+      },
+    );
     // readiness: the demo prints this banner only once its /readyz counts all 3 backends routable (cli/demo.ts).
     await demo.waitForLine(/^Switchyard demo is up/, 30_000);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
@@ -176,6 +183,28 @@ describe('the live dashboard in headless Chromium', () => {
     assert.equal(r.byBackend.get('backend-1'), undefined, 'no new request reaches a draining backend');
     await page.click('[data-backend="backend-1"] button[data-action="activate"]');
     await shows('backend-1', 'state', 'active', 3000);
+  });
+
+  it('shows rate limits and bans, lifts a ban and replaces the rules from the page', async () => {
+    await page.waitForSelector('#limits:not([hidden])', { timeout: 5000 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await get(`${proxyUrl}/limited`)).status);
+    assert.deepEqual(statuses, [200, 429, 429]);
+    assert.equal((await get(`${proxyUrl}/`)).status, 403, 'two refusals banned this client');
+    await page.waitForSelector('#bans tr[data-ban="127.0.0.1"]', { timeout: 5000 });
+    await page.waitForFunction(`document.querySelector('#limit-rules tr[data-rule="/limited"] [data-field="refused"]')?.textContent === '2'`, undefined, {
+      timeout: 5000,
+    });
+    await page.click('#bans tr[data-ban="127.0.0.1"] button[data-action="lift"]');
+    await waitFor('the ban to be lifted', async () => (await get(`${proxyUrl}/`)).status === 200, 3000);
+    await page.fill('#limits-rules', '/limited=1000/s burst 1000');
+    await page.click('#limits-form button[type="submit"]');
+    await waitFor(
+      'the new rule',
+      async () => json<{ rules: { rule: string }[] }>(await get(`${adminUrl}/rate-limits`)).rules[0]?.rule === '/limited=1000/s burst 1000',
+      3000,
+    );
+    assert.equal((await get(`${proxyUrl}/limited`)).status, 200);
   });
 
   it('leaves a screenshot for people to look at, and no console errors', async () => {

@@ -227,6 +227,66 @@ $('strategy-form').addEventListener('submit', async (event) => {
   }
 });
 
+// --- rate limits and bans (GET /rate-limits, GET /bans; polled: they are not in /stats) ---
+let limitsTimer = null;
+/** The rules typed and not applied yet, or null: a refresh does not overwrite them. */
+let rulesTyped = null;
+
+async function loadLimits() {
+  clearTimeout(limitsTimer);
+  try {
+    const [limits, bans] = await Promise.all([api('rate-limits'), api('bans')]);
+    if (limits.status === 401 || bans.status === 401) return;
+    const l = limits.ok ? await limits.json() : { enabled: false, rules: [] };
+    const b = bans.ok ? await bans.json() : { enabled: false, bans: [] };
+    $('limits').hidden = !l.enabled && !b.enabled;
+    $('limits-form').hidden = !l.enabled;
+    $('limit-rules').querySelector('tbody').replaceChildren(
+      ...l.rules.map((r) =>
+        el('tr', { 'data-rule': r.prefix }, el('td', { text: r.rule }), el('td', { text: String(r.clients) }), el('td', { 'data-field': 'allowed', text: String(r.allowed) }), el('td', { 'data-field': 'refused', text: String(r.refused) })),
+      ),
+    );
+    if (rulesTyped === null) $('limits-rules').value = l.rules.map((r) => r.rule).join(', ');
+    $('bans').hidden = !b.enabled || b.bans.length === 0;
+    $('no-bans').hidden = !b.enabled || b.bans.length > 0;
+    $('bans').querySelector('tbody').replaceChildren(
+      ...b.bans.map((ban) => {
+        const lift = el('button', { type: 'button', 'data-action': 'lift', text: 'Lift' });
+        lift.addEventListener('click', () => liftBan(ban.client));
+        return el('tr', { 'data-ban': ban.client }, el('td', { text: ban.client }), el('td', { text: ban.reason }), el('td', { text: duration(ban.secondsLeft) }), el('td', {}, lift));
+      }),
+    );
+  } catch {
+    // The stream shows the admin API's state; this panel tries again.
+  }
+  limitsTimer = setTimeout(loadLimits, 2000);
+}
+
+async function liftBan(client) {
+  const res = await api(`bans/${encodeURIComponent(client)}`, { method: 'DELETE' });
+  if (!res.ok && res.status !== 401) show(`lifting the ban on ${client} failed: ${res.status}`);
+  else show(`ban on ${client} lifted`);
+  loadLimits();
+}
+
+$('limits-rules').addEventListener('input', () => (rulesTyped = $('limits-rules').value));
+
+$('limits-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const rules = $('limits-rules')
+    .value.split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  const res = await api('rate-limits', { method: 'PUT', body: JSON.stringify({ rules }) });
+  if (res.status === 401) return;
+  if (!res.ok) show(`rate limits not changed: ${(await res.json().catch(() => ({}))).error?.message ?? res.status}`);
+  else {
+    rulesTyped = null;
+    show('rate limits replaced');
+  }
+  loadLimits();
+});
+
 let source = null;
 let restartTimer = null;
 
@@ -255,6 +315,7 @@ function connect() {
 function showLogin(reason) {
   source?.close();
   source = null;
+  clearTimeout(limitsTimer);
   clearTimeout(restartTimer);
   $('live').textContent = 'logged out';
   $('live').classList.remove('on');
@@ -282,6 +343,7 @@ async function start() {
     hideLogin(session.tokenRequired);
     await loadStrategies();
     connect();
+    loadLimits();
   } catch (err) {
     if (String(err).includes('not logged in')) return;
     show(`cannot reach the admin API: ${err}`);
