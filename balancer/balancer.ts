@@ -1,7 +1,7 @@
 import { EventLoopDelay } from './stats/event-loop-delay.js';
 import { WaitHistogram } from './stats/wait-histogram.js';
 import { ListenShards } from './listen-shards.js';
-import { drainClients, idleGraceMs, stopAccepting } from './client-drain.js';
+import { drainClients, idleGraceMs, stopAccepting, type Adopted } from './client-drain.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ErrorCode } from '../common/errors.js';
@@ -12,7 +12,8 @@ import { BufferBudget } from './forward/buffer-budget.js';
 import { policyOptions, resolveLimits, type RequestLimits } from './forward/request-limits.js';
 import { clientRules } from './forward/client-rules.js';
 import type { RequestPolicyOptions } from './forward/request-policy.js';
-import type { ForwardHost, Forwarder } from './forward/forwarder.js';
+import type { ForwardHost } from './forward/forwarder.js';
+import type { EngineForwarder } from './forward/engine-forwarder.js';
 import { createForwarder } from './forward/engines.js';
 import { requestIds } from './forward/request-ids.js';
 import { WebSocketTunnels } from './forward/websocket-tunnels.js';
@@ -58,7 +59,7 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   readonly health: HealthChecker;
   readonly registry: Registry;
   readonly tunnels: WebSocketTunnels;
-  readonly forwarder: Forwarder;
+  readonly forwarder: EngineForwarder;
   readonly profile: BalancerProfile;
   readonly startedAt: number;
   readonly router: Router;
@@ -71,10 +72,9 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
   readonly self: SelfAddresses;
   readonly #eventLoop = new EventLoopDelay();
   readonly #shards: ListenShards;
-  readonly #adopted: { close(): Promise<void> }[] = [];
+  readonly #adopted: Adopted[] = [];
   readonly connectionWait = new WaitHistogram();
   readonly waits: RequestWaits;
-  /** Retries made. */
   retriesTotal = 0;
   readonly events: EventLog;
   readonly accessLog: Logger | null;
@@ -171,8 +171,8 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     return addr;
   }
 
-  /** Another listener whose connections this balancer serves (HTTPS): it stops accepting, and its connections drain, with the proxy port's. */
-  adopt(listener: { close(): Promise<void> }): void {
+  /** Another listener whose connections this balancer serves (HTTPS, HTTP/2): it stops accepting, and its connections drain, with the proxy port's. */
+  adopt(listener: Adopted): void {
     this.#adopted.push(listener);
   }
 
@@ -211,11 +211,13 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
     const closeIdle = (ms: number): void => {
       this.http.closeIdleConnections(ms);
       this.forwarder.closeIdleConnections(ms);
+      for (const l of this.#adopted) l.closeIdleConnections?.(ms);
     };
     const drained = await drainClients(closed, { waitIdle: (ms) => this.gate.waitIdle(ms), closeIdle }, shutdownTimeoutMs, idleGraceMs(keepAliveTimeoutMs));
     if (!drained) this.#log.warn({ inFlight: this.inFlight }, 'shutdown timeout, closing open requests');
     this.server.closeAllConnections();
     this.forwarder.closeAllConnections();
+    for (const l of this.#adopted) l.closeAllConnections?.();
     this.tunnels.close();
     this.gate.close();
     this.#eventLoop.close();
@@ -241,16 +243,14 @@ export class Balancer implements ForwardHost, Lifecycle, BalancerView {
 
   totals(): BalancerTotals {
     const g = this.gate;
-    const ejected = this.router.outlier?.ejectedCount ?? 0;
-    const rejected = this.router.retryBudget.status().rejected;
     return {
       inFlight: g.inFlight,
       requestsTotal: g.requestsTotal,
       retriesTotal: this.retriesTotal,
       errors: g.errors,
       admission: g.status(),
-      retryRejections: rejected,
-      ejected,
+      retryRejections: this.router.retryBudget.status().rejected,
+      ejected: this.router.outlier?.ejectedCount ?? 0,
     };
   }
 

@@ -6,6 +6,15 @@ const IDLE_CHECK_MS = 100;
 /** An idle connection closes once it has been idle this long (or the keep-alive timeout, if shorter). */
 const IDLE_GRACE_MS = 1000;
 
+/** A listener beside the proxy port whose connections drain with it (balancer.ts adopt()). */
+export interface Adopted {
+  /** Stops accepting; resolves once its connections are closed. */
+  close(): Promise<void>;
+  /** Connections idle for `ms` close (called again and again while draining). */
+  closeIdleConnections?(ms: number): void;
+  closeAllConnections?(): void;
+}
+
 export interface DrainHost {
   /** Resolves true once no request is in flight, false after `timeoutMs`. */
   waitIdle(timeoutMs: number): Promise<boolean>;

@@ -328,6 +328,29 @@ export const BALANCER_OPTIONS = {
     help: 'How long a client may take to finish its TLS handshake before its connection is closed.',
     group: 'HTTPS',
   }),
+  http2: option({
+    type: boolean(),
+    flag: 'http2',
+    env: ['SWITCHYARD_HTTP2'],
+    default: true,
+    help: 'Offer HTTP/2 (ALPN h2) on --tls-port beside HTTP/1.1 (--no-http2: HTTP/1.1 only). Each stream goes through the same request core as an HTTP/1.1 request.',
+    group: 'HTTPS',
+  }),
+  h2cPort: option({
+    type: port(),
+    flag: 'h2c-port',
+    env: ['SWITCHYARD_H2C_PORT'],
+    help: 'Port for cleartext HTTP/2 with prior knowledge (off unless set; for a TLS-terminating proxy or a client inside the network). An HTTP/1.1 Upgrade: h2c is never honoured on any port.',
+    group: 'HTTPS',
+  }),
+  h2MaxStreams: option({
+    type: integer(1, 1000),
+    flag: 'h2-max-streams',
+    env: ['SWITCHYARD_H2_MAX_STREAMS'],
+    default: 100,
+    help: 'Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; nginx 128, Envoy 100). A connection that opens at least 100 streams and resets most of them before their answer (rapid reset) is closed.',
+    group: 'HTTPS',
+  }),
   shutdownTimeout: option({
     type: duration(0, 600_000),
     flag: 'shutdown-timeout',
@@ -951,6 +974,11 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
   if ((values.httpsRedirect || values.hsts > 0) && values.tlsPort === undefined)
     throw new ConfigError(`${values.httpsRedirect ? '--https-redirect' : '--hsts'} needs --tls-port (the HTTPS listener)`);
   if (values.httpsRedirect && values.tlsPort === 0) throw new ConfigError('--https-redirect needs a fixed --tls-port, not 0');
+  for (const [flag, v] of [
+    ['--port', values.port],
+    ['--tls-port', values.tlsPort],
+  ] as const)
+    if (values.h2cPort !== undefined && values.h2cPort !== 0 && values.h2cPort === v) throw new ConfigError(`invalid value for --h2c-port: ${v} is ${flag}`);
   if (values.tlsPort !== undefined && values.tlsPort !== 0 && values.tlsPort === values.port)
     throw new ConfigError(`invalid value for --tls-port: ${values.tlsPort} is the proxy's --port`);
   if (values.stickyCookie && !values.stickySecret)

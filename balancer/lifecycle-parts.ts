@@ -12,6 +12,7 @@ import type { BalancerView } from './balancer-view.js';
 import type { BalancerConfig } from './config.js';
 import type { strategyFactory } from './routing-settings.js';
 import { describe, TlsListener } from './tls/tls-listener.js';
+import { H2Listener } from './forward/http2/h2-listener.js';
 import { ConfigError } from '../common/config/options.js';
 
 /*
@@ -79,19 +80,26 @@ export function adminPart(
 
 /**
  * The proxy: follow the registry, check health (the first round completes before it listens: warm start), listen,
- * and with --tls-port the HTTPS listener too (its certificates are loaded first: one that cannot be served fails the start); close drains both.
+ * and with --tls-port the HTTPS listener too (its certificates are loaded first: one that cannot be served fails the start),
+ * with HTTP/2 on it unless --no-http2, and with --h2c-port cleartext HTTP/2; close drains them all.
  */
 export function proxyPart(lb: Balancer, config: BalancerConfig, logger: Logger): NamedPart {
-  const tls = config.tlsPort === undefined ? undefined : tlsListener(lb.server, config, logger);
+  const h2 = (config.http2 && config.tlsPort !== undefined) || config.h2cPort !== undefined ? h2Listener(lb, config, logger) : undefined;
+  const tls = config.tlsPort === undefined ? undefined : tlsListener(lb.server, config, logger, config.http2 ? h2 : undefined);
   return {
     name: 'proxy',
     start: async () => {
       await lb.start();
-      // HTTPS first: the balancer is ready (/readyz) once the proxy port listens, with both.
+      // HTTPS first: the balancer is ready (/readyz) once the proxy port listens, with the others.
+      if (h2 !== undefined) lb.adopt(h2);
       if (tls !== undefined && config.tlsPort !== undefined) {
         lb.adopt(tls);
         const addr = await tls.listen(config.tlsPort, config.host);
-        logger.info({ tlsPort: addr.port, certificates: describe(tls.certificates) }, 'HTTPS listening');
+        logger.info({ tlsPort: addr.port, http2: config.http2, certificates: describe(tls.certificates) }, 'HTTPS listening');
+      }
+      if (h2 !== undefined && config.h2cPort !== undefined) {
+        const addr = await h2.listenCleartext(config.h2cPort, config.host);
+        logger.info({ h2cPort: addr.port }, 'cleartext HTTP/2 listening');
       }
       await lb.listen(config.port, config.host);
     },
@@ -99,13 +107,25 @@ export function proxyPart(lb: Balancer, config: BalancerConfig, logger: Logger):
   };
 }
 
+function h2Listener(lb: Balancer, config: BalancerConfig, logger: Logger): H2Listener {
+  return new H2Listener(lb.forwarder, {
+    maxStreams: config.h2MaxStreams,
+    maxHeaderSize: config.maxHeaderSize,
+    maxHeaders: config.maxHeaders,
+    idleTimeoutMs: config.keepAliveTimeout || 5000,
+    resetJudgedAfter: 100,
+    logger: logger.child({ component: 'http2' }),
+  });
+}
+
 /** The HTTPS listener over `server`, its certificates loaded: a ConfigError naming --tls-cert when one cannot be served. */
-export function tlsListener(server: Server, config: BalancerConfig, logger: Logger): TlsListener {
+export function tlsListener(server: Server, config: BalancerConfig, logger: Logger, h2?: H2Listener): TlsListener {
   try {
     return new TlsListener(server, {
       certs: config.tlsCert,
       reloadIntervalMs: config.tlsReloadInterval,
       handshakeTimeoutMs: config.tlsHandshakeTimeout,
+      ...(h2 === undefined ? {} : { h2 }),
       logger: logger.child({ component: 'tls' }),
     });
   } catch (err) {

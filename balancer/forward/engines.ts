@@ -1,5 +1,5 @@
 import { EngineForwarder, type ForwarderOptions } from './engine-forwarder.js';
-import type { EngineName, EngineTransport, Forwarder, ForwardHost } from './forwarder.js';
+import type { EngineName, EngineTransport, ForwardHost } from './forwarder.js';
 import { llhttpUnsupported } from './http1/http-parser.js';
 import { RawTransport } from './raw/raw-transport.js';
 import { UndiciTransport } from './undici/undici-transport.js';
@@ -9,7 +9,7 @@ export interface EngineOptions extends ForwarderOptions {
 }
 
 /** The request path over the engine `--engine` names and the listener `--listener` names. */
-export function createForwarder(host: ForwardHost, options: EngineOptions): Forwarder {
+export function createForwarder(host: ForwardHost, options: EngineOptions): EngineForwarder {
   return new EngineForwarder(options.engine, host, options, createTransport(options.engine, host, options));
 }
 

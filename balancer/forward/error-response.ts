@@ -3,6 +3,26 @@ import { ERROR_CATALOGUE, type ErrorCode } from '../../common/errors.js';
 import { errorBody, statusLine } from './error-body.js';
 import { httpDate } from './http-date.js';
 
+/**
+ * The fields of an error answer after its status (the body is `errorBody`): every listener's error
+ * answers carry these, in this order.
+ */
+export function errorFields(body: string, requestId: string, retryAfterSeconds?: number, extra?: readonly string[]): string[] {
+  const fields = [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'x-request-id',
+    requestId,
+    'cache-control',
+    'no-store',
+  ];
+  if (retryAfterSeconds !== undefined) fields.push('retry-after', String(retryAfterSeconds));
+  if (extra !== undefined) for (let i = 0; i < extra.length; i++) fields.push(extra[i]!);
+  return fields;
+}
+
 /** Answers with the catalogue's status and the JSON error body (error-body.ts) on http.Server. */
 export function sendError(
   res: ServerResponse,
@@ -13,22 +33,10 @@ export function sendError(
   extra?: readonly string[],
 ): void {
   if (res.headersSent || res.destroyed) return;
-  const entry = ERROR_CATALOGUE[code];
   const body = errorBody(code, requestId);
-  const headers: (string | number)[] = [
-    'content-type',
-    'application/json',
-    'content-length',
-    Buffer.byteLength(body),
-    'x-request-id',
-    requestId,
-    'cache-control',
-    'no-store',
-  ];
-  if (retryAfterSeconds !== undefined) headers.push('retry-after', retryAfterSeconds);
-  if (extra !== undefined) headers.push(...extra);
+  const headers = errorFields(body, requestId, retryAfterSeconds, extra);
   if (closeConnection) headers.push('connection', 'close');
-  res.writeHead(entry.status, headers as string[]);
+  res.writeHead(ERROR_CATALOGUE[code].status, headers);
   res.end(body);
 }
 

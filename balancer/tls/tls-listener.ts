@@ -13,6 +13,8 @@ export interface TlsListenerOptions {
   readonly reloadIntervalMs: number;
   /** How long a client may take to finish its handshake. */
   readonly handshakeTimeoutMs: number;
+  /** Connections that choose HTTP/2 by ALPN go here; without it only HTTP/1.1 is offered. */
+  readonly h2?: { serve(socket: TLSSocket): void };
   readonly logger: Logger;
 }
 
@@ -45,7 +47,7 @@ function stamp(files: readonly string[]): string {
  * The HTTPS port: TLS 1.2/1.3 (tls-policy.ts), the certificate chosen by SNI
  * (certificate-set.ts), and each connection, once its handshake is done, handed to
  * the proxy's server as a connection of its own, so every engine serves it as it
- * serves plain HTTP. The certificate files are looked at every `reloadIntervalMs`:
+ * serves plain HTTP; or, when the client chose `h2` by ALPN, to the HTTP/2 listener. The certificate files are looked at every `reloadIntervalMs`:
  * when they change and all of them load, new handshakes get the new ones (open
  * connections keep theirs); when any fails to load, the old set stays and the
  * error is logged, naming the file.
@@ -76,8 +78,13 @@ export class TlsListener {
       key: first.pem.key,
       SNICallback: (name, cb) => cb(null, this.#set.contextFor(name)),
       handshakeTimeout: options.handshakeTimeoutMs,
+      ALPNProtocols: options.h2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'],
     });
-    this.#server.on('secureConnection', (socket: TLSSocket) => this.#target.emit('connection', socket));
+    const h2 = options.h2;
+    this.#server.on('secureConnection', (socket: TLSSocket) => {
+      if (h2 !== undefined && socket.alpnProtocol === 'h2') h2.serve(socket);
+      else this.#target.emit('connection', socket);
+    });
     this.#server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
       this.handshakeFailures++;
       options.logger.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
