@@ -161,7 +161,18 @@ export class RawH2 {
 
   /** HEADERS (one frame, END_HEADERS) on `streamId`, ending the stream unless a body follows. */
   request(streamId: number, fields: readonly (readonly [string, string])[], endStream = true): void {
-    this.write(frame(FrameType.Headers, END_HEADERS | (endStream ? END_STREAM : 0), streamId, headerBlock(fields)));
+    const block = headerBlock(fields);
+    const end = endStream ? END_STREAM : 0;
+    // Blocks past the default frame size go on in CONTINUATION frames.
+    const parts: Buffer[] = [];
+    for (let i = 0; i < block.length || parts.length === 0; i += 16_384) parts.push(block.subarray(i, i + 16_384));
+    this.write(
+      Buffer.concat(
+        parts.map((p, i) =>
+          frame(i === 0 ? FrameType.Headers : FrameType.Continuation, (i === 0 ? end : 0) | (i === parts.length - 1 ? END_HEADERS : 0), streamId, p),
+        ),
+      ),
+    );
   }
 
   /** DATA in frames of at most 16 KiB, as the server's flow-control windows allow (queued until they do). */

@@ -12,7 +12,7 @@ const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } =
 export interface H2Options {
   /** Streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
   readonly maxStreams: number;
-  /** Largest header list, in bytes as HTTP/2 counts them (SETTINGS_MAX_HEADER_LIST_SIZE): --max-header-size. */
+  /** Largest request head, weighed as HTTP/1.1 would (--max-header-size): 431 past it. */
   readonly maxHeaderSize: number;
   /** Most fields in a request (the request policy answers 431 past it; nghttp2 refuses far past it). */
   readonly maxHeaders: number;
@@ -74,8 +74,9 @@ export class H2Listener {
     this.#forwarder = forwarder;
     this.#options = options;
     this.#server = createServer({
-      settings: { maxConcurrentStreams: options.maxStreams, maxHeaderListSize: options.maxHeaderSize, enablePush: false },
-      maxHeaderListPairs: options.maxHeaders + 8,
+      // Twice the request policy's bounds: between the two, the client gets the same 431 as over HTTP/1.1; past them, a reset.
+      settings: { maxConcurrentStreams: options.maxStreams, maxHeaderListSize: 2 * options.maxHeaderSize + 32 * options.maxHeaders, enablePush: false },
+      maxHeaderListPairs: 2 * options.maxHeaders + 8,
       // Streams refused for being over the limit, per connection, before it is closed (nghttp2's rejected-stream count).
       maxSessionRejectedStreams: 100,
       maxSessionInvalidFrames: 100,
@@ -172,7 +173,7 @@ export class H2Listener {
     w.open++;
     stream.once('close', () => w.open--);
     const fw = this.#forwarder;
-    const head = translateH2Head(raw, (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+    const head = translateH2Head(raw, (flags & NGHTTP2_FLAG_END_STREAM) !== 0, this.#options.maxHeaderSize);
     const encrypted = (stream.session!.socket as TLSSocket).encrypted === true;
     const facts = {
       method: head.method,

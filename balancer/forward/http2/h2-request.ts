@@ -22,7 +22,10 @@ import type { ErrorCode } from '../../../common/errors.js';
  *   framed as chunked, so it reaches the backend re-chunked or, when it fits
  *   the request buffer, with its exact length;
  * - the same defence as for HTTP/1.1 if a field with a forbidden character
- *   ever got through: refused (400).
+ *   ever got through: refused (400);
+ * - a head that would weigh more than --max-header-size as HTTP/1.1: 431, as
+ *   over HTTP/1.1 (nghttp2's own bounds are set at twice ours, so that the
+ *   client gets this answer and not a reset).
  */
 export interface H2Head {
   readonly method: string;
@@ -41,7 +44,7 @@ const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connecti
  * Translates one request head as Node gives it (`raw`: flat [name, value, ...]
  * with the pseudo-headers first); `endStream`: the head ended the stream (no body).
  */
-export function translateH2Head(raw: readonly string[], endStream: boolean): H2Head {
+export function translateH2Head(raw: readonly string[], endStream: boolean, maxHeaderSize: number): H2Head {
   let method = '';
   let target = '';
   let authority: string | undefined;
@@ -51,9 +54,12 @@ export function translateH2Head(raw: readonly string[], endStream: boolean): H2H
   let length = false;
   let refusal: ErrorCode | undefined;
   const headers: string[] = ['host', ''];
+  // What the head would weigh as HTTP/1.1 (`name: value\r\n` a field), held to the same --max-header-size.
+  let size = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    size += name.length + value.length + 4;
     if (FORBIDDEN.test(value) || FORBIDDEN.test(name)) refusal = 'SWY_BAD_REQUEST';
     if (name.charCodeAt(0) === 0x3a /* : */) {
       if (name === ':method') method = value;
@@ -88,5 +94,6 @@ export function translateH2Head(raw: readonly string[], endStream: boolean): H2H
   if (cookie !== undefined) headers.push('cookie', cookie);
   if (!endStream && !length) headers.push('transfer-encoding', 'chunked');
   if (method === '' || target === '') refusal = 'SWY_BAD_REQUEST';
+  else if (size > maxHeaderSize) refusal ??= 'SWY_HEADERS_TOO_LARGE';
   return { method: method || 'GET', target: target || '/', headers, refusal };
 }
