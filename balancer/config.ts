@@ -230,7 +230,7 @@ export const BALANCER_OPTIONS = {
     flag: 'rate-limits',
     env: ['SWITCHYARD_RATE_LIMITS'],
     default: [] as string[],
-    help: 'Rate limits by client: <path prefix>=<n>/<s|m|h>[ burst <n>], comma-separated (e.g. "/=100/s burst 200,/login=5/m"); the longest matching prefix counts. Past it: 429 SWY_RATE_LIMITED with Retry-After and RateLimit headers. Per balancer process (each --workers process counts its own).',
+    help: 'Rate limits by client: <path prefix>=<n>/<s|m|h>[ burst <n>], comma-separated (e.g. "/=100/s burst 200,/login=5/m"); the longest matching prefix counts. Past it: 429 SWY_RATE_LIMITED with Retry-After and RateLimit headers. Counted per balancer process unless --edge-store redis shares them.',
     group: 'Rate limits',
   }),
   rateLimitKey: option({
@@ -271,6 +271,30 @@ export const BALANCER_OPTIONS = {
     env: ['SWITCHYARD_BAN_DURATION'],
     default: 600_000,
     help: 'How long a ban lasts.',
+    group: 'Rate limits',
+  }),
+  edgeStore: option({
+    type: oneOf(['memory', 'redis'] as const),
+    flag: 'edge-store',
+    env: ['SWITCHYARD_EDGE_STORE'],
+    default: 'memory' as 'memory' | 'redis',
+    help: "Where rate-limit buckets and ban strikes are counted: memory (each balancer process counts its own) or redis (the registry's Redis: one limit and one ban list for every balancer and --workers process; needs --redis and --rate-limits or --ban-after).",
+    group: 'Rate limits',
+  }),
+  edgeStoreFailure: option({
+    type: oneOf(['open', 'closed'] as const),
+    flag: 'edge-store-failure',
+    env: ['SWITCHYARD_EDGE_STORE_FAILURE'],
+    default: 'open' as 'open' | 'closed',
+    help: 'With --edge-store redis, while Redis does not answer: open (each balancer goes by its own buckets, so N balancers allow at most N times the limit; strikes are counted locally) or closed (rate-limited paths answer 503 SWY_RATE_LIMIT_UNAVAILABLE).',
+    group: 'Rate limits',
+  }),
+  edgeStoreTimeout: option({
+    type: duration(5, 10_000),
+    flag: 'edge-store-timeout',
+    env: ['SWITCHYARD_EDGE_STORE_TIMEOUT'],
+    default: 100,
+    help: 'With --edge-store redis, how long a request waits for Redis to answer its rate-limit check before --edge-store-failure applies.',
     group: 'Rate limits',
   }),
   tlsPort: option({
@@ -967,6 +991,10 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
   } catch (err) {
     throw new ConfigError(`invalid value for --rate-limit-key: ${(err as Error).message}`);
   }
+  if (values.edgeStore === 'redis' && !values.redis && values.redisSentinels.length === 0)
+    throw new ConfigError('--edge-store redis needs a Redis registry (--redis or --redis-sentinels)');
+  if (values.edgeStore === 'redis' && values.rateLimits.length === 0 && values.banAfter === 0)
+    throw new ConfigError('--edge-store redis shares rate limits and bans: set --rate-limits or --ban-after');
   if (values.trustForwarded && values.trustedProxies.length > 0)
     throw new ConfigError('--trust-forwarded trusts every peer; with --trusted-proxies set, leave it off');
   if (values.tlsPort !== undefined && values.tlsCert.length === 0) throw new ConfigError('--tls-port needs --tls-cert (a certificate and its key)');

@@ -13,6 +13,8 @@ import type { BalancerConfig } from './config.js';
 import type { strategyFactory } from './routing-settings.js';
 import { describe, TlsListener } from './tls/tls-listener.js';
 import { H2Listener } from './forward/http2/h2-listener.js';
+import { SharedEdge } from './edge/shared-edge.js';
+import { RedisEdgeStore } from '../common/registry/redis-edge-store.js';
 import { ConfigError } from '../common/config/options.js';
 
 /*
@@ -131,6 +133,25 @@ export function tlsListener(server: Server, config: BalancerConfig, logger: Logg
   } catch (err) {
     throw new ConfigError(`invalid value for --tls-cert: ${(err as Error).message}`);
   }
+}
+
+/** With --edge-store redis: rate limits and bans shared through the registry's Redis (a part started before the proxy listens). */
+export function edgePart(lb: Balancer, config: BalancerConfig, logger: Logger): NamedPart | undefined {
+  if (config.edgeStore !== 'redis' || config.redisTarget === undefined) return undefined;
+  const changes: { edge?: SharedEdge } = {};
+  const store = new RedisEdgeStore({
+    target: config.redisTarget,
+    prefix: config.redisPrefix,
+    timeoutMs: config.edgeStoreTimeout,
+    onChange: (c) => changes.edge?.changed(c),
+  });
+  const edge = new SharedEdge(store, lb.gate.rateLimiter, lb.gate.bans, {
+    failure: config.edgeStoreFailure,
+    resyncMs: 2000,
+    logger: logger.child({ component: 'edge-store' }),
+  });
+  changes.edge = edge;
+  return { name: 'edge-store', start: () => edge.start(), close: () => edge.close() };
 }
 
 /** Starts the parts and closes them in reverse order on SIGTERM or SIGINT, then exits. */

@@ -10,7 +10,7 @@ import type { Registry } from '../common/registry/registry.js';
 import { Balancer } from './balancer.js';
 import { balancerHelp, loadBalancerConfig, type BalancerConfig } from './config.js';
 import { ControlPlane } from './cluster/primary.js';
-import { adminPart, proxyPart, registryPart, startUntilSignal, tlsListener } from './lifecycle-parts.js';
+import { adminPart, edgePart, proxyPart, registryPart, startUntilSignal, tlsListener } from './lifecycle-parts.js';
 import { runWorker } from './cluster/worker.js';
 import { configuredAddresses } from './self-addresses.js';
 import { toSettings } from './balancer-settings.js';
@@ -54,10 +54,10 @@ export async function runBalancer(argv: readonly string[], env: NodeJS.ProcessEn
   });
   const admin = adminPart(lb, config, logger, makeStrategy);
   const supervisor = new Supervisor(logger, config.shutdownTimeout + 5000);
-  supervisor
-    .add(registryPart(registry, config, logger))
-    .add(admin)
-    .add(proxyPart(lb, config, logger));
+  supervisor.add(registryPart(registry, config, logger)).add(admin);
+  const edge = edgePart(lb, config, logger);
+  if (edge !== undefined) supervisor.add(edge);
+  supervisor.add(proxyPart(lb, config, logger));
   addLoadReporter(supervisor, lb, config, logger);
   await startUntilSignal(supervisor, logger);
   const proxyAddr = lb.server.address() as { port: number };

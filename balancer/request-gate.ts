@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../common/errors.js';
-import type { RateLimited, RateLimiter } from './edge/rate-limiter.js';
+import type { RATE_PENDING, RateLimited, RateLimiter, RateWaiter } from './edge/rate-limiter.js';
 import type { BanList } from './edge/ban-list.js';
 import type { AdmissionHost, AdmissionRequest } from './forward/admission.js';
 import { AdmissionControl, type AdmissionOptions, type AdmissionStatus } from './resilience/admission-control.js';
@@ -69,8 +69,8 @@ export class RequestGate implements AdmissionHost {
     }
   }
 
-  rateLimited(path: string, clientIp: string, headers: readonly string[]): RateLimited | undefined {
-    return this.rateLimiter?.check(path, clientIp, headers, Date.now());
+  rateLimited(path: string, clientIp: string, headers: readonly string[], waiter: RateWaiter): RateLimited | undefined | typeof RATE_PENDING {
+    return this.rateLimiter?.check(path, clientIp, headers, Date.now(), waiter);
   }
 
   bannedFor(clientIp: string): number | undefined {

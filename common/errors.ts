@@ -5,6 +5,7 @@
  */
 export const ERROR_CATALOGUE = {
   SWY_NO_BACKEND: { status: 503, message: 'no healthy backend is available' },
+  SWY_RATE_LIMIT_UNAVAILABLE: { status: 503, message: 'the shared rate limits cannot be checked now; try again after Retry-After' },
   SWY_SHUTTING_DOWN: { status: 503, message: 'the balancer is shutting down' },
   SWY_QUEUE_FULL: { status: 503, message: 'too many requests are waiting; try again shortly' },
   SWY_QUEUE_TIMEOUT: { status: 503, message: 'the request waited too long for a free slot' },

@@ -67,7 +67,9 @@ registry="~${PREFIX}backends ~${PREFIX}backend:* ~${PREFIX}version ~${PREFIX}ver
 lease="~${PREFIX}controller-lease:*"
 # The load each balancer reports for the autoscaler (common/registry/redis-load-board.ts).
 load="~${PREFIX}load:* ~${PREFIX}loads"
-channel="&${PREFIX}changes &${PREFIX}events"
+# Rate-limit buckets, strikes and bans shared by the balancers (--edge-store redis; common/registry/redis-edge-store.ts).
+edge="~${PREFIX}rl:* ~${PREFIX}strikes:* ~${PREFIX}bans"
+channel="&${PREFIX}changes &${PREFIX}events &${PREFIX}bans"
 # What every client of ours sends: ioredis's ready check (INFO) and connection name, PING.
 base='-@all +ping +info +client|setname +quit'
 # The registry scripts: EVALSHA (EVAL when not cached) and the commands they run.
@@ -76,7 +78,7 @@ registry_write='+hset +del +sadd +srem +incr +set +publish'
 put redis_users_acl "$(
   cat <<ACL
 user default on nopass resetkeys resetchannels -@all +ping
-user balancer on #$(hash "$balancer_pw") resetkeys resetchannels $registry $load $channel $base $registry_read $registry_write +pexpire +zadd +zremrangebyscore +time
+user balancer on #$(hash "$balancer_pw") resetkeys resetchannels $registry $load $edge $channel $base $registry_read $registry_write +pexpire +zadd +zremrangebyscore +time +hmget +zrange +zrangebyscore +zrem
 user controller on #$(hash "$controller_pw") resetkeys resetchannels $registry $lease $load $channel $base $registry_read $registry_write +pexpire +pttl +zrangebyscore +time
 user observer on #$(hash "$observer_pw") resetkeys resetchannels %R~${PREFIX}* $channel $base +get +smembers +sismember +exists +hget +hgetall +hlen +type +scan +ttl +pttl +subscribe +unsubscribe
 ACL

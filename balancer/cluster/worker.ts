@@ -2,7 +2,7 @@ import { Supervisor } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import { Balancer } from '../balancer.js';
 import type { BalancerConfig } from '../config.js';
-import { proxyPart, startUntilSignal } from '../lifecycle-parts.js';
+import { edgePart, proxyPart, startUntilSignal } from '../lifecycle-parts.js';
 import { toSettings } from '../balancer-settings.js';
 import type { LbEventType } from '../stats/event-log.js';
 import { strategyFactory } from '../routing-settings.js';
@@ -73,6 +73,8 @@ export async function runWorker(config: BalancerConfig, workers: number, workerI
   // The primary answers hello with the registry and the health it has checked (its warm start): listen with both.
   await Promise.race([Promise.all([firstSnapshot, firstHealth]), new Promise((r) => setTimeout(r, 5000))]);
 
+  const edge = edgePart(lb, config, logger);
+  if (edge !== undefined) supervisor.add(edge);
   supervisor.add(proxyPart(lb, config, logger));
   await startUntilSignal(supervisor, logger);
   send({ swy: 1, t: 'ready' });

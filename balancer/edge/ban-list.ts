@@ -14,6 +14,17 @@ export interface Ban {
   readonly until: number;
   /** Why: the refusal that made it. */
   readonly reason: string;
+  /** It is in the shared store (every balancer has it), not only here. */
+  readonly shared?: boolean;
+}
+
+/**
+ * Where strikes go when bans are shared (shared-edge.ts): counted there for
+ * every balancer; `fallback` counts one here when the store cannot.
+ */
+export interface StrikeSink {
+  strike(client: string, reason: string, fallback: () => void): void;
+  lift(client: string): void;
 }
 
 /** Strikes in the current window of a client. */
@@ -27,13 +38,17 @@ interface Strikes {
  * limited, or a request the policy refuses) is banned for `durationMs`: every request it sends
  * meanwhile is answered 403 at once. Bans end by themselves, or are lifted (the admin API).
  * Memory is bounded by `maxClients`; expired entries are dropped as time passes.
+ * Shared (`--edge-store redis`): strikes are counted in Redis and the bans every
+ * balancer made arrive here (`put`, `drop`, `replaceShared`); checking a client
+ * stays a lookup in this table.
  */
 export class BanList {
   readonly settings: BanSettings;
   readonly #strikes = new Map<string, Strikes>();
   readonly #bans = new Map<string, Ban>();
   #sweptAt = 0;
-  /** Bans made since start. */
+  #sink: StrikeSink | undefined;
+  /** Bans made since start (here, or learnt from the shared store). */
   total = 0;
 
   constructor(settings: BanSettings) {
@@ -50,9 +65,52 @@ export class BanList {
     return undefined;
   }
 
-  /** Counts a refusal of `client`; returns the ban it made, if this one made it. */
+  /** Strikes go to `sink` from now on. */
+  shareWith(sink: StrikeSink): void {
+    this.#sink = sink;
+  }
+
+  /** Counts a refusal of `client`; returns the ban it made, if this one made it (shared: the store answers later). */
   strike(client: string, reason: string, now: number): Ban | undefined {
     if (client === '') return undefined;
+    const sink = this.#sink;
+    if (sink !== undefined) {
+      sink.strike(client, reason, () => this.#strikeHere(client, reason, Date.now()));
+      return undefined;
+    }
+    return this.#strikeHere(client, reason, now);
+  }
+
+  /** A ban from the shared store. */
+  put(ban: Ban): void {
+    const had = this.#bans.get(ban.client);
+    if (had === undefined || had.until < ban.until) {
+      if (had === undefined) this.total++;
+      this.#bans.set(ban.client, ban);
+    }
+  }
+
+  /** A ban lifted elsewhere. */
+  drop(client: string): void {
+    this.#bans.delete(client);
+    this.#strikes.delete(client);
+  }
+
+  /** The shared store's bans replace those learnt from it before (bans made here while it was away stay). */
+  replaceShared(bans: readonly Ban[]): void {
+    const known = new Set<string>();
+    for (const [c, b] of this.#bans)
+      if (b.shared === true) {
+        known.add(c);
+        this.#bans.delete(c);
+      }
+    for (const b of bans) {
+      if (known.has(b.client) && !this.#bans.has(b.client)) this.#bans.set(b.client, b);
+      else this.put(b);
+    }
+  }
+
+  #strikeHere(client: string, reason: string, now: number): Ban | undefined {
     const s = this.settings;
     if (now - this.#sweptAt > s.windowMs) this.#sweep(now);
     let st = this.#strikes.get(client);
@@ -69,9 +127,10 @@ export class BanList {
     return ban;
   }
 
-  /** Ends a ban now; false when there was none. */
+  /** Ends a ban now (everywhere, when shared); false when there was none here. */
   lift(client: string): boolean {
     this.#strikes.delete(client);
+    this.#sink?.lift(client);
     return this.#bans.delete(client);
   }
 

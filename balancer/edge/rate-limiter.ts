@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../common/errors.js';
 import { rawHeaderValue } from '../forward/request-policy.js';
 import { BanList, type BanSettings } from './ban-list.js';
 import { ruleFor, type RateLimitKey, type RateLimitRule } from './rate-limit-rules.js';
@@ -10,7 +11,26 @@ const SWEEP_EVERY_MS = 10_000;
 export interface RateLimited {
   readonly retryAfterSeconds: number;
   readonly headers: readonly string[];
+  /** The answer, when not SWY_RATE_LIMITED (the shared store unreachable, failing closed). */
+  readonly code?: ErrorCode;
 }
+
+/** The answer is coming from the shared store: the waiter hears it. */
+export const RATE_PENDING = 'pending';
+
+/** What waits for an answer from the shared store (the request core's exchange). */
+export interface RateWaiter {
+  rateDecided(limited: RateLimited | undefined): void;
+}
+
+/** What the limiter asks of the store shared by every balancer (shared-edge.ts). */
+export interface SharedBuckets {
+  take(rule: string, key: string, perSecond: number, burst: number): Promise<{ allowed: boolean; waitMs: number }>;
+  /** While the store cannot answer: 'open' goes by this balancer's own buckets, 'closed' refuses (503). */
+  readonly failure: 'open' | 'closed';
+}
+
+const UNAVAILABLE: RateLimited = { retryAfterSeconds: 1, headers: [], code: 'SWY_RATE_LIMIT_UNAVAILABLE' };
 
 export interface RateLimitSettings {
   readonly rules: readonly RateLimitRule[];
@@ -34,6 +54,10 @@ export function edgeGuards(
 export interface RateLimitStatus {
   readonly key: string;
   readonly maxKeys: number;
+  /** Where the buckets are: this process, or Redis shared by every balancer. */
+  readonly store: 'memory' | 'redis';
+  /** Checks the shared store could not answer (each went by --edge-store-failure). */
+  readonly storeFailures: number;
   readonly rules: readonly {
     readonly rule: string;
     readonly prefix: string;
@@ -50,10 +74,20 @@ export interface RateLimitStatus {
  * path, in the bucket of its client key. A refused request gets 429 with `Retry-After` and
  * the `RateLimit-Policy` / `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers-11.
  * Rules can be replaced while running (the admin API); counts then start again.
+ *
+ * Shared (`--edge-store redis`): a request this balancer's own bucket allows
+ * then takes a token from the client's bucket in Redis, which every balancer
+ * takes from, so the limit holds across all of them; the answer comes back to
+ * the waiter. A client its own bucket already refuses is refused at once, with
+ * no round trip (over N balancers a client gets at most the limit, and an
+ * attacker's refused requests cost Redis nothing). Clients past `maxKeys`
+ * stay local, so no flood of keys reaches Redis either.
  */
 export class RateLimiter {
   readonly key: RateLimitKey;
   readonly #maxKeys: number;
+  #shared: SharedBuckets | undefined;
+  storeFailures = 0;
   #buckets: TokenBuckets[] = [];
   #rules: readonly RateLimitRule[] = [];
   #sweptAt: number;
@@ -74,20 +108,40 @@ export class RateLimiter {
     this.#buckets = rules.map((r) => new TokenBuckets(r, this.#maxKeys, now));
   }
 
-  /** Undefined when the request may go on; else what to answer. */
-  check(path: string, clientIp: string, headers: readonly string[], now: number): RateLimited | undefined {
+  /** Takes tokens from `shared` too, from now on. */
+  shareWith(shared: SharedBuckets): void {
+    this.#shared = shared;
+  }
+
+  /**
+   * Undefined when the request may go on; else what to answer; RATE_PENDING
+   * when the shared store answers later (to `waiter`, which must be given for that).
+   */
+  check(path: string, clientIp: string, headers: readonly string[], now: number): RateLimited | undefined;
+  check(path: string, clientIp: string, headers: readonly string[], now: number, waiter: RateWaiter): RateLimited | undefined | typeof RATE_PENDING;
+  check(path: string, clientIp: string, headers: readonly string[], now: number, waiter?: RateWaiter): RateLimited | undefined | typeof RATE_PENDING {
     if (this.#rules.length === 0) return undefined;
     const rule = ruleFor(this.#rules, path);
     if (rule === undefined) return undefined;
     if (now - this.#sweptAt > SWEEP_EVERY_MS) this.#sweep(now);
     const buckets = this.#buckets[this.#rules.indexOf(rule)]!;
-    const t = buckets.take(this.#keyOf(clientIp, headers), now);
-    if (t.allowed) return undefined;
-    const policy = `"${quoted(rule.prefix)}";q=${rule.burst};w=${Math.max(1, Math.ceil(rule.burst / rule.perSecond))}`;
-    return {
-      retryAfterSeconds: t.retryAfterSeconds,
-      headers: ['ratelimit-policy', policy, 'ratelimit', `"${quoted(rule.prefix)}";r=0;t=${t.retryAfterSeconds}`],
-    };
+    const key = this.#keyOf(clientIp, headers);
+    const t = buckets.take(key, now);
+    if (!t.allowed) return refusal(rule, t.retryAfterSeconds);
+    const shared = this.#shared;
+    if (shared === undefined || waiter === undefined || !t.tracked) return undefined;
+    shared.take(rule.name, key, rule.perSecond, rule.burst).then(
+      (r) => {
+        if (r.allowed) return waiter.rateDecided(undefined);
+        buckets.refusedElsewhere();
+        waiter.rateDecided(refusal(rule, Math.max(1, Math.ceil(r.waitMs / 1000))));
+      },
+      () => {
+        this.storeFailures++;
+        waiter.rateDecided(shared.failure === 'closed' ? UNAVAILABLE : undefined);
+      },
+    );
+    return RATE_PENDING;
   }
 
   status(): RateLimitStatus {
@@ -95,6 +149,8 @@ export class RateLimiter {
     return {
       key: k.kind === 'ip' ? 'ip' : `${k.kind}:${k.name}`,
       maxKeys: this.#maxKeys,
+      store: this.#shared === undefined ? 'memory' : 'redis',
+      storeFailures: this.storeFailures,
       rules: this.#buckets.map((b) => ({
         rule: b.rule.name,
         prefix: b.rule.prefix,
@@ -119,6 +175,12 @@ export class RateLimiter {
     this.#sweptAt = now;
     for (const b of this.#buckets) b.sweep(now);
   }
+}
+
+/** The 429 for `rule`, with the RateLimit fields of draft-ietf-httpapi-ratelimit-headers-11. */
+function refusal(rule: RateLimitRule, retryAfterSeconds: number): RateLimited {
+  const policy = `"${quoted(rule.prefix)}";q=${rule.burst};w=${Math.max(1, Math.ceil(rule.burst / rule.perSecond))}`;
+  return { retryAfterSeconds, headers: ['ratelimit-policy', policy, 'ratelimit', `"${quoted(rule.prefix)}";r=0;t=${retryAfterSeconds}`] };
 }
 
 /** A prefix as the inside of a structured-field string: only printable ASCII, `"` and `\\` escaped. */

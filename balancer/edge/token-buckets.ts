@@ -15,6 +15,8 @@ export interface Take {
   readonly resetSeconds: number;
   /** When refused: seconds until one request is allowed again (at least 1). */
   readonly retryAfterSeconds: number;
+  /** The client has a bucket of its own (false: the table was full and it shares the overflow bucket). */
+  readonly tracked: boolean;
 }
 
 /**
@@ -49,13 +51,14 @@ export class TokenBuckets {
         this.#buckets.set(key, b);
       } else b = this.#overflow;
     }
+    const tracked = b !== this.#overflow;
     const { perSecond, burst } = this.rule;
     const tokens = Math.min(burst, b.tokens + (Math.max(0, now - b.at) / 1000) * perSecond);
     b.at = now;
     if (tokens >= 1) {
       b.tokens = tokens - 1;
       this.allowed++;
-      return { allowed: true, remaining: Math.floor(b.tokens), resetSeconds: Math.ceil((burst - b.tokens) / perSecond), retryAfterSeconds: 0 };
+      return { allowed: true, remaining: Math.floor(b.tokens), resetSeconds: Math.ceil((burst - b.tokens) / perSecond), retryAfterSeconds: 0, tracked };
     }
     b.tokens = tokens;
     this.refused++;
@@ -64,7 +67,14 @@ export class TokenBuckets {
       remaining: 0,
       resetSeconds: Math.ceil((burst - tokens) / perSecond),
       retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perSecond)),
+      tracked,
     };
+  }
+
+  /** A request this bucket allowed was refused by the shared bucket (shared-edge.ts): count it so. */
+  refusedElsewhere(): void {
+    this.allowed--;
+    this.refused++;
   }
 
   /** Drops the buckets that are full again by `now`. */

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../../common/errors.js';
-import type { RateLimited } from '../edge/rate-limiter.js';
+import type { RATE_PENDING, RateLimited, RateWaiter } from '../edge/rate-limiter.js';
 import type { QueueTicket, QueueWaiter } from '../resilience/admission-control.js';
 
 /** A request going through the balancer's admission control (parsed by the raw engine or by http.Server). */
@@ -28,8 +28,11 @@ export interface AdmissionHost {
   requestDone(): void;
   /** A request answered with an error from the catalogue. */
   countError(code: ErrorCode): void;
-  /** Rate limits (--rate-limits): undefined when the request may go on, else what to answer (429). */
-  rateLimited(path: string, clientIp: string, headers: readonly string[]): RateLimited | undefined;
+  /**
+   * Rate limits (--rate-limits): undefined when the request may go on, else what to answer (429);
+   * RATE_PENDING when the shared store answers later, to `waiter`.
+   */
+  rateLimited(path: string, clientIp: string, headers: readonly string[], waiter: RateWaiter): RateLimited | undefined | typeof RATE_PENDING;
   /** Seconds left of the ban on `clientIp` (--ban-after), or undefined when it is not banned. */
   bannedFor(clientIp: string): number | undefined;
   /** `clientIp` was refused with `code`: it counts towards a ban. */

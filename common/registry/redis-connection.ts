@@ -130,8 +130,8 @@ export function clientOptions(connectionName: string, extra: RedisOptions = {}):
  * the client itself); its errors are dropped: the registry's connection logs
  * the trouble they share.
  */
-export async function startQuietClient(target: RedisTarget, connectionName: string): Promise<Redis> {
-  const c = openRedis(target, clientOptions(connectionName));
+export async function startQuietClient(target: RedisTarget, connectionName: string, extra: RedisOptions = {}): Promise<Redis> {
+  const c = openRedis(target, clientOptions(connectionName, extra));
   c.on('error', () => undefined);
   await c.connect().catch(() => undefined);
   return c;

@@ -187,6 +187,9 @@ describe('the live dashboard in headless Chromium', () => {
 
   it('shows rate limits and bans, lifts a ban and replaces the rules from the page', async () => {
     await page.waitForSelector('#limits:not([hidden])', { timeout: 5000 });
+    await page.waitForFunction(`document.querySelector('#limits-store')?.textContent === 'Counted by this balancer process alone.'`, undefined, {
+      timeout: 5000,
+    });
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await get(`${proxyUrl}/limited`)).status);
     assert.deepEqual(statuses, [200, 429, 429]);

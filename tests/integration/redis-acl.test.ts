@@ -13,6 +13,7 @@ import { RedisLease } from '../../controller/lease.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { RedisEdgeStore } from '../../common/registry/redis-edge-store.js';
 import { makeStackSecrets } from '../helpers/stack-secrets.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -136,6 +137,31 @@ describe('Redis credentials and per-role users', () => {
       assert.ok((await client(url('observer')).pttl('switchyard:load:lb-1')) > 0, 'a report expires');
     } finally {
       for (const b of [b1, b2, controller, observer]) await b.close();
+    }
+  });
+
+  it('lets balancers share rate limits and bans (--edge-store redis), and nobody else', async () => {
+    const changes: string[] = [];
+    const store = (user: string) =>
+      new RedisEdgeStore({ target: { url: url(user) }, prefix: 'switchyard:', timeoutMs: 1000, onChange: (c) => changes.push(`${c.kind} ${c.client}`) });
+    const [b1, b2, observer] = [store('balancer'), store('balancer'), store('observer')];
+    for (const s of [b1, b2, observer]) await s.start();
+    try {
+      assert.deepEqual(await b1.take('/=1/m burst 1', 'c1', 1 / 60, 1), { allowed: true, waitMs: 0 });
+      assert.equal((await b2.take('/=1/m burst 1', 'c1', 1 / 60, 1)).allowed, false, 'one bucket for both');
+      assert.equal(await b1.strike('c2', 'SWY_RATE_LIMITED', 60_000, 2, 60_000), 0);
+      assert.ok((await b2.strike('c2', 'SWY_RATE_LIMITED', 60_000, 2, 60_000)) > 0, 'the second strike, through another balancer, bans');
+      assert.deepEqual(
+        (await b1.bans()).bans.map((b) => [b.client, b.reason]),
+        [['c2', 'SWY_RATE_LIMITED']],
+      );
+      await waitFor('both heard the ban', () => changes.filter((c) => c === 'ban c2').length >= 2);
+      await b2.lift('c2');
+      assert.deepEqual((await b1.bans()).bans, []);
+      await assert.rejects(observer.take('/=1/m burst 1', 'c3', 1, 1), /NOPERM|No permissions/);
+      await assert.rejects(observer.strike('c3', 'x', 1000, 1, 1000), /NOPERM|No permissions/);
+    } finally {
+      for (const s of [b1, b2, observer]) await s.close();
     }
   });
 

@@ -42,4 +42,35 @@ describe('ban list', () => {
     assert.equal(b.banned('e', 21), undefined, 'the table is full: e is not tracked');
     assert.equal(b.strike('', 'x', 20), undefined, 'no address, no ban');
   });
+
+  it('shared: strikes go to the store, its bans and lifts arrive, a full read replaces what it sent before', () => {
+    const b = new BanList(settings);
+    const sent: string[] = [];
+    let fail = false;
+    b.shareWith({
+      strike: (client, reason, fallback) => (fail ? fallback() : sent.push(`strike ${client} ${reason}`)),
+      lift: (client) => sent.push(`lift ${client}`),
+    });
+    for (let i = 0; i < 5; i++) assert.equal(b.strike('a', 'SWY_RATE_LIMITED', 0), undefined, 'no ban here: the store decides');
+    assert.equal(b.banned('a', 0), undefined);
+    assert.equal(sent.length, 5);
+    b.put({ client: 'a', until: 9000, reason: 'SWY_RATE_LIMITED', shared: true });
+    b.put({ client: 'a', until: 8000, reason: 'SWY_RATE_LIMITED', shared: true });
+    assert.equal(b.banned('a', 8500)?.until, 9000, 'the later end wins');
+    assert.equal(b.total, 1);
+    // The store fails: strikes are counted here.
+    fail = true;
+    for (let i = 0; i < 3; i++) b.strike('c', 'SWY_BAD_REQUEST', 0);
+    assert.notEqual(b.banned('c', Date.now()), undefined, 'banned here while the store is away');
+    // A full read: the shared ones are replaced, the one made here stays.
+    b.replaceShared([{ client: 'd', until: 9000, reason: 'r', shared: true }]);
+    assert.equal(b.banned('a', 100), undefined);
+    assert.notEqual(b.banned('d', 100), undefined);
+    assert.notEqual(b.banned('c', Date.now()), undefined);
+    assert.equal(b.lift('d'), true);
+    assert.deepEqual(sent.slice(-1), ['lift d']);
+    b.put({ client: 'e', until: 9000, reason: 'r', shared: true });
+    b.drop('e');
+    assert.equal(b.banned('e', 100), undefined);
+  });
 });

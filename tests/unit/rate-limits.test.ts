@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseRateLimitKey, parseRateLimitRule, parseRateLimitRules, ruleFor } from '../../balancer/edge/rate-limit-rules.js';
-import { RateLimiter } from '../../balancer/edge/rate-limiter.js';
+import { RATE_PENDING, RateLimiter, type RateLimited } from '../../balancer/edge/rate-limiter.js';
 import { TokenBuckets } from '../../balancer/edge/token-buckets.js';
 
 describe('rate-limit rules', () => {
@@ -80,5 +80,56 @@ describe('rate limiter', () => {
       l.status().rules.map((r) => [r.prefix, r.allowed, r.refused]),
       [['/api', 5, 2]],
     );
+  });
+});
+
+describe('rate limiter shared through a store', () => {
+  const waiter = (): { answers: (RateLimited | undefined)[]; rateDecided(l: RateLimited | undefined): void } => {
+    const answers: (RateLimited | undefined)[] = [];
+    return { answers, rateDecided: (l) => answers.push(l) };
+  };
+
+  it('asks the store only for what its own bucket allows, and goes by the store', async () => {
+    const asked: string[] = [];
+    let allow = true;
+    const l = new RateLimiter(parseRateLimitRules(['/=1/s burst 2']), parseRateLimitKey('ip'), 100, 0);
+    l.shareWith({ failure: 'open', take: (rule, key) => (asked.push(`${rule}|${key}`), Promise.resolve({ allowed: allow, waitMs: 2500 })) });
+    const w = waiter();
+    assert.equal(l.check('/', 'c', [], 0, w), RATE_PENDING);
+    allow = false;
+    assert.equal(l.check('/', 'c', [], 0, w), RATE_PENDING);
+    // The local bucket (burst 2) is empty now: refused at once, the store not asked.
+    assert.equal((l.check('/', 'c', [], 0, w) as RateLimited).retryAfterSeconds, 1);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(asked, ['/=1/s burst 2|c', '/=1/s burst 2|c']);
+    assert.equal(w.answers[0], undefined, 'the store allowed the first');
+    assert.equal(w.answers[1]!.retryAfterSeconds, 3, "the store's wait, in whole seconds");
+    assert.deepEqual(
+      l.status().rules.map((r) => [r.allowed, r.refused]),
+      [[1, 2]],
+    );
+    assert.equal(l.status().store, 'redis');
+  });
+
+  it('while the store fails: open goes by its own bucket, closed answers 503', async () => {
+    for (const failure of ['open', 'closed'] as const) {
+      const l = new RateLimiter(parseRateLimitRules(['/=1/s burst 5']), parseRateLimitKey('ip'), 100, 0);
+      l.shareWith({ failure, take: () => Promise.reject(new Error('down')) });
+      const w = waiter();
+      assert.equal(l.check('/', 'c', [], 0, w), RATE_PENDING);
+      await new Promise((r) => setImmediate(r));
+      if (failure === 'open') assert.equal(w.answers[0], undefined);
+      else assert.equal(w.answers[0]!.code, 'SWY_RATE_LIMIT_UNAVAILABLE');
+      assert.equal(l.status().storeFailures, 1);
+    }
+  });
+
+  it('keeps clients past the table local: no key beyond --rate-limit-max-clients reaches the store', () => {
+    const l = new RateLimiter(parseRateLimitRules(['/=1/s burst 5']), parseRateLimitKey('ip'), 2, 0);
+    l.shareWith({ failure: 'open', take: () => Promise.resolve({ allowed: true, waitMs: 0 }) });
+    const w = waiter();
+    assert.equal(l.check('/', 'a', [], 0, w), RATE_PENDING);
+    assert.equal(l.check('/', 'b', [], 0, w), RATE_PENDING);
+    assert.equal(l.check('/', 'c', [], 0, w), undefined, 'the overflow bucket decides here');
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseBackendSpec } from '../../common/backend.js';
+import { parseBanChange } from '../../common/registry/redis-edge-store.js';
 import {
   decodeBackend,
   decodeEntry,
@@ -160,5 +161,19 @@ describe('redis schema', () => {
     const refused = decodeSnapshot(['error', 'switchyard:backends is a string, not a set'], keys);
     assert.deepEqual(refused, { ok: false, reason: 'switchyard:backends is a string, not a set' });
     for (const raw of [null, [], ['?', '1', ''], 'ok']) assert.equal(decodeSnapshot(raw, keys).ok, false);
+  });
+});
+
+describe('ban announcements on the shared edge channel', () => {
+  it('reads a ban and a lift, and drops anything else', () => {
+    assert.deepEqual(parseBanChange('ban\n198.51.100.1\n60000\nSWY_RATE_LIMITED'), {
+      kind: 'ban',
+      client: '198.51.100.1',
+      remainingMs: 60000,
+      reason: 'SWY_RATE_LIMITED',
+    });
+    assert.deepEqual(parseBanChange('lift\n198.51.100.1'), { kind: 'lift', client: '198.51.100.1' });
+    for (const bad of ['', 'ban', 'ban\n\n1\nr', 'ban\nc\n-5\nr', 'ban\nc\nsoon\nr', 'lift\n', 'unban\nc', `ban\nc\n1\n${'x'.repeat(3000)}`])
+      assert.equal(parseBanChange(bad), undefined, JSON.stringify(bad.slice(0, 30)));
   });
 });

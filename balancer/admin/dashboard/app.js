@@ -247,6 +247,11 @@ async function loadLimits() {
       ),
     );
     if (rulesTyped === null) $('limits-rules').value = l.rules.map((r) => r.rule).join(', ');
+    $('limits-store').textContent = !l.enabled
+      ? ''
+      : l.store === 'redis'
+        ? `Shared by every balancer through Redis${l.storeFailures > 0 ? ` (${l.storeFailures} checks Redis did not answer)` : ''}.`
+        : 'Counted by this balancer process alone.';
     $('bans').hidden = !b.enabled || b.bans.length === 0;
     $('no-bans').hidden = !b.enabled || b.bans.length > 0;
     $('bans').querySelector('tbody').replaceChildren(

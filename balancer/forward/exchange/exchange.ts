@@ -1,4 +1,5 @@
 import { httpsLocation } from '../../edge/https-redirect.js';
+import { RATE_PENDING, type RateLimited, type RateWaiter } from '../../edge/rate-limiter.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../../common/errors.js';
 import type { Outcome } from '../../resilience/outcome.js';
 import type { PickContext } from '../../strategies/strategy.js';
@@ -62,7 +63,7 @@ const enum Phase {
  * received in full goes upstream with Content-Length, a streaming one with
  * the client's framing (Content-Length, or re-chunked).
  */
-export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, ResponseSink, UploadWaiter, OutgoingRequest, Answering {
+export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, ResponseSink, UploadWaiter, OutgoingRequest, Answering, RateWaiter {
   readonly #client: ClientSide<Exchange>;
   readonly #engine: ExchangeDeps;
   readonly #host: ForwardHost;
@@ -91,6 +92,8 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
   requestId: string;
   /** First in its connection's line (its response may be written). */
   #activated = false;
+  /** The shared rate limits have not answered yet (admission waits for them). */
+  #ratePending = false;
   #admissionAsked = false;
   #started = false;
   #continueSent = false;
@@ -228,11 +231,19 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
       this.#answerLocally(308, 'Permanent Redirect', ['location', redirect, 'content-length', '0']);
       return;
     }
-    const limited = gate.rateLimited(this.path, this.clientIp, this.rawHeaders);
+    const limited = gate.rateLimited(this.path, this.clientIp, this.rawHeaders, this);
+    if (limited === RATE_PENDING) this.#ratePending = true;
+    else this.rateDecided(limited);
+  }
+
+  /** The rate limits' answer: at once, or from the store shared by every balancer (the body keeps arriving meanwhile). */
+  rateDecided(limited: RateLimited | undefined): void {
+    this.#ratePending = false;
+    if (this.#phase === Phase.Done || this.clientGone) return;
     if (limited !== undefined) {
       // The connection stays usable once the body (if any) is read: a client told to wait may come back on it.
-      gate.strike(this.clientIp, 'SWY_RATE_LIMITED');
-      this.#refuseBeforeAdmission('SWY_RATE_LIMITED', limited.retryAfterSeconds, limited.headers);
+      if (limited.code === undefined) this.#host.gate.strike(this.clientIp, 'SWY_RATE_LIMITED');
+      this.#refuseBeforeAdmission(limited.code ?? 'SWY_RATE_LIMITED', limited.retryAfterSeconds, limited.headers);
       return;
     }
     this.#tryAdmit();
@@ -263,7 +274,7 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
   }
 
   #tryAdmit(): void {
-    if (!this.#activated || this.#admissionAsked || this.#phase === Phase.Done) return;
+    if (!this.#activated || this.#ratePending || this.#admissionAsked || this.#phase === Phase.Done) return;
     if (this.#buffering && !this.#requestEnded && !this.expectContinue) return;
     this.#admissionAsked = true;
     this.#host.gate.admit(this);
