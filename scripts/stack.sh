@@ -16,7 +16,9 @@
 # Environment: PROJECT (Compose project, default switchyard), BACKENDS (3),
 # OFFLINE=1 (skip the registry, build base images from this host's node and
 # redis-server), NODE_IMAGE / REDIS_IMAGE (explicit base images),
-# SWITCHYARD_PUBLISH_PORT (9090), SWITCHYARD_PUBLISH_ADMIN_PORT (9091),
+# SWITCHYARD_PUBLISH_PORT (9090), SWITCHYARD_PUBLISH_TLS_PORT (9443),
+# SWITCHYARD_PUBLISH_ADMIN_PORT (9091), SWITCHYARD_TLS_NAMES (more names for
+# the HTTPS certificate, scripts/stack-tls.sh),
 # SWITCHYARD_NETWORK (switchyard), UP_TIMEOUT (seconds to wait, 180),
 # SWITCHYARD_COMPOSE ('docker compose' or 'docker-compose': which Compose; by
 # default v2 when installed, else v1).
@@ -28,6 +30,7 @@ DEFAULT_REDIS_IMAGE=redis:7-alpine
 export SWITCHYARD_IMAGE=${SWITCHYARD_IMAGE:-switchyard:local}
 PROJECT=${PROJECT:-${COMPOSE_PROJECT_NAME:-switchyard}}
 PORT=${SWITCHYARD_PUBLISH_PORT:-9090}
+TLS_PORT=${SWITCHYARD_PUBLISH_TLS_PORT:-9443}
 ADMIN_PORT=${SWITCHYARD_PUBLISH_ADMIN_PORT:-9091}
 
 say() { echo "switchyard: $*" >&2; }
@@ -203,6 +206,7 @@ wait_serving() {
     n=$(routable_count)
     if ((n >= want)) && http_get "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then
       say "up: $n backends behind http://localhost:$PORT (admin API http://127.0.0.1:$ADMIN_PORT/backends)"
+      say "HTTPS and HTTP/2 with the stack's own CA: curl --cacert $PWD/.tls/ca.pem https://localhost:$TLS_PORT/"
       say "the admin token is SWITCHYARD_ADMIN_TOKEN in $PWD/.env (also $PWD/.secrets/admin_token): curl -H \"authorization: Bearer \$(cat .secrets/admin_token)\" http://127.0.0.1:$ADMIN_PORT/backends"
       userland_proxy_note
       return 0
@@ -233,6 +237,7 @@ cmd_up() {
   resolve_images
   export DOCKER_GID=${DOCKER_GID:-$(docker_gid)}
   bash scripts/stack-secrets.sh
+  bash scripts/stack-tls.sh
   set_env_key NODE_IMAGE "$NODE_IMAGE"
   set_env_key REDIS_IMAGE "$REDIS_IMAGE"
   set_env_key DOCKER_GID "$DOCKER_GID"

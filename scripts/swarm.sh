@@ -8,7 +8,8 @@
 # into .swarm-stack.yml), so Compose and Swarm share one description.
 #
 # Environment: STACK (stack name, default switchyard), BACKENDS (3), BALANCERS (1),
-# SWITCHYARD_PUBLISH_PORT (9090), SWARM_PUBLISH (host: the port is bound on the node and
+# SWITCHYARD_PUBLISH_PORT (9090), SWITCHYARD_PUBLISH_TLS_PORT (9443, HTTPS with the
+# local CA of scripts/stack-tls.sh), SWARM_PUBLISH (host: the port is bound on the node and
 # services are found by DNS; ingress: the routing mesh and virtual IPs, which need IPVS
 # in the kernel), AUTOSCALE=1 (the controller scales services labelled switchyard.autoscale.*;
 # SWITCHYARD_AUTOSCALE_INTERVAL and SWITCHYARD_AUTOSCALE_DOWN_WINDOW tune it),
@@ -86,6 +87,7 @@ cmd_up() {
   need_docker
   ensure_swarm
   bash scripts/stack-secrets.sh
+  bash scripts/stack-tls.sh
   # The image and the Redis base image, as `make up` makes them (offline from this host's binaries).
   local out
   out=$(bash scripts/stack.sh build)

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import http2 from 'node:http2';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
@@ -15,6 +16,7 @@ import {
   redisClient,
   registryEntries,
   replica,
+  run,
   waitFor,
 } from './support/stack.js';
 
@@ -91,6 +93,7 @@ describe('make up from a clean clone', () => {
     const ports = balancer.HostConfig.PortBindings as Record<string, { HostIp: string; HostPort: string }[]>;
     assert.deepEqual(ports['9091/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(E2E.adminPort) }]);
     assert.equal(ports['9090/tcp']?.[0]?.HostPort, String(E2E.port));
+    assert.equal(ports['9443/tcp']?.[0]?.HostPort, String(E2E.tlsPort), 'HTTPS is published too');
     for (const svc of ['redis', 'controller', 'backend', 'docker-api']) {
       for (const info of await projectContainers(svc))
         assert.deepEqual(
@@ -108,6 +111,55 @@ describe('make up from a clean clone', () => {
     // The stack uses one explicitly named network.
     assert.ok(Object.keys(balancer.NetworkSettings.Networks).includes(E2E.network));
     assert.match(await dockerCli('network', 'inspect', '-f', '{{.Name}}', E2E.network), new RegExp(E2E.network));
+  });
+
+  it('serves HTTPS and HTTP/2 on the TLS port with a certificate from a local CA whose key stays in .tls/', async (t: TestContext) => {
+    const caFile = join(E2E.dir, '.tls/ca.pem');
+    assert.ok(upOutput.includes(`curl --cacert ${caFile} https://localhost:${E2E.tlsPort}/`), 'make up prints the line to try it');
+    // curl and Node's http2 client both verify the chain for localhost.
+    const curl = await run('curl', [
+      '-sS',
+      '--http2',
+      '--cacert',
+      caFile,
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version} %{http_code}',
+      `https://localhost:${E2E.tlsPort}/`,
+    ]);
+    assert.equal(curl.output.trim(), '2 200', curl.output);
+    const session = http2.connect(`https://localhost:${E2E.tlsPort}`, { ca: readFileSync(caFile) });
+    session.on('error', () => undefined);
+    try {
+      const head = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        const req = session.request({ ':path': '/' });
+        req.on('response', resolve);
+        req.on('error', reject);
+        req.resume();
+      });
+      assert.equal(head[':status'], 200);
+      assert.match(String(head['x-backend']), /.+/, 'served by a backend');
+    } finally {
+      session.close();
+    }
+    // The CA's key: owner-only on the host, absent from the image and from every container's mounts.
+    assert.equal(statSync(join(E2E.dir, '.tls/ca.key')).mode & 0o777, 0o600);
+    const keyLine = readFileSync(join(E2E.dir, '.tls/ca.key'), 'utf8').split('\n')[1]!;
+    const found = await dockerCli(
+      'run',
+      '--rm',
+      '--entrypoint',
+      'node',
+      E2E.image,
+      '-e',
+      "const fs=require('fs'),p=require('path');const hit=[];const walk=(d)=>{for(const e of fs.readdirSync(d,{withFileTypes:true})){const f=p.join(d,e.name);if(e.isDirectory())walk(f);else if(e.isFile()&&fs.statSync(f).size<1e6&&fs.readFileSync(f,'latin1').includes(process.argv[1]))hit.push(f)}};walk('/app');console.log(JSON.stringify(hit))",
+      keyLine,
+    );
+    assert.equal(found.trim(), '[]', 'no file of the image holds the CA key');
+    for (const info of await projectContainers())
+      for (const m of info.Mounts) assert.ok(!String(m.Source).includes('/.tls'), `${info.Names[0]} mounts nothing of .tls/`);
+    t.diagnostic(`HTTPS on localhost:${E2E.tlsPort}: HTTP/${curl.output.trim()}`);
   });
 
   it('the registry holds exactly the running backends, with owner labels', async () => {

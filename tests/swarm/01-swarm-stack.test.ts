@@ -9,6 +9,7 @@ import { waitFor } from '../helpers/wait.js';
 const env = process.env;
 const STACK = env.SWITCHYARD_SWARM_STACK ?? 'swyswarm';
 const PORT = Number(env.SWITCHYARD_SWARM_PORT ?? 19290);
+const TLS_PORT = Number(env.SWITCHYARD_SWARM_TLS_PORT ?? 19293);
 /** A clean copy of the project (scripts/clean-copy.sh), where `scripts/swarm.sh` runs. */
 const DIR = env.SWITCHYARD_SWARM_DIR ?? join(tmpdir(), `switchyard-swarm-${STACK}`);
 const URL = `http://127.0.0.1:${PORT}/`;
@@ -18,6 +19,7 @@ const stackEnv = (): NodeJS.ProcessEnv => ({
   ...env,
   STACK,
   SWITCHYARD_PUBLISH_PORT: String(PORT),
+  SWITCHYARD_PUBLISH_TLS_PORT: String(TLS_PORT),
   SWITCHYARD_IMAGE: env.SWITCHYARD_SWARM_IMAGE ?? `switchyard:${STACK}`,
   // The autoscaler runs, with short windows; a service scales only once it carries switchyard.autoscale.* labels.
   AUTOSCALE: '1',
@@ -292,7 +294,18 @@ describe('the stack on a single-node Docker Swarm', { timeout: 280_000 }, () => 
     await docker('service', 'update', '-d', ...AUTOSCALE_LABELS.flatMap((l) => ['--label-rm', l]), SERVICE);
     // Two replicas cannot both bind the node's port (mode host), and this kernel has no IPVS for the mesh:
     // clients on the stack's network find the balancer tasks by DNS round robin instead.
-    await docker('service', 'update', '-d', '--publish-rm', `published=${PORT},target=9090,mode=host`, '--replicas', '2', BALANCER);
+    await docker(
+      'service',
+      'update',
+      '-d',
+      '--publish-rm',
+      `published=${PORT},target=9090,mode=host`,
+      '--publish-rm',
+      `published=${TLS_PORT},target=9443,mode=host`,
+      '--replicas',
+      '2',
+      BALANCER,
+    );
     await waitFor('2 balancers running', async () => (await updated(BALANCER)) && (await runningTasks(BALANCER)).length === 2, 120_000, 500);
     const before = await runningTasks(BALANCER);
 

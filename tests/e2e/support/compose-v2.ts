@@ -19,6 +19,7 @@ export const V2 = Object.freeze({
   project: v2Project,
   port: Number(env.SWITCHYARD_E2E_V2_PORT ?? E2E.port + 10),
   adminPort: Number(env.SWITCHYARD_E2E_V2_ADMIN_PORT ?? E2E.adminPort + 10),
+  tlsPort: Number(env.SWITCHYARD_E2E_V2_TLS_PORT ?? E2E.tlsPort + 10),
   network: `${v2Project}-net`,
   image: `switchyard:${v2Project}`,
   dir: env.SWITCHYARD_E2E_V2_DIR ?? `${E2E.dir}-v2`,
@@ -37,6 +38,7 @@ export function v2UserEnv(): NodeJS.ProcessEnv {
     ...env,
     SWITCHYARD_PUBLISH_PORT: String(V2.port),
     SWITCHYARD_PUBLISH_ADMIN_PORT: String(V2.adminPort),
+    SWITCHYARD_PUBLISH_TLS_PORT: String(V2.tlsPort),
     SWITCHYARD_NETWORK: V2.network,
     SWITCHYARD_IMAGE: V2.image,
   };

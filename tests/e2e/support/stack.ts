@@ -19,6 +19,7 @@ export const E2E = Object.freeze({
   project: env.SWITCHYARD_E2E_PROJECT ?? 'swye2e',
   port: Number(env.SWITCHYARD_E2E_PORT ?? 19090),
   adminPort: Number(env.SWITCHYARD_E2E_ADMIN_PORT ?? 19091),
+  tlsPort: Number(env.SWITCHYARD_E2E_TLS_PORT ?? 19443),
   network: env.SWITCHYARD_E2E_NETWORK ?? `${env.SWITCHYARD_E2E_PROJECT ?? 'swye2e'}-net`,
   /** A clean copy of the project (scripts/clean-copy.sh), the directory every make target runs in. */
   dir: env.SWITCHYARD_E2E_DIR ?? join(tmpdir(), `switchyard-e2e-${env.SWITCHYARD_E2E_PROJECT ?? 'swye2e'}`),
@@ -39,6 +40,7 @@ export function stackEnv(): NodeJS.ProcessEnv {
     COMPOSE_PROJECT_NAME: E2E.project,
     SWITCHYARD_PUBLISH_PORT: String(E2E.port),
     SWITCHYARD_PUBLISH_ADMIN_PORT: String(E2E.adminPort),
+    SWITCHYARD_PUBLISH_TLS_PORT: String(E2E.tlsPort),
     SWITCHYARD_NETWORK: E2E.network,
     SWITCHYARD_IMAGE: E2E.image,
   };
