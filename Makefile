@@ -53,7 +53,7 @@ unit: install ## pure logic: strategies, health transitions, config, registry sc
 	$(NODE_TEST) $(UNIT_TESTS)
 
 integration: install ## real sockets, real redis-server on a free port, real child processes
-	bash scripts/ensure-deps.sh redis-server:redis-server redis-sentinel:redis-sentinel promtool:prometheus chromium:chromium openssl:openssl curl:curl
+	bash scripts/ensure-deps.sh redis-server:redis-server redis-sentinel:redis-sentinel promtool:prometheus chromium:chromium openssl:openssl curl:curl pebble:pebble
 	$(NODE_TEST) $(INTEGRATION_TESTS)
 
 e2e: install ## the Docker Compose stack against a real Docker engine

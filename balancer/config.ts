@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { parseBackendList, type BackendSpec } from '../common/backend.js';
 import { AddressList } from './forward/client-rules.js';
 import { parseRateLimitKey, parseRateLimitRules } from './edge/rate-limit-rules.js';
@@ -334,6 +335,63 @@ export const BALANCER_OPTIONS = {
     env: ['SWITCHYARD_HSTS_INCLUDE_SUBDOMAINS'],
     default: false,
     help: 'Add includeSubDomains to --hsts.',
+    group: 'HTTPS',
+  }),
+  acmeDomains: option({
+    type: listOf(
+      text({ min: 1, max: 253, pattern: /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, expected: 'a DNS name' }),
+      'DNS names',
+    ),
+    flag: 'acme-domains',
+    env: ['SWITCHYARD_ACME_DOMAINS'],
+    default: [] as string[],
+    help: "Get and renew a certificate for these names automatically (ACME HTTP-01: the CA fetches a token from port 80 of each name, so --port must be reachable there). Kept in the registry's Redis, so every balancer serves it; needs --tls-port, --redis and --acme-key.",
+    group: 'HTTPS',
+  }),
+  acmeDirectory: option({
+    type: text({ min: 8, pattern: /^https:\/\//, expected: 'an https:// URL' }),
+    flag: 'acme-directory',
+    env: ['SWITCHYARD_ACME_DIRECTORY'],
+    default: 'https://acme-v02.api.letsencrypt.org/directory',
+    help: "The ACME server's directory (Let's Encrypt's by default; its staging one is https://acme-staging-v02.api.letsencrypt.org/directory).",
+    group: 'HTTPS',
+  }),
+  acmeEmail: option({
+    type: text({ min: 3, max: 254, pattern: /^[^\s@]+@[^\s@]+$/, expected: 'an email address' }),
+    flag: 'acme-email',
+    env: ['SWITCHYARD_ACME_EMAIL'],
+    help: "Contact address for the ACME account (the CA's expiry and incident mail).",
+    group: 'HTTPS',
+  }),
+  acmeKey: option({
+    type: text({ min: 16, max: 4096, expected: 'a secret of at least 16 characters' }),
+    flag: 'acme-key',
+    env: ['SWITCHYARD_ACME_KEY'],
+    secret: true,
+    help: 'Secret that seals the ACME account key and certificate keys before they go to Redis (AES-256-GCM); the same on every balancer, never stored in Redis. Best given as a file: SWITCHYARD_ACME_KEY_FILE.',
+    group: 'HTTPS',
+  }),
+  acmeCaCert: option({
+    type: text({ min: 1 }),
+    flag: 'acme-ca-cert',
+    env: ['SWITCHYARD_ACME_CA_CERT'],
+    help: "PEM file of the CAs that sign the ACME server's own HTTPS certificate, when the system's do not (a private ACME server).",
+    group: 'HTTPS',
+  }),
+  acmeRenewBefore: option({
+    type: duration(60_000, 315_360_000_000),
+    flag: 'acme-renew-before',
+    env: ['SWITCHYARD_ACME_RENEW_BEFORE'],
+    default: 2_592_000_000,
+    help: 'Renew the certificate when it has less than this left (720h: 30 days).',
+    group: 'HTTPS',
+  }),
+  acmeCheckInterval: option({
+    type: duration(1000, 86_400_000),
+    flag: 'acme-check-interval',
+    env: ['SWITCHYARD_ACME_CHECK_INTERVAL'],
+    default: 3_600_000,
+    help: "How often each balancer looks at the certificate's age (a failed order is retried after 30 s, doubling to 1 h).",
     group: 'HTTPS',
   }),
   tlsReloadInterval: option({
@@ -997,7 +1055,24 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
     throw new ConfigError('--edge-store redis shares rate limits and bans: set --rate-limits or --ban-after');
   if (values.trustForwarded && values.trustedProxies.length > 0)
     throw new ConfigError('--trust-forwarded trusts every peer; with --trusted-proxies set, leave it off');
-  if (values.tlsPort !== undefined && values.tlsCert.length === 0) throw new ConfigError('--tls-port needs --tls-cert (a certificate and its key)');
+  if (values.tlsPort !== undefined && values.tlsCert.length === 0 && values.acmeDomains.length === 0)
+    throw new ConfigError('--tls-port needs --tls-cert (a certificate and its key) or --acme-domains');
+  if (values.acmeDomains.length > 0) {
+    if (values.tlsPort === undefined) throw new ConfigError('--acme-domains needs --tls-port (the HTTPS listener that serves the certificate)');
+    if (!values.redis && values.redisSentinels.length === 0)
+      throw new ConfigError(
+        '--acme-domains needs a Redis registry (--redis or --redis-sentinels): the certificate and challenges are kept there for every balancer',
+      );
+    if (!values.acmeKey)
+      throw new ConfigError('--acme-domains needs --acme-key (SWITCHYARD_ACME_KEY_FILE): the secret that seals private keys before they go to Redis');
+  }
+  if (values.acmeCaCert !== undefined) {
+    try {
+      readFileSync(values.acmeCaCert);
+    } catch (err) {
+      throw new ConfigError(`invalid value for --acme-ca-cert: ${(err as Error).message}`);
+    }
+  }
   if (values.tlsPort === undefined && values.tlsCert.length > 0) throw new ConfigError('--tls-cert needs --tls-port (the HTTPS listener is off without it)');
   if ((values.httpsRedirect || values.hsts > 0) && values.tlsPort === undefined)
     throw new ConfigError(`${values.httpsRedirect ? '--https-redirect' : '--hsts'} needs --tls-port (the HTTPS listener)`);

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { HttpService } from '../common/http-service.js';
 import type { NamedPart, Supervisor } from '../common/lifecycle.js';
@@ -15,6 +16,9 @@ import { describe, TlsListener } from './tls/tls-listener.js';
 import { H2Listener } from './forward/http2/h2-listener.js';
 import { SharedEdge } from './edge/shared-edge.js';
 import { RedisEdgeStore } from '../common/registry/redis-edge-store.js';
+import { RedisAcmeStore } from '../common/registry/redis-acme-store.js';
+import { AcmeManager } from './tls/acme/acme-manager.js';
+import { SecretBox } from './tls/acme/secret-box.js';
 import { ConfigError } from '../common/config/options.js';
 
 /*
@@ -88,10 +92,16 @@ export function adminPart(
 export function proxyPart(lb: Balancer, config: BalancerConfig, logger: Logger): NamedPart {
   const h2 = (config.http2 && config.tlsPort !== undefined) || config.h2cPort !== undefined ? h2Listener(lb, config, logger) : undefined;
   const tls = config.tlsPort === undefined ? undefined : tlsListener(lb.server, config, logger, config.http2 ? h2 : undefined);
+  const acme = tls !== undefined && config.acmeDomains.length > 0 ? acmeManager(tls, config, logger) : undefined;
   return {
     name: 'proxy',
     start: async () => {
       await lb.start();
+      // The stored certificate is served, and HTTP-01 challenges answered, before any port listens.
+      if (acme !== undefined) {
+        await acme.start();
+        lb.gate.acme = acme;
+      }
       // HTTPS first: the balancer is ready (/readyz) once the proxy port listens, with the others.
       if (h2 !== undefined) lb.adopt(h2);
       if (tls !== undefined && config.tlsPort !== undefined) {
@@ -105,8 +115,30 @@ export function proxyPart(lb: Balancer, config: BalancerConfig, logger: Logger):
       }
       await lb.listen(config.port, config.host);
     },
-    close: () => lb.close(),
+    close: async () => {
+      await lb.close();
+      await acme?.close();
+    },
   };
+}
+
+/** Automatic certificates for --acme-domains, kept in the registry's Redis and served by `tls`. */
+function acmeManager(tls: TlsListener, config: BalancerConfig, logger: Logger): AcmeManager {
+  const holder: { manager?: AcmeManager } = {};
+  const store = new RedisAcmeStore({ target: config.redisTarget!, prefix: config.redisPrefix, onChange: (c) => holder.manager?.changed(c) });
+  const manager = new AcmeManager(store, tls, {
+    domains: config.acmeDomains,
+    directoryUrl: config.acmeDirectory,
+    email: config.acmeEmail,
+    caBundle: config.acmeCaCert === undefined ? undefined : readFileSync(config.acmeCaCert),
+    renewBeforeMs: config.acmeRenewBefore,
+    checkIntervalMs: config.acmeCheckInterval,
+    instanceId: `${config.instanceId}-${process.pid}`,
+    box: new SecretBox(config.acmeKey!),
+    logger: logger.child({ component: 'acme' }),
+  });
+  holder.manager = manager;
+  return manager;
 }
 
 function h2Listener(lb: Balancer, config: BalancerConfig, logger: Logger): H2Listener {

@@ -10,6 +10,9 @@ import { WaitHistogram } from './stats/wait-histogram.js';
 
 export type AdmissionSettings = AdmissionOptions & { readonly adaptive?: Partial<GradientLimitOptions> };
 
+/** Where a CA fetches an HTTP-01 challenge (RFC 8555 §8.3). */
+const ACME_PREFIX = '/.well-known/acme-challenge/';
+
 /**
  * Every client request past the request policy goes through here, whatever
  * parsed it: counted, then let in under the in-flight cap (--max-in-flight),
@@ -67,6 +70,15 @@ export class RequestGate implements AdmissionHost {
       r.queue.hold(a.ticket);
       r.queued();
     }
+  }
+
+  /** HTTP-01 answers of automatic certificates (set when --acme-domains is). */
+  acme: { answer(token: string): string | undefined } | undefined;
+
+  acmeAnswer(path: string): string | undefined {
+    const acme = this.acme;
+    if (acme === undefined || !path.startsWith(ACME_PREFIX)) return undefined;
+    return acme.answer(path.slice(ACME_PREFIX.length));
   }
 
   rateLimited(path: string, clientIp: string, headers: readonly string[], waiter: RateWaiter): RateLimited | undefined | typeof RATE_PENDING {

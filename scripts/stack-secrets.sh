@@ -10,6 +10,8 @@
 #               redis_controller_url  redis://controller:...@redis:6379
 #               redis_observer_url    redis://observer:...@redis:6379 (read-only: tools, tests)
 #               redis_users_acl       Redis ACL file: password hashes only
+#               acme_key              seals ACME private keys before they go to Redis
+#                                     (used once SWITCHYARD_ACME_DOMAINS is set; docs/edge.md)
 #
 # Nothing here prints a secret. The role matrix is in docs/security.md.
 set -euo pipefail
@@ -39,6 +41,7 @@ ensure_key SWITCHYARD_ADMIN_TOKEN
 ensure_key REDIS_BALANCER_PASSWORD
 ensure_key REDIS_CONTROLLER_PASSWORD
 ensure_key REDIS_OBSERVER_PASSWORD
+ensure_key SWITCHYARD_ACME_KEY
 
 mkdir -p "$DIR"
 chmod 700 "$DIR"
@@ -58,6 +61,7 @@ controller_pw=$(env_value REDIS_CONTROLLER_PASSWORD)
 observer_pw=$(env_value REDIS_OBSERVER_PASSWORD)
 
 put admin_token "$(env_value SWITCHYARD_ADMIN_TOKEN)"
+put acme_key "$(env_value SWITCHYARD_ACME_KEY)"
 put redis_balancer_url "redis://balancer:$balancer_pw@redis:6379"
 put redis_controller_url "redis://controller:$controller_pw@redis:6379"
 put redis_observer_url "redis://observer:$observer_pw@redis:6379"
@@ -69,7 +73,9 @@ lease="~${PREFIX}controller-lease:*"
 load="~${PREFIX}load:* ~${PREFIX}loads"
 # Rate-limit buckets, strikes and bans shared by the balancers (--edge-store redis; common/registry/redis-edge-store.ts).
 edge="~${PREFIX}rl:* ~${PREFIX}strikes:* ~${PREFIX}bans"
-channel="&${PREFIX}changes &${PREFIX}events &${PREFIX}bans"
+# Automatic certificates: account, certificates (keys sealed), HTTP-01 challenges, the renewer's lease.
+acme="~${PREFIX}acme:*"
+channel="&${PREFIX}changes &${PREFIX}events &${PREFIX}bans &${PREFIX}acme"
 # What every client of ours sends: ioredis's ready check (INFO) and connection name, PING.
 base='-@all +ping +info +client|setname +quit'
 # The registry scripts: EVALSHA (EVAL when not cached) and the commands they run.
@@ -78,7 +84,7 @@ registry_write='+hset +del +sadd +srem +incr +set +publish'
 put redis_users_acl "$(
   cat <<ACL
 user default on nopass resetkeys resetchannels -@all +ping
-user balancer on #$(hash "$balancer_pw") resetkeys resetchannels $registry $load $edge $channel $base $registry_read $registry_write +pexpire +zadd +zremrangebyscore +time +hmget +zrange +zrangebyscore +zrem
+user balancer on #$(hash "$balancer_pw") resetkeys resetchannels $registry $load $edge $acme $channel $base $registry_read $registry_write +pexpire +zadd +zremrangebyscore +time +hmget +zrange +zrangebyscore +zrem
 user controller on #$(hash "$controller_pw") resetkeys resetchannels $registry $lease $load $channel $base $registry_read $registry_write +pexpire +pttl +zrangebyscore +time
 user observer on #$(hash "$observer_pw") resetkeys resetchannels %R~${PREFIX}* $channel $base +get +smembers +sismember +exists +hget +hgetall +hlen +type +scan +ttl +pttl +subscribe +unsubscribe
 ACL

@@ -33,6 +33,8 @@ export interface AdmissionHost {
    * RATE_PENDING when the shared store answers later, to `waiter`.
    */
   rateLimited(path: string, clientIp: string, headers: readonly string[], waiter: RateWaiter): RateLimited | undefined | typeof RATE_PENDING;
+  /** The key authorization to answer for an ACME HTTP-01 challenge at `path`, when this deployment asked for one. */
+  acmeAnswer(path: string): string | undefined;
   /** Seconds left of the ban on `clientIp` (--ban-after), or undefined when it is not banned. */
   bannedFor(clientIp: string): number | undefined;
   /** `clientIp` was refused with `code`: it counts towards a ban. */

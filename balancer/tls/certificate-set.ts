@@ -78,8 +78,8 @@ export class CertificateSet {
   readonly #exact = new Map<string, SecureContext>();
   readonly #wildcard: { readonly name: string; readonly context: SecureContext }[] = [];
 
+  /** Empty only while automatic certificates are awaited (every handshake fails until one is there). */
   constructor(certificates: readonly ServedCertificate[]) {
-    if (certificates.length === 0) throw new Error('no TLS certificate');
     this.certificates = certificates;
     for (const c of certificates) {
       for (const n of c.names) {
@@ -89,11 +89,11 @@ export class CertificateSet {
     }
   }
 
-  get fallback(): SecureContext {
-    return this.certificates[0]!.context;
+  get fallback(): SecureContext | undefined {
+    return this.certificates[0]?.context;
   }
 
-  contextFor(servername: string | undefined): SecureContext {
+  contextFor(servername: string | undefined): SecureContext | undefined {
     if (!servername) return this.fallback;
     const host = servername.toLowerCase();
     const exact = this.#exact.get(host);

@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../common/logger.js';
-import { CertificateSet, loadCertificate } from './certificate-set.js';
+import { CertificateSet, loadCertificate, type ServedCertificate } from './certificate-set.js';
 import { tlsPolicy } from './tls-policy.js';
 
 export interface TlsListenerOptions {
@@ -58,6 +58,9 @@ export class TlsListener {
   readonly #files: string[];
   readonly #server: Server;
   #set: CertificateSet;
+  /** From the files (--tls-cert), and from elsewhere (automatic certificates, acme/). */
+  #fromFiles: readonly ServedCertificate[];
+  #extra: readonly ServedCertificate[] = [];
   #stamp: string;
   #timer: NodeJS.Timeout | undefined;
   /** Handshakes that failed (protocol, cipher, timeout, garbage). */
@@ -70,12 +73,12 @@ export class TlsListener {
     this.#options = options;
     this.#files = filesOf(options.certs);
     this.#stamp = stamp(this.#files);
-    this.#set = this.#load();
-    const first = this.#set.certificates[0]!;
+    this.#fromFiles = this.#load();
+    this.#set = new CertificateSet(this.#fromFiles);
+    const first = this.#set.certificates[0];
     this.#server = createServer({
       ...tlsPolicy(),
-      cert: first.pem.cert,
-      key: first.pem.key,
+      ...(first === undefined ? {} : { cert: first.pem.cert, key: first.pem.key }),
       SNICallback: (name, cb) => cb(null, this.#set.contextFor(name)),
       handshakeTimeout: options.handshakeTimeoutMs,
       ALPNProtocols: options.h2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'],
@@ -116,19 +119,29 @@ export class TlsListener {
     const now = stamp(this.#files);
     if (now === this.#stamp) return false;
     this.#stamp = now;
-    let set: CertificateSet;
     try {
-      set = this.#load();
+      this.#fromFiles = this.#load();
     } catch (err) {
       this.#options.logger.error({ err: (err as Error).message }, 'TLS certificates not reloaded: the ones loaded before are still served');
       return false;
     }
-    const first = set.certificates[0]!;
-    this.#server.setSecureContext({ ...tlsPolicy(), cert: first.pem.cert, key: first.pem.key });
-    this.#set = set;
+    this.#apply();
     this.reloads++;
-    this.#options.logger.info({ certificates: describe(set) }, 'TLS certificates reloaded');
+    this.#options.logger.info({ certificates: describe(this.#set) }, 'TLS certificates reloaded');
     return true;
+  }
+
+  /** Certificates from elsewhere (automatic ones) served beside the files', after them; replaces the ones given before. */
+  useCertificates(extra: readonly ServedCertificate[]): void {
+    this.#extra = extra;
+    this.#apply();
+  }
+
+  #apply(): void {
+    const set = new CertificateSet([...this.#fromFiles, ...this.#extra]);
+    const first = set.certificates[0];
+    if (first !== undefined) this.#server.setSecureContext({ ...tlsPolicy(), cert: first.pem.cert, key: first.pem.key });
+    this.#set = set;
   }
 
   /** Stops accepting; resolves once the connections it accepted have closed (the proxy closes them). */
@@ -139,9 +152,9 @@ export class TlsListener {
     return new Promise((resolve) => NetServer.prototype.close.call(this.#server, () => resolve()));
   }
 
-  #load(): CertificateSet {
+  #load(): ServedCertificate[] {
     const policy = tlsPolicy();
-    return new CertificateSet(this.#options.certs.map((e) => loadCertificate(e, (p) => readFileSync(p), policy)));
+    return this.#options.certs.map((e) => loadCertificate(e, (p) => readFileSync(p), policy));
   }
 }
 

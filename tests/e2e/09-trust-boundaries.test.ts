@@ -146,7 +146,9 @@ describe("the Compose stack's trust boundaries", () => {
   });
 
   it('every Switchyard container drops all capabilities, sets no-new-privileges, a read-only root and limits, and holds no secret in its environment', async () => {
-    const secrets = ['SWITCHYARD_ADMIN_TOKEN', 'REDIS_BALANCER_PASSWORD', 'REDIS_CONTROLLER_PASSWORD', 'REDIS_OBSERVER_PASSWORD'].map(stackSecret);
+    const secrets = ['SWITCHYARD_ADMIN_TOKEN', 'REDIS_BALANCER_PASSWORD', 'REDIS_CONTROLLER_PASSWORD', 'REDIS_OBSERVER_PASSWORD', 'SWITCHYARD_ACME_KEY'].map(
+      stackSecret,
+    );
     const services = new Set<string>();
     for (const info of containers) {
       const c = await docker.getContainer(info.Id).inspect();

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,7 +25,7 @@ export class TestCa {
   }
 
   /**
-   * A certificate for `names` (subjectAltName DNS), signed by this CA: `<file>.pem` and `<file>.key`.
+   * A certificate for `names` (subjectAltName DNS, or IP for an address), signed by this CA: `<file>.pem` and `<file>.key`.
    * `key`: rsa (2048) or ec (P-256).
    */
   issue(file: string, names: readonly string[], key: 'rsa' | 'ec' = 'ec'): { cert: string; key: string } {
@@ -33,12 +33,17 @@ export class TestCa {
     const keyFile = join(this.dir, `${file}.key`);
     const csr = join(this.dir, `${file}.csr`);
     const ext = join(this.dir, `${file}.ext`);
-    writeFileSync(ext, `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\n`);
+    writeFileSync(ext, `subjectAltName=${names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',')}\n`);
     const keyArgs = key === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
     run('req', ...keyArgs, '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${names[0]}`);
     const serial = String(this.#serial++);
     run('x509', '-req', '-in', csr, '-CA', this.caFile, '-CAkey', join(this.dir, 'ca.key'), '-set_serial', serial, '-out', cert, '-days', '2', '-extfile', ext);
     return { cert, key: keyFile };
+  }
+
+  /** The CA's certificate (what clients trust). */
+  read(): Buffer {
+    return readFileSync(this.caFile);
   }
 
   close(): void {

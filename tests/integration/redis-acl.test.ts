@@ -14,6 +14,7 @@ import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { RedisEdgeStore } from '../../common/registry/redis-edge-store.js';
+import { RedisAcmeStore } from '../../common/registry/redis-acme-store.js';
 import { makeStackSecrets } from '../helpers/stack-secrets.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -160,6 +161,27 @@ describe('Redis credentials and per-role users', () => {
       assert.deepEqual((await b1.bans()).bans, []);
       await assert.rejects(observer.take('/=1/m burst 1', 'c3', 1, 1), /NOPERM|No permissions/);
       await assert.rejects(observer.strike('c3', 'x', 1000, 1, 1000), /NOPERM|No permissions/);
+    } finally {
+      for (const s of [b1, b2, observer]) await s.close();
+    }
+  });
+
+  it('lets balancers keep automatic certificates, challenges and the renewer lease, and nobody else', async () => {
+    const store = (user: string) => new RedisAcmeStore({ target: { url: url(user) }, prefix: 'switchyard:', onChange: () => undefined });
+    const [b1, b2, observer] = [store('balancer'), store('balancer'), store('observer')];
+    for (const s of [b1, b2, observer]) await s.start();
+    try {
+      await b1.putAccount('v1.sealed', 'https://ca/acct/1');
+      await b1.putCertificate('a.test', { cert: 'CERT', sealedKey: 'v1.key', notAfter: 1 });
+      assert.deepEqual(await b2.certificate('a.test'), { cert: 'CERT', sealedKey: 'v1.key', notAfter: 1 });
+      await b1.putChallenge('tok', 'tok.auth', 60_000);
+      assert.equal(await b2.challenge('tok'), 'tok.auth');
+      assert.equal(await b1.takeLease('b1', 60_000), true);
+      assert.equal(await b2.takeLease('b2', 60_000), false, 'one renewer at a time');
+      await b1.releaseLease('b1');
+      assert.equal(await b2.takeLease('b2', 60_000), true);
+      await assert.rejects(observer.putCertificate('a.test', { cert: 'EVIL', sealedKey: 'x', notAfter: 2 }), /NOPERM|No permissions/);
+      await assert.rejects(observer.putChallenge('tok2', 'x', 1000), /NOPERM|No permissions/);
     } finally {
       for (const s of [b1, b2, observer]) await s.close();
     }

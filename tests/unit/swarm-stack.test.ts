@@ -64,11 +64,17 @@ describe('the Swarm stack file, written from docker-compose.yml', () => {
   });
 
   it('publishes the proxy in host mode with DNS round robin, or through the ingress mesh, and never the admin API', () => {
-    const host = services({ ...opts, env: { SWITCHYARD_PUBLISH_PORT: '19290' } });
-    assert.deepEqual(host.balancer!.ports, [{ target: 9090, published: 19290, protocol: 'tcp', mode: 'host' }]);
+    const host = services({ ...opts, env: { SWITCHYARD_PUBLISH_PORT: '19290', SWITCHYARD_PUBLISH_TLS_PORT: '19293' } });
+    assert.deepEqual(host.balancer!.ports, [
+      { target: 9090, published: 19290, protocol: 'tcp', mode: 'host' },
+      { target: 9443, published: 19293, protocol: 'tcp', mode: 'host' },
+    ]);
     assert.equal(host.balancer!.deploy.endpoint_mode, 'dnsrr');
     const mesh = services({ ...opts, publish: 'ingress' });
-    assert.deepEqual(mesh.balancer!.ports, [{ target: 9090, published: 9090, protocol: 'tcp', mode: 'ingress' }]);
+    assert.deepEqual(mesh.balancer!.ports, [
+      { target: 9090, published: 9090, protocol: 'tcp', mode: 'ingress' },
+      { target: 9443, published: 9443, protocol: 'tcp', mode: 'ingress' },
+    ]);
     assert.equal(mesh.balancer!.deploy.endpoint_mode, undefined);
     const notes = toStackFile(compose, opts).notes.join('\n');
     assert.match(notes, /9091 is not published/);

@@ -226,6 +226,16 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
       this.#refuseBeforeAdmission(refusal, undefined);
       return;
     }
+    const challenge = gate.acmeAnswer(this.path);
+    if (challenge !== undefined) {
+      this.#answerLocally(
+        200,
+        'OK',
+        ['content-type', 'text/plain', 'content-length', String(Buffer.byteLength(challenge)), 'cache-control', 'no-store'],
+        challenge,
+      );
+      return;
+    }
     const redirect = this.secure ? undefined : httpsLocation(this.#host.settings.httpsRedirectPort, this.host, this.path);
     if (redirect !== undefined) {
       this.#answerLocally(308, 'Permanent Redirect', ['location', redirect, 'content-length', '0']);
@@ -249,8 +259,8 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     this.#tryAdmit();
   }
 
-  /** A local answer that is not an error (the redirect to HTTPS): counted as a request, never in flight. */
-  #answerLocally(status: number, statusText: string, headers: readonly string[]): void {
+  /** A local answer that is not an error (the redirect to HTTPS, an ACME challenge): counted as a request, never in flight. */
+  #answerLocally(status: number, statusText: string, headers: readonly string[], body?: string): void {
     this.#phase = Phase.Done;
     this.#releaseBody();
     this.#host.gate.requestRefused();
@@ -258,6 +268,7 @@ export class Exchange implements PickContext, AdmissionRequest, ChannelWaiter, R
     if (!this.#requestEnded) this.closeAfter = true;
     if (!this.clientGone) {
       this.#client.sendHead(this, status, statusText, headers, ['x-request-id', this.requestId]);
+      if (body !== undefined && this.method !== 'HEAD') this.#client.sendBody(Buffer.from(body));
       this.#client.endResponse(null);
     }
     this.#client.exchangeDone(this);
