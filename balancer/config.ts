@@ -274,6 +274,14 @@ export const BALANCER_OPTIONS = {
     help: 'How long a ban lasts.',
     group: 'Rate limits',
   }),
+  proxyProtocol: option({
+    type: boolean(),
+    flag: 'proxy-protocol',
+    env: ['SWITCHYARD_PROXY_PROTOCOL'],
+    default: false,
+    help: 'Connections from --trusted-proxies peers start with a PROXY protocol header (v1 or v2: HAProxy, an NLB, an ingress set up for it), on every port; the address it names is the client. Their connections without a valid header within 5 s are closed; other peers are never read for one.',
+    group: 'Clients',
+  }),
   edgeStore: option({
     type: oneOf(['memory', 'redis'] as const),
     flag: 'edge-store',
@@ -1053,6 +1061,10 @@ export function loadBalancerConfig(sources: OptionSources): { config: BalancerCo
     throw new ConfigError('--edge-store redis needs a Redis registry (--redis or --redis-sentinels)');
   if (values.edgeStore === 'redis' && values.rateLimits.length === 0 && values.banAfter === 0)
     throw new ConfigError('--edge-store redis shares rate limits and bans: set --rate-limits or --ban-after');
+  if (values.proxyProtocol && values.trustedProxies.length === 0)
+    throw new ConfigError(
+      '--proxy-protocol needs --trusted-proxies: the peers whose connections start with a PROXY header (from anyone else it would let a client name its own address)',
+    );
   if (values.trustForwarded && values.trustedProxies.length > 0)
     throw new ConfigError('--trust-forwarded trusts every peer; with --trusted-proxies set, leave it off');
   if (values.tlsPort !== undefined && values.tlsCert.length === 0 && values.acmeDomains.length === 0)

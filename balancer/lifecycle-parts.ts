@@ -19,6 +19,8 @@ import { RedisEdgeStore } from '../common/registry/redis-edge-store.js';
 import { RedisAcmeStore } from '../common/registry/redis-acme-store.js';
 import { AcmeManager } from './tls/acme/acme-manager.js';
 import { SecretBox } from './tls/acme/secret-box.js';
+import { ProxyProtocolGate } from './edge/proxy-protocol-gate.js';
+import { peerTrusted } from './forward/client-rules.js';
 import { ConfigError } from '../common/config/options.js';
 
 /*
@@ -91,12 +93,15 @@ export function adminPart(
  */
 export function proxyPart(lb: Balancer, config: BalancerConfig, logger: Logger): NamedPart {
   const h2 = (config.http2 && config.tlsPort !== undefined) || config.h2cPort !== undefined ? h2Listener(lb, config, logger) : undefined;
-  const tls = config.tlsPort === undefined ? undefined : tlsListener(lb.server, config, logger, config.http2 ? h2 : undefined);
+  const proxied = config.proxyProtocol ? proxyProtocolGate(lb, logger) : undefined;
+  const tls = config.tlsPort === undefined ? undefined : tlsListener(lb.server, config, logger, config.http2 ? h2 : undefined, proxied);
   const acme = tls !== undefined && config.acmeDomains.length > 0 ? acmeManager(tls, config, logger) : undefined;
   return {
     name: 'proxy',
     start: async () => {
       await lb.start();
+      // Every connection listener is in place by now: the PROXY protocol gate goes in front of them.
+      proxied?.intercept(lb.server, false);
       // The stored certificate is served, and HTTP-01 challenges answered, before any port listens.
       if (acme !== undefined) {
         await acme.start();
@@ -110,7 +115,7 @@ export function proxyPart(lb: Balancer, config: BalancerConfig, logger: Logger):
         logger.info({ tlsPort: addr.port, http2: config.http2, certificates: describe(tls.certificates) }, 'HTTPS listening');
       }
       if (h2 !== undefined && config.h2cPort !== undefined) {
-        const addr = await h2.listenCleartext(config.h2cPort, config.host);
+        const addr = await h2.listenCleartext(config.h2cPort, config.host, proxied);
         logger.info({ h2cPort: addr.port }, 'cleartext HTTP/2 listening');
       }
       await lb.listen(config.port, config.host);
@@ -120,6 +125,12 @@ export function proxyPart(lb: Balancer, config: BalancerConfig, logger: Logger):
       await acme?.close();
     },
   };
+}
+
+/** --proxy-protocol: PROXY headers read from --trusted-proxies peers on every port. */
+function proxyProtocolGate(lb: Balancer, logger: Logger): ProxyProtocolGate {
+  const rules = lb.policy.clients;
+  return new ProxyProtocolGate({ trusted: (peer) => peerTrusted(rules, peer), timeoutMs: 5000, logger: logger.child({ component: 'proxy-protocol' }) });
 }
 
 /** Automatic certificates for --acme-domains, kept in the registry's Redis and served by `tls`. */
@@ -153,13 +164,14 @@ function h2Listener(lb: Balancer, config: BalancerConfig, logger: Logger): H2Lis
 }
 
 /** The HTTPS listener over `server`, its certificates loaded: a ConfigError naming --tls-cert when one cannot be served. */
-export function tlsListener(server: Server, config: BalancerConfig, logger: Logger, h2?: H2Listener): TlsListener {
+export function tlsListener(server: Server, config: BalancerConfig, logger: Logger, h2?: H2Listener, proxyProtocol?: ProxyProtocolGate): TlsListener {
   try {
     return new TlsListener(server, {
       certs: config.tlsCert,
       reloadIntervalMs: config.tlsReloadInterval,
       handshakeTimeoutMs: config.tlsHandshakeTimeout,
       ...(h2 === undefined ? {} : { h2 }),
+      ...(proxyProtocol === undefined ? {} : { proxyProtocol }),
       logger: logger.child({ component: 'tls' }),
     });
   } catch (err) {

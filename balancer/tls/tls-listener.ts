@@ -5,6 +5,7 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../common/logger.js';
 import { CertificateSet, loadCertificate, type ServedCertificate } from './certificate-set.js';
 import { tlsPolicy } from './tls-policy.js';
+import { proxySourceOf, type ProxyProtocolGate } from '../edge/proxy-protocol-gate.js';
 
 export interface TlsListenerOptions {
   /** `--tls-cert` entries: `cert.pem` (chain and key in one file) or `cert.pem:key.pem`. */
@@ -15,6 +16,8 @@ export interface TlsListenerOptions {
   readonly handshakeTimeoutMs: number;
   /** Connections that choose HTTP/2 by ALPN go here; without it only HTTP/1.1 is offered. */
   readonly h2?: { serve(socket: TLSSocket): void };
+  /** --proxy-protocol: trusted peers' connections start with a PROXY header, read before the handshake. */
+  readonly proxyProtocol?: ProxyProtocolGate;
   readonly logger: Logger;
 }
 
@@ -84,7 +87,17 @@ export class TlsListener {
       ALPNProtocols: options.h2 === undefined ? ['http/1.1'] : ['h2', 'http/1.1'],
     });
     const h2 = options.h2;
+    const proxied = options.proxyProtocol;
+    if (proxied !== undefined) proxied.intercept(this.#server, true);
     this.#server.on('secureConnection', (socket: TLSSocket) => {
+      if (proxied !== undefined) {
+        // The client the PROXY header named is this connection's peer.
+        const source = proxySourceOf(socket);
+        if (source !== undefined) {
+          Object.defineProperty(socket, 'remoteAddress', { value: source.address, configurable: true });
+          Object.defineProperty(socket, 'remotePort', { value: source.port, configurable: true });
+        }
+      }
       if (h2 !== undefined && socket.alpnProtocol === 'h2') h2.serve(socket);
       else this.#target.emit('connection', socket);
     });

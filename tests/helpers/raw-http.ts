@@ -1,5 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 /**
  * HTTP/1.1 at the byte level for the engine conformance suite: a client and
@@ -167,6 +168,15 @@ export class RawClient {
     return new Promise((resolve, reject) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** Over TLS (HTTP/1.1 by ALPN), the chain verified against `ca`. */
+  static connectTls(port: number, ca: Buffer, servername = 'localhost'): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, ca, servername, ALPNProtocols: ['http/1.1'] });
+      s.once('secureConnect', () => resolve(new RawClient(s)));
       s.once('error', reject);
     });
   }

@@ -4,6 +4,9 @@ import { echo, echoed, ENGINES, HostileRig, spec } from '../helpers/hostile.js';
 import { RawClient, type RawResponse } from '../helpers/raw-http.js';
 import { SETUPS, TEST_SETTINGS, TestBalancer, type SetupName } from '../helpers/stack.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { TlsListener } from '../../balancer/tls/tls-listener.js';
+import { silentLogger } from '../../common/logger.js';
+import { TestCa } from '../helpers/tls-certs.js';
 
 /**
  * The hostile-input suite: every case runs on every engine. Raw client
@@ -648,5 +651,53 @@ for (const engine of ENGINES) {
       c.socket.resume();
       await assert.rejects(c.response({ timeoutMs: 10_000 }), /connection closed in a body/);
     });
+  });
+}
+
+/**
+ * The same cases over TLS, on every engine: the HTTPS listener hands each connection to the
+ * same listeners once its handshake is done, so nothing a client sends inside TLS may get
+ * further than over plain TCP.
+ */
+const ca = TestCa.create();
+const cert = ca.issue('hostile-tls', ['localhost']);
+after(() => ca.close());
+for (const engine of ENGINES) {
+  describe(`hostile input over TLS: ${engine}`, () => {
+    let rig: HostileRig;
+    let tlsPort = 0;
+    const clients: RawClient[] = [];
+    const ctx: Ctx = {
+      engine,
+      get rig() {
+        return rig;
+      },
+      client: async () => {
+        const c = await RawClient.connectTls(tlsPort, ca.read());
+        clients.push(c);
+        return c;
+      },
+      once: async (bytes) => {
+        const c = await ctx.client();
+        c.send(bytes);
+        return okOrNull(c);
+      },
+    };
+    before(async () => {
+      rig = await HostileRig.start(engine);
+      const tls = new TlsListener(rig.lb.lb.server, {
+        certs: [`${cert.cert}:${cert.key}`],
+        reloadIntervalMs: 0,
+        handshakeTimeoutMs: 5000,
+        logger: silentLogger(),
+      });
+      rig.lb.lb.adopt(tls);
+      tlsPort = (await tls.listen(0, '127.0.0.1')).port;
+    });
+    after(async () => {
+      for (const c of clients) c.destroy();
+      await rig.close();
+    });
+    for (const [name, run] of CASES) it(name, () => run(ctx));
   });
 }

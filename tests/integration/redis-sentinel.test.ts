@@ -152,7 +152,13 @@ describe('Redis Sentinel: the registry survives its primary', { timeout: 180_000
         .join(',');
     };
     const everyBalancerHas = (want: string, what: string) =>
-      waitFor(`every balancer to list ${want} (${what})`, async () => (await Promise.all(balancers.map(ids))).every((x) => x === want), 20_000, 50);
+      waitFor(`every balancer to list ${want} (${what})`, async () => (await Promise.all(balancers.map(ids))).every((x) => x === want), 40_000, 50).catch(
+        async (err: Error) => {
+          // What each balancer lists, and whether it calls its registry synced, for the next reader of a failure.
+          const seen = await Promise.all(balancers.map(async (b) => `${await ids(b)} ${(await get(`${b.admin}/readyz`)).body}`));
+          throw new Error(`${err.message}; balancers: ${seen.join(' | ')}`);
+        },
+      );
 
     // Load through both balancers from here to the end, bounded in count and time.
     const load = { stop: false, ok: 0, failed: 0, failures: [] as string[] };

@@ -30,12 +30,17 @@ function find(socket: Socket): Internals | null {
   return buffer && callback ? { buffer, callback } : null;
 }
 
+/** Set on a socket whose PROXY protocol header was read (edge/proxy-protocol-gate.ts). */
+const PROXIED = Symbol.for('switchyard.proxySource');
+
 type Fields = Record<symbol, unknown> & { _handle?: { useUserBuffer?: (b: Buffer) => void } | null; encrypted?: boolean };
 
 export function readIntoSharedBuffer(socket: Socket, onRead: SharedReadCallback): boolean {
   const s = socket as unknown as Fields;
   const handle = s._handle;
   if (s.encrypted !== undefined || typeof handle?.useUserBuffer !== 'function') return false;
+  // Bytes already read into the stream (put back after a PROXY protocol header) come by 'data' events only.
+  if (socket.readableLength > 0 || s[PROXIED] !== undefined) return false;
   internals ??= find(socket);
   if (internals === null || s[internals.buffer] !== null || s[internals.callback] !== null) return false;
   s[internals.buffer] = SHARED_READ_BUFFER;

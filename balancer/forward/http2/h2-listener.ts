@@ -1,6 +1,8 @@
 import { constants, createServer, type Http2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { ProxyProtocolGate } from '../../edge/proxy-protocol-gate.js';
 import type { Logger } from '../../../common/logger.js';
 import type { EngineForwarder } from '../engine-forwarder.js';
 import { clientAddress, evaluateRequest, newVerdict } from '../request-policy.js';
@@ -67,6 +69,8 @@ export class H2Listener {
   readonly #options: H2Options;
   readonly #sessions = new Map<Http2Session, SessionWatch>();
   #cleartext: NetServer | undefined;
+  /** The connection being handed to the HTTP/2 server (its session is made meanwhile). */
+  #incoming: { remoteAddress?: string } | undefined;
   /** Connections closed by the rapid-reset rule. */
   resetFloods = 0;
 
@@ -88,14 +92,21 @@ export class H2Listener {
     this.#server.on('error', (err: Error) => options.logger.error({ err }, 'HTTP/2 server error'));
   }
 
-  /** Serves one connection (TLS that chose h2, or a cleartext one from the h2c port). */
-  serve(socket: Socket): void {
-    this.#server.emit('connection', socket);
+  /** Serves one connection (TLS that chose h2, or a cleartext one from the h2c port, or the stream after its PROXY header). */
+  serve(socket: Socket | Duplex): void {
+    // The session is made while this runs; it takes its peer from here (session.socket hides a stream's own fields).
+    this.#incoming = socket as { remoteAddress?: string };
+    try {
+      this.#server.emit('connection', socket);
+    } finally {
+      this.#incoming = undefined;
+    }
   }
 
-  /** Listens for cleartext HTTP/2 (prior knowledge) on `port`. */
-  listenCleartext(port: number, host: string): Promise<AddressInfo> {
+  /** Listens for cleartext HTTP/2 (prior knowledge) on `port`; `proxyProtocol`: trusted peers send a PROXY header first. */
+  listenCleartext(port: number, host: string, proxyProtocol?: ProxyProtocolGate): Promise<AddressInfo> {
     const server = createNetServer({ noDelay: true }, (socket) => this.serve(socket));
+    proxyProtocol?.intercept(server, true);
     this.#cleartext = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -152,7 +163,7 @@ export class H2Listener {
   }
 
   #onSession(s: Http2Session): void {
-    const socket = s.socket as Socket | undefined;
+    const socket = this.#incoming ?? (s.socket as Socket | undefined);
     const w = new SessionWatch(s, clientAddress(socket?.remoteAddress), this);
     this.#sessions.set(s, w);
     s.on('error', () => undefined);
