@@ -22,7 +22,9 @@ export class EventLoopDelay {
   start(): void {
     if (this.#timer) return;
     this.#monitor.enable();
-    this.#timer = setInterval(() => this.tick(), TICK_MS);
+    // The tick runs after this turn's due timers (setImmediate): the monitor's own timer, late after a
+    // blocked turn, records that turn when it fires, and a reset before it would drop the sample.
+    this.#timer = setInterval(() => setImmediate(() => this.tick()), TICK_MS);
     this.#timer.unref();
   }
 
