@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Lifecycle } from '../lifecycle.js';
-import { closeClient, startQuietClient, type RedisTarget } from './redis-connection.js';
+import { closeClient, startQuietClient, startSubscriber, type RedisTarget } from './redis-connection.js';
 
 /*
  * What automatic certificates (ACME, RFC 8555) keep in the registry's Redis,
@@ -58,15 +58,10 @@ export class RedisAcmeStore implements Lifecycle {
     const c = (await startQuietClient(this.#opts.target, 'switchyard-acme')) as AcmeClient;
     c.defineCommand('swyAcmeRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
     this.#client = c;
-    const sub = await startQuietClient(this.#opts.target, 'switchyard-acme-sub');
-    sub.on('message', (channel: string, message: string) => {
-      if (channel !== this.#channel) return;
+    this.#sub = await startSubscriber(this.#opts.target, 'switchyard-acme-sub', this.#channel, (message) => {
       const change = parseAcmeChange(message);
       if (change !== undefined) this.#opts.onChange(change);
     });
-    sub.on('ready', () => void sub.subscribe(this.#channel).catch(() => undefined));
-    if (sub.status === 'ready') await sub.subscribe(this.#channel).catch(() => undefined);
-    this.#sub = sub;
   }
 
   async close(): Promise<void> {

@@ -137,6 +137,22 @@ export async function startQuietClient(target: RedisTarget, connectionName: stri
   return c;
 }
 
+/**
+ * A quiet client subscribed to `channel`, now and on every reconnect (Redis
+ * away at start included; subscribing twice is harmless), handing each of
+ * its messages to `onMessage`.
+ */
+export async function startSubscriber(target: RedisTarget, connectionName: string, channel: string, onMessage: (message: string) => void): Promise<Redis> {
+  const sub = await startQuietClient(target, connectionName);
+  sub.on('message', (from: string, message: string) => {
+    if (from === channel) onMessage(message);
+  });
+  const subscribe = (): void => void sub.subscribe(channel).catch(() => undefined);
+  sub.on('ready', subscribe);
+  if (sub.status === 'ready') subscribe();
+  return sub;
+}
+
 /** Closes a client: QUIT when connected, then disconnect(), which with sentinels also closes the failover detector's connections. */
 export async function closeClient(c: Redis | undefined): Promise<void> {
   if (!c) return;

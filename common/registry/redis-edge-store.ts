@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Lifecycle } from '../lifecycle.js';
-import { closeClient, startQuietClient, type RedisTarget } from './redis-connection.js';
+import { closeClient, startQuietClient, startSubscriber, type RedisTarget } from './redis-connection.js';
 
 /*
  * Where balancers share rate-limit buckets and bans (docs/edge.md): the
@@ -138,15 +138,10 @@ export class RedisEdgeStore implements Lifecycle {
     c.defineCommand('swyLift', { numberOfKeys: 2, lua: LIFT_SCRIPT });
     c.defineCommand('swyBans', { numberOfKeys: 1, lua: LIST_SCRIPT });
     this.#client = c;
-    const sub = await startQuietClient(this.#opts.target, 'switchyard-edge-sub');
-    sub.on('message', (channel: string, message: string) => {
-      if (channel !== this.#channel) return;
+    this.#sub = await startSubscriber(this.#opts.target, 'switchyard-edge-sub', this.#channel, (message) => {
       const change = parseBanChange(message);
       if (change !== undefined) this.#opts.onChange(change);
     });
-    sub.on('ready', () => void sub.subscribe(this.#channel).catch(() => undefined));
-    if (sub.status === 'ready') await sub.subscribe(this.#channel).catch(() => undefined);
-    this.#sub = sub;
   }
 
   async close(): Promise<void> {

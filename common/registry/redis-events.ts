@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Lifecycle } from '../lifecycle.js';
-import { closeClient, startQuietClient, type RedisTarget } from './redis-connection.js';
+import { closeClient, startQuietClient, startSubscriber, type RedisTarget } from './redis-connection.js';
 
 /** Something the controller did that every balancer's dashboard shows: a service scaled. */
 export interface ScaledEvent {
@@ -75,17 +75,10 @@ export class RedisEventFeed implements Lifecycle {
   }
 
   async start(): Promise<void> {
-    const sub = await startQuietClient(this.#target, 'switchyard-events-sub');
-    sub.on('message', (channel: string, message: string) => {
-      if (channel !== this.#channel) return;
+    this.#sub = await startSubscriber(this.#target, 'switchyard-events-sub', this.#channel, (message) => {
       const e = parseScaledEvent(message);
       if (e) this.#onEvent(e);
     });
-    // Now and on every reconnect, Redis having been away at start included; subscribing twice is harmless.
-    const subscribe = (): void => void sub.subscribe(this.#channel).catch(() => undefined);
-    sub.on('ready', subscribe);
-    if (sub.status === 'ready') subscribe();
-    this.#sub = sub;
   }
 
   close(): Promise<void> {
