@@ -154,7 +154,7 @@ COMPOSE_BENCH_ARGS ?=
 load: build ## send bounded load to the local stack (URL=..., LOAD_ARGS=...) and show the per-backend spread
 	node dist/cli/switchyard.js load $(URL) $(LOAD_ARGS)
 
-bench: build ## Switchyard vs nginx, HAProxy and Node baselines in one run, < 10 min (BENCH_ARGS=--smoke ...)
+bench: build ## Switchyard vs nginx, HAProxy and Node baselines in one run, HTTPS and HTTP/2 too, < 12 min (BENCH_ARGS=--smoke ...)
 	node dist/cli/switchyard.js bench $(BENCH_ARGS)
 
 bench-compose: build ## the running stack (make up) through its published port vs straight to the balancer container (COMPOSE_BENCH_ARGS=...)

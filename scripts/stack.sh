@@ -220,14 +220,24 @@ wait_serving() {
 
 # --- Replicas ------------------------------------------------------------------
 replica() {
-  local n=$1 id
+  local n=$1 ids name
   [[ $n =~ ^[0-9]+$ ]] || die "give the replica number: make $2 N=3"
-  id=$(docker ps -aq \
+  ids=$(docker ps -a --format '{{.ID}} {{.Names}}' \
     --filter "label=com.docker.compose.project=$PROJECT" \
     --filter "label=com.docker.compose.service=backend" \
     --filter "label=com.docker.compose.container-number=$n")
-  [[ -n $id ]] || die "no backend replica $n in project $PROJECT (make ps)"
-  echo "$id"
+  [[ -n $ids ]] || die "no backend replica $n in project $PROJECT (make ps)"
+  if [[ $(wc -l <<<"$ids") -gt 1 ]]; then
+    # Two containers with one number (a leftover of Compose v1 recreating one): the one with the replica's own name.
+    for name in "${PROJECT}_backend_$n" "${PROJECT}-backend-$n"; do
+      if grep -q " $name\$" <<<"$ids"; then
+        grep " $name\$" <<<"$ids" | cut -d' ' -f1
+        return
+      fi
+    done
+    die "several backend containers are replica $n in project $PROJECT: $(tr '\n' ' ' <<<"$ids")"
+  fi
+  cut -d' ' -f1 <<<"$ids"
 }
 
 # --- Commands ------------------------------------------------------------------

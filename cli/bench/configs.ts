@@ -8,6 +8,13 @@ export interface HostPort {
   readonly port: number;
 }
 
+/** A certificate and its key, apart (nginx, Switchyard) and in one file (HAProxy). */
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly combined: string;
+}
+
 const TEMP_PATHS = (dir: string): string[] =>
   ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${dir}/${k}_temp;`);
 
@@ -42,9 +49,11 @@ export function nginxBackendConfig(opts: { dir: string; ports: readonly number[]
  * nginx as an equal round-robin proxy with upstream keep-alive: HTTP/1.1
  * upstream, `Connection` cleared, and an idle-connection cache per worker
  * of at least the client connections (`keepalive` below that makes nginx
- * churn upstream connections).
+ * churn upstream connections). With `tls`, the port terminates TLS 1.2/1.3
+ * and offers h2 beside http/1.1, 100 streams per connection (Switchyard's
+ * default limit).
  */
-export function nginxProxyConfig(opts: { dir: string; port: number; upstreams: readonly HostPort[]; workers: number; keepalive: number }): string {
+export function nginxProxyConfig(opts: { dir: string; port: number; upstreams: readonly HostPort[]; workers: number; keepalive: number; tls?: TlsFiles | undefined }): string {
   return [
     `worker_processes ${opts.workers};`,
     'daemon off;',
@@ -63,7 +72,15 @@ export function nginxProxyConfig(opts: { dir: string; port: number; upstreams: r
     '    keepalive_timeout 65s;',
     '  }',
     '  server {',
-    `    listen 127.0.0.1:${opts.port};`,
+    ...(opts.tls
+      ? [
+          `    listen 127.0.0.1:${opts.port} ssl http2;`,
+          `    ssl_certificate ${opts.tls.cert};`,
+          `    ssl_certificate_key ${opts.tls.key};`,
+          '    ssl_protocols TLSv1.2 TLSv1.3;',
+          '    http2_max_concurrent_streams 100;',
+        ]
+      : [`    listen 127.0.0.1:${opts.port};`]),
     '    location / {',
     '      proxy_pass http://backends;',
     '      proxy_http_version 1.1;',
@@ -75,8 +92,12 @@ export function nginxProxyConfig(opts: { dir: string; port: number; upstreams: r
   ].join('\n');
 }
 
-/** HAProxy as an equal round-robin proxy: `nbthread` threads, upstream connections reused always. */
-export function haproxyConfig(opts: { port: number; upstreams: readonly HostPort[]; threads: number; maxconn: number }): string {
+/**
+ * HAProxy as an equal round-robin proxy: `nbthread` threads, upstream
+ * connections reused always; with `tls`, the bind terminates TLS 1.2/1.3 and
+ * offers h2 and http/1.1 (as the nginx and Switchyard HTTPS ports do).
+ */
+export function haproxyConfig(opts: { port: number; upstreams: readonly HostPort[]; threads: number; maxconn: number; tls?: TlsFiles | undefined }): string {
   return [
     'global',
     `  nbthread ${opts.threads}`,
@@ -92,7 +113,7 @@ export function haproxyConfig(opts: { port: number; upstreams: readonly HostPort
     '  timeout http-keep-alive 60s',
     '',
     'frontend fe',
-    `  bind 127.0.0.1:${opts.port}`,
+    opts.tls ? `  bind 127.0.0.1:${opts.port} ssl crt ${opts.tls.combined} alpn h2,http/1.1 ssl-min-ver TLSv1.2` : `  bind 127.0.0.1:${opts.port}`,
     '  default_backend be',
     '',
     'backend be',

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { LoadReport } from '../load/report.js';
 import { WRK_REPORT_LUA } from './configs.js';
 
@@ -19,7 +19,7 @@ export interface LoadSample {
 }
 
 export interface LoadGenerator {
-  readonly name: 'wrk' | 'autocannon';
+  readonly name: 'wrk' | 'autocannon' | 'h2load';
   run(url: string, connections: number, durationMs: number): Promise<LoadSample>;
 }
 
@@ -93,7 +93,7 @@ function runProcess(command: string, args: readonly string[], timeoutMs: number)
 }
 
 /** wrk, one thread (the client must not take both cores), latency and errors through a Lua hook. */
-export function wrkGenerator(wrkPath: string, scriptPath: string): LoadGenerator {
+export function wrkGenerator(wrkPath: string, scriptPath: string): LoadGenerator & { readonly name: 'wrk' } {
   writeFileSync(scriptPath, WRK_REPORT_LUA);
   return {
     name: 'wrk',
@@ -106,12 +106,89 @@ export function wrkGenerator(wrkPath: string, scriptPath: string): LoadGenerator
 }
 
 /** Where wrk is absent: our own `switchyard load --json` (autocannon) in a separate process. */
-export function autocannonGenerator(cli: readonly string[]): LoadGenerator {
+export function autocannonGenerator(cli: readonly string[]): LoadGenerator & { readonly name: 'autocannon' } {
   return {
     name: 'autocannon',
     async run(url, connections, durationMs) {
       const out = await runProcess(process.execPath, [...cli, 'load', url, '--connections', String(connections), '--duration', `${durationMs}ms`, '--timeout', '5s', '--json', '--no-progress'], durationMs + 30_000);
       return sampleFromLoadReport(JSON.parse(out) as LoadReport);
+    },
+  };
+}
+
+/** Percentile `p` (0..100) of sorted numbers, nearest rank; 0 for none. */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  // the small epsilon keeps 99.9 % of 1,000 at rank 999 despite binary fractions
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p * sorted.length) / 100 - 1e-9) - 1))]!;
+}
+
+/**
+ * Reads h2load's summary and its per-request log (`--log-file`: start time,
+ * status, microseconds to the end of the response, tab-separated), which
+ * gives the percentiles its text lacks. Errors are h2load's `failed` (every
+ * request without a 2xx or 3xx answer, network errors and resets included)
+ * and `timeout`.
+ */
+export function parseH2loadOutput(stdout: string, log: string): LoadSample {
+  const finished = /finished in ([\d.]+)(m?s)/.exec(stdout);
+  const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(stdout);
+  if (!finished || !counts) throw new Error(`h2load printed no summary: ${stdout.trim().split('\n').slice(-3).join(' | ')}`);
+  const durationS = Number(finished[1]) / (finished[2] === 'ms' ? 1000 : 1);
+  const [done, succeeded, failed, errored, timeout] = [3, 4, 5, 6, 7].map((i) => Number(counts[i]));
+  const times: number[] = [];
+  for (const line of log.split('\n')) {
+    const us = Number(line.split('\t')[2]);
+    if (line !== '' && Number.isFinite(us)) times.push(us);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    requests: succeeded!,
+    durationS,
+    rps: durationS > 0 ? succeeded! / durationS : 0,
+    p50Ms: ms(percentile(times, 50)),
+    p90Ms: ms(percentile(times, 90)),
+    p99Ms: ms(percentile(times, 99)),
+    p999Ms: ms(percentile(times, 99.9)),
+    maxMs: ms(times.length ? times[times.length - 1]! : 0),
+    errors: failed! + timeout!,
+    errorDetail: { done: done!, failed: failed!, errored: errored!, timeout: timeout! },
+  };
+}
+
+/** The TLS protocol, cipher and application protocol h2load reports having negotiated. */
+export function h2loadSession(stdout: string): string | undefined {
+  const get = (label: string): string | undefined => new RegExp(`^${label}: (.+)$`, 'm').exec(stdout)?.[1]?.trim();
+  const proto = get('TLS Protocol');
+  return proto === undefined ? undefined : `${proto} ${get('Cipher') ?? ''}, ALPN ${get('Application protocol') ?? 'none'}`.replace(/ {2,}/g, ' ');
+}
+
+/**
+ * The TLS 1.3 suites in OpenSSL's default client order, which wrk offers:
+ * h2load's own order puts AES-128 first, so a server that follows the
+ * client's preference (nginx) would get a cheaper cipher in the HTTP/2 rows
+ * than in the HTTPS rows, and than the servers that choose themselves.
+ */
+const TLS13_CLIENT_ORDER = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256';
+
+/**
+ * h2load (nghttp2) for the HTTP/2 rows: one thread like wrk, `connections`
+ * connections with `streams` concurrent streams each, for the run's whole
+ * seconds. `onSession` hears the negotiated TLS and ALPN of each run.
+ */
+export function h2loadGenerator(h2loadPath: string, logPath: string, streams: number, onSession: (url: string, session: string) => void = () => undefined): LoadGenerator {
+  return {
+    name: 'h2load',
+    async run(url, connections, durationMs) {
+      const seconds = Math.max(1, Math.round(durationMs / 1000));
+      rmSync(logPath, { force: true });
+      const out = await runProcess(h2loadPath, ['-t1', `-c${connections}`, `-m${streams}`, `-D${seconds}`, `--tls13-ciphers=${TLS13_CLIENT_ORDER}`, `--log-file=${logPath}`, url], durationMs + 30_000);
+      const session = h2loadSession(out);
+      if (session !== undefined) onSession(url, session);
+      if (session !== undefined && !session.endsWith('ALPN h2')) throw new Error(`h2load did not speak HTTP/2 to ${url}: ${session}`);
+      const sample = parseH2loadOutput(out, readFileSync(logPath, 'utf8'));
+      rmSync(logPath, { force: true });
+      return sample;
     },
   };
 }

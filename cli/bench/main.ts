@@ -5,7 +5,9 @@ import { join, resolve } from 'node:path';
 import { renderBenchChart } from './bench-chart-svg.js';
 import { acceptanceChecks } from './checks.js';
 import { ChildSet } from './children.js';
-import { autocannonGenerator, wrkGenerator, type LoadGenerator } from './load-generator.js';
+import { makeBenchCertificate, type BenchCertificate } from './certificate.js';
+import { autocannonGenerator, h2loadGenerator, wrkGenerator, type LoadGenerator } from './load-generator.js';
+import { tlsSession } from './net.js';
 import { benchHelp, loadBenchConfig, type BenchConfig } from './options.js';
 import { clockTicksPerSecond, cpuDelta, processTree, rssBytes, treeTicks } from './proc-stats.js';
 import { renderChecks, renderRatioTable, renderRounds, formatMs, formatRps } from './ratio-table.js';
@@ -14,10 +16,12 @@ import { benchCli, serverFile, timestamp } from './runtime.js';
 import {
   balancerHasWorkers,
   PROXY_LABELS,
+  protocolOf,
   startNginxBackends,
   startNodeBackends,
   startProxy,
   Unavailable,
+  type BenchProtocol,
   type ProxyId,
   type RunningBackends,
   type RunningProxy,
@@ -27,17 +31,18 @@ import { cpuModel, ensureTools, programVersion } from './tools.js';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-/** One proxy in front of one backend variant, measured at these connection counts. */
+/** One proxy in front of one backend variant, measured at these connection counts by its protocol's load generator. */
 interface Target {
   readonly proxy: RunningProxy;
   readonly backend: BackendVariant;
   readonly connections: readonly number[];
+  readonly gen: LoadGenerator;
 }
 
 /** Measures one run: the proxy tree's CPU ticks and RSS around one load-generator run. */
-async function measure(gen: LoadGenerator, t: Target, connections: number, durationMs: number, round: number): Promise<Figures> {
+async function measure(t: Target, connections: number, durationMs: number, round: number): Promise<Figures> {
   const before = t.proxy.pid !== undefined ? treeTicks(t.proxy.pid) : undefined;
-  const load = await gen.run(t.proxy.url, connections, durationMs);
+  const load = await t.gen.run(t.proxy.url, connections, durationMs);
   let cpuUsPerReq: number | null = null;
   let rssMiB: number | null = null;
   if (t.proxy.pid !== undefined && before) {
@@ -93,12 +98,33 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
   }
 
   const cli = benchCli();
-  let gen: LoadGenerator;
+  let gen: LoadGenerator & { readonly name: 'wrk' | 'autocannon' };
   if (cfg.loadGenerator !== 'autocannon' && tools.paths.wrk) {
     gen = wrkGenerator(tools.paths.wrk, join(dir, 'report.lua'));
   } else {
     if (cfg.loadGenerator === 'wrk') notes.push('wrk was asked for but is not installed; using autocannon');
     gen = autocannonGenerator(cli.cliArgs);
+  }
+  // HTTPS rows: wrk speaks TLS (autocannon is not set up for it here); HTTP/2 rows: h2load.
+  const sessions = new Map<string, string>();
+  const gens: Readonly<Record<BenchProtocol, LoadGenerator | string>> = {
+    http: gen,
+    https: gen.name === 'wrk' ? gen : 'not available: the HTTPS rows need wrk',
+    h2: tools.paths.h2load
+      ? h2loadGenerator(tools.paths.h2load, join(dir, 'h2load.log'), cfg.h2Streams, (u, s) => sessions.set(u, s))
+      : 'not available: the HTTP/2 rows need h2load (apt-get install nghttp2-client)',
+  };
+  const tlsProxies = cfg.tlsProxies.filter((id) => !cfg.proxies.includes(id));
+  const wanted = [...cfg.proxies, ...cfg.variantProxies, ...tlsProxies];
+  let certificate: BenchCertificate | string = 'no HTTPS proxy asked for';
+  if (wanted.some((id) => protocolOf(id) !== 'http')) {
+    try {
+      if (!tools.paths.openssl) throw new Error('openssl is not installed');
+      certificate = makeBenchCertificate(tools.paths.openssl, dir);
+      notes.push(`HTTPS rows: every proxy serves the same ${certificate.description}`);
+    } catch (err) {
+      certificate = (err as Error).message;
+    }
   }
   const workersSupported = cfg.proxies.includes('switchyard-w2') ? balancerHasWorkers(cli.cliArgs) : false;
   let baselineCli: string[] | undefined;
@@ -118,6 +144,7 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
     maxConnections: Math.max(...cfg.connections),
     workersSupported,
     readyTimeoutMs: 30_000,
+    certificate,
   };
 
   // backends: nginx is the fast one; our own Node backend is the second variant
@@ -142,14 +169,21 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
   if (primary) variants.push({ backends: primary, proxies: cfg.proxies, connections: cfg.connections });
   else variants.push({ backends: node!, proxies: cfg.proxies, connections: cfg.connections });
   if (primary && node && cfg.variantProxies.length) variants.push({ backends: node, proxies: cfg.variantProxies, connections: [cfg.connections[0]!] });
+  // HTTPS and HTTP/2: in front of the same backends, at the first connection count.
+  if (tlsProxies.length) variants.push({ backends: variants[0]!.backends, proxies: tlsProxies, connections: [cfg.connections[0]!] });
 
   log(`starting ${variants.reduce((s, v) => s + v.proxies.length, 0)} proxies ...`);
   const targets: Target[] = [];
   for (const v of variants) {
-    const started = await Promise.allSettled(v.proxies.map((id) => startProxy(id, ctx, v.backends)));
+    const started = await Promise.allSettled(
+      v.proxies.map((id) => {
+        const g = gens[protocolOf(id)];
+        return typeof g === 'string' ? Promise.reject(new Unavailable(g)) : startProxy(id, ctx, v.backends);
+      }),
+    );
     started.forEach((s, i) => {
       const id = v.proxies[i]!;
-      if (s.status === 'fulfilled') targets.push({ proxy: s.value, backend: v.backends.variant, connections: v.connections });
+      if (s.status === 'fulfilled') targets.push({ proxy: s.value, backend: v.backends.variant, connections: v.connections, gen: gens[protocolOf(id)] as LoadGenerator });
       else {
         const reason = s.reason instanceof Unavailable ? s.reason.message : `could not start: ${(s.reason as Error).message}`;
         skipped.push({ proxy: `${id} (${v.backends.variant} backends)`, reason });
@@ -162,8 +196,12 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
     log(`warming up each proxy for ${cfg.warmup / 1000} s at ${Math.max(...cfg.connections)} connections ...`);
     for (const t of targets) {
       if (interrupted()) break;
-      await gen.run(t.proxy.url, Math.max(...t.connections), cfg.warmup).catch(() => undefined);
+      await t.gen.run(t.proxy.url, Math.max(...t.connections), cfg.warmup).catch(() => undefined);
     }
+  }
+  for (const t of targets.filter((x) => protocolOf(x.proxy.id) === 'https')) {
+    const session = await tlsSession(t.proxy.url).catch((err: Error) => `no handshake: ${err.message}`);
+    sessions.set(t.proxy.url, `${session}, ALPN http/1.1`);
   }
 
   const runs = new Map<string, { target: Target; connections: number; rounds: Figures[] }>();
@@ -176,8 +214,8 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
         if (interrupted()) break;
         const key = `${t.proxy.id}|${t.backend}|${c}`;
         try {
-          if (cfg.ramp > 0) await gen.run(t.proxy.url, c, cfg.ramp);
-          const f = await measure(gen, t, c, cfg.duration, round + 1);
+          if (cfg.ramp > 0) await t.gen.run(t.proxy.url, c, cfg.ramp);
+          const f = await measure(t, c, cfg.duration, round + 1);
           const entry = runs.get(key) ?? { target: t, connections: c, rounds: [] };
           entry.rounds.push(f);
           runs.set(key, entry);
@@ -202,9 +240,13 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
     for (const c of v.connections) {
       for (const id of v.proxies) {
         const e = runs.get(`${id}|${v.backends.variant}|${c}`);
-        if (e) rows.push({ proxy: id, label: PROXY_LABELS[id], backend: v.backends.variant, connections: c, rounds: e.rounds, median: medianFigures(e.rounds) });
+        if (e) rows.push({ proxy: id, label: PROXY_LABELS[id], protocol: protocolOf(id), backend: v.backends.variant, connections: c, rounds: e.rounds, median: medianFigures(e.rounds) });
       }
     }
+  }
+  for (const t of targets) {
+    const session = sessions.get(t.proxy.url);
+    if (session !== undefined) notes.push(`${PROXY_LABELS[t.proxy.id]} (${t.backend} backends) negotiated ${session}`);
   }
   const loadAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   notes.push(`load average (1, 5, 15 min) at start ${loadAtStart.join(' ')}, at end ${loadAtEnd.join(' ')} on ${cpus().length} CPUs: other work on the machine shares the cores with the bench`);
@@ -212,6 +254,8 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
   if (tools.paths.nginx) versions.nginx = programVersion(tools.paths.nginx, ['-v']);
   if (tools.paths.haproxy) versions.haproxy = programVersion(tools.paths.haproxy, ['-v']);
   if (tools.paths.wrk) versions.wrk = programVersion(tools.paths.wrk, ['-v']);
+  if (tools.paths.h2load) versions.h2load = programVersion(tools.paths.h2load, ['--version']);
+  if (tools.paths.openssl) versions.openssl = programVersion(tools.paths.openssl, ['version']);
 
   const result: BenchResult = {
     tool: 'switchyard-bench',
@@ -220,8 +264,9 @@ async function bench(cfg: BenchConfig, children: ChildSet, dir: string, startedA
     finishedAt: new Date().toISOString(),
     command: `switchyard bench ${argv.join(' ')}`.trim(),
     machine: { cpus: cpus().length, cpuModel: cpuModel(), node: process.version, loadAverageAtStart: loadAtStart, versions },
-    settings: { rounds: cfg.rounds, durationMs: cfg.duration, warmupMs: cfg.warmup, rampMs: cfg.ramp, connections: cfg.connections, proxies: cfg.proxies, variantProxies: cfg.variantProxies, smoke: cfg.smoke, strict: cfg.strict },
+    settings: { rounds: cfg.rounds, durationMs: cfg.duration, warmupMs: cfg.warmup, rampMs: cfg.ramp, connections: cfg.connections, proxies: cfg.proxies, variantProxies: cfg.variantProxies, smoke: cfg.smoke, strict: cfg.strict, tlsProxies, h2Streams: cfg.h2Streams },
     loadGenerator: gen.name,
+    ...(targets.some((t) => t.gen.name === 'h2load') ? { h2LoadGenerator: 'h2load' as const } : {}),
     rows,
     skipped,
     checks: acceptanceChecks(rows, cfg.connections),

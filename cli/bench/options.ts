@@ -1,6 +1,6 @@
 import { ConfigError, loadOptions, option, renderHelp, type OptionSources, type OptionValues } from '../../common/config/options.js';
 import { boolean, duration, integer, listOf, oneOf, text } from '../../common/config/values.js';
-import { DEFAULT_PROXIES, DEFAULT_VARIANT_PROXIES, PROXY_IDS, type ProxyId } from './targets.js';
+import { DEFAULT_PROXIES, DEFAULT_VARIANT_PROXIES, PROXY_IDS, TLS_PROXY_IDS, type ProxyId } from './targets.js';
 
 export const BENCH_OPTIONS = {
   rounds: option({ type: integer(1, 20), flag: 'rounds', env: ['SWITCHYARD_BENCH_ROUNDS'], default: 3, help: 'Interleaved rounds; the table shows medians over them.' }),
@@ -16,9 +16,23 @@ export const BENCH_OPTIONS = {
     default: [...DEFAULT_VARIANT_PROXIES] as ProxyId[],
     help: 'Proxies also run in front of our own Node backend (second backend variant) at the first connection count; empty to skip.',
   }),
+  tlsProxies: option({
+    type: listOf(oneOf(TLS_PROXY_IDS), 'proxy names'),
+    flag: 'tls-proxies',
+    env: ['SWITCHYARD_BENCH_TLS_PROXIES'],
+    default: [...TLS_PROXY_IDS],
+    help: 'HTTPS (wrk) and HTTP/2 (h2load) proxies, all serving one certificate, measured at the first connection count; empty to skip. One named in --proxies too is measured at every count instead.',
+  }),
   loadGenerator: option({ type: oneOf(['auto', 'wrk', 'autocannon'] as const), flag: 'load-generator', env: ['SWITCHYARD_BENCH_LOAD_GENERATOR'], default: 'auto', help: 'wrk (auto: when installed) or autocannon through switchyard load.' }),
   out: option({ type: text({ min: 1 }), flag: 'out', env: ['SWITCHYARD_BENCH_OUT'], default: 'bench/results', help: 'Directory for the JSON result and the SVG chart.' }),
-  install: option({ type: boolean(), flag: 'install', env: ['SWITCHYARD_BENCH_INSTALL'], default: true, help: 'Install missing nginx, haproxy and wrk with apt-get when running as root (--no-install to never).' }),
+  install: option({ type: boolean(), flag: 'install', env: ['SWITCHYARD_BENCH_INSTALL'], default: true, help: 'Install missing nginx, haproxy, wrk, h2load (nghttp2-client) and openssl with apt-get when running as root (--no-install to never).' }),
+  h2Streams: option({
+    type: integer(1, 100),
+    flag: 'h2-streams',
+    env: ['SWITCHYARD_BENCH_H2_STREAMS'],
+    default: 1,
+    help: 'Concurrent streams per connection in the HTTP/2 rows (h2load -m): 1 keeps as many requests in flight as the HTTP/1.1 rows at the same connection count.',
+  }),
   baseline: option({
     type: text({ min: 1 }),
     flag: 'baseline',

@@ -1,4 +1,8 @@
 import { findRow, ratio, runOfRound, type BackendVariant, type BenchRow, type Check, type Figures } from './results.js';
+import { REFERENCE_ROWS, type BenchProtocol } from './targets.js';
+
+const PROTOCOL_TITLES: Readonly<Record<BenchProtocol, string>> = { http: '', https: ', HTTPS (HTTP/1.1 over TLS)', h2: ', HTTP/2 over TLS' };
+const protocolOfRow = (r: BenchRow): BenchProtocol => r.protocol ?? 'http';
 
 export function formatRps(x: number): string {
   if (!Number.isFinite(x)) return '-';
@@ -40,18 +44,22 @@ function align(lines: readonly (readonly string[])[]): string[] {
 }
 
 /**
- * One table per backend variant and connection count: every figure followed
- * by its ratio to nginx (1 worker) and to Switchyard (1 process) of the same
- * group. Ratios are of medians, so they are same-run ratios.
+ * One table per backend variant, connection count and client protocol: every
+ * figure followed by its ratio to nginx (1 worker) and to Switchyard (1
+ * process) of the same group, speaking the same protocol (HTTPS rows to
+ * nginx and Switchyard over HTTPS). Ratios are of medians, so they are
+ * same-run ratios.
  */
 export function renderRatioTable(rows: readonly BenchRow[], rounds: number): string {
   const out: string[] = [];
-  const groups: [BackendVariant, number][] = [];
-  for (const r of rows) if (!groups.some(([b, c]) => b === r.backend && c === r.connections)) groups.push([r.backend, r.connections]);
-  for (const [backend, connections] of groups) {
-    const nginx = findRow(rows, 'nginx', connections, backend)?.median;
-    const sy = findRow(rows, 'switchyard', connections, backend)?.median;
-    out.push(`${connections} connections, ${backend === 'nginx' ? 'nginx' : 'Node (switchyard backend)'} backends, medians of ${rounds} round${rounds === 1 ? '' : 's'}; each figure then ×nginx and ×Switchyard`);
+  const groups: [BackendVariant, number, BenchProtocol][] = [];
+  for (const r of rows) if (!groups.some(([b, c, p]) => b === r.backend && c === r.connections && p === protocolOfRow(r))) groups.push([r.backend, r.connections, protocolOfRow(r)]);
+  for (const [backend, connections, protocol] of groups) {
+    const nginx = findRow(rows, REFERENCE_ROWS[protocol].nginx, connections, backend)?.median;
+    const sy = findRow(rows, REFERENCE_ROWS[protocol].switchyard, connections, backend)?.median;
+    out.push(
+      `${connections} connections, ${backend === 'nginx' ? 'nginx' : 'Node (switchyard backend)'} backends${PROTOCOL_TITLES[protocol]}, medians of ${rounds} round${rounds === 1 ? '' : 's'}; each figure then ×nginx and ×Switchyard`,
+    );
     const head1 = ['proxy'];
     const head2 = [''];
     for (const c of COLUMNS) {
@@ -63,7 +71,7 @@ export function renderRatioTable(rows: readonly BenchRow[], rounds: number): str
       }
     }
     const lines: string[][] = [head1, head2];
-    for (const r of rows.filter((x) => x.backend === backend && x.connections === connections)) {
+    for (const r of rows.filter((x) => x.backend === backend && x.connections === connections && protocolOfRow(x) === protocol)) {
       const cells = [r.label];
       for (const c of COLUMNS) {
         const v = c.value(r.median);

@@ -21,6 +21,8 @@ export type BackendVariant = 'nginx' | 'node';
 export interface BenchRow {
   readonly proxy: string;
   readonly label: string;
+  /** How the client spoke to the proxy: plain HTTP/1.1, HTTP/1.1 over TLS, HTTP/2 over TLS (absent in results older than the HTTPS rows: plain). */
+  readonly protocol?: 'http' | 'https' | 'h2';
   /** Which backends were behind the proxy: nginx (the fast backend) or our own Node backend. */
   readonly backend: BackendVariant;
   readonly connections: number;
@@ -47,8 +49,10 @@ export interface BenchResult {
   readonly finishedAt: string;
   readonly command: string;
   readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly node: string; readonly loadAverageAtStart: readonly number[]; readonly versions: Readonly<Record<string, string>> };
-  readonly settings: { readonly rounds: number; readonly durationMs: number; readonly warmupMs: number; readonly rampMs: number; readonly connections: readonly number[]; readonly proxies: readonly string[]; readonly variantProxies: readonly string[]; readonly smoke: boolean; readonly strict: boolean };
+  readonly settings: { readonly rounds: number; readonly durationMs: number; readonly warmupMs: number; readonly rampMs: number; readonly connections: readonly number[]; readonly proxies: readonly string[]; readonly variantProxies: readonly string[]; readonly smoke: boolean; readonly strict: boolean; readonly tlsProxies?: readonly string[]; readonly h2Streams?: number };
   readonly loadGenerator: 'wrk' | 'autocannon';
+  /** Who drove the HTTP/2 rows (h2load), when there were any. */
+  readonly h2LoadGenerator?: 'h2load';
   readonly rows: BenchRow[];
   readonly skipped: Skipped[];
   readonly checks: Check[];

@@ -2,18 +2,58 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { ChildSet } from './children.js';
 import { haproxyConfig, nginxBackendConfig, nginxProxyConfig, type HostPort } from './configs.js';
+import type { BenchCertificate } from './certificate.js';
 import { freePort, waitServing } from './net.js';
 import type { ToolPaths } from './tools.js';
 
 /** The proxies the bench knows, in the order they are listed. */
-export const PROXY_IDS = ['direct', 'switchyard', 'switchyard-w2', 'nginx', 'nginx-w2', 'haproxy', 'undici-loop', 'http-proxy-agent', 'naive', 'switchyard-raw', 'switchyard-raw-w2', 'switchyard-undici', 'switchyard-explain', 'switchyard-baseline'] as const;
+export const PROXY_IDS = [
+  'direct',
+  'switchyard',
+  'switchyard-w2',
+  'nginx',
+  'nginx-w2',
+  'haproxy',
+  'undici-loop',
+  'http-proxy-agent',
+  'naive',
+  'switchyard-raw',
+  'switchyard-raw-w2',
+  'switchyard-undici',
+  'switchyard-explain',
+  'switchyard-baseline',
+  'switchyard-tls',
+  'nginx-tls',
+  'haproxy-tls',
+  'switchyard-h2',
+  'nginx-h2',
+  'haproxy-h2',
+] as const;
 export type ProxyId = (typeof PROXY_IDS)[number];
 
+/** How the load generator talks to a proxy: plain HTTP/1.1 (wrk), HTTP/1.1 over TLS (wrk) or HTTP/2 over TLS (h2load). */
+export type BenchProtocol = 'http' | 'https' | 'h2';
+
+export function protocolOf(id: ProxyId): BenchProtocol {
+  return id.endsWith('-tls') ? 'https' : id.endsWith('-h2') ? 'h2' : 'http';
+}
+
+/** The rows every other row of the same protocol is compared with (×ngx, ×sy). */
+export const REFERENCE_ROWS: Readonly<Record<BenchProtocol, { readonly nginx: ProxyId; readonly switchyard: ProxyId }>> = {
+  http: { nginx: 'nginx', switchyard: 'switchyard' },
+  https: { nginx: 'nginx-tls', switchyard: 'switchyard-tls' },
+  h2: { nginx: 'nginx-h2', switchyard: 'switchyard-h2' },
+};
+
 /**
- * Run by default: each engine named explicitly (`switchyard-raw`,
+ * Run by default over plain HTTP: each engine named explicitly (`switchyard-raw`,
  * `switchyard-raw-w2`) and `switchyard-explain` only when asked for, except the undici fallback.
  */
-export const DEFAULT_PROXIES: readonly ProxyId[] = PROXY_IDS.filter((p) => p !== 'switchyard-raw' && p !== 'switchyard-raw-w2' && p !== 'switchyard-explain' && p !== 'switchyard-baseline');
+export const DEFAULT_PROXIES: readonly ProxyId[] = PROXY_IDS.filter(
+  (p) => protocolOf(p) === 'http' && p !== 'switchyard-raw' && p !== 'switchyard-raw-w2' && p !== 'switchyard-explain' && p !== 'switchyard-baseline',
+);
+/** The HTTPS and HTTP/2 proxies, run by default at the first connection count (`--tls-proxies`). */
+export const TLS_PROXY_IDS: readonly ProxyId[] = PROXY_IDS.filter((p) => protocolOf(p) !== 'http');
 /** Run again in front of our own Node backend (the second backend variant), at the first connection count. */
 export const DEFAULT_VARIANT_PROXIES: readonly ProxyId[] = ['direct', 'switchyard', 'nginx', 'undici-loop'];
 
@@ -32,6 +72,12 @@ export const PROXY_LABELS: Readonly<Record<ProxyId, string>> = {
   'switchyard-undici': 'Switchyard undici engine',
   'switchyard-explain': 'Switchyard --explain',
   'switchyard-baseline': 'Switchyard baseline (--baseline)',
+  'switchyard-tls': 'Switchyard HTTPS (1 process)',
+  'nginx-tls': 'nginx HTTPS (1 worker)',
+  'haproxy-tls': 'HAProxy HTTPS (2 threads)',
+  'switchyard-h2': 'Switchyard HTTP/2 (1 process)',
+  'nginx-h2': 'nginx HTTP/2 (1 worker)',
+  'haproxy-h2': 'HAProxy HTTP/2 (2 threads)',
 };
 
 /** A proxy that could not be started, with the reason shown to the user. */
@@ -54,6 +100,8 @@ export interface StartContext {
   readonly maxConnections: number;
   readonly workersSupported: boolean;
   readonly readyTimeoutMs: number;
+  /** The certificate every HTTPS proxy serves, or why there is none. */
+  readonly certificate: BenchCertificate | string;
 }
 
 export interface RunningBackends {
@@ -109,8 +157,10 @@ export function balancerHasWorkers(cli: readonly string[]): boolean {
 export async function startProxy(id: ProxyId, ctx: StartContext, backends: RunningBackends): Promise<RunningProxy> {
   const ups = backends.upstreams;
   if (id === 'direct') return { id, url: url(ups[0]!), pid: undefined };
+  const tls = protocolOf(id) === 'http' ? undefined : ctx.certificate;
+  if (typeof tls === 'string') throw new Unavailable(`not available: ${tls}`);
   const port = await freePort();
-  const listen = `http://127.0.0.1:${port}`;
+  const listen = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const tag = `${id} (${backends.variant} backends)`;
   let pid: number;
   switch (id) {
@@ -120,12 +170,17 @@ export async function startProxy(id: ProxyId, ctx: StartContext, backends: Runni
     case 'switchyard-raw-w2':
     case 'switchyard-undici':
     case 'switchyard-explain':
-    case 'switchyard-baseline': {
+    case 'switchyard-baseline':
+    case 'switchyard-tls':
+    case 'switchyard-h2': {
       if ((id === 'switchyard-w2' || id === 'switchyard-raw-w2') && !ctx.workersSupported) throw new Unavailable('not available: this balancer has no --workers flag yet');
       if (id === 'switchyard-baseline' && ctx.baselineCli === undefined) throw new Unavailable('not available: give --baseline DIR, a built checkout to compare with');
       const list = ups.map((u, i) => `${backends.variant}-${i + 1}=${url(u)}`).join(',');
       const adminPort = await freePort();
-      const args = [...(id === 'switchyard-baseline' ? ctx.baselineCli! : ctx.cli), 'balancer', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--backends', list, '--log-level', 'warn'];
+      // With TLS the measured port is --tls-port; the plain --port beside it stays idle.
+      const plainPort = tls ? await freePort() : port;
+      const args = [...(id === 'switchyard-baseline' ? ctx.baselineCli! : ctx.cli), 'balancer', '--host', '127.0.0.1', '--port', String(plainPort), '--admin-port', String(adminPort), '--backends', list, '--log-level', 'warn'];
+      if (tls) args.push('--tls-port', String(port), '--tls-cert', `${tls.cert}:${tls.key}`);
       if (id === 'switchyard-w2' || id === 'switchyard-raw-w2') args.push('--workers', '2');
       if (id === 'switchyard-raw' || id === 'switchyard-raw-w2') args.push('--engine', 'raw');
       if (id === 'switchyard-undici') args.push('--engine', 'undici');
@@ -138,18 +193,22 @@ export async function startProxy(id: ProxyId, ctx: StartContext, backends: Runni
       return { id, url: listen, pid };
     }
     case 'nginx':
-    case 'nginx-w2': {
+    case 'nginx-w2':
+    case 'nginx-tls':
+    case 'nginx-h2': {
       if (!ctx.tools.nginx) throw new Unavailable('nginx is not installed');
       const dir = `${ctx.dir}/${id}-${backends.variant}`;
       mkdirSync(dir, { recursive: true });
-      writeFileSync(`${dir}/nginx.conf`, nginxProxyConfig({ dir, port, upstreams: ups, workers: id === 'nginx' ? 1 : 2, keepalive: ctx.maxConnections }));
+      writeFileSync(`${dir}/nginx.conf`, nginxProxyConfig({ dir, port, upstreams: ups, workers: id === 'nginx-w2' ? 2 : 1, keepalive: ctx.maxConnections, tls }));
       pid = ctx.children.spawn(tag, ctx.tools.nginx, ['-p', dir, '-e', 'stderr', '-c', `${dir}/nginx.conf`]).pid;
       break;
     }
-    case 'haproxy': {
+    case 'haproxy':
+    case 'haproxy-tls':
+    case 'haproxy-h2': {
       if (!ctx.tools.haproxy) throw new Unavailable('HAProxy is not installed');
-      const file = `${ctx.dir}/haproxy-${backends.variant}.cfg`;
-      writeFileSync(file, haproxyConfig({ port, upstreams: ups, threads: 2, maxconn: Math.max(4096, ctx.maxConnections * 4) }));
+      const file = `${ctx.dir}/${id}-${backends.variant}.cfg`;
+      writeFileSync(file, haproxyConfig({ port, upstreams: ups, threads: 2, maxconn: Math.max(4096, ctx.maxConnections * 4), tls }));
       pid = ctx.children.spawn(tag, ctx.tools.haproxy, ['-db', '-f', file]).pid;
       break;
     }

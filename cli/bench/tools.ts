@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 
-/** The Debian packages providing the outside programs the bench runs. */
-export const TOOL_PACKAGES = { nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk' } as const;
+/** The Debian packages providing the outside programs the bench runs (h2load drives the HTTP/2 rows, openssl makes the HTTPS rows' certificate). */
+export const TOOL_PACKAGES = { nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', h2load: 'nghttp2-client', openssl: 'openssl' } as const;
 export type ToolName = keyof typeof TOOL_PACKAGES;
 
 const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
@@ -31,7 +31,7 @@ export interface ToolCheck {
 }
 
 /**
- * Finds nginx, HAProxy and wrk; when some are missing and `install` is on,
+ * Finds nginx, HAProxy, wrk, h2load and openssl; when some are missing and `install` is on,
  * installs them from Debian with apt-get (root only), then stops any service
  * the package started, so the only servers running are the bench's own.
  */

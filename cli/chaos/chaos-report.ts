@@ -17,6 +17,8 @@ export interface StepRun {
   readonly convergeBoundMs: number | undefined;
   /** The step's own bounds (its requests then count against these, not the scenario's). */
   readonly bounds?: StepBounds | undefined;
+  /** Why the target could not carry the step out (the Docker command failed, say); set when it could not. */
+  error?: string;
 }
 
 export type StepBounds = NonNullable<Step['bounds']>;
@@ -53,6 +55,8 @@ export interface StepReport extends Tally {
   readonly convergeBoundMs: number | null;
   /** What convergedMs measures: 'removed' (out of rotation), 'back' (first request again) or null. */
   readonly converges: 'removed' | 'back' | null;
+  /** Why the step could not be carried out, when it could not (its convergence is then not judged). */
+  readonly error?: string;
 }
 
 export interface RegistryCheck {
@@ -179,6 +183,7 @@ export function buildRunReport(
       convergedMs: c === null ? null : Math.round(c),
       convergeBoundMs: s.convergeBoundMs ?? null,
       converges: kind,
+      ...(s.error === undefined ? {} : { error: s.error }),
     };
   });
   const total = summarize(records);
@@ -206,7 +211,9 @@ export function buildRunReport(
       broken.push(`${name}: ${s.lostNonIdempotent} non-idempotent requests lost (bound ${sb.lostNonIdempotent})`);
     const p99 = sb?.p99Ms ?? b.p99Ms;
     if (p99 !== undefined && s.p99Ms !== null && s.p99Ms > p99) broken.push(`${name}: p99 ${s.p99Ms} ms (bound ${p99} ms)`);
-    if (s.convergeBoundMs !== null && (s.convergedMs === null || s.convergedMs > s.convergeBoundMs))
+    // A step the target could not carry out broke the run: said as such, not as a convergence that never came.
+    if (s.error !== undefined) broken.push(`${name}: could not be carried out: ${s.error}`);
+    else if (s.convergeBoundMs !== null && (s.convergedMs === null || s.convergedMs > s.convergeBoundMs))
       broken.push(`${name}: converged ${s.convergedMs === null ? 'never' : `in ${s.convergedMs} ms`} (bound ${s.convergeBoundMs} ms)`);
   });
   for (const r of registry) if (r.routable && !r.serving) broken.push(`after the run the balancer routes to ${r.id}, which does not serve`);

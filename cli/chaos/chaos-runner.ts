@@ -80,7 +80,10 @@ export async function runScenario(scenario: Scenario, strategy: string, target: 
                 }
                 return announce(target, step);
               },
-              (err: Error) => o.onStepError?.(strategy, run, err),
+              (err: Error) => {
+                run.error = err.message;
+                o.onStepError?.(strategy, run, err);
+              },
             ),
           );
         }, step.at),

@@ -180,7 +180,9 @@ export class ComposeTarget implements ChaosTarget {
   }
 
   async #nameOf(n: number): Promise<string> {
-    const c = (await this.#replicas(true)).find((x) => x.number === n);
+    const all = (await this.#replicas(true)).filter((x) => x.number === n);
+    // Two containers with one number (a leftover of Compose v1 recreating one): the replica's own name, as scripts/stack.sh picks.
+    const c = all.find((x) => x.name === `${this.#project}_backend_${n}` || x.name === `${this.#project}-backend-${n}`) ?? all[0];
     if (!c) throw new Error(`no backend replica ${n} in project ${this.#project} (make ps)`);
     return c.name;
   }

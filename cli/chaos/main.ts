@@ -118,7 +118,13 @@ export function renderTable(scenario: Scenario, r: RunReport): string {
       `${s.lost} (${s.lostIdempotent}/${s.lostNonIdempotent})`,
       cell(s.p50Ms, ' ms'),
       cell(s.p99Ms, ' ms'),
-      s.converges === null ? 'n/a' : s.convergedMs === null ? 'never' : `${s.convergedMs} ms ${s.converges === 'removed' ? 'out' : 'back'}`,
+      s.error !== undefined
+        ? 'not done'
+        : s.converges === null
+          ? 'n/a'
+          : s.convergedMs === null
+            ? 'never'
+            : `${s.convergedMs} ms ${s.converges === 'removed' ? 'out' : 'back'}`,
       cell(s.convergeBoundMs, ' ms'),
     ]);
   }

@@ -20,7 +20,7 @@ export function chaosDoc(output: string): ChaosDoc {
 export function describeChaos(t: TestContext, doc: ChaosDoc): void {
   for (const s of doc.steps)
     t.diagnostic(
-      `${(s.at / 1000).toFixed(1)} s ${s.action} ${s.target}: sent ${s.sent}, lost ${s.lost} (GET ${s.lostIdempotent}), p99 ${s.p99Ms} ms, converged ${s.convergedMs ?? '-'} ms (bound ${s.convergeBoundMs ?? '-'})`,
+      `${(s.at / 1000).toFixed(1)} s ${s.action} ${s.target}: sent ${s.sent}, lost ${s.lost} (GET ${s.lostIdempotent}), p99 ${s.p99Ms} ms, converged ${s.convergedMs ?? '-'} ms (bound ${s.convergeBoundMs ?? '-'})${s.error === undefined ? '' : `, FAILED: ${s.error}`}`,
     );
   for (const r of doc.runs)
     t.diagnostic(
@@ -31,7 +31,9 @@ export function describeChaos(t: TestContext, doc: ChaosDoc): void {
 /** No idempotent request lost, and every convergence bound a step states met. */
 export function assertChaosHeld(doc: ChaosDoc): void {
   assert.equal(doc.lostIdempotent, 0);
-  for (const s of doc.steps)
+  for (const s of doc.steps) {
+    assert.equal(s.error, undefined, `${s.action} ${s.target} could not be carried out: ${s.error}`);
     if (s.convergeBoundMs !== null) assert.ok(s.convergedMs !== null && s.convergedMs <= s.convergeBoundMs, `${s.action} ${s.target}: ${s.convergedMs} ms`);
+  }
   assert.equal(doc.ok, true, doc.runs.flatMap((r) => r.broken).join('; '));
 }

@@ -44,6 +44,21 @@ describe('make bench / make soak, smoke runs (a few seconds each; CI proves they
       if (skipped) t.diagnostic(`not run: ${skipped.proxy}: ${skipped.reason}`);
     }
     assert.ok(measured.has('switchyard') && measured.has('direct'), 'Switchyard and the direct ceiling always run');
+    // HTTPS and HTTP/2 rows (issue 18): wrk over TLS, h2load over TLS, one certificate for all
+    const tlsProxies = result.settings.tlsProxies ?? [];
+    assert.ok(tlsProxies.includes('switchyard-tls') && tlsProxies.includes('switchyard-h2'), `HTTPS and HTTP/2 rows by default: ${tlsProxies.join(', ')}`);
+    for (const proxy of tlsProxies) {
+      const skipped = result.skipped.find((s) => s.proxy.startsWith(`${proxy} (`));
+      assert.ok(measured.has(proxy) || skipped, `${proxy} neither measured nor reported as skipped`);
+      if (skipped) t.diagnostic(`not run: ${skipped.proxy}: ${skipped.reason}`);
+    }
+    if (result.loadGenerator === 'wrk') for (const p of ['switchyard-tls', 'nginx-tls', 'haproxy-tls']) assert.ok(measured.has(p), `${p} measured over HTTPS`);
+    if (result.machine.versions.h2load !== undefined) {
+      for (const p of ['switchyard-h2', 'nginx-h2', 'haproxy-h2']) assert.ok(measured.has(p), `${p} measured over HTTP/2`);
+      assert.match(result.notes.join('\n'), /Switchyard HTTP\/2 \(1 process\) \(nginx backends\) negotiated TLSv1\.[23] \S+, ALPN h2/);
+    }
+    for (const row of result.rows.filter((x) => x.protocol === 'h2'))
+      assert.ok(row.median.p99Ms > 0 && row.median.errors === 0, `${row.proxy}: p99 from h2load's log, no errors`);
     for (const row of result.rows) {
       assert.ok(row.median.rps > 0, `${row.proxy} (${row.backend}) has req/s ${row.median.rps}`);
       if (row.proxy !== 'direct') {

@@ -156,7 +156,16 @@ describe('Redis Sentinel: the registry survives its primary', { timeout: 180_000
         async (err: Error) => {
           // What each balancer lists, and whether it calls its registry synced, for the next reader of a failure.
           const seen = await Promise.all(balancers.map(async (b) => `${await ids(b)} ${(await get(`${b.admin}/readyz`)).body}`));
-          throw new Error(`${err.message}; balancers: ${seen.join(' | ')}`);
+          // and what each logged about its registry connection
+          const logs = balancers.map(
+            (b, i) =>
+              `balancer ${i + 1}: ${b.lb.lines
+                .map((l) => JSON.stringify(l))
+                .filter((l) => /regist|redis|sentinel/i.test(l))
+                .slice(-12)
+                .join('\n  ')}`,
+          );
+          throw new Error(`${err.message}; balancers: ${seen.join(' | ')}\n${logs.join('\n')}`);
         },
       );
 

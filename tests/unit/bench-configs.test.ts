@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { haproxyConfig, nginxBackendConfig, nginxProxyConfig, WRK_REPORT_LUA } from '../../cli/bench/configs.js';
+import { PROXY_IDS, PROXY_LABELS, protocolOf, REFERENCE_ROWS } from '../../cli/bench/targets.js';
 
 const ups = [
   { host: '127.0.0.1', port: 18081 },
@@ -40,5 +41,28 @@ describe('bench server configurations', () => {
   it('the wrk hook prints one JSON line with p99.9 and every error kind', () => {
     assert.match(WRK_REPORT_LUA, /latency:percentile\(99\.9\)/);
     for (const k of ['connect', 'read', 'write', 'status', 'timeout']) assert.ok(WRK_REPORT_LUA.includes(`e.${k}`));
+  });
+
+  it('HTTPS: nginx and HAProxy terminate TLS 1.2/1.3 with the same certificate and offer h2 beside http/1.1', () => {
+    const tls = { cert: '/tmp/t/cert.pem', key: '/tmp/t/key.pem', combined: '/tmp/t/combined.pem' };
+    const ngx = nginxProxyConfig({ dir: '/tmp/x', port: 19443, upstreams: ups, workers: 1, keepalive: 64, tls });
+    assert.match(ngx, /listen 127\.0\.0\.1:19443 ssl http2;/);
+    assert.match(ngx, /ssl_certificate \/tmp\/t\/cert\.pem;\n\s+ssl_certificate_key \/tmp\/t\/key\.pem;/);
+    assert.match(ngx, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
+    assert.match(ngx, /http2_max_concurrent_streams 100;/);
+    const ha = haproxyConfig({ port: 19444, upstreams: ups, threads: 2, maxconn: 4096, tls });
+    assert.match(ha, /bind 127\.0\.0\.1:19444 ssl crt \/tmp\/t\/combined\.pem alpn h2,http\/1\.1 ssl-min-ver TLSv1\.2/);
+    assert.ok(!/ssl/.test(haproxyConfig({ port: 1, upstreams: ups, threads: 2, maxconn: 1 })), 'plain without tls');
+  });
+
+  it('every proxy id has a protocol, and each protocol its nginx and Switchyard reference rows', () => {
+    assert.equal(protocolOf('switchyard'), 'http');
+    assert.equal(protocolOf('haproxy-tls'), 'https');
+    assert.equal(protocolOf('nginx-h2'), 'h2');
+    for (const p of ['http', 'https', 'h2'] as const) {
+      assert.equal(protocolOf(REFERENCE_ROWS[p].nginx), p);
+      assert.equal(protocolOf(REFERENCE_ROWS[p].switchyard), p);
+    }
+    for (const id of PROXY_IDS) assert.ok(PROXY_LABELS[id].length > 0);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseWrkOutput, sampleFromLoadReport } from '../../cli/bench/load-generator.js';
+import { h2loadSession, parseH2loadOutput, parseWrkOutput, sampleFromLoadReport } from '../../cli/bench/load-generator.js';
 import { cpuDelta, parseProcStat, parseVmRss } from '../../cli/bench/proc-stats.js';
 import { parseProcNetTcp } from '../../common/proc-net-tcp.js';
 import type { LoadReport } from '../../cli/load/report.js';
@@ -68,5 +68,30 @@ describe('bench measurements', () => {
     assert.equal(s.rps, 500);
     assert.equal(s.errors, 12);
     assert.equal(s.p999Ms, 4);
+  });
+
+  it('reads h2load: req/s of the succeeded requests, percentiles from its per-request log, failed and timed out as errors', () => {
+    const out = [
+      'TLS Protocol: TLSv1.3',
+      'Cipher: TLS_AES_256_GCM_SHA384',
+      'Server Temp Key: X25519 253 bits',
+      'Application protocol: h2',
+      'finished in 2.00s, 499.00 req/s, 30KB/s',
+      'requests: 1000 total, 1002 started, 1000 done, 998 succeeded, 2 failed, 1 errored, 0 timeout',
+      'status codes: 998 2xx, 0 3xx, 1 4xx, 0 5xx',
+    ].join('\n');
+    // 1,000 requests taking 1..1000 µs, in no order
+    const log = Array.from({ length: 1000 }, (_, i) => `1796650154282091\t200\t${((i * 7919) % 1000) + 1}`).join('\n');
+    const s = parseH2loadOutput(out, `${log}\n`);
+    assert.equal(s.requests, 998);
+    assert.equal(s.rps, 499);
+    assert.equal(s.p50Ms, 0.5);
+    assert.equal(s.p99Ms, 0.99);
+    assert.equal(s.p999Ms, 0.999);
+    assert.equal(s.maxMs, 1);
+    assert.equal(s.errors, 2, 'errored is a subset of failed');
+    assert.equal(h2loadSession(out), 'TLSv1.3 TLS_AES_256_GCM_SHA384, ALPN h2');
+    assert.equal(h2loadSession('finished in 1s'), undefined);
+    assert.throws(() => parseH2loadOutput('connect: Connection refused', ''), /no summary/);
   });
 });

@@ -66,6 +66,32 @@ describe('bench results', () => {
     assert.match(direct, /-\s+-\s+-$/, 'no CPU figure for direct');
   });
 
+  it('puts HTTPS and HTTP/2 rows in tables of their own, compared with nginx and Switchyard speaking the same protocol', () => {
+    const tlsRow = (proxy: string, protocol: 'https' | 'h2', f: Figures): BenchRow => ({ ...row(proxy, 64, f), protocol });
+    const rows = [
+      ...ROWS,
+      tlsRow('switchyard-tls', 'https', fig(20_000, 5, 50)),
+      tlsRow('nginx-tls', 'https', fig(40_000, 2, 25)),
+      tlsRow('switchyard-h2', 'h2', fig(10_000, 8, 100)),
+    ];
+    const text = renderRatioTable(rows, 1);
+    assert.match(text, /^64 connections, nginx backends, HTTPS \(HTTP\/1\.1 over TLS\), medians of 1 round;/m);
+    assert.match(text, /^64 connections, nginx backends, HTTP\/2 over TLS, medians of 1 round;/m);
+    const lines = text.split('\n');
+    // 20.0k req/s is 0.50 × nginx over HTTPS (not 0.27 × plain nginx) and 1.00 × Switchyard over HTTPS
+    assert.match(
+      lines.find((l) => l.startsWith('switchyard-tls '))!,
+      /^switchyard-tls\s+20\.0k\s+0\.50\s+1\.00/,
+    );
+    // no nginx over h2 in this run: no ×ngx ratio, rather than one to plain nginx
+    assert.match(
+      lines.find((l) => l.startsWith('switchyard-h2 '))!,
+      /^switchyard-h2\s+10\.0k\s+-\s+1\.00/,
+    );
+    const plain = text.slice(0, text.indexOf('HTTPS'));
+    assert.ok(!plain.includes('switchyard-tls'), 'HTTPS rows are not in the plain table');
+  });
+
   it('reads the issue 6 acceptance figures off the medians', () => {
     const checks = acceptanceChecks(ROWS, [64, 256]);
     const by = new Map(checks.map((c) => [c.name, c]));

@@ -83,6 +83,24 @@ describe('chaos report', () => {
     ]);
   });
 
+  it('reports a step the target could not carry out as such, not as a convergence that never came', () => {
+    const scenario = parseScenario(
+      'name: t\ntarget: demo\nbackends: 2\nload: { duration: 10s }\nbounds: { lostIdempotent: 0 }\nsteps:\n  - { at: 1s, action: pause, target: backend-1, converge: 1s }',
+      's.yaml',
+    );
+    const failed = step({
+      action: 'pause',
+      target: 'backend-1',
+      targets: [],
+      convergeBoundMs: 1000,
+      error: 'stack.sh pause 1 failed (exit 1): no such container',
+    });
+    const r = buildRunReport(scenario, 'round-robin', [failed], [rec('1', 'GET', 1500, true, 'b1')], [], [], 10_000);
+    assert.equal(r.ok, false);
+    assert.equal(r.steps[0]!.error, 'stack.sh pause 1 failed (exit 1): no such container');
+    assert.deepEqual(r.broken, ['step at 1.0 s (pause backend-1): could not be carried out: stack.sh pause 1 failed (exit 1): no such container']);
+  });
+
   it("judges a step with bounds of its own by them, and the scenario's bounds by the requests outside such steps", () => {
     const scenario = parseScenario(
       'name: t\ntarget: demo\nbackends: 2\nload: { duration: 10s }\nbounds: { lostIdempotent: 0, p99Ms: 1 }\nsteps:\n' +
