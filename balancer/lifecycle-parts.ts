@@ -155,6 +155,7 @@ function acmeManager(tls: TlsListener, config: BalancerConfig, logger: Logger): 
 function h2Listener(lb: Balancer, config: BalancerConfig, logger: Logger): H2Listener {
   return new H2Listener(lb.forwarder, {
     maxStreams: config.h2MaxStreams,
+    headerTableSize: config.h2HeaderTableSize,
     maxHeaderSize: config.maxHeaderSize,
     maxHeaders: config.maxHeaders,
     idleTimeoutMs: config.keepAliveTimeout || 5000,

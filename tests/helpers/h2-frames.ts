@@ -103,7 +103,13 @@ function huffmanDigits(bytes: Buffer): string {
 }
 
 /** The :status of a response header block whose first field it is; undefined when it cannot tell. */
-export function statusOf(block: Buffer): number | undefined {
+export function statusOf(whole: Buffer): number | undefined {
+  // Dynamic table size updates (001xxxxx, a 5-bit prefix integer) may come first.
+  let at = 0;
+  while (at < whole.length && (whole[at]! & 0xe0) === 0x20) {
+    if ((whole[at++]! & 0x1f) === 0x1f) while (at < whole.length && whole[at++]! & 0x80);
+  }
+  const block = whole.subarray(at);
   const b = block[0];
   if (b === undefined) return undefined;
   if (b & 0x80) return STATIC_STATUS[b & 0x7f];

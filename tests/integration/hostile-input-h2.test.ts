@@ -72,6 +72,7 @@ for (const engine of ENGINES) {
       rig = await HostileRig.start(engine);
       h2 = new H2Listener(rig.lb.lb.forwarder, {
         maxStreams: 100,
+        headerTableSize: 0,
         maxHeaderSize: 16_384,
         maxHeaders: 100,
         idleTimeoutMs: 5000,

@@ -5,6 +5,7 @@ import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { Agent } from 'undici';
+import { FrameType, RawH2 } from '../helpers/h2-frames.js';
 import { get } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { SwitchyardProcess } from '../helpers/processes.js';
@@ -230,6 +231,35 @@ describe('HTTP/2 to clients', () => {
     assert.deepEqual(failures, []);
     assert.equal(ok, 1500);
     console.log(`# h2 load: ${ok} answered over 3 connections (2 TLS, 1 h2c), every request to the dead backend retried, 0 failed`);
+  });
+
+  it("sends answers' headers without the HPACK dynamic table by default (as nginx), and indexes them with --h2-header-table-size", async () => {
+    // The header block of two answers on one connection: with a dynamic table the second reuses the first's fields.
+    const blocks = async (extra: readonly string[]): Promise<number[]> => {
+      const lb = await balancer(extra);
+      const c = await RawH2.open(lb.h2cPort);
+      try {
+        const sizes: number[] = [];
+        for (const id of [1, 3]) {
+          c.request(id, [
+            [':method', 'GET'],
+            [':scheme', 'http'],
+            [':path', '/'],
+            [':authority', 'a.test'],
+          ]);
+          const r = await c.response(id);
+          assert.equal(r.status, 200, JSON.stringify({ ...r, body: r.body.toString() }));
+          sizes.push(c.frames.find((f) => f.type === FrameType.Headers && f.streamId === id)!.payload.length);
+        }
+        return sizes;
+      } finally {
+        c.close();
+      }
+    };
+    const [plain1, plain2] = (await blocks([])) as [number, number];
+    assert.ok(plain2 >= plain1 - 4, `no dynamic table: the second answer's headers take as many bytes (${plain1}, then ${plain2})`);
+    const [indexed1, indexed2] = (await blocks(['--h2-header-table-size', '4096'])) as [number, number];
+    assert.ok(indexed2 < indexed1 / 2, `with a table the second answer's headers are mostly indexed (${indexed1}, then ${indexed2})`);
   });
 
   it('with --no-http2 offers HTTP/1.1 only on the HTTPS port', async () => {

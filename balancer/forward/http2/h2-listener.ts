@@ -14,6 +14,12 @@ const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } =
 export interface H2Options {
   /** Streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
   readonly maxStreams: number;
+  /**
+   * The HPACK dynamic table of the answers' headers (Node's
+   * maxDeflateDynamicTableSize); 0: static table and Huffman only, which
+   * costs a few bytes per answer and saves nghttp2's table upkeep.
+   */
+  readonly headerTableSize: number;
   /** Largest request head, weighed as HTTP/1.1 would (--max-header-size): 431 past it. */
   readonly maxHeaderSize: number;
   /** Most fields in a request (the request policy answers 431 past it; nghttp2 refuses far past it). */
@@ -83,6 +89,7 @@ export class H2Listener {
       maxHeaderListPairs: 2 * options.maxHeaders + 8,
       // Streams refused for being over the limit, per connection, before it is closed (nghttp2's rejected-stream count).
       maxSessionRejectedStreams: 100,
+      maxDeflateDynamicTableSize: options.headerTableSize,
       maxSessionInvalidFrames: 100,
       strictFieldWhitespaceValidation: true,
     });
