@@ -13,6 +13,7 @@ import {
   type SkippedRegistryEntry,
 } from './registry.js';
 import { clientOptions, closeClient, describeRedisTarget, openRedis, type RedisTarget } from './redis-connection.js';
+import { ReadyWatch } from './ready-watch.js';
 import {
   decodeSnapshot,
   decodeSnapshotInSteps,
@@ -54,7 +55,7 @@ type ScriptClient = Redis & {
   swySetState(setKey: string, hashKey: string, versionKey: string, id: string, now: string, channel: string, state: string): Promise<number>;
 };
 
-/** A registry connection not ready for this long is started again (see #watchReady). */
+/** A registry connection not ready for this long is started again (ready-watch.ts). */
 const NOT_READY_RESTART_MS = 10_000;
 
 /**
@@ -226,22 +227,6 @@ export class RedisRegistry implements Registry {
     this.#connected = false;
   }
 
-  #subNotReadySince = 0;
-
-  /** The subscriber, watched the same way (a message it misses is caught by the poll, but not for ever). */
-  #watchSub(sub: Redis): void {
-    if (sub.status === 'ready' || this.#closed) {
-      this.#subNotReadySince = 0;
-      return;
-    }
-    const now = this.#now();
-    if (this.#subNotReadySince === 0) this.#subNotReadySince = now;
-    if (now - this.#subNotReadySince < NOT_READY_RESTART_MS) return;
-    this.#subNotReadySince = now;
-    if (sub.status === 'end') sub.connect().catch(() => undefined);
-    else if (sub.status === 'connecting' || sub.status === 'connect') sub.disconnect(true);
-  }
-
   #lastErrorLog = 0;
   #onError(err: Error): void {
     const now = this.#now();
@@ -251,35 +236,23 @@ export class RedisRegistry implements Registry {
     this.#log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'registry connection error');
   }
 
-  /** Since when the registry connection has not been ready (0: it is). */
-  #notReadySince = 0;
+  readonly #clientWatch = new ReadyWatch(NOT_READY_RESTART_MS);
+  /** The subscriber, watched the same way (a message it misses is caught by the poll, but not for ever). */
+  readonly #subWatch = new ReadyWatch(NOT_READY_RESTART_MS);
 
-  /**
-   * A connection that stays not ready is started again. ioredis bounds the
-   * TCP connect but not what follows (its ready check, the role check behind
-   * Sentinel): a node that accepts and never answers, met during a failover,
-   * would otherwise leave this balancer on its last snapshot for good.
-   */
-  #watchReady(c: Redis): void {
-    if (c.status === 'ready' || this.#closed) {
-      this.#notReadySince = 0;
-      return;
-    }
+  /** Connections that stay not ready are started again (ready-watch.ts). */
+  #watchConnections(): void {
+    if (this.#closed) return;
     const now = this.#now();
-    if (this.#notReadySince === 0) this.#notReadySince = now;
-    if (now - this.#notReadySince < NOT_READY_RESTART_MS) return;
-    this.#notReadySince = now;
-    // 'reconnecting' is ioredis's own retry (at most 2 s apart): left to it.
-    if (c.status === 'end') c.connect().catch(() => undefined);
-    else if (c.status === 'connecting' || c.status === 'connect') c.disconnect(true);
-    else return;
-    this.#log.warn({ redis: describeRedisTarget(this.#opts.target), status: c.status }, 'registry connection not ready for 10 s, connecting again');
+    const stuck = this.#client === undefined ? undefined : this.#clientWatch.check(this.#client, now);
+    if (stuck !== undefined)
+      this.#log.warn({ redis: describeRedisTarget(this.#opts.target), status: stuck }, 'registry connection not ready for 10 s, connecting again');
+    if (this.#sub) this.#subWatch.check(this.#sub, now);
   }
 
   #pollVersion(): void {
+    this.#watchConnections();
     const c = this.#client;
-    if (c) this.#watchReady(c);
-    if (this.#sub) this.#watchSub(this.#sub);
     if (!c || c.status !== 'ready' || this.#reloading) return;
     // Until a snapshot loads (again), every poll retries the full read.
     if (!this.#loaded || this.#syncError !== undefined) {
