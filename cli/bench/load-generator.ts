@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { LoadReport } from '../load/report.js';
+import { percentile } from '../percentile.js';
 import { WRK_REPORT_LUA } from './configs.js';
 
 /** What one measured run of a load generator gives. */
@@ -116,13 +117,6 @@ export function autocannonGenerator(cli: readonly string[]): LoadGenerator & { r
   };
 }
 
-/** Percentile `p` (0..100) of sorted numbers, nearest rank; 0 for none. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  // the small epsilon keeps 99.9 % of 1,000 at rank 999 despite binary fractions
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p * sorted.length) / 100 - 1e-9) - 1))]!;
-}
-
 /**
  * Reads h2load's summary and its per-request log (`--log-file`: start time,
  * status, microseconds to the end of the response, tab-separated), which
@@ -146,10 +140,10 @@ export function parseH2loadOutput(stdout: string, log: string): LoadSample {
     requests: succeeded!,
     durationS,
     rps: durationS > 0 ? succeeded! / durationS : 0,
-    p50Ms: ms(percentile(times, 50)),
-    p90Ms: ms(percentile(times, 90)),
-    p99Ms: ms(percentile(times, 99)),
-    p999Ms: ms(percentile(times, 99.9)),
+    p50Ms: ms(percentile(times, 50) ?? 0),
+    p90Ms: ms(percentile(times, 90) ?? 0),
+    p99Ms: ms(percentile(times, 99) ?? 0),
+    p999Ms: ms(percentile(times, 99.9) ?? 0),
     maxMs: ms(times.length ? times[times.length - 1]! : 0),
     errors: failed! + timeout!,
     errorDetail: { done: done!, failed: failed!, errored: errored!, timeout: timeout! },

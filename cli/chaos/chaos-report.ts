@@ -1,5 +1,6 @@
 import type { RequestRecord } from './chaos-load.js';
 import type { Action, Scenario, Step } from './scenario.js';
+import { percentile } from '../percentile.js';
 
 /** A step as it ran: when (ms from the start of the load), what, and the backends it was about. */
 export interface StepRun {
@@ -127,11 +128,6 @@ export function convergence(step: StepRun, records: readonly RequestRecord[], ev
     worst = Math.max(worst, at - (step.faultAtById.get(id) ?? step.faultAtMs));
   }
   return worst;
-}
-
-function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 const round = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
