@@ -87,7 +87,7 @@ export function createBalancerMetrics(lb: BalancerView, opts: MetricsOptions = {
     ),
     new ViewMetric(
       'switchyard_event_loop_delay_seconds',
-      'Event-loop delay: how late each 10 ms timer sample ran (perf_hooks.monitorEventLoopDelay, summed over workers).',
+      'Event-loop delay: how late each run of a 10 ms interval timer came (summed over workers).',
       'histogram',
       () => lb.waits.eventLoop.samples('switchyard_event_loop_delay_seconds'),
     ),
