@@ -86,7 +86,7 @@ describe('admission queue and event-loop histograms', () => {
     assert.equal(above(text, 'switchyard_admission_queue_wait_seconds', '0.1'), 2);
   });
 
-  it('fills the event-loop delay histogram once a second, and a blocked loop shows in its tail', async () => {
+  it('fills the event-loop delay histogram, and a blocked loop shows in its tail', async () => {
     const count = async (): Promise<number> => sumMetric(await metrics(lb), 'switchyard_event_loop_delay_seconds_count');
     await waitFor('event-loop samples', async () => (await count()) > 0, 5000, 100);
     const before = above(await metrics(lb), 'switchyard_event_loop_delay_seconds', '0.1');
