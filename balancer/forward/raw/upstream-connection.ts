@@ -16,6 +16,7 @@ import {
   kOnMessageComplete,
   type LlhttpParser,
 } from '../http1/http-parser.js';
+import { parseSimpleResponse } from '../http1/simple-response.js';
 
 export interface UpstreamPoolOptions {
   /** Most connections open (or opening) to the backend; more requests wait in FIFO order. */
@@ -129,6 +130,8 @@ export class UpstreamConnection implements UpstreamChannel {
   #completedTrailers: string[] | null = null;
   /** Bytes followed a complete response in the same read: the connection cannot be reused. */
   #trailingBytes = false;
+  /** llhttp is between messages: a read may be taken by parseSimpleResponse first. */
+  #parserIdle = true;
 
   constructor(pool: ConnectionOwner) {
     this.pool = pool;
@@ -326,6 +329,8 @@ export class UpstreamConnection implements UpstreamChannel {
       return;
     }
     this.#answered = true;
+    if (this.#parserIdle && !this.#headRequest && this.#simpleResponse(sink, chunk)) return;
+    this.#parserIdle = false;
     sink.cork();
     const p = this.#parser;
     const r = p.execute(chunk);
@@ -334,6 +339,20 @@ export class UpstreamConnection implements UpstreamChannel {
     if (this.#completed !== null) this.#finishResponse(!isParseError(r) && !this.#trailingBytes && p.headersCompleted());
     else if (isParseError(r)) this.#fail('SWY_UPSTREAM_PROTOCOL');
     sink.uncork();
+  }
+
+  /** A whole simple response in this read, read without llhttp (../http1/simple-response.ts); false: llhttp's turn. */
+  #simpleResponse(sink: ResponseSink, chunk: Buffer): boolean {
+    const r = parseSimpleResponse(chunk);
+    if (r === null) return false;
+    sink.cork();
+    this.onHeadersComplete(r.headers, r.status, r.statusText, false, r.keepAlive);
+    // A copy: the chunk may be the shared read buffer (as llhttp's body callback copies).
+    if (r.bodyStart < chunk.length) this.onBody(Buffer.from(chunk.subarray(r.bodyStart)));
+    this.onMessageComplete();
+    if (this.#completed !== null) this.#finishResponse(true);
+    sink.uncork();
+    return true;
   }
 
   onEnd(): void {
@@ -435,6 +454,8 @@ export class UpstreamConnection implements UpstreamChannel {
     this.#completed = null;
     this.#completedTrailers = null;
     this.#trailingBytes = false;
+    // A clean end leaves llhttp between messages (or it never saw this one).
+    this.#parserIdle = clean;
     this.served++;
     this.#pausedForClient = false;
     if (this.socket.isPaused()) this.socket.resume();
