@@ -19,6 +19,7 @@ import {
 } from './http-parser.js';
 import { Framing, responseHeadEnd, responseHeadStart } from './response-head.js';
 import { readIntoSharedBuffer, SHARED_READ_BUFFER } from './shared-read.js';
+import { parseSimpleRequest, SIMPLE_METHODS } from './simple-message.js';
 
 /** What a client connection needs from its engine beyond what exchanges need. */
 export interface ConnectionEngine extends ExchangeDeps {
@@ -48,6 +49,9 @@ const PAUSE_PIPELINE = 1;
 const PAUSE_BODY = 2;
 const PAUSE_HANDOFF = 4;
 
+/** llhttp's method index of each method parseSimpleRequest takes. */
+const SIMPLE_METHOD_INDEX: readonly number[] = SIMPLE_METHODS.map((m) => METHODS.indexOf(m));
+
 const kClient = Symbol('switchyard.clientConnection');
 type TaggedSocket = Socket & { [kClient]?: ClientConnection; encrypted?: boolean };
 type TaggedParser = LlhttpParser & { [kClient]?: ClientConnection };
@@ -76,6 +80,8 @@ export class ClientConnection implements ClientSide<Exchange> {
   #current: Exchange | null = null;
   #pendingHeaders: string[] = [];
   #pendingUrl = '';
+  /** llhttp is between messages: a read may be taken by parseSimpleRequest first. */
+  #parserIdle = true;
   #paused = 0;
   #pumping = false;
   /** No more requests are read: the connection closes once the queue is done. */
@@ -126,11 +132,17 @@ export class ClientConnection implements ClientSide<Exchange> {
       return;
     }
     if (this.#closing) return;
-    const r = this.#parser.execute(chunk);
+    if (this.#parserIdle && this.#simpleRequest(chunk)) {
+      this.#pump();
+      return;
+    }
+    const p = this.#parser;
+    const r = p.execute(chunk);
     if (isParseError(r)) {
       this.#parseError(r);
       return;
     }
+    this.#parserIdle = p.headersCompleted();
     if (this.#handoffHead !== null) {
       // A copy: the chunk may be the shared read buffer, valid only now.
       this.#handoffRest = Buffer.from(chunk.subarray(r));
@@ -139,6 +151,19 @@ export class ClientConnection implements ClientSide<Exchange> {
       return;
     }
     this.#pump();
+  }
+
+  /**
+   * A whole request without a body in this read, read without llhttp (./simple-message.ts),
+   * with the calls llhttp would make; false: llhttp's turn.
+   */
+  #simpleRequest(chunk: Buffer): boolean {
+    const r = parseSimpleRequest(chunk, this.#engine.maxHeaderSize);
+    if (r === null) return false;
+    const method = SIMPLE_METHOD_INDEX[SIMPLE_METHODS.indexOf(r.method)]!;
+    // HEAD_STOP (a refusal, or after a request that closes) leaves the connection closing, as with llhttp.
+    if (this.onHeadersComplete(1, 1, r.headers, method, r.url, false, r.keepAlive) === HEAD_CONTINUE) this.onMessageComplete();
+    return true;
   }
 
   onEnd(): void {

@@ -16,7 +16,7 @@ import {
   kOnMessageComplete,
   type LlhttpParser,
 } from '../http1/http-parser.js';
-import { parseSimpleResponse } from '../http1/simple-response.js';
+import { parseSimpleResponse } from '../http1/simple-message.js';
 
 export interface UpstreamPoolOptions {
   /** Most connections open (or opening) to the backend; more requests wait in FIFO order. */
