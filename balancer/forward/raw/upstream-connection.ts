@@ -341,7 +341,7 @@ export class UpstreamConnection implements UpstreamChannel {
     sink.uncork();
   }
 
-  /** A whole simple response in this read, read without llhttp (../http1/simple-response.ts); false: llhttp's turn. */
+  /** A whole simple response in this read, read without llhttp (../http1/simple-message.ts); false: llhttp's turn. */
   #simpleResponse(sink: ResponseSink, chunk: Buffer): boolean {
     const r = parseSimpleResponse(chunk);
     if (r === null) return false;
