@@ -58,8 +58,6 @@ const TARGET = table((c) => isAlnum(c) || "-._~!$&'()*+,;=:@/?%".includes(String
 export const SIMPLE_METHODS: readonly string[] = ['GET', 'HEAD', 'DELETE', 'OPTIONS'];
 const METHOD_BYTES = SIMPLE_METHODS.map((m) => Buffer.from(`${m} `, 'latin1'));
 
-type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
-
 /** Fields one message may have here; more go to llhttp. */
 const MAX_FIELDS = 100;
 /** Where each field's name and value start and end, found by readFields (one parse at a time). */
@@ -180,7 +178,7 @@ export function parseSimpleResponse(b: Buffer): SimpleResponse | null {
   const reasonEnd = i;
   const bodyStart = readFields(b, i + 2, limit);
   if (bodyStart < 0 || found.length < 0 || n - bodyStart !== found.length) return null;
-  const text = (b as Latin1).latin1Slice(13, bodyStart);
+  const text = b.toString('latin1', 13, bodyStart);
   return { status, statusText: text.slice(0, reasonEnd - 13), headers: fieldStrings(text, 13), keepAlive: found.keepAlive, bodyStart };
 }
 
@@ -209,6 +207,6 @@ export function parseSimpleRequest(b: Buffer, maxHeaderSize: number): SimpleRequ
   const targetEnd = i;
   const end = readFields(b, i + 11, n);
   if (end !== n || found.length >= 0) return null;
-  const text = (b as Latin1).latin1Slice(start, end);
+  const text = b.toString('latin1', start, end);
   return { method: SIMPLE_METHODS[m]!, url: text.slice(0, targetEnd - start), headers: fieldStrings(text, start), keepAlive: found.keepAlive };
 }
