@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createParser, isParseError, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, METHODS } from '../../balancer/forward/http1/http-parser.js';
-import { parseSimpleRequest, parseSimpleResponse, SIMPLE_HEAD_LIMIT } from '../../balancer/forward/http1/simple-message.js';
+import { parseSimpleRequest, parseSimpleResponse, SIMPLE_HEAD_LIMIT, SIMPLE_METHODS } from '../../balancer/forward/http1/simple-message.js';
 
 interface LlhttpReading {
   readonly ok: boolean;
@@ -239,6 +239,7 @@ function assertRequestAgrees(bytes: Buffer, maxHeaderSize = 16 * 1024): boolean 
   assert.equal(ll.major, 1, shown);
   assert.equal(ll.minor, 1, shown);
   assert.equal(fast.method, ll.method, shown);
+  assert.equal(SIMPLE_METHODS[fast.methodIndex], fast.method, shown);
   assert.equal(fast.url, ll.url, shown);
   assert.deepEqual(fast.headers, ll.headers, shown);
   assert.equal(fast.keepAlive, ll.keepAlive, shown);

@@ -160,7 +160,7 @@ export class ClientConnection implements ClientSide<Exchange> {
   #simpleRequest(chunk: Buffer): boolean {
     const r = parseSimpleRequest(chunk, this.#engine.maxHeaderSize);
     if (r === null) return false;
-    const method = SIMPLE_METHOD_INDEX[SIMPLE_METHODS.indexOf(r.method)]!;
+    const method = SIMPLE_METHOD_INDEX[r.methodIndex]!;
     // HEAD_STOP (a refusal, or after a request that closes) leaves the connection closing, as with llhttp.
     if (this.onHeadersComplete(1, 1, r.headers, method, r.url, false, r.keepAlive) === HEAD_CONTINUE) this.onMessageComplete();
     return true;

@@ -26,6 +26,8 @@ export interface SimpleResponse {
 
 export interface SimpleRequest {
   readonly method: string;
+  /** The method's index in SIMPLE_METHODS. */
+  readonly methodIndex: number;
   readonly url: string;
   readonly headers: string[];
   readonly keepAlive: boolean;
@@ -208,5 +210,5 @@ export function parseSimpleRequest(b: Buffer, maxHeaderSize: number): SimpleRequ
   const end = readFields(b, i + 11, n);
   if (end !== n || found.length >= 0) return null;
   const text = b.toString('latin1', start, end);
-  return { method: SIMPLE_METHODS[m]!, url: text.slice(0, targetEnd - start), headers: fieldStrings(text, start), keepAlive: found.keepAlive };
+  return { method: SIMPLE_METHODS[m]!, methodIndex: m, url: text.slice(0, targetEnd - start), headers: fieldStrings(text, start), keepAlive: found.keepAlive };
 }
