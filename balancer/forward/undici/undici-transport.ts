@@ -78,6 +78,11 @@ function retryFresh(t: UndiciTransport, up: Upstream, w: ChannelWaiter): void {
   if (w.wantsConnection) t.acquire(up, w, false);
 }
 
+/** Ends the cork taken when a response head arrived (see onHeaders). */
+function uncorkSink(sink: ResponseSink): void {
+  sink.uncork();
+}
+
 function onDeadline(c: UndiciChannel): void {
   c.deadlinePassed();
 }
@@ -315,6 +320,10 @@ class UndiciChannel implements UpstreamChannel, Dispatcher.DispatchHandler {
       this.#pendingHead = { status: statusCode, text: statusText, headers };
       return true;
     }
+    // undici parses a whole backend read in one call: what it delivers from this read (the head,
+    // the body, often the end) goes to the client in one write, uncorked once the read is handled.
+    sink.cork();
+    process.nextTick(uncorkSink, sink);
     sink.onResponseHead(statusCode, statusText, headers);
     // The sink may have aborted it (a status to retry elsewhere), or the client may not take more.
     return !this.#ended && !this.#paused;
