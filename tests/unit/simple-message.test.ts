@@ -123,21 +123,30 @@ describe('simple response fast path', () => {
   });
 
   it('never takes a mutated response that llhttp reads differently (differential fuzz)', () => {
-    const rand = prng();
     const bases = [
       NGINX,
       'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
       'HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n',
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello',
-    ].map((t) => Buffer.from(t, 'latin1'));
-    let taken = 0;
-    // More with SWITCHYARD_FUZZ_ROUNDS (and other seeds with SWITCHYARD_FUZZ_SEED) when changing the fast path.
-    const rounds = Number(process.env.SWITCHYARD_FUZZ_ROUNDS ?? 20_000);
-    for (let k = 0; k < rounds; k++) if (assertAgrees(mutate(bases[rand(bases.length)]!, rand))) taken++;
-    // The fuzz must exercise the fast path, not only its refusals.
-    assert.ok(taken > rounds / 20, `only ${taken} of ${rounds} mutations were taken`);
+    ];
+    fuzzAgainstLlhttp(bases, assertAgrees);
   });
 });
+
+/**
+ * Mutates the bases at random and has `agrees` check each mutation (true: the
+ * fast path took it). SWITCHYARD_FUZZ_ROUNDS runs more (and SWITCHYARD_FUZZ_SEED
+ * other seeds) when changing the fast path.
+ */
+function fuzzAgainstLlhttp(bases: readonly string[], agrees: (b: Buffer) => boolean): void {
+  const rand = prng();
+  const buffers = bases.map((t) => Buffer.from(t, 'latin1'));
+  const rounds = Number(process.env.SWITCHYARD_FUZZ_ROUNDS ?? 20_000);
+  let taken = 0;
+  for (let k = 0; k < rounds; k++) if (agrees(mutate(buffers[rand(buffers.length)]!, rand))) taken++;
+  // The fuzz must exercise the fast path, not only its refusals.
+  assert.ok(taken > rounds / 20, `only ${taken} of ${rounds} mutations were taken`);
+}
 
 /** A deterministic xorshift PRNG, so a failure reproduces (SWITCHYARD_FUZZ_SEED picks another run). */
 function prng(): (n: number) => number {
@@ -296,16 +305,12 @@ describe('simple request fast path', () => {
   });
 
   it('never takes a mutated request that llhttp reads differently (differential fuzz)', () => {
-    const rand = prng();
     const bases = [
       WRK,
       'HEAD /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX-A: 1\r\n\r\n',
       'DELETE /items/9?force=1 HTTP/1.1\r\nHost: b\r\nConnection: keep-alive\r\n\r\n',
       'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n',
-    ].map((t) => Buffer.from(t, 'latin1'));
-    let taken = 0;
-    const rounds = Number(process.env.SWITCHYARD_FUZZ_ROUNDS ?? 20_000);
-    for (let k = 0; k < rounds; k++) if (assertRequestAgrees(mutate(bases[rand(bases.length)]!, rand))) taken++;
-    assert.ok(taken > rounds / 20, `only ${taken} of ${rounds} mutations were taken`);
+    ];
+    fuzzAgainstLlhttp(bases, assertRequestAgrees);
   });
 });
