@@ -274,11 +274,30 @@ cmd_scale() {
   compose up -d --no-build --no-recreate --scale "backend=$n" backend
 }
 
+# runc freezes a container by asking the kernel's freezer and polling until
+# every task reports frozen; on a loaded host a task can be caught mid-syscall
+# and runc gives up ("unable to freeze") and thaws it again, leaving the
+# container running. That is a refusal, not a state: try again a few times.
+pause_container() {
+  local id=$1 try out
+  for try in 1 2 3 4 5; do
+    if out=$(docker pause "$id" 2>&1 >/dev/null); then return 0; fi
+    [[ $out == *"unable to freeze"* ]] || { echo "$out" >&2; return 1; }
+    echo "pause: attempt $try: $out" >&2
+    sleep 0.5
+  done
+  die "pause: the freezer refused 5 times"
+}
+
 cmd_replica() {
   local action=$1 id
   need_docker
   id=$(replica "${2:-}" "$action")
-  docker "$action" "$id" >/dev/null
+  if [[ $action == pause ]]; then
+    pause_container "$id"
+  else
+    docker "$action" "$id" >/dev/null
+  fi
   say "$action: $(docker inspect -f '{{.Name}}' "$id" | sed 's|^/||')"
 }
 
