@@ -65,12 +65,8 @@ export SWITCHYARD_E2E_V2_TLS_PORT=${SWITCHYARD_E2E_V2_TLS_PORT:-$((SWITCHYARD_E2
 export SWITCHYARD_E2E_V2_DIR=${SWITCHYARD_E2E_V2_DIR:-$SWITCHYARD_E2E_DIR-v2}
 echo "e2e: the suite runs on $SWITCHYARD_COMPOSE ($($SWITCHYARD_COMPOSE version --short 2>/dev/null)); the Compose v2 walk-through on: $(docker compose version --short 2>/dev/null || echo 'none installed')" >&2
 
-teardown() {
-  if [[ ${E2E_KEEP:-0} == 1 ]]; then
-    echo "e2e: E2E_KEEP=1, leaving project $SWITCHYARD_E2E_PROJECT running in $SWITCHYARD_E2E_DIR" >&2
-    return
-  fi
-  PROJECT=$SWITCHYARD_E2E_PROJECT SWITCHYARD_NETWORK=$SWITCHYARD_E2E_NETWORK SWITCHYARD_IMAGE=$SWITCHYARD_E2E_IMAGE \
+remove_stacks() {
+  [[ -f $SWITCHYARD_E2E_DIR/scripts/stack.sh ]] && PROJECT=$SWITCHYARD_E2E_PROJECT SWITCHYARD_NETWORK=$SWITCHYARD_E2E_NETWORK SWITCHYARD_IMAGE=$SWITCHYARD_E2E_IMAGE \
     bash "$SWITCHYARD_E2E_DIR/scripts/stack.sh" down >/dev/null 2>&1 || true
   docker ps -aq --filter "label=switchyard.e2e=$SWITCHYARD_E2E_PROJECT" | xargs -r docker rm -f >/dev/null 2>&1 || true
   # The walk-through takes its stack down itself; this is for a run cut short.
@@ -81,9 +77,36 @@ teardown() {
   rm -rf "$SWITCHYARD_E2E_V2_DIR"
 }
 
+teardown() {
+  if [[ ${E2E_KEEP:-0} == 1 ]]; then
+    echo "e2e: E2E_KEEP=1, leaving project $SWITCHYARD_E2E_PROJECT running in $SWITCHYARD_E2E_DIR" >&2
+    return
+  fi
+  remove_stacks
+}
+
+# Every port the stacks publish must be free before they start: a port held by
+# anything else (a balancer started by hand, another stack) fails every test
+# with one Compose error. A stack an earlier run kept (E2E_KEEP=1) goes first.
+ports_free() {
+  local name port held=''
+  for name in SWITCHYARD_E2E_PORT SWITCHYARD_E2E_ADMIN_PORT SWITCHYARD_E2E_TLS_PORT \
+    SWITCHYARD_E2E_V2_PORT SWITCHYARD_E2E_V2_ADMIN_PORT SWITCHYARD_E2E_V2_TLS_PORT; do
+    port=${!name}
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      held+="  $name=$port is in use: $(ss -ltnpH "sport = :$port" 2>/dev/null | awk '{print $NF}' | head -1)"$'\n'
+    fi
+  done
+  [[ -z $held ]] && return 0
+  banner "e2e FAILED: the suite's ports are taken on 127.0.0.1. Stop what holds them, or choose other ports with these variables:"
+  printf '%s' "$held" >&2
+  return 1
+}
+
 started=$SECONDS
+remove_stacks
+ports_free || exit 1
 bash scripts/clean-copy.sh "$SWITCHYARD_E2E_DIR"
-rm -rf "$SWITCHYARD_E2E_V2_DIR"
 trap teardown EXIT
 
 files=()
