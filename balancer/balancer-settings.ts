@@ -111,6 +111,7 @@ export function toSettings(config: BalancerConfig, workers = 1): BalancerSetting
       connectTimeoutMs: config.connectTimeout,
       headersTimeoutMs: config.upstreamTimeout,
       bodyTimeoutMs: config.upstreamIdleTimeout,
+      idleTimeoutMs: config.backendIdleTimeout,
     },
     health: {
       enabled: config.healthChecks,

@@ -8,7 +8,7 @@ import type { RedisTarget } from '../common/registry/redis-connection.js';
 import { loadRedisTarget, redisOptions } from '../common/config/redis-options.js';
 import { boolean, decimal, duration, integer, listOf, oneOf, port, text } from '../common/config/values.js';
 import { LOG_LEVELS } from '../common/logger.js';
-import { ENGINE_NAMES, LISTENER_NAMES } from './forward/forwarder.js';
+import { BACKEND_IDLE_MS, ENGINE_NAMES, LISTENER_NAMES } from './forward/forwarder.js';
 import { isLoopbackName } from './admin/host-allowlist.js';
 import { STREAM_DEFAULTS } from './admin/live-stream.js';
 import { SESSION_DEFAULTS } from './admin/session-store.js';
@@ -105,6 +105,14 @@ export const BALANCER_OPTIONS = {
     env: ['SWITCHYARD_BACKEND_CONNECTIONS'],
     default: 256,
     help: 'Most connections kept open to one backend; more requests wait for a free one.',
+    group: 'Proxy',
+  }),
+  backendIdleTimeout: option({
+    type: duration(100, 3_600_000),
+    flag: 'backend-idle-timeout',
+    env: ['SWITCHYARD_BACKEND_IDLE_TIMEOUT'],
+    default: BACKEND_IDLE_MS,
+    help: "How long an idle backend connection is kept for the next request; a backend's Keep-Alive: timeout=N hint shortens it to N - 1 s.",
     group: 'Proxy',
   }),
   backendHeader: option({

@@ -20,8 +20,15 @@ export type EngineName = (typeof ENGINE_NAMES)[number];
 export const LISTENER_NAMES = ['llhttp', 'http-server'] as const;
 export type ListenerName = (typeof LISTENER_NAMES)[number];
 
-/** An idle backend connection closes after this long, on every engine (a backend's keep-alive hint may shorten it on undici). */
-export const UPSTREAM_IDLE_MS = 4_000;
+/**
+ * An idle backend connection is kept this long for the next request, on every
+ * engine (--backend-idle-timeout), as nginx keeps its upstream keep-alive
+ * connections for 60 s; a backend's Keep-Alive: timeout hint shortens it.
+ */
+export const BACKEND_IDLE_MS = 60_000;
+
+/** What is kept of a backend's Keep-Alive: timeout hint: it closes its end then, so ours closes this much earlier. */
+export const KEEP_ALIVE_HINT_MARGIN_MS = 1_000;
 
 /** Connections to one backend, and how long each step on them may take. */
 export interface PoolOptions {
@@ -30,6 +37,8 @@ export interface PoolOptions {
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
+  /** How long an idle connection is kept for reuse (BACKEND_IDLE_MS when unset); a backend's Keep-Alive hint shortens it. */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface ForwardSettings {

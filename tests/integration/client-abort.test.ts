@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { after, describe, it, type TestContext } from 'node:test';
 import type { EngineName } from '../../balancer/forward/forwarder.js';
-import { TestBackend, TestBalancer } from '../helpers/stack.js';
+import { TEST_SETTINGS, TestBackend, TestBalancer } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Sends a GET; `abort()` destroys it; `closed` resolves once the client socket is gone. */
@@ -22,6 +22,8 @@ function abortableGet(url: string): { abort: () => void; closed: Promise<void> }
 }
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
+/** The pool's idle time here (the product's default is a minute). */
+const IDLE_MS = 1000;
 
 for (const engine of ['undici', 'raw'] as EngineName[]) {
   describe(`client aborts with the ${engine} engine`, () => {
@@ -32,7 +34,8 @@ for (const engine of ['undici', 'raw'] as EngineName[]) {
 
     it('1,000 requests aborted mid-flight leave no upstream socket behind', async (t: TestContext) => {
       const backend = await TestBackend.start(`slow-${engine}`);
-      const lb = await TestBalancer.start({ backends: [backend.spec()], settings: { engine } });
+      // A short idle time, so that a pooled connection left idle closes within the wait below.
+      const lb = await TestBalancer.start({ backends: [backend.spec()], settings: { engine, pool: { ...TEST_SETTINGS.pool, idleTimeoutMs: IDLE_MS } } });
       closers.push(
         () => lb.close(),
         () => backend.close(),
@@ -55,7 +58,7 @@ for (const engine of ['undici', 'raw'] as EngineName[]) {
       assert.equal(backend.state.requests, total, 'every request reached the backend before its abort');
       assert.ok(peak >= batch / 2, `upstream sockets were open mid-flight (peak ${peak})`);
       // Aborted requests' sockets close at once. undici may open one spare connection after an
-      // abort (undici#5845); an idle pooled connection is closed by the pool's 4 s idle timeout.
+      // abort (undici#5845); an idle pooled connection is closed once idle for IDLE_MS.
       await waitFor('the backend to see every upstream socket closed', async () => (await backend.connections()) === 0, 6000);
       const settledMs = Date.now() - wavesDone;
       await waitFor('the balancer to release every request', () => lb.lb.inFlight === 0 && upstream.inFlight === 0, 5000);

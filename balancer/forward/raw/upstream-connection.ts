@@ -17,6 +17,7 @@ import {
   type LlhttpParser,
 } from '../http1/http-parser.js';
 import { parseSimpleResponse } from '../http1/simple-message.js';
+import { idleTimeAfter, keepAliveHintIn } from '../http1/keep-alive-hint.js';
 
 export interface UpstreamPoolOptions {
   /** Most connections open (or opening) to the backend; more requests wait in FIFO order. */
@@ -102,6 +103,8 @@ export class UpstreamConnection implements UpstreamChannel {
   /** Some byte of the response arrived (the request was not simply lost to a closing connection). */
   #answered = false;
   #keepAlive = false;
+  /** How long it may stay idle after the current response (the pool's idle time, or less under the backend's Keep-Alive hint). */
+  idleMs = 0;
   /** A 1xx interim response is being skipped. */
   #interim = false;
   #interimCount = 0;
@@ -135,6 +138,7 @@ export class UpstreamConnection implements UpstreamChannel {
 
   constructor(pool: ConnectionOwner) {
     this.pool = pool;
+    this.idleMs = pool.options.idleTimeoutMs;
     this.deadline = Date.now() + pool.options.connectTimeoutMs;
     const p = createParser('response', 0) as TaggedParser;
     p[kConn] = this;
@@ -255,10 +259,10 @@ export class UpstreamConnection implements UpstreamChannel {
     this.socket.resume();
   }
 
-  /** Back in the pool, idle. */
-  parked(idleTimeoutMs: number): void {
+  /** Back in the pool, idle (for idleMs at most). */
+  parked(): void {
     this.#state = State.Idle;
-    this.#wait(idleTimeoutMs);
+    this.#wait(this.idleMs);
   }
 
   abort(): void {
@@ -413,7 +417,9 @@ export class UpstreamConnection implements UpstreamChannel {
       return HEAD_CONTINUE;
     }
     this.headReceived = true;
-    this.#keepAlive = keepAlive;
+    const idleMs = idleTimeAfter(this.pool.options.idleTimeoutMs, keepAliveHintIn(headers));
+    this.idleMs = idleMs;
+    this.#keepAlive = keepAlive && idleMs > 0;
     this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
     if (!this.#pausedForClient) this.#wait(this.pool.options.bodyTimeoutMs);
     sink.onResponseHead(status, statusText, headers);

@@ -93,13 +93,13 @@ export class UpstreamPool implements ConnectionOwner {
     const waiters = this.#waiters;
     while (waiters.length > 0) {
       const w = waiters.shift()!;
-      c.parked(this.options.idleTimeoutMs);
+      c.parked();
       if (w.wantsConnection) {
         w.onConnection(c);
         return;
       }
     }
-    c.parked(this.options.idleTimeoutMs);
+    c.parked();
     this.#idle.push(c);
   }
 

@@ -1,10 +1,7 @@
 import { Pool } from 'undici';
 import type { Upstream } from '../../upstream.js';
-import { UPSTREAM_IDLE_MS, type PoolOptions } from '../forwarder.js';
+import { BACKEND_IDLE_MS, KEEP_ALIVE_HINT_MARGIN_MS, type PoolOptions } from '../forwarder.js';
 import { PoolsByUpstream } from '../pools-by-upstream.js';
-
-/** A backend's keep-alive hint may shorten the idle time (UPSTREAM_IDLE_MS), never lengthen it past this. */
-const KEEP_ALIVE_MAX_MS = 60_000;
 
 /** The undici engine's connections: one undici Pool per backend (pools-by-upstream.ts). */
 export class UndiciPools extends PoolsByUpstream<Pool> {
@@ -29,8 +26,10 @@ function makePool(up: Upstream, o: PoolOptions): Pool {
     connectTimeout: o.connectTimeoutMs,
     headersTimeout: o.headersTimeoutMs,
     bodyTimeout: o.bodyTimeoutMs,
-    keepAliveTimeout: UPSTREAM_IDLE_MS,
-    keepAliveMaxTimeout: KEEP_ALIVE_MAX_MS,
+    // As the raw engine: the configured idle time, or a margin under the backend's Keep-Alive hint when that is shorter.
+    keepAliveTimeout: o.idleTimeoutMs ?? BACKEND_IDLE_MS,
+    keepAliveMaxTimeout: o.idleTimeoutMs ?? BACKEND_IDLE_MS,
+    keepAliveTimeoutThreshold: KEEP_ALIVE_HINT_MARGIN_MS,
   });
   pool.on('connect', () => up.connectionOpened());
   // Connection failures are reported per request; the pool must not throw them.
