@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Upstream } from '../upstream.js';
 import type { BufferBudget } from './buffer-budget.js';
-import { BACKEND_IDLE_MS, type EngineName, type EngineTransport, type Forwarder, type ForwardHost, type ListenerName, type PoolOptions } from './forwarder.js';
+import { type EngineName, type EngineTransport, type Forwarder, type ForwardHost, type ListenerName, type PoolOptions } from './forwarder.js';
 import { ClientConnection, type ConnectionEngine } from './http1/client-connection.js';
 import { llhttpUnsupported } from './http1/http-parser.js';
 import type { RequestLimits } from './request-limits.js';
@@ -74,9 +74,9 @@ export class EngineForwarder implements Forwarder, ConnectionEngine {
       p.connectTimeoutMs,
       p.headersTimeoutMs,
       p.bodyTimeoutMs,
-      host.settings.requestTimeoutMs || BACKEND_IDLE_MS,
-      p.idleTimeoutMs ?? BACKEND_IDLE_MS,
-      options.keepAliveTimeoutMs || BACKEND_IDLE_MS,
+      host.settings.requestTimeoutMs || p.idleTimeoutMs,
+      p.idleTimeoutMs,
+      options.keepAliveTimeoutMs || p.idleTimeoutMs,
       l.clientBodyTimeoutMs,
       l.clientSendTimeoutMs,
     );

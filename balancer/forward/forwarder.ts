@@ -37,8 +37,8 @@ export interface PoolOptions {
   readonly connectTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
-  /** How long an idle connection is kept for reuse (BACKEND_IDLE_MS when unset); a backend's Keep-Alive hint shortens it. */
-  readonly idleTimeoutMs?: number;
+  /** How long an idle connection is kept for reuse (--backend-idle-timeout); a backend's Keep-Alive hint shortens it. */
+  readonly idleTimeoutMs: number;
 }
 
 export interface ForwardSettings {

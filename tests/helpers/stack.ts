@@ -120,7 +120,7 @@ export const TEST_SETTINGS: BalancerSettings = {
   listenShards: BALANCER_OPTIONS.listenShards.default,
   shutdownTimeoutMs: 5000,
   instanceId: 'test-balancer',
-  pool: { connections: 64, connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 },
+  pool: { connections: 64, connectTimeoutMs: 1000, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, idleTimeoutMs: BALANCER_OPTIONS.backendIdleTimeout.default },
   health: { enabled: true, path: '/health', intervalMs: 250, fastIntervalMs: 100, timeoutMs: 500, rise: 2, fall: 3 },
 };
 

@@ -6,7 +6,7 @@ import { parseBackendSpec, type BackendSpec } from '../../common/backend.js';
 import { get, json } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { DEFAULT_RESILIENCE } from '../../balancer/router.js';
-import { TestBackend, TestBalancer } from '../helpers/stack.js';
+import { TEST_SETTINGS, TestBackend, TestBalancer } from '../helpers/stack.js';
 
 type ErrorBody = { error: { code: string; message: string; requestId: string } };
 
@@ -62,7 +62,7 @@ describe('error answers from the catalogue', () => {
     const slow = await TestBackend.start('slow', { faults: { latencyMs: 2000, errorRate: 0, errorStatus: 500, unhealthy: false, hang: false } });
     const lb = await TestBalancer.start({
       backends: [slow.spec()],
-      settings: { pool: { connections: 8, connectTimeoutMs: 500, headersTimeoutMs: 300, bodyTimeoutMs: 300 } },
+      settings: { pool: { ...TEST_SETTINGS.pool, connections: 8, connectTimeoutMs: 500, headersTimeoutMs: 300, bodyTimeoutMs: 300 } },
     });
     cleanup.push(async () => {
       await lb.close();
@@ -86,7 +86,7 @@ describe('error answers from the catalogue', () => {
           ...noHealth,
           engine,
           retryOnTimeout: true,
-          pool: { connections: 8, connectTimeoutMs: 500, headersTimeoutMs: 300, bodyTimeoutMs: 300 },
+          pool: { ...TEST_SETTINGS.pool, connections: 8, connectTimeoutMs: 500, headersTimeoutMs: 300, bodyTimeoutMs: 300 },
           // Two timeouts must not eject the slow backend here: the POSTs below go one to each.
           resilience: { ...DEFAULT_RESILIENCE, outlier: { consecutiveFailures: 0 }, breaker: undefined },
         },

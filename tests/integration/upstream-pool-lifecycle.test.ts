@@ -6,7 +6,7 @@ import { spec } from '../helpers/hostile.js';
 import { UndiciPools } from '../../balancer/forward/undici/undici-pools.js';
 import { Upstream } from '../../balancer/upstream.js';
 
-const POOL = { connections: 4, connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000 };
+const POOL = { connections: 4, connectTimeoutMs: 1000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, idleTimeoutMs: 60_000 };
 
 /**
  * The undici engine's pool for a backend is made on its first request. A

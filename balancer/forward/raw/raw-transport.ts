@@ -1,6 +1,6 @@
 import type { Upstream } from '../../upstream.js';
 import type { ChannelWaiter } from '../exchange/upstream-transport.js';
-import { BACKEND_IDLE_MS, type EngineTransport, type PoolOptions } from '../forwarder.js';
+import { type EngineTransport, type PoolOptions } from '../forwarder.js';
 import { PoolsByUpstream } from '../pools-by-upstream.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -15,7 +15,7 @@ export class RawTransport extends PoolsByUpstream<UpstreamPool> implements Engin
           headersTimeoutMs: o.headersTimeoutMs,
           requestTimeoutMs,
           bodyTimeoutMs: o.bodyTimeoutMs,
-          idleTimeoutMs: o.idleTimeoutMs ?? BACKEND_IDLE_MS,
+          idleTimeoutMs: o.idleTimeoutMs,
           sendTimeoutMs: o.bodyTimeoutMs,
           clientSendTimeoutMs,
           onOpen: () => up.connectionOpened(),

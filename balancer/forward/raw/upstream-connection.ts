@@ -104,7 +104,7 @@ export class UpstreamConnection implements UpstreamChannel {
   #answered = false;
   #keepAlive = false;
   /** How long it may stay idle after the current response (the pool's idle time, or less under the backend's Keep-Alive hint). */
-  idleMs = 0;
+  idleMs: number;
   /** A 1xx interim response is being skipped. */
   #interim = false;
   #interimCount = 0;

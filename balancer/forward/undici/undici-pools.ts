@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import type { Upstream } from '../../upstream.js';
-import { BACKEND_IDLE_MS, KEEP_ALIVE_HINT_MARGIN_MS, type PoolOptions } from '../forwarder.js';
+import { KEEP_ALIVE_HINT_MARGIN_MS, type PoolOptions } from '../forwarder.js';
 import { PoolsByUpstream } from '../pools-by-upstream.js';
 
 /** The undici engine's connections: one undici Pool per backend (pools-by-upstream.ts). */
@@ -27,8 +27,8 @@ function makePool(up: Upstream, o: PoolOptions): Pool {
     headersTimeout: o.headersTimeoutMs,
     bodyTimeout: o.bodyTimeoutMs,
     // As the raw engine: the configured idle time, or a margin under the backend's Keep-Alive hint when that is shorter.
-    keepAliveTimeout: o.idleTimeoutMs ?? BACKEND_IDLE_MS,
-    keepAliveMaxTimeout: o.idleTimeoutMs ?? BACKEND_IDLE_MS,
+    keepAliveTimeout: o.idleTimeoutMs,
+    keepAliveMaxTimeout: o.idleTimeoutMs,
     keepAliveTimeoutThreshold: KEEP_ALIVE_HINT_MARGIN_MS,
   });
   pool.on('connect', () => up.connectionOpened());
