@@ -279,8 +279,22 @@ export class UpstreamConnection implements UpstreamChannel {
     }
   }
 
-  /** The pool's timer: arms a waiting deadline, restarts the body's on activity; past its deadline, a connection fails (or, idle, just closes). */
-  checkDeadline(now: number): void {
+  /**
+   * The pool's timer (`now`; its previous run at `lastSweep`): arms a waiting deadline, restarts
+   * the body's on activity; past its deadline, a connection fails. An idle one is closed early
+   * rather than late: parked some time after `lastSweep`, it counts as idle from then, and it
+   * closes at the last sweep before the next could find it past its idle time. A backend that
+   * closes at its Keep-Alive hint thus never has a connection of ours reused as it closes it.
+   */
+  checkDeadline(now: number, lastSweep: number): void {
+    if (this.#state === State.Idle) {
+      if (this.#armMs >= 0) {
+        this.deadline = lastSweep + this.#armMs;
+        this.#armMs = -1;
+      }
+      if (now + (now - lastSweep) >= this.deadline) this.destroy();
+      return;
+    }
     if (this.#armMs >= 0) {
       this.deadline = now + this.#armMs;
       this.#armMs = -1;
@@ -293,8 +307,7 @@ export class UpstreamConnection implements UpstreamChannel {
       return;
     }
     if (now <= this.deadline || this.#state === State.Closed) return;
-    if (this.#state === State.Idle) this.destroy();
-    else if (this.#pausedForClient) {
+    if (this.#pausedForClient) {
       // The client's fault, not the backend's: the sink cuts the client and counts nothing against the backend.
       const sink = this.sink;
       this.destroy();

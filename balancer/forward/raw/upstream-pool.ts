@@ -23,6 +23,8 @@ export class UpstreamPool implements ConnectionOwner {
   #waiters: PoolWaiter[] = [];
   #closing = false;
   #onEmpty: (() => void) | null = null;
+  /** When the timer last ran (connections parked since count as idle from then). */
+  #lastSweep = Date.now();
 
   constructor(url: string, options: UpstreamPoolOptions) {
     const u = new URL(url);
@@ -132,7 +134,9 @@ export class UpstreamPool implements ConnectionOwner {
    * leave the queue: the backend never saw them, so it is not blamed.
    */
   sweep(now: number): void {
-    for (const c of this.#all) c.checkDeadline(now);
+    const last = Math.min(this.#lastSweep, now);
+    this.#lastSweep = now;
+    for (const c of this.#all) c.checkDeadline(now, last);
     if (this.#waiters.length === 0) return;
     const t = performance.now();
     const expired: PoolWaiter[] = [];
