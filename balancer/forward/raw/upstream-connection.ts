@@ -104,7 +104,7 @@ export class UpstreamConnection implements UpstreamChannel {
   #answered = false;
   #keepAlive = false;
   /** How long it may stay idle after the current response (the pool's idle time, or less under the backend's Keep-Alive hint). */
-  idleMs: number;
+  #idleMs: number;
   /** A 1xx interim response is being skipped. */
   #interim = false;
   #interimCount = 0;
@@ -138,7 +138,7 @@ export class UpstreamConnection implements UpstreamChannel {
 
   constructor(pool: ConnectionOwner) {
     this.pool = pool;
-    this.idleMs = pool.options.idleTimeoutMs;
+    this.#idleMs = pool.options.idleTimeoutMs;
     this.deadline = Date.now() + pool.options.connectTimeoutMs;
     const p = createParser('response', 0) as TaggedParser;
     p[kConn] = this;
@@ -259,10 +259,10 @@ export class UpstreamConnection implements UpstreamChannel {
     this.socket.resume();
   }
 
-  /** Back in the pool, idle (for idleMs at most). */
+  /** Back in the pool, idle (for #idleMs at most). */
   parked(): void {
     this.#state = State.Idle;
-    this.#wait(this.idleMs);
+    this.#wait(this.#idleMs);
   }
 
   abort(): void {
@@ -430,9 +430,8 @@ export class UpstreamConnection implements UpstreamChannel {
       return HEAD_CONTINUE;
     }
     this.headReceived = true;
-    const idleMs = idleTimeAfter(this.pool.options.idleTimeoutMs, keepAliveHintIn(headers));
-    this.idleMs = idleMs;
-    this.#keepAlive = keepAlive && idleMs > 0;
+    this.#idleMs = idleTimeAfter(this.pool.options.idleTimeoutMs, keepAliveHintIn(headers));
+    this.#keepAlive = keepAlive && this.#idleMs > 0;
     this.#timeoutCode = 'SWY_UPSTREAM_TIMEOUT';
     if (!this.#pausedForClient) this.#wait(this.pool.options.bodyTimeoutMs);
     sink.onResponseHead(status, statusText, headers);
